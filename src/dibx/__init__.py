@@ -1,0 +1,1 @@
+"""dibx: allied defense industrial-base data exchange backend."""
