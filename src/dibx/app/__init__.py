@@ -1,0 +1,170 @@
+"""Starlette app factory: /graphql, /healthz, /readyz, /metrics, and the development issuer."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dibx import config
+from dibx.app.graphql_view import DibxGraphQL
+from dibx.auth import policy as policy_module
+from dibx.auth.dev_issuer import DevIssuer
+from dibx.auth.oauth_routes import oauth_routes
+from dibx.auth.tokens import KeyProvider, KeySet, RemoteKeySet, TokenValidator
+from dibx.graph import migrations
+from dibx.graph.driver import Graph, connect
+from dibx.schema import build_schema
+from dibx.services.audit import AuditSink, sink_from
+from dibx.services.directory import Directory
+from dibx.services.memberships import MembershipDirectory
+
+log = structlog.get_logger("dibx.app")
+
+
+@dataclass
+class Runtime:
+    """Everything a running app holds; built at start, closed at stop."""
+
+    settings: config.Settings
+    graph: Graph
+    policy: policy_module.Policy
+    validator: TokenValidator
+    issuer: DevIssuer | None
+    audit: AuditSink
+    memberships: MembershipDirectory
+    directory: Directory
+
+
+def neo4j_uri(settings: config.Settings) -> str:
+    return settings.neo4j_uri or f"bolt://127.0.0.1:{settings.embedded_port}"
+
+
+def build_runtime(
+    settings: config.Settings, *, graph: Graph | None = None, audit: AuditSink | None = None
+) -> Runtime:
+    # The policy is checked first: a bad policy must stop the service before anything else.
+    policy = policy_module.load(settings.policy_file)
+    if graph is None:
+        driver = connect(neo4j_uri(settings), settings.neo4j_user, settings.neo4j_password)
+        graph = Graph(driver, settings.neo4j_database)
+    issuer = (
+        DevIssuer.from_path(settings.keys_file, settings.issuer, settings.audience)
+        if settings.dev_issuer
+        else None
+    )
+    keys: KeyProvider
+    if settings.jwks_url:
+        keys = RemoteKeySet(settings.jwks_url)
+    elif issuer is not None:
+        keys = KeySet.from_dict(issuer.public_jwks())
+    else:
+        raise config.ConfigError("set DIBX_JWKS_URL, or enable the development issuer")
+    memberships = MembershipDirectory(graph)
+    return Runtime(
+        settings=settings,
+        graph=graph,
+        policy=policy,
+        validator=TokenValidator(settings.issuer, settings.audience, keys),
+        issuer=issuer,
+        audit=audit or sink_from(settings.audit_sink),
+        memberships=memberships,
+        directory=Directory(graph, memberships, max_page_size=settings.max_page_size),
+    )
+
+
+def create_app(runtime: Runtime, *, own_graph: bool = True) -> Starlette:
+    settings = runtime.settings
+    registry = CollectorRegistry()
+    requests = Counter(
+        "dibx_http_requests", "HTTP requests", ["route", "status"], registry=registry
+    )
+    latency = Histogram("dibx_http_seconds", "HTTP request latency", ["route"], registry=registry)
+    queries = Gauge("dibx_cypher_queries", "Cypher queries sent since start", registry=registry)
+    queries.set_function(lambda: runtime.graph.stats.total)
+
+    schema = build_schema(
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+        introspection=settings.introspection,
+    )
+    graphql = DibxGraphQL(
+        schema,
+        validator=runtime.validator,
+        policy=runtime.policy,
+        directory=runtime.directory,
+        memberships=runtime.memberships,
+        audit=runtime.audit,
+        graphiql=settings.graphiql,
+    )
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        if await runtime.graph.ping():
+            return JSONResponse({"status": "ready", "neo4j": "reachable"})
+        return JSONResponse({"status": "not ready", "neo4j": "unreachable"}, status_code=503)
+
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+        Route("/graphql", graphql),
+    ]
+    if runtime.issuer is not None:
+        routes.extend(oauth_routes(runtime.issuer))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        applied = await migrations.apply(runtime.graph)
+        log.info("started", neo4j=runtime.graph.database, migrations=applied, policy=runtime.policy.version)
+        try:
+            yield
+        finally:
+            if own_graph:
+                await runtime.graph.close()
+
+    observed = {"/graphql", "/healthz", "/readyz", "/metrics", "/oauth/token"}
+
+    class Observe:
+        """Counts requests by route and status, and times them (pure ASGI, no body buffering)."""
+
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await self.app(scope, receive, send)
+                return
+            route = scope["path"] if scope["path"] in observed else "other"
+            start = time.perf_counter()
+            status = {"code": 500}
+
+            async def send_observed(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status["code"] = message["status"]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_observed)
+            finally:
+                requests.labels(route, str(status["code"])).inc()
+                latency.labels(route).observe(time.perf_counter() - start)
+
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(Observe)])

@@ -1,0 +1,162 @@
+"""The /graphql endpoint: bearer token in, audited and marked response out.
+
+Order of a request: token (401 if missing or bad) -> caller's release scope -> GraphQL
+(scope gate 403, limits, execution) -> audit record (the request fails closed if the audit
+cannot be written) -> response with banner and withheld list under `extensions`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from dibx.auth.policy import Policy
+from dibx.auth.principal import Principal
+from dibx.auth.tokens import TokenError, TokenValidator, bearer_token
+from dibx.schema.context import Context
+from dibx.schema.extensions import INSUFFICIENT_SCOPE
+from dibx.services.audit import AuditError, AuditSink
+from dibx.services.directory import Directory
+from dibx.services.memberships import MembershipDirectory
+
+log = structlog.get_logger("dibx.graphql")
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+async def _document(request: Request) -> tuple[str, str | None]:
+    """The request's document and operation name, for the audit record."""
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        return "", None
+    if not isinstance(body, dict):
+        return "", None
+    name = body.get("operationName")
+    return str(body.get("query") or ""), name if isinstance(name, str) else None
+
+
+class DibxGraphQL(GraphQL[Context, None]):
+    def __init__(
+        self,
+        schema: Any,
+        *,
+        validator: TokenValidator,
+        policy: Policy,
+        directory: Directory,
+        memberships: MembershipDirectory,
+        audit: AuditSink,
+        graphiql: bool,
+        realm: str = "dibx",
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql else None,
+            allow_queries_via_get=False,  # no state change, and no query, over GET (CSRF)
+        )
+        self.validator = validator
+        self.policy = policy
+        self.directory = directory
+        self.memberships = memberships
+        self.audit = audit
+        self.realm = realm
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await Response(status_code=404)(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if request.method == "GET" and self.graphql_ide and "text/html" in request.headers.get("accept", ""):
+            await super().__call__(scope, receive, send)  # GraphiQL page: no data in it
+            return
+        try:
+            token = bearer_token(request.headers.get("authorization"))
+            # Validation may fetch the issuer's keys (remote JWKS): keep it off the event loop.
+            principal = await run_in_threadpool(self.validator.validate, token)
+        except TokenError as exc:
+            # The reason is logged for operators; the caller learns only what RFC 6750 says.
+            log.info("token_rejected", reason=str(exc), client=request.client and request.client.host)
+            body = {"errors": [{"message": exc.description, "extensions": {"code": "UNAUTHENTICATED"}}]}
+            response = JSONResponse(body, status_code=exc.status_code, headers={"WWW-Authenticate": exc.www_authenticate(self.realm)})
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await super().__call__(scope, receive, send)
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        principal: Principal = request.state.principal
+        today = datetime.now(UTC).date()
+        groups = await self.memberships.groups_of(principal.nation, today)
+        context = Context(
+            principal=principal,
+            scope=self.policy.scope_for(principal, groups, today),
+            policy=self.policy,
+            directory=self.directory,
+            tetragraphs=await self.memberships.tetragraphs(today),
+            request=request,
+            response=response,
+        )
+        request.state.context = context
+        request.state.document, request.state.operation_name = await _document(request)
+        if GRAPHQL_RESPONSE in request.headers.get("accept", ""):
+            response.dibx_media_type = GRAPHQL_RESPONSE
+        return context
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        data = await super().process_result(request, result)
+        context: Context | None = getattr(request.state, "context", None)
+        if context is None:
+            return data
+        codes = {(e.extensions or {}).get("code") for e in result.errors or []}
+        if INSUFFICIENT_SCOPE in codes:
+            scopes = sorted({(e.extensions or {}).get("scope", "") for e in result.errors or []} - {""})
+            context.response.status_code = 403
+            context.response.headers["WWW-Authenticate"] = (
+                f'Bearer realm="{self.realm}", error="insufficient_scope", scope="{" ".join(scopes)}"'
+            )
+        try:
+            self.audit.write(self._audit_record(request, context, result, codes))
+        except AuditError:
+            log.error("audit_write_failed")
+            context.response.status_code = 503
+            return {"data": None, "errors": [{"message": "The request could not be audited and was refused.", "extensions": {"code": "AUDIT_UNAVAILABLE"}}]}  # type: ignore[typeddict-item]
+        return data
+
+    def _audit_record(self, request: Any, context: Context, result: ExecutionResult, codes: set[Any]) -> dict[str, Any]:
+        principal = context.principal
+        disclosure = context.disclosure
+        document = getattr(request.state, "document", "")
+        outcome = "error" if result.errors and result.data is None else ("partial" if result.errors else "ok")
+        return {
+            "time": datetime.now(UTC).isoformat(),
+            "event": "graphql_request",
+            "subject": principal.subject,
+            "client": principal.client_id,
+            "nation": principal.nation,
+            "org": principal.org,
+            "token_id": principal.token_id,
+            "operation": getattr(request.state, "operation_name", None),
+            "document_sha256": hashlib.sha256(document.encode()).hexdigest() if document else None,
+            "released": disclosure.released_count,
+            "withheld": len(disclosure.withheld),
+            "markings": disclosure.markings_involved,
+            "policy_version": self.policy.version,
+            "outcome": outcome,
+            "error_codes": sorted(c for c in codes if c),
+        }
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if getattr(sub_response, "dibx_media_type", None) == GRAPHQL_RESPONSE:
+            response.headers["content-type"] = GRAPHQL_RESPONSE
+        return response

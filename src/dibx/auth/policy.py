@@ -1,0 +1,134 @@
+"""The releasability policy: default markings, release determinations, honoured attributes.
+
+Loaded from a versioned TOML file and validated whole at start; any error stops the service
+(`PolicyError` names the key at fault). `Policy.scope_for` is the only maker of ReleaseScope.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from dibx.auth import markings
+from dibx.auth.principal import Principal
+from dibx.auth.release import ReleaseScope, _seal
+
+_KEY = re.compile(r"^[A-Za-z_]+$")
+_ATTRIBUTES = frozenset({"FED", "FEDCON", "GOV", "DL", "EXPORT_AUTH"})
+_SECTIONS = {"version", "defaults", "cui_release", "attributes", "disclosure"}
+
+
+class PolicyError(ValueError):
+    """The policy file is missing or wrong; the message names the key at fault."""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    version: str
+    defaults: Mapping[str, markings.Marking]
+    cui_release_groups: frozenset[str]
+    attributes: Mapping[str, frozenset[str]]
+    disclose_withheld: bool
+    conceal: frozenset[str]
+
+    def scope_for(
+        self, principal: Principal, member_of: Iterable[str], as_of: date
+    ) -> ReleaseScope:
+        """The caller's groups: its nation, its nation's agreements on `as_of`, the policy's
+        release determinations and the token attributes the policy honours for that nation."""
+        groups = {principal.nation, *member_of}
+        if groups & self.cui_release_groups:
+            groups.add("@CUI_REL")
+        honoured = self.attributes.get(principal.nation, frozenset())
+        groups.update(f"@{a}" for a in principal.attributes if a in honoured)
+        return ReleaseScope(
+            nation=principal.nation,
+            groups=frozenset(groups),
+            as_of=as_of,
+            policy_version=self.version,
+            default_release={k: markings.release_clauses(m) for k, m in self.defaults.items()},
+            default_marking={k: str(m) for k, m in self.defaults.items()},
+            _seal=_seal(),
+        )
+
+    def discloses(self, marking: str) -> bool:
+        return self.disclose_withheld and marking not in self.conceal
+
+
+def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise PolicyError(f"[{name}] must be a table")
+    return value
+
+
+def parse(data: Mapping[str, Any]) -> Policy:
+    unknown = set(data) - _SECTIONS
+    if unknown:
+        raise PolicyError(f"unknown policy section(s): {', '.join(sorted(unknown))}")
+    version = data.get("version")
+    if not isinstance(version, str) or not version:
+        raise PolicyError("`version` must be a non-empty string")
+
+    defaults: dict[str, markings.Marking] = {}
+    for key, text in _table(data, "defaults").items():
+        if not _KEY.match(key):
+            raise PolicyError(f"defaults.{key}: keys are <Type> or <Type>_<field>")
+        if not isinstance(text, str):
+            raise PolicyError(f"defaults.{key}: expected a marking string")
+        try:
+            defaults[key] = markings.parse(text)
+        except markings.MarkingError as exc:
+            raise PolicyError(f"defaults.{key}: {exc}") from None
+
+    groups = _table(data, "cui_release").get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups):
+        raise PolicyError("cui_release.groups must be a list of nation or agreement codes")
+
+    attributes: dict[str, frozenset[str]] = {}
+    for nation, attrs in _table(data, "attributes").items():
+        if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
+            raise PolicyError(f"attributes.{nation}: expected a list of attribute names")
+        bad = set(attrs) - _ATTRIBUTES
+        if bad:
+            raise PolicyError(
+                f"attributes.{nation}: unknown attribute(s) {', '.join(sorted(bad))}; "
+                f"known: {', '.join(sorted(_ATTRIBUTES))}"
+            )
+        attributes[nation] = frozenset(attrs)
+
+    disclosure = _table(data, "disclosure")
+    withheld = disclosure.get("withheld", True)
+    if not isinstance(withheld, bool):
+        raise PolicyError("disclosure.withheld must be true or false")
+    conceal = disclosure.get("conceal", [])
+    if not isinstance(conceal, list):
+        raise PolicyError("disclosure.conceal must be a list of markings")
+    try:
+        concealed = frozenset(markings.canonicalize(str(m)) for m in conceal)
+    except markings.MarkingError as exc:
+        raise PolicyError(f"disclosure.conceal: {exc}") from None
+
+    return Policy(
+        version=version,
+        defaults=defaults,
+        cui_release_groups=frozenset(groups),
+        attributes=attributes,
+        disclose_withheld=withheld,
+        conceal=concealed,
+    )
+
+
+def load(path: Path) -> Policy:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PolicyError(f"policy file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"policy file {path.name} is not valid TOML: {exc}") from None
+    return parse(data)

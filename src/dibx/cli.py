@@ -1,0 +1,192 @@
+"""The `dibx` command: serve, neo4j start|stop|status, seed, token, policy check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from dibx import config, neo4j_server
+
+DEMO_CLIENT_HINT = """\
+dibx is up: {url}/graphql  (GraphiQL in the browser; send a bearer token in the headers)
+  Get a token as a GBR procurement official:
+    curl -s -u demo-gbr:demo-gbr-secret -d grant_type=client_credentials {url}/oauth/token
+  or:  .venv/bin/dibx token --nation GBR --scope "supplier:read supply_chain:read"
+"""
+
+
+def _settings() -> config.Settings:
+    try:
+        return config.load()
+    except config.ConfigError as exc:
+        sys.exit(f"dibx: configuration error: {exc}")
+
+
+def _ensure_neo4j(settings: config.Settings) -> str:
+    """URI of the Neo4j to use: the configured one, or the embedded one (started if needed)."""
+    if settings.neo4j_uri:
+        return settings.neo4j_uri
+    db_dir = settings.data_dir / "neo4j"
+    running = neo4j_server.status(db_dir)
+    if running is not None:
+        return running.uri
+    print(f"starting embedded Neo4j on 127.0.0.1:{settings.embedded_port} (data in {db_dir}) ...")
+    try:
+        server = neo4j_server.start(db_dir, settings.embedded_port)
+    except neo4j_server.Neo4jServerError as exc:
+        sys.exit(f"dibx: {exc}")
+    return server.uri
+
+
+async def _seed(settings: config.Settings, uri: str, demo: bool, synthetic: int | None, reset: bool, only_if_empty: bool) -> int:
+    from dibx.graph import migrations
+    from dibx.graph.driver import Graph, connect
+    from dibx.services import seeding
+
+    graph = Graph(connect(uri, settings.neo4j_user, settings.neo4j_password), settings.neo4j_database)
+    try:
+        await migrations.apply(graph)
+        if only_if_empty and not await seeding.is_empty(graph):
+            print("database already holds data: not reseeding (use `dibx seed --reset` to reload)")
+            return 0
+        report = await seeding.seed(
+            graph, settings.reference_dir, demo=demo, synthetic_suppliers=synthetic, reset=reset, echo=print
+        )
+    finally:
+        await graph.close()
+    for rejection in report.rejected:
+        print(f"rejected {rejection}", file=sys.stderr)
+    return 1 if report.rejected else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from dibx.app import build_runtime, create_app
+
+    settings = _settings()
+    uri = _ensure_neo4j(settings)
+    if args.demo:
+        code = asyncio.run(_seed(settings, uri, demo=True, synthetic=None, reset=False, only_if_empty=True))
+        if code:
+            return code
+    if not settings.neo4j_uri:
+        settings = config.load({**_env(), "DIBX_NEO4J_URI": uri})
+    try:
+        runtime = build_runtime(settings)
+    except Exception as exc:  # noqa: BLE001 - start-up errors are reported, not traced
+        print(f"dibx: cannot start: {exc}", file=sys.stderr)
+        return 2
+    url = f"http://{settings.host}:{settings.port}"
+    print(DEMO_CLIENT_HINT.format(url=url))
+    uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+def _neo4j(args: argparse.Namespace) -> int:
+    settings = _settings()
+    db_dir = settings.data_dir / "neo4j"
+    if args.action == "start":
+        print(_ensure_neo4j(settings))
+        return 0
+    if args.action == "stop":
+        stopped = neo4j_server.stop(db_dir)
+        print("stopped" if stopped else "not running")
+        return 0
+    state = neo4j_server.status(db_dir)
+    print(f"running pid {state.pid} at {state.uri}" if state else "not running")
+    return 0 if state else 3
+
+
+def _seed_cmd(args: argparse.Namespace) -> int:
+    settings = _settings()
+    uri = _ensure_neo4j(settings)
+    return asyncio.run(
+        _seed(settings, uri, demo=args.demo, synthetic=args.synthetic, reset=args.reset, only_if_empty=False)
+    )
+
+
+def _token(args: argparse.Namespace) -> int:
+    from dibx.auth.dev_issuer import DevIssuer
+
+    settings = _settings()
+    if not settings.dev_issuer:
+        sys.exit("dibx: the development issuer is disabled (DIBX_DEV_ISSUER=false)")
+    issuer = DevIssuer.from_path(settings.keys_file, settings.issuer, settings.audience)
+    try:
+        token = issuer.issue(
+            subject=args.subject or f"cli-{args.nation.lower()}",
+            client_id="dibx-cli",
+            nation=args.nation.upper(),
+            scopes=args.scope.split(),
+            org=args.org,
+            attributes=args.attr.split() if args.attr else (),
+            ttl=args.ttl,
+        )
+    except ValueError as exc:
+        sys.exit(f"dibx: {exc}")
+    print(token)
+    return 0
+
+
+def _policy_check(_: argparse.Namespace) -> int:
+    from dibx.auth import policy
+
+    settings = _settings()
+    try:
+        loaded = policy.load(settings.policy_file)
+    except policy.PolicyError as exc:
+        print(f"policy invalid: {exc}", file=sys.stderr)
+        return 1
+    print(f"policy {loaded.version} ok: {len(loaded.defaults)} default markings")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dibx", description="Allied industrial-base data exchange")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API (starts the embedded Neo4j if no URI is set)")
+    serve.add_argument("--demo", action="store_true", help="load reference and demo data into an empty database")
+    serve.set_defaults(func=_serve)
+
+    n4j = sub.add_parser("neo4j", help="the embedded Neo4j server")
+    n4j.add_argument("action", choices=["start", "stop", "status"])
+    n4j.set_defaults(func=_neo4j)
+
+    seed = sub.add_parser("seed", help="load reference data, plus demo or synthetic data")
+    seed.add_argument("--demo", action="store_true", help="the demo graph (illustrative company facts)")
+    seed.add_argument("--synthetic", type=int, metavar="SUPPLIERS", help="a synthetic graph of this many suppliers")
+    seed.add_argument("--reset", action="store_true", help="delete everything first")
+    seed.set_defaults(func=_seed_cmd)
+
+    token = sub.add_parser("token", help="issue a development access token")
+    token.add_argument("--nation", required=True, help="ISO 3166-1 alpha-3 code the caller acts for")
+    token.add_argument("--scope", default="supplier:read", help="space-separated scopes")
+    token.add_argument("--attr", default="", help="space-separated caller attributes, e.g. FED")
+    token.add_argument("--org", default=None)
+    token.add_argument("--subject", default=None)
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.set_defaults(func=_token)
+
+    check = sub.add_parser("policy-check", help="validate the releasability policy file")
+    check.set_defaults(func=_policy_check)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Settings, read from DIBX_* environment variables in this module only.
+
+Every other layer receives what it needs as arguments, so tests can build any layer directly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the service refuses to start."""
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={raw!r}: expected true or false")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected an integer") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value}: expected {low}..{high}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # Neo4j: unset URI means "start the embedded server under data_dir".
+    neo4j_uri: str | None = None
+    neo4j_user: str = "neo4j"
+    neo4j_password: str = ""
+    neo4j_database: str = "neo4j"
+    embedded_port: int = 7687
+    data_dir: Path = PROJECT_ROOT / "var"
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = 8000
+    environment: str = "development"
+    graphiql: bool = True
+    introspection: bool = True
+    # GraphQL limits
+    max_page_size: int = 100
+    max_depth: int = 8
+    max_aliases: int = 30
+    max_tokens: int = 2000
+    # Tokens
+    issuer: str = "http://127.0.0.1:8000"
+    audience: str = "dibx"
+    jwks_url: str | None = None
+    dev_issuer: bool = True
+    # Releasability
+    policy_file: Path = PROJECT_ROOT / "policy" / "releasability.toml"
+    audit_sink: str = "stdout"
+    reference_dir: Path = PROJECT_ROOT / "data"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def keys_file(self) -> Path:
+        return self.data_dir / "dev-keys" / "jwks-private.json"
+
+
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the environment, failing with a message that names the variable."""
+    env = os.environ if env is None else env
+    environment = env.get("DIBX_ENV", "development")
+    if environment not in {"development", "test", "production"}:
+        raise ConfigError(f"DIBX_ENV={environment!r}: expected development, test or production")
+    production = environment == "production"
+    data_dir = Path(env.get("DIBX_DATA_DIR", str(PROJECT_ROOT / "var")))
+    settings = Settings(
+        neo4j_uri=env.get("DIBX_NEO4J_URI") or None,
+        neo4j_user=env.get("DIBX_NEO4J_USER", "neo4j"),
+        neo4j_password=env.get("DIBX_NEO4J_PASSWORD", ""),
+        neo4j_database=env.get("DIBX_NEO4J_DATABASE", "neo4j"),
+        embedded_port=_int(env, "DIBX_NEO4J_PORT", 7687, low=1024, high=65535),
+        data_dir=data_dir,
+        host=env.get("DIBX_HOST", "127.0.0.1"),
+        port=_int(env, "DIBX_PORT", 8000, low=1, high=65535),
+        environment=environment,
+        graphiql=_bool(env, "DIBX_GRAPHIQL", not production),
+        introspection=_bool(env, "DIBX_INTROSPECTION", not production),
+        max_page_size=_int(env, "DIBX_MAX_PAGE_SIZE", 100, low=1, high=1000),
+        max_depth=_int(env, "DIBX_MAX_DEPTH", 8, low=2, high=32),
+        max_aliases=_int(env, "DIBX_MAX_ALIASES", 30, low=1, high=500),
+        max_tokens=_int(env, "DIBX_MAX_TOKENS", 2000, low=50, high=100_000),
+        issuer=env.get("DIBX_ISSUER", "http://127.0.0.1:8000"),
+        audience=env.get("DIBX_AUDIENCE", "dibx"),
+        jwks_url=env.get("DIBX_JWKS_URL") or None,
+        dev_issuer=_bool(env, "DIBX_DEV_ISSUER", not production),
+        policy_file=Path(
+            env.get("DIBX_POLICY_FILE", str(PROJECT_ROOT / "policy" / "releasability.toml"))
+        ),
+        audit_sink=env.get("DIBX_AUDIT_SINK", "stdout"),
+        reference_dir=Path(env.get("DIBX_REFERENCE_DIR", str(PROJECT_ROOT / "data"))),
+    )
+    if production and settings.dev_issuer:
+        raise ConfigError("DIBX_DEV_ISSUER must be false in production")
+    if production and not settings.jwks_url:
+        raise ConfigError("DIBX_JWKS_URL is required in production")
+    if settings.audit_sink != "stdout" and not settings.audit_sink.startswith("file:"):
+        raise ConfigError(
+            f"DIBX_AUDIT_SINK={settings.audit_sink!r}: expected stdout or file:<path>"
+        )
+    return settings

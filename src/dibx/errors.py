@@ -1,0 +1,43 @@
+"""The errors dibx means a caller to see; anything else is masked as an internal error.
+
+    DibxError                 message + code, safe to show
+     ├── Invalid              the request is wrong (names the input at fault); writes nothing
+     ├── NotFound             no such record, or one the caller may not see (never confirmed)
+     ├── Forbidden            the caller lacks a scope for the operation
+     ├── Conflict             the request clashes with the current state
+     └── LimitExceeded        depth, aliases, size or cost over the configured limits
+"""
+
+from __future__ import annotations
+
+
+class DibxError(Exception):
+    code = "INTERNAL"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.message if self.field is None else f"{self.field}: {self.message}"
+
+
+class Invalid(DibxError):
+    code = "BAD_USER_INPUT"
+
+
+class NotFound(DibxError):
+    code = "NOT_FOUND"
+
+
+class Forbidden(DibxError):
+    code = "FORBIDDEN"
+
+
+class Conflict(DibxError):
+    code = "CONFLICT"
+
+
+class LimitExceeded(DibxError):
+    code = "LIMIT_EXCEEDED"

@@ -1,0 +1,49 @@
+"""Versioned, idempotent schema migrations, applied at start.
+
+Each `migrations/NNNN_name.cypher` file holds `;`-separated schema statements written with
+IF NOT EXISTS, so replaying one is harmless; a `(:Migration {version})` node records what ran.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from typing import LiteralString, cast
+
+from dibx.graph.driver import Graph
+
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.cypher$")
+
+
+def _statements(text: str) -> list[str]:
+    lines = [line for line in text.splitlines() if not line.strip().startswith("//")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def available() -> list[tuple[int, str, list[str]]]:
+    """(version, file name, statements) of every migration shipped with the package."""
+    found = []
+    for entry in resources.files("dibx.graph").joinpath("migrations").iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, _statements(entry.read_text())))
+    return sorted(found)
+
+
+async def apply(graph: Graph) -> list[str]:
+    """Apply the migrations not yet recorded; returns the names applied."""
+    rows = await graph.read("MATCH (m:Migration) RETURN m.version AS version")
+    done = {int(row["version"]) for row in rows}
+    applied = []
+    for version, name, statements in available():
+        if version in done:
+            continue
+        for statement in statements:
+            # Schema statements come from files shipped in the package, never from input.
+            await graph.write(cast(LiteralString, statement))
+        await graph.write(
+            "MERGE (m:Migration {version: $version}) SET m.name = $name, m.applied = datetime()",
+            {"version": version, "name": name},
+        )
+        applied.append(name)
+    return applied

@@ -1,0 +1,183 @@
+"""Root reads: one compiled query per GraphQL root field, always under a ReleaseScope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import Enum
+from typing import Any, LiteralString, cast
+
+from dibx.auth.release import ReleaseScope
+from dibx.graph.compile import Compiler, connection_node_selections, field_value, record_visible
+from dibx.graph.driver import Graph
+from dibx.graph.model import TYPES, NodeType
+from dibx.graph.selection import Selected
+
+
+class SortField(Enum):
+    KEY = "key"
+    NAME = "name"
+    EMPLOYEES = "employees"
+    AREA = "area"
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    field: SortField
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierFilter:
+    nations: tuple[str, ...] | None = None
+    agreement: str | None = None
+    as_of: date | None = None
+    capability: str | None = None
+    name_contains: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CapabilityFilter:
+    area: str | None = None
+    name_contains: str | None = None
+    provided_in: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    total: int | None
+    items: list[dict[str, Any]]
+    offset: int
+    has_next: bool
+
+
+def _supplier_where(c: Compiler, f: SupplierFilter) -> list[str]:
+    where: list[str] = []
+    if f.nations:
+        where.append(
+            "EXISTS { MATCH (n0)-[b:BASED_IN]->(x:Nation) WHERE x.code IN "
+            f"{c.param(list(f.nations))} AND {record_visible('b', 'BASED_IN')} }}"
+        )
+    if f.agreement:
+        as_of = c.param(f.as_of or c.as_of)
+        where.append(
+            "EXISTS { MATCH (n0)-[b:BASED_IN]->(:Nation)-[m:MEMBER_OF]->(a:Agreement) "
+            f"WHERE a.code = {c.param(f.agreement)} AND {record_visible('b', 'BASED_IN')} "
+            f"AND m.since <= {as_of} AND (m.until IS NULL OR m.until > {as_of}) }}"
+        )
+    if f.capability:
+        where.append(
+            "EXISTS { MATCH (n0)-[p:PROVIDES]->(k:Capability) WHERE k.id = "
+            f"{c.param(f.capability)} AND {record_visible('p', 'PROVIDES')} "
+            f"AND {record_visible('k', 'Capability')} }}"
+        )
+    if f.name_contains:
+        # A withheld name reads as null, so a search can never match on what is withheld.
+        where.append(
+            f"toLower({field_value('n0', 'Supplier', 'name')}) "
+            f"CONTAINS {c.param(f.name_contains.lower())}"
+        )
+    return where
+
+
+def _capability_where(c: Compiler, f: CapabilityFilter) -> list[str]:
+    where: list[str] = []
+    if f.area:
+        where.append(f"{field_value('n0', 'Capability', 'area')} = {c.param(f.area)}")
+    if f.name_contains:
+        where.append(
+            f"toLower({field_value('n0', 'Capability', 'name')}) "
+            f"CONTAINS {c.param(f.name_contains.lower())}"
+        )
+    if f.provided_in:
+        where.append(
+            "EXISTS { MATCH (n0)<-[p:PROVIDES]-(s:Supplier)-[b:BASED_IN]->(x:Nation) "
+            f"WHERE x.code IN {c.param(list(f.provided_in))} "
+            f"AND {record_visible('p', 'PROVIDES')} AND {record_visible('s', 'Supplier')} "
+            f"AND {record_visible('b', 'BASED_IN')} }}"
+        )
+    return where
+
+
+def _order(node_type: NodeType, sorts: tuple[Sort, ...]) -> str:
+    keys = []
+    for sort in sorts:
+        if sort.field is SortField.KEY:
+            expr = f"n0.{node_type.key}"
+        else:
+            if sort.field.value not in node_type.fields:
+                raise ValueError(f"{node_type.name} cannot be sorted by {sort.field.value}")
+            # Sorting reads the field as the caller sees it: withheld sorts as null.
+            expr = field_value("n0", node_type.name, sort.field.value)
+        keys.append(f"{expr} {'DESC' if sort.descending else 'ASC'}")
+    keys.append(f"n0.{node_type.key} ASC")
+    return ", ".join(keys)
+
+
+async def list_nodes(
+    graph: Graph,
+    scope: ReleaseScope,
+    type_name: str,
+    selections: list[Selected],
+    *,
+    offset: int,
+    first: int,
+    nested_limit: int,
+    want_total: bool,
+    sorts: tuple[Sort, ...] = (),
+    supplier_filter: SupplierFilter | None = None,
+    capability_filter: CapabilityFilter | None = None,
+    nation_codes: tuple[str, ...] | None = None,
+) -> Page:
+    node_type = TYPES[type_name]
+    c = Compiler(as_of=scope.as_of, nested_limit=nested_limit)
+    where = [record_visible("n0", node_type.name)]
+    if supplier_filter is not None:
+        where += _supplier_where(c, supplier_filter)
+    if capability_filter is not None:
+        where += _capability_where(c, capability_filter)
+    if nation_codes:
+        where.append(f"n0.code IN {c.param(list(nation_codes))}")
+    match = f"MATCH (n0:{node_type.label}) WHERE " + " AND ".join(where)
+    projection = c.node("n0", node_type, connection_node_selections(selections))
+    skip, limit = c.param(offset), c.param(first + 1)
+    query = (
+        f"CALL () {{ {match} WITH n0 ORDER BY {_order(node_type, sorts)} "
+        f"SKIP {skip} LIMIT {limit} RETURN collect({projection}) AS items }} "
+    )
+    if want_total:
+        query += f"CALL () {{ {match} RETURN count(n0) AS total }} RETURN items, total"
+    else:
+        query += "RETURN items, null AS total"
+    row = await graph.read_one(_written(query), {**scope.cypher_params(), **c.params})
+    assert row is not None  # an aggregate always returns one row
+    items = row["items"]
+    return Page(
+        total=row["total"], items=items[:first], offset=offset, has_next=len(items) > first
+    )
+
+
+async def get_node(
+    graph: Graph,
+    scope: ReleaseScope,
+    type_name: str,
+    key: str,
+    selections: list[Selected],
+    *,
+    nested_limit: int,
+) -> dict[str, Any] | None:
+    """A record by key, or None: a hidden record looks exactly like a missing one."""
+    node_type = TYPES[type_name]
+    c = Compiler(as_of=scope.as_of, nested_limit=nested_limit)
+    query = (
+        f"MATCH (n0:{node_type.label} {{{node_type.key}: {c.param(key)}}}) "
+        f"WHERE {record_visible('n0', node_type.name)} "
+        f"RETURN {c.node('n0', node_type, selections)} AS item"
+    )
+    row = await graph.read_one(_written(query), {**scope.cypher_params(), **c.params})
+    return None if row is None else row["item"]
+
+
+def _written(query: str) -> LiteralString:
+    # Compiled text holds only identifiers from dibx.graph.model and $parameter names.
+    return cast(LiteralString, query)

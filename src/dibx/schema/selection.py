@@ -1,0 +1,94 @@
+"""GraphQL selection -> dibx.graph.selection trees.
+
+Walks the operation's AST with graphql-core's own argument coercion (variables, defaults),
+resolving fragments, `@skip`/`@include` and aliases, so the compiled query sees exactly the
+fields and argument values that the resolvers will later be called with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLIncludeDirective,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLSkipDirective,
+    InlineFragmentNode,
+    SelectionSetNode,
+    get_named_type,
+)
+from graphql.execution.values import get_argument_values, get_directive_values
+
+from dibx.graph.selection import Selected, result_key
+
+ParentType = GraphQLObjectType | GraphQLInterfaceType
+
+
+def _included(node: Any, variables: dict[str, Any]) -> bool:
+    skip = get_directive_values(GraphQLSkipDirective, node, variables)
+    if skip and skip.get("if") is True:
+        return False
+    include = get_directive_values(GraphQLIncludeDirective, node, variables)
+    return not (include and include.get("if") is False)
+
+
+def _applies(condition: str | None, parent: ParentType) -> bool:
+    if condition is None or condition == parent.name:
+        return True
+    return isinstance(parent, GraphQLObjectType) and any(
+        i.name == condition for i in parent.interfaces
+    )
+
+
+def walk(info: GraphQLResolveInfo, selection_set: SelectionSetNode | None, parent: ParentType) -> tuple[Selected, ...]:
+    if selection_set is None:
+        return ()
+    found: list[Selected] = []
+    for node in selection_set.selections:
+        if not _included(node, info.variable_values):
+            continue
+        if isinstance(node, FieldNode):
+            name = node.name.value
+            if name.startswith("__"):
+                continue
+            field_def = parent.fields[name]
+            args = get_argument_values(field_def, node, info.variable_values)
+            child = get_named_type(field_def.type)
+            children = (
+                walk(info, node.selection_set, child)
+                if isinstance(child, GraphQLObjectType | GraphQLInterfaceType)
+                else ()
+            )
+            found.append(Selected(name, tuple(sorted(args.items())), children))
+        elif isinstance(node, InlineFragmentNode):
+            condition = node.type_condition.name.value if node.type_condition else None
+            if _applies(condition, parent):
+                found.extend(walk(info, node.selection_set, parent))
+        elif isinstance(node, FragmentSpreadNode):
+            fragment = info.fragments[node.name.value]
+            if _applies(fragment.type_condition.name.value, parent):
+                found.extend(walk(info, fragment.selection_set, parent))
+    return tuple(found)
+
+
+def selections_of(info: GraphQLResolveInfo, concrete: str | None = None) -> list[Selected]:
+    """What the caller selected under the current field (for `concrete`, if it is abstract)."""
+    parent = info.schema.get_type(concrete) if concrete else get_named_type(info.return_type)
+    assert isinstance(parent, GraphQLObjectType | GraphQLInterfaceType)
+    return [s for node in info.field_nodes for s in walk(info, node.selection_set, parent)]
+
+
+def own_key(info: GraphQLResolveInfo) -> str:
+    """The result key of the field being resolved: same computation as the compiler's."""
+    parent = info.parent_type
+    field_def = parent.fields[info.field_name]
+    args = get_argument_values(field_def, info.field_nodes[0], info.variable_values)
+    return result_key(info.field_name, args)
+
+
+def path_of(info: GraphQLResolveInfo) -> str:
+    return ".".join(str(p) for p in info.path.as_list())

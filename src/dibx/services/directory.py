@@ -1,0 +1,104 @@
+"""Directory reads: suppliers, capabilities, nations and agreements, as the caller may see them.
+
+Validates what the caller asked for (page sizes, reference codes) before any query, then
+hands the graph layer one compiled read per root field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dibx.auth.release import ReleaseScope
+from dibx.errors import Invalid
+from dibx.graph import reads
+from dibx.graph.driver import Graph
+from dibx.graph.reads import CapabilityFilter, Page, Sort, SupplierFilter
+from dibx.graph.selection import Selected
+from dibx.services.memberships import MembershipDirectory
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    first: int
+    offset: int
+    want_total: bool
+
+
+class Directory:
+    def __init__(
+        self, graph: Graph, memberships: MembershipDirectory, *, max_page_size: int
+    ) -> None:
+        self.graph = graph
+        self.memberships = memberships
+        self.max_page_size = max_page_size
+
+    def check_page(self, first: int, field: str = "first") -> None:
+        if first < 0:
+            raise Invalid("must not be negative", field=field)
+        if first > self.max_page_size:
+            raise Invalid(f"must be at most {self.max_page_size}", field=field)
+
+    def check_nested(self, selections: list[Selected]) -> None:
+        """Every nested `first` is bounded like a root page size."""
+        for sel in selections:
+            first = sel.arg("first")
+            if isinstance(first, int):
+                self.check_page(first, field=f"{sel.name}.first")
+            self.check_nested(list(sel.children))
+
+    async def _check_nations(self, codes: tuple[str, ...] | None, field: str) -> None:
+        if not codes:
+            return
+        known = await self.memberships.nations()
+        unknown = sorted(set(codes) - known)
+        if unknown:
+            raise Invalid(f"unknown nation code(s): {', '.join(unknown)}", field=field)
+
+    async def _check_agreement(self, code: str | None, field: str) -> None:
+        if code is not None and code not in await self.memberships.agreements():
+            known = ", ".join(sorted(await self.memberships.agreements()))
+            raise Invalid(f"unknown agreement {code!r}; known: {known}", field=field)
+
+    async def list(
+        self,
+        scope: ReleaseScope,
+        type_name: str,
+        selections: list[Selected],
+        page: PageRequest,
+        *,
+        sorts: tuple[Sort, ...] = (),
+        supplier_filter: SupplierFilter | None = None,
+        capability_filter: CapabilityFilter | None = None,
+        nation_codes: tuple[str, ...] | None = None,
+    ) -> Page:
+        self.check_page(page.first)
+        self.check_nested(selections)
+        if supplier_filter is not None:
+            await self._check_nations(supplier_filter.nations, "filter.nations")
+            await self._check_agreement(supplier_filter.agreement, "filter.agreement")
+        if capability_filter is not None:
+            await self._check_nations(capability_filter.provided_in, "filter.providedIn")
+        await self._check_nations(nation_codes, "codes")
+        return await reads.list_nodes(
+            self.graph,
+            scope,
+            type_name,
+            selections,
+            offset=page.offset,
+            first=page.first,
+            nested_limit=self.max_page_size,
+            want_total=page.want_total,
+            sorts=sorts,
+            supplier_filter=supplier_filter,
+            capability_filter=capability_filter,
+            nation_codes=nation_codes,
+        )
+
+    async def get(
+        self, scope: ReleaseScope, type_name: str, key: str, selections: list[Selected]
+    ) -> dict[str, Any] | None:
+        self.check_nested(selections)
+        return await reads.get_node(
+            self.graph, scope, type_name, key, selections, nested_limit=self.max_page_size
+        )

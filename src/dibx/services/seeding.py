@@ -1,0 +1,54 @@
+"""Load reference data plus the demo or a synthetic graph: validate everything, then write."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dibx.graph.driver import Graph
+from dibx.graph.records import Dataset
+from dibx.graph.writes import clear_database, write_dataset
+from dibx.services import datasets, synthetic
+
+
+@dataclass
+class SeedReport:
+    counts: dict[str, int] = field(default_factory=dict)
+    rejected: list[datasets.Rejection] = field(default_factory=list)
+
+
+async def is_empty(graph: Graph) -> bool:
+    row = await graph.read_one("RETURN NOT EXISTS { MATCH (n) WHERE NOT n:Migration } AS empty")
+    return bool(row and row["empty"])
+
+
+async def seed(
+    graph: Graph,
+    data_dir: Path,
+    *,
+    demo: bool,
+    synthetic_suppliers: int | None = None,
+    reset: bool = False,
+    echo: Callable[[str], None] = lambda _: None,
+) -> SeedReport:
+    """Reference data always; demo and/or synthetic on request. Nothing is written if any
+    row is rejected: the report lists every rejected row with its reason."""
+    report = SeedReport()
+    loaded = datasets.load_reference(data_dir)
+    report.rejected.extend(loaded.rejected)
+    dataset = loaded.dataset
+    if demo:
+        demo_result = datasets.load_demo(data_dir)
+        report.rejected.extend(demo_result.rejected)
+        dataset = dataset.merged(demo_result.dataset)
+    if synthetic_suppliers:
+        dataset = dataset.merged(synthetic.generate(synthetic_suppliers))
+    if report.rejected:
+        echo(f"{len(report.rejected)} row(s) rejected: nothing written")
+        return report
+    if reset:
+        await clear_database(graph.driver, graph.database)
+    report.counts = await write_dataset(graph.driver, graph.database, dataset)
+    echo("loaded " + ", ".join(f"{k} {v}" for k, v in report.counts.items()))
+    return report

@@ -1,0 +1,69 @@
+"""Shared fixtures: one real embedded Neo4j per test session, graph cleared between tests.
+
+Set DIBX_TEST_NEO4J_URI to run against another Neo4j 5 server instead (it will be wiped).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import neo4j
+import pytest
+import pytest_asyncio
+
+from dibx import neo4j_server
+from dibx.graph import migrations
+from dibx.graph.driver import Graph, connect
+from dibx.graph.writes import clear_database
+from tests.support.api import Api
+
+DATABASE = "neo4j"
+
+
+@pytest.fixture(scope="session")
+def neo4j_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("DIBX_TEST_NEO4J_URI")
+    if external:
+        yield external
+        return
+    data_dir = tmp_path_factory.mktemp("neo4j")
+    with neo4j_server.running(data_dir, tie_to_parent=True) as server:
+        yield server.uri
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def neo4j_driver(neo4j_uri: str) -> AsyncIterator[neo4j.AsyncDriver]:
+    user = os.environ.get("DIBX_TEST_NEO4J_USER", "neo4j")
+    password = os.environ.get("DIBX_TEST_NEO4J_PASSWORD", "")
+    driver = connect(neo4j_uri, user, password)
+    await driver.verify_connectivity()
+    await migrations.apply(Graph(driver, DATABASE))
+    yield driver
+    await driver.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def clean_db(neo4j_driver: neo4j.AsyncDriver) -> AsyncIterator[None]:
+    await clear_database(neo4j_driver, DATABASE)
+    yield
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def graph(neo4j_driver: neo4j.AsyncDriver, clean_db: None) -> Graph:
+    """A Graph over an empty database (schema applied), with fresh query counters."""
+    return Graph(neo4j_driver, DATABASE)
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def api(graph: Graph, tmp_path: Path) -> AsyncIterator[Api]:
+    """The real app over an empty graph; tests load what they need with `api.load(...)`."""
+    client = Api(graph, tmp_path)
+    yield client
+    await client.close()
