@@ -40,19 +40,33 @@ def _ensure_neo4j(settings: config.Settings) -> str:
     return server.uri
 
 
-async def _seed(settings: config.Settings, uri: str, demo: bool, synthetic: int | None, reset: bool, only_if_empty: bool) -> int:
+async def _seed(
+    settings: config.Settings,
+    uri: str,
+    demo: bool,
+    synthetic: int | None,
+    reset: bool,
+    only_if_empty: bool,
+) -> int:
     from dibx.graph import migrations
     from dibx.graph.driver import Graph, connect
     from dibx.services import seeding
 
-    graph = Graph(connect(uri, settings.neo4j_user, settings.neo4j_password), settings.neo4j_database)
+    graph = Graph(
+        connect(uri, settings.neo4j_user, settings.neo4j_password), settings.neo4j_database
+    )
     try:
         await migrations.apply(graph)
         if only_if_empty and not await seeding.is_empty(graph):
             print("database already holds data: not reseeding (use `dibx seed --reset` to reload)")
             return 0
         report = await seeding.seed(
-            graph, settings.reference_dir, demo=demo, synthetic_suppliers=synthetic, reset=reset, echo=print
+            graph,
+            settings.reference_dir,
+            demo=demo,
+            synthetic_suppliers=synthetic,
+            reset=reset,
+            echo=print,
         )
     finally:
         await graph.close()
@@ -69,7 +83,9 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings()
     uri = _ensure_neo4j(settings)
     if args.demo:
-        code = asyncio.run(_seed(settings, uri, demo=True, synthetic=None, reset=False, only_if_empty=True))
+        code = asyncio.run(
+            _seed(settings, uri, demo=True, synthetic=None, reset=False, only_if_empty=True)
+        )
         if code:
             return code
     if not settings.neo4j_uri:
@@ -110,7 +126,14 @@ def _seed_cmd(args: argparse.Namespace) -> int:
     settings = _settings()
     uri = _ensure_neo4j(settings)
     return asyncio.run(
-        _seed(settings, uri, demo=args.demo, synthetic=args.synthetic, reset=args.reset, only_if_empty=False)
+        _seed(
+            settings,
+            uri,
+            demo=args.demo,
+            synthetic=args.synthetic,
+            reset=args.reset,
+            only_if_empty=False,
+        )
     )
 
 
@@ -155,7 +178,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the API (starts the embedded Neo4j if no URI is set)")
-    serve.add_argument("--demo", action="store_true", help="load reference and demo data into an empty database")
+    serve.add_argument(
+        "--demo", action="store_true", help="load reference and demo data into an empty database"
+    )
     serve.set_defaults(func=_serve)
 
     n4j = sub.add_parser("neo4j", help="the embedded Neo4j server")
@@ -163,13 +188,22 @@ def parser() -> argparse.ArgumentParser:
     n4j.set_defaults(func=_neo4j)
 
     seed = sub.add_parser("seed", help="load reference data, plus demo or synthetic data")
-    seed.add_argument("--demo", action="store_true", help="the demo graph (illustrative company facts)")
-    seed.add_argument("--synthetic", type=int, metavar="SUPPLIERS", help="a synthetic graph of this many suppliers")
+    seed.add_argument(
+        "--demo", action="store_true", help="the demo graph (illustrative company facts)"
+    )
+    seed.add_argument(
+        "--synthetic",
+        type=int,
+        metavar="SUPPLIERS",
+        help="a synthetic graph of this many suppliers",
+    )
     seed.add_argument("--reset", action="store_true", help="delete everything first")
     seed.set_defaults(func=_seed_cmd)
 
     token = sub.add_parser("token", help="issue a development access token")
-    token.add_argument("--nation", required=True, help="ISO 3166-1 alpha-3 code the caller acts for")
+    token.add_argument(
+        "--nation", required=True, help="ISO 3166-1 alpha-3 code the caller acts for"
+    )
     token.add_argument("--scope", default="supplier:read", help="space-separated scopes")
     token.add_argument("--attr", default="", help="space-separated caller attributes, e.g. FED")
     token.add_argument("--org", default=None)

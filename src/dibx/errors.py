@@ -1,11 +1,11 @@
 """The errors dibx means a caller to see; anything else is masked as an internal error.
 
-    DibxError                 message + code, safe to show
-     ├── Invalid              the request is wrong (names the input at fault); writes nothing
-     ├── NotFound             no such record, or one the caller may not see (never confirmed)
-     ├── Forbidden            the caller lacks a scope for the operation
-     ├── Conflict             the request clashes with the current state
-     └── LimitExceeded        depth, aliases, size or cost over the configured limits
+DibxError                 message + code, safe to show
+ ├── Invalid              the request is wrong (names the input at fault); writes nothing
+ ├── NotFound             no such record, or one the caller may not see (never confirmed)
+ ├── Forbidden            the caller lacks a scope for the operation
+ ├── Conflict             the request clashes with the current state
+ └── LimitExceeded        depth, aliases, size or cost over the configured limits
 """
 
 from __future__ import annotations

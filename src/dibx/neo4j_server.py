@@ -39,8 +39,10 @@ READY_MARKER = "dibx-neo4j ready"
 MIN_JAVA = 17
 DEFAULT_HEAP = "512m"
 _BUILD_TIMEOUT = 30 * 60.0  # a cold build downloads ~150 MB of Maven artifacts
-_JAVA_HINT = "install a Java 17+ runtime, e.g. `apt-get install openjdk-17-jre-headless`"
-_BUILD_HINT = "install a JDK 17+ and Maven, e.g. `apt-get install openjdk-17-jdk-headless maven`"
+_HINT = (
+    "install Java 17+ and Maven, e.g. `apt-get install openjdk-17-jdk-headless maven`"
+    " (running an already built jar needs only openjdk-17-jre-headless)"
+)
 
 # Popen objects of servers this interpreter started: they must be reaped through Popen, or a
 # dead child lingers as a zombie that still looks alive to os.kill(pid, 0).
@@ -151,9 +153,9 @@ def _is_stale(jar: Path, module: Path) -> bool:
 def _maven_package(module: Path) -> None:
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise ToolchainError(f"Maven (mvn) is needed to build the embedded Neo4j: {_BUILD_HINT}")
+        raise ToolchainError(f"Maven (mvn) is needed to build the embedded Neo4j: {_HINT}")
     if shutil.which("javac", path=_java_bin_path()) is None:
-        raise ToolchainError(f"a JDK (javac) is needed to build the embedded Neo4j: {_BUILD_HINT}")
+        raise ToolchainError(f"a JDK (javac) is needed to build the embedded Neo4j: {_HINT}")
     check_java()
     base = [mvn, "-B", "-q", "-Dstyle.color=never", "package"]
     # Offline first: after the first build everything is in ~/.m2 and this needs no network.
@@ -249,7 +251,7 @@ def _java_bin_path() -> str | None:
 def java_executable() -> str:
     java = shutil.which("java", path=_java_bin_path())
     if java is None:
-        raise ToolchainError(f"java is needed to run the embedded Neo4j: {_JAVA_HINT}")
+        raise ToolchainError(f"java is needed to run the embedded Neo4j: {_HINT}")
     return java
 
 
@@ -267,7 +269,7 @@ def check_java() -> int:
     if major == 1 and match[2]:  # "1.8.0_x" is Java 8
         major = int(match[2])
     if major < MIN_JAVA:
-        raise ToolchainError(f"{java} is Java {major}; Neo4j 5 needs {MIN_JAVA}+: {_JAVA_HINT}")
+        raise ToolchainError(f"{java} is Java {major}; Neo4j 5 needs {MIN_JAVA}+: {_HINT}")
     return major
 
 

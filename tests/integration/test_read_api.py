@@ -1,4 +1,4 @@
-"""GraphQL reads over a real Neo4j: shapes, pagination, filters, sorting, one query per root field."""
+"""GraphQL reads over a real Neo4j: shapes, paging, filters, sorting, one query per root field."""
 
 from __future__ import annotations
 
@@ -30,11 +30,20 @@ query Nested {
 
 def small_graph() -> b.Dataset:
     return b.dataset(
-        suppliers=[b.supplier("s1", "USA"), b.supplier("s2", "GBR"), b.supplier("s3", "AUS"),
-                   b.supplier("s4", "JPN"), b.supplier("s5", "CHN")],
+        suppliers=[
+            b.supplier("s1", "USA"),
+            b.supplier("s2", "GBR"),
+            b.supplier("s3", "AUS"),
+            b.supplier("s4", "JPN"),
+            b.supplier("s5", "CHN"),
+        ],
         capabilities=[b.capability("c1"), b.capability("c2")],
         provides=[b.provides("s1", "c1"), b.provides("s2", "c1"), b.provides("s3", "c2")],
-        sources_from=[b.sources("s1", "s2", sole=True), b.sources("s2", "s3"), b.sources("s3", "s5")],
+        sources_from=[
+            b.sources("s1", "s2", sole=True),
+            b.sources("s2", "s3"),
+            b.sources("s3", "s5"),
+        ],
         subsidiaries=[b.owns("s4", "s1", 0.6)],
     )
 
@@ -56,7 +65,8 @@ async def test_nested_selection_is_one_query(api: Api) -> None:
     providers = s1["capabilities"]["edges"][0]["node"]["providers"]
     assert {n["key"] for n in providers["nodes"]} == {"s1", "s2"}
     tier1 = s1["suppliers"]["edges"][0]
-    assert tier1["sole"] is True and tier1["node"]["key"] == "s2"
+    assert tier1["sole"] is True
+    assert tier1["node"]["key"] == "s2"
     assert tier1["node"]["suppliers"]["nodes"] == [{"key": "s3"}]
     s4 = conn["edges"][3]["node"]
     assert s4["owners"]["nodes"] == [{"key": "s1"}]
@@ -82,7 +92,8 @@ async def test_pagination_walks_every_record_once(api: Api) -> None:
 async def test_lookup_by_global_id(api: Api) -> None:
     await api.load(small_graph())
     reply = await api.query(
-        "query($id: ID!) { supplier(id: $id) { id key name } node(id: $id) { id ... on Supplier { key } } }",
+        "query($id: ID!) { supplier(id: $id) { id key name } "
+        "node(id: $id) { id ... on Supplier { key } } }",
         {"id": encode_id("Supplier", "s2")},
     )
     assert reply.data["supplier"]["key"] == "s2"
@@ -104,7 +115,9 @@ async def test_filters(api: Api) -> None:
 
 async def test_sort_descending_by_name(api: Api) -> None:
     await api.load(small_graph())
-    reply = await api.query("{ suppliers(sort: [{field: NAME, direction: DESC}]) { nodes { key } } }")
+    reply = await api.query(
+        "{ suppliers(sort: [{field: NAME, direction: DESC}]) { nodes { key } } }"
+    )
     assert [n["key"] for n in reply.data["suppliers"]["nodes"]] == ["s5", "s4", "s3", "s2", "s1"]
 
 
@@ -117,7 +130,10 @@ async def test_sort_descending_by_name(api: Api) -> None:
         ("{ suppliers(first: 5000) { totalCount } }", "first: must be at most 100"),
         ("{ suppliers(first: -1) { totalCount } }", "first: must not be negative"),
         ('{ suppliers(after: "zzz") { totalCount } }', "after: is not a valid cursor"),
-        ("{ suppliers { nodes { capabilities(first: 1000) { totalCount } } } }", "capabilities.first: must be at most 100"),
+        (
+            "{ suppliers { nodes { capabilities(first: 1000) { totalCount } } } }",
+            "capabilities.first: must be at most 100",
+        ),
         ("{ suppliers(sort: [{field: COLOR}]) { totalCount } }", "COLOR"),
     ],
 )
@@ -132,13 +148,22 @@ async def test_bad_input_is_a_clear_graphql_error(api: Api, document: str, needl
 
 async def test_membership_as_of(api: Api) -> None:
     await api.load(small_graph())
-    reply = await api.query('{ agreement(code: "AUKUS") { members(asOf: "2026-01-01") { nodes { code } } } }')
-    assert sorted(n["code"] for n in reply.data["agreement"]["members"]["nodes"]) == ["AUS", "GBR", "USA"]
-    before = await api.query('{ agreement(code: "AUKUS") { members(asOf: "1990-01-01") { nodes { code } } } }')
+    reply = await api.query(
+        '{ agreement(code: "AUKUS") { members(asOf: "2026-01-01") { nodes { code } } } }'
+    )
+    assert sorted(n["code"] for n in reply.data["agreement"]["members"]["nodes"]) == [
+        "AUS",
+        "GBR",
+        "USA",
+    ]
+    before = await api.query(
+        '{ agreement(code: "AUKUS") { members(asOf: "1990-01-01") { nodes { code } } } }'
+    )
     assert before.data["agreement"]["members"]["nodes"] == []
 
 
 async def test_health_endpoints(api: Api) -> None:
     assert (await api.client.get("/healthz")).json() == {"status": "ok"}
     ready = await api.client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["neo4j"] == "reachable"
+    assert ready.status_code == 200
+    assert ready.json()["neo4j"] == "reachable"

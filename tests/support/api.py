@@ -13,8 +13,8 @@ from dibx import config
 from dibx.app import Runtime, build_runtime, create_app
 from dibx.auth.principal import ALL_SCOPES
 from dibx.graph.driver import Graph
-from dibx.graph.writes import write_dataset
 from dibx.graph.records import Dataset
+from dibx.graph.writes import write_dataset
 from dibx.services.audit import MemorySink
 
 READ = ("supplier:read", "supply_chain:read")
@@ -54,11 +54,22 @@ class Api:
         await write_dataset(self.graph.driver, self.graph.database, dataset)
         self.runtime.memberships.invalidate()
 
-    def token(self, nation: str = "USA", scopes: Iterable[str] = READ, attributes: Iterable[str] = (), **kw: Any) -> str:
+    def token(
+        self,
+        nation: str = "USA",
+        scopes: Iterable[str] = READ,
+        attributes: Iterable[str] = (),
+        **kw: Any,
+    ) -> str:
         assert self.runtime.issuer is not None
         return self.runtime.issuer.issue(
-            subject=kw.pop("subject", f"user-{nation.lower()}"), client_id=kw.pop("client_id", "test"),
-            nation=nation, scopes=scopes, attributes=attributes, org=kw.pop("org", "test-org"), **kw,
+            subject=kw.pop("subject", f"user-{nation.lower()}"),
+            client_id=kw.pop("client_id", "test"),
+            nation=nation,
+            scopes=scopes,
+            attributes=attributes,
+            org=kw.pop("org", "test-org"),
+            **kw,
         )
 
     async def query(

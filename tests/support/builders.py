@@ -35,16 +35,30 @@ NATIONS = ("USA", "GBR", "AUS", "CAN", "NZL", "JPN", "KOR", "POL", "DEU", "FRA",
 
 
 def reference(since: date = date(2000, 1, 1)) -> Dataset:
-    nations = [NationRecord(code=c, name=f"Nation {c}", markings=Markings.public(["name"])) for c in NATIONS]
+    nations = [
+        NationRecord(code=c, name=f"Nation {c}", markings=Markings.public(["name"]))
+        for c in NATIONS
+    ]
     agreements = [
-        AgreementRecord(code=a, name=f"Agreement {a}", kind="test", source="test fixture",
-                        markings=Markings.public(["name", "kind", "source"]))
+        AgreementRecord(
+            code=a,
+            name=f"Agreement {a}",
+            kind="test",
+            source="test fixture",
+            markings=Markings.public(["name", "kind", "source"]),
+        )
         for a in TEST_MEMBERSHIPS
     ]
     memberships = [
-        MembershipRecord(nation=n, agreement=a, since=since, until=None, precision="day",
-                         source="test fixture",
-                         markings=Markings.public(["since", "until", "precision", "source"]))
+        MembershipRecord(
+            nation=n,
+            agreement=a,
+            since=since,
+            until=None,
+            precision="day",
+            source="test fixture",
+            markings=Markings.public(["since", "until", "precision", "source"]),
+        )
         for a, members in TEST_MEMBERSHIPS.items()
         for n in members
     ]
@@ -66,42 +80,102 @@ def supplier(
 ) -> SupplierRecord:
     """A supplier whose fields are PUBLIC unless `fields` says otherwise."""
     names = ("name", "cage", "city", "description", "employees")
-    marks = {n: PUBLIC for n in names} | dict(fields or {})
+    marks = dict.fromkeys(names, PUBLIC) | dict(fields or {})
     return SupplierRecord(
-        id=key, name=name or f"Supplier {key}", nation=nation,
-        markings=Markings.build(record, marks), based_in_marking=based_in,
-        cage=cage, city=city, description=description, employees=employees,
+        id=key,
+        name=name or f"Supplier {key}",
+        nation=nation,
+        markings=Markings.build(record, marks),
+        based_in_marking=based_in,
+        cage=cage,
+        city=city,
+        description=description,
+        employees=employees,
     )
 
 
-def capability(key: str, *, record: str = PUBLIC, fields: Mapping[str, str] | None = None,
-               name: str | None = None, area: str = "test", jurisdiction: str = "ITAR",
-               etl: bool = False, sme: bool = False, usml: str | None = "IV") -> CapabilityRecord:
-    names = ("name", "area", "description", "jurisdiction", "usml", "eccn", "sme", "etl",
-             "classified", "cdnExcluded")
-    marks = {n: PUBLIC for n in names} | dict(fields or {})
-    return CapabilityRecord(id=key, name=name or f"Capability {key}", area=area,
-                            jurisdiction=jurisdiction, markings=Markings.build(record, marks),
-                            usml=usml, etl=etl, sme=sme)
+def capability(
+    key: str,
+    *,
+    record: str = PUBLIC,
+    fields: Mapping[str, str] | None = None,
+    name: str | None = None,
+    area: str = "test",
+    jurisdiction: str = "ITAR",
+    etl: bool = False,
+    sme: bool = False,
+    usml: str | None = "IV",
+) -> CapabilityRecord:
+    names = (
+        "name",
+        "area",
+        "description",
+        "jurisdiction",
+        "usml",
+        "eccn",
+        "sme",
+        "etl",
+        "classified",
+        "cdnExcluded",
+    )
+    marks = dict.fromkeys(names, PUBLIC) | dict(fields or {})
+    return CapabilityRecord(
+        id=key,
+        name=name or f"Capability {key}",
+        area=area,
+        jurisdiction=jurisdiction,
+        markings=Markings.build(record, marks),
+        usml=usml,
+        etl=etl,
+        sme=sme,
+    )
 
 
-def provides(s: str, c: str, *, record: str = PUBLIC, capacity: float = 10.0,
-             fields: Mapping[str, str] | None = None) -> ProvidesRecord:
-    marks = {n: PUBLIC for n in ("capacity", "unit", "trl", "leadTimeDays")} | dict(fields or {})
-    return ProvidesRecord(supplier=s, capability=c, markings=Markings.build(record, marks),
-                          capacity=capacity, unit="units/yr", trl=7, lead_time_days=90)
+def provides(
+    s: str,
+    c: str,
+    *,
+    record: str = PUBLIC,
+    capacity: float = 10.0,
+    fields: Mapping[str, str] | None = None,
+) -> ProvidesRecord:
+    marks = dict.fromkeys(("capacity", "unit", "trl", "leadTimeDays"), PUBLIC) | dict(fields or {})
+    return ProvidesRecord(
+        supplier=s,
+        capability=c,
+        markings=Markings.build(record, marks),
+        capacity=capacity,
+        unit="units/yr",
+        trl=7,
+        lead_time_days=90,
+    )
 
 
-def sources(buyer: str, seller: str, *, record: str = PUBLIC, share: float = 1.0,
-            sole: bool = False, item: str = "part", fields: Mapping[str, str] | None = None) -> SourcesFromRecord:
-    marks = {n: PUBLIC for n in ("item", "share", "sole")} | dict(fields or {})
-    return SourcesFromRecord(buyer=buyer, supplier=seller, markings=Markings.build(record, marks),
-                             item=item, share=share, sole=sole)
+def sources(
+    buyer: str,
+    seller: str,
+    *,
+    record: str = PUBLIC,
+    share: float = 1.0,
+    sole: bool = False,
+    item: str = "part",
+    fields: Mapping[str, str] | None = None,
+) -> SourcesFromRecord:
+    marks = dict.fromkeys(("item", "share", "sole"), PUBLIC) | dict(fields or {})
+    return SourcesFromRecord(
+        buyer=buyer,
+        supplier=seller,
+        markings=Markings.build(record, marks),
+        item=item,
+        share=share,
+        sole=sole,
+    )
 
 
 def owns(child: str, parent: str, share: float = 1.0, *, record: str = PUBLIC) -> SubsidiaryRecord:
-    return SubsidiaryRecord(child=child, parent=parent, share=share,
-                            markings=Markings.build(record, {"share": PUBLIC}))
+    return SubsidiaryRecord(
+        child=child, parent=parent, share=share, markings=Markings.build(record, {"share": PUBLIC})
+    )
 
 
 def requires(c: str, needs: str, *, record: str = PUBLIC) -> RequiresRecord:

@@ -363,6 +363,11 @@ def test_unknown_tetragraph_in_groups_only_matters_by_code() -> None:
             ["CUI//DISPLAY ONLY USA, JPN", "CUI//REL TO USA, GBR, JPN"],
             "CUI//DISPLAY ONLY USA, JPN",
         ),
+        # What may be released may be displayed: JPN may see the first input on screen.
+        (
+            ["CUI//REL TO USA, JPN/DISPLAY ONLY USA, KOR", "CUI//DISPLAY ONLY USA, JPN"],
+            "CUI//DISPLAY ONLY USA, JPN",
+        ),
         (
             ["CUI//REL TO USA, GBR/DISPLAY ONLY USA, JPN", "CUI//REL TO USA, GBR, JPN"],
             "CUI//REL TO USA, GBR/DISPLAY ONLY USA, JPN",

@@ -7,15 +7,12 @@ from collections.abc import Set as AbstractSet
 from itertools import combinations
 
 import pytest
-from hypothesis import Phase, find, given, settings
+from hypothesis import Phase, example, find, given, settings
 from hypothesis import strategies as st
 
 from dibx.auth import markings
 from dibx.auth.markings import (
-    CATEGORIES,
-    CONTROLS,
     PUBLIC,
-    TETRAGRAPHS_KNOWN,
     Marking,
     MarkingError,
     canonicalize,
@@ -24,49 +21,15 @@ from dibx.auth.markings import (
     parse,
     release_clauses,
 )
+from tests.support.strategies import NATION_POOL, TETRA_POOL, marking_st
 
 # No example database: these tests must not write into the tree, and they run fast anyway.
 SETTINGS = settings(max_examples=200, deadline=None, database=None)
 
-# A small pool so that random lists overlap often enough for intersections to be interesting.
-NATION_POOL = ("USA", "GBR", "AUS", "CAN", "NZL", "JPN", "KOR", "POL", "DEU", "FRA")
-TETRA_POOL = tuple(sorted(TETRAGRAPHS_KNOWN))
-FOREIGN_CODES = NATION_POOL[1:] + TETRA_POOL
 ATTRIBUTES = ("@CUI_REL", "@EXPORT_AUTH", "@FED", "@FEDCON", "@GOV", "@DL")
 CONTROL_ORDER = ("NOFORN", "FED ONLY", "FEDCON", "NOCON", "DL ONLY")
 
 Tetras = Mapping[str, frozenset[str]]
-
-
-# Strategies are built once: constructing them per draw dominates the run time otherwise.
-_kinds = st.sampled_from(["public", "basic", "noforn", "rel", "display", "rel+display"])
-_codes = st.frozensets(st.sampled_from(FOREIGN_CODES), min_size=1, max_size=4)
-_categories = st.frozensets(st.sampled_from(sorted(CATEGORIES)), max_size=3)
-# Often no control, so that decisions are not all denied by a missing attribute.
-_controls = st.just(frozenset[str]()) | st.frozensets(st.sampled_from(sorted(CONTROLS)), max_size=2)
-
-
-@st.composite
-def marking_st(draw: st.DrawFn) -> Marking:
-    kind = draw(_kinds)
-    if kind == "public":
-        return PUBLIC
-    rel_to = display_only = None
-    if "rel" in kind:
-        rel_to = frozenset({"USA"}) | draw(_codes)
-    if "display" in kind:
-        # DISPLAY ONLY may not repeat a REL TO code; fall back to one that is free.
-        extra = draw(_codes) - (rel_to or frozenset())
-        free = next(c for c in FOREIGN_CODES if c not in (rel_to or ()))
-        display_only = frozenset({"USA"}) | (extra or {free})
-    return Marking(
-        cui=True,
-        categories=draw(_categories),
-        noforn=kind == "noforn",
-        rel_to=rel_to,
-        display_only=display_only,
-        controls=draw(_controls),
-    )
 
 
 @st.composite
@@ -216,6 +179,13 @@ def test_combine_is_commutative(ms: list[Marking], tetras: Tetras, data: st.Data
 
 @SETTINGS
 @given(marking_st(), marking_st(), marking_st(), tetras_st)
+# Keeping trigraphs that a shared tetragraph covers breaks associativity here.
+@example(
+    parse("CUI//REL TO USA, GBR/DISPLAY ONLY USA, FVEY"),
+    parse("CUI//REL TO USA, FVEY"),
+    parse("CUI//REL TO USA, AUS/DISPLAY ONLY USA, GBR, FVEY"),
+    {"FVEY": frozenset({"USA", "AUS", "CAN", "GBR", "NZL"})},
+)
 def test_combine_is_associative(a: Marking, b: Marking, c: Marking, tetras: Tetras) -> None:
     flat = combine([a, b, c], tetras)
     assert combine([combine([a, b], tetras), c], tetras) == flat

@@ -11,9 +11,9 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -133,7 +133,12 @@ def create_app(runtime: Runtime, *, own_graph: bool = True) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         applied = await migrations.apply(runtime.graph)
-        log.info("started", neo4j=runtime.graph.database, migrations=applied, policy=runtime.policy.version)
+        log.info(
+            "started",
+            neo4j=runtime.graph.database,
+            migrations=applied,
+            policy=runtime.policy.version,
+        )
         try:
             yield
         finally:

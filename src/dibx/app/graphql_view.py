@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from graphql import GraphQLError, get_operation_ast, parse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -42,8 +43,15 @@ async def _document(request: Request) -> tuple[str, str | None]:
         return "", None
     if not isinstance(body, dict):
         return "", None
+    document = str(body.get("query") or "")
     name = body.get("operationName")
-    return str(body.get("query") or ""), name if isinstance(name, str) else None
+    if isinstance(name, str):
+        return document, name
+    try:
+        operation = get_operation_ast(parse(document))
+    except GraphQLError:
+        return document, None
+    return document, operation.name.value if operation and operation.name else None
 
 
 class DibxGraphQL(GraphQL[Context, None]):
@@ -76,7 +84,11 @@ class DibxGraphQL(GraphQL[Context, None]):
             await Response(status_code=404)(scope, receive, send)
             return
         request = Request(scope, receive)
-        if request.method == "GET" and self.graphql_ide and "text/html" in request.headers.get("accept", ""):
+        if (
+            request.method == "GET"
+            and self.graphql_ide
+            and "text/html" in request.headers.get("accept", "")
+        ):
             await super().__call__(scope, receive, send)  # GraphiQL page: no data in it
             return
         try:
@@ -85,9 +97,17 @@ class DibxGraphQL(GraphQL[Context, None]):
             principal = await run_in_threadpool(self.validator.validate, token)
         except TokenError as exc:
             # The reason is logged for operators; the caller learns only what RFC 6750 says.
-            log.info("token_rejected", reason=str(exc), client=request.client and request.client.host)
-            body = {"errors": [{"message": exc.description, "extensions": {"code": "UNAUTHENTICATED"}}]}
-            response = JSONResponse(body, status_code=exc.status_code, headers={"WWW-Authenticate": exc.www_authenticate(self.realm)})
+            log.info(
+                "token_rejected", reason=str(exc), client=request.client and request.client.host
+            )
+            body = {
+                "errors": [{"message": exc.description, "extensions": {"code": "UNAUTHENTICATED"}}]
+            }
+            response = JSONResponse(
+                body,
+                status_code=exc.status_code,
+                headers={"WWW-Authenticate": exc.www_authenticate(self.realm)},
+            )
             await response(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
@@ -119,24 +139,41 @@ class DibxGraphQL(GraphQL[Context, None]):
             return data
         codes = {(e.extensions or {}).get("code") for e in result.errors or []}
         if INSUFFICIENT_SCOPE in codes:
-            scopes = sorted({(e.extensions or {}).get("scope", "") for e in result.errors or []} - {""})
+            scopes = sorted(
+                {(e.extensions or {}).get("scope", "") for e in result.errors or []} - {""}
+            )
             context.response.status_code = 403
             context.response.headers["WWW-Authenticate"] = (
-                f'Bearer realm="{self.realm}", error="insufficient_scope", scope="{" ".join(scopes)}"'
+                f'Bearer realm="{self.realm}", error="insufficient_scope", '
+                f'scope="{" ".join(scopes)}"'
             )
         try:
             self.audit.write(self._audit_record(request, context, result, codes))
         except AuditError:
             log.error("audit_write_failed")
             context.response.status_code = 503
-            return {"data": None, "errors": [{"message": "The request could not be audited and was refused.", "extensions": {"code": "AUDIT_UNAVAILABLE"}}]}  # type: ignore[typeddict-item]
+            return {
+                "data": None,
+                "errors": [
+                    {
+                        "message": "The request could not be audited and was refused.",
+                        "extensions": {"code": "AUDIT_UNAVAILABLE"},
+                    }
+                ],
+            }  # type: ignore[typeddict-item]
         return data
 
-    def _audit_record(self, request: Any, context: Context, result: ExecutionResult, codes: set[Any]) -> dict[str, Any]:
+    def _audit_record(
+        self, request: Any, context: Context, result: ExecutionResult, codes: set[Any]
+    ) -> dict[str, Any]:
         principal = context.principal
         disclosure = context.disclosure
         document = getattr(request.state, "document", "")
-        outcome = "error" if result.errors and result.data is None else ("partial" if result.errors else "ok")
+        outcome = (
+            "error"
+            if result.errors and result.data is None
+            else ("partial" if result.errors else "ok")
+        )
         return {
             "time": datetime.now(UTC).isoformat(),
             "event": "graphql_request",

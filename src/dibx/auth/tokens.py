@@ -105,7 +105,7 @@ class KeysUnavailableError(TokenError):
         )
 
 
-class InsufficientScope(Exception):  # noqa: N818 - named after RFC 6750's insufficient_scope
+class InsufficientScope(Exception):
     """A valid token lacks the scope the operation requires."""
 
     error = "insufficient_scope"

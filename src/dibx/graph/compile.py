@@ -79,7 +79,10 @@ class Compiler:
     # -- nodes -------------------------------------------------------------------------
 
     def node(self, var: str, node_type: NodeType, selections: list[Selected]) -> str:
-        parts = [f"__key: {var}.{node_type.key}", f"__m: coalesce({var}.marking, $dm.{node_type.name})"]
+        parts = [
+            f"__key: {var}.{node_type.key}",
+            f"__m: coalesce({var}.marking, $dm.{node_type.name})",
+        ]
         for sel in merge(selections):
             if sel.name in node_type.fields:
                 parts.extend(self._field(var, node_type.name, sel.name))
@@ -127,12 +130,16 @@ class Compiler:
         where = [released(f"{edge}.release", rel.edge_type), record_visible(other, target.name)]
         if rel.dated:
             as_of = self.param(sel.arg("asOf") or self.as_of)
-            where.append(f"{edge}.since <= {as_of} AND ({edge}.until IS NULL OR {edge}.until > {as_of})")
+            where.append(
+                f"{edge}.since <= {as_of} AND ({edge}.until IS NULL OR {edge}.until > {as_of})"
+            )
         match = f"MATCH {arrow} WHERE " + " AND ".join(where)
 
         if not rel.many:
             node_sel = list(sel.children)
-            body = f"{{edge: {self._edge(edge, rel, [])}, node: {self.node(other, target, node_sel)}}}"
+            body = (
+                f"{{edge: {self._edge(edge, rel, [])}, node: {self.node(other, target, node_sel)}}}"
+            )
             return (
                 f"head(COLLECT {{ {match} WITH {edge}, {other} ORDER BY {other}.{target.key} "
                 f"LIMIT 1 RETURN {body} }})"
@@ -144,7 +151,8 @@ class Compiler:
         first = int(sel.arg("first") if sel.arg("first") is not None else self.nested_limit)
         # One extra row tells whether there is a next page without counting everything.
         limit = self.param(max(0, min(first, self.nested_limit)) + 1)
-        body = f"{{edge: {self._edge(edge, rel, edge_sels)}, node: {self.node(other, target, node_sels)}}}"
+        edge_map = self._edge(edge, rel, edge_sels)
+        body = f"{{edge: {edge_map}, node: {self.node(other, target, node_sels)}}}"
         items = (
             f"COLLECT {{ {match} WITH {edge}, {other} ORDER BY {other}.{target.key}, "
             f"elementId({edge}) LIMIT {limit} RETURN {body} }}"

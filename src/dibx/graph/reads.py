@@ -152,9 +152,7 @@ async def list_nodes(
     row = await graph.read_one(_written(query), {**scope.cypher_params(), **c.params})
     assert row is not None  # an aggregate always returns one row
     items = row["items"]
-    return Page(
-        total=row["total"], items=items[:first], offset=offset, has_next=len(items) > first
-    )
+    return Page(total=row["total"], items=items[:first], offset=offset, has_next=len(items) > first)
 
 
 async def get_node(

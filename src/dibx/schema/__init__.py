@@ -1,6 +1,7 @@
 """The GraphQL schema: types, root fields, limits and extensions."""
 
 import strawberry
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -8,7 +9,6 @@ from strawberry.extensions import (
     QueryDepthLimiter,
 )
 from strawberry.schema.config import StrawberryConfig
-from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from dibx.schema.extensions import Disclosure, ScopeGate, ShapeErrors
 from dibx.schema.queries import Query

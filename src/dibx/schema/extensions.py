@@ -89,7 +89,11 @@ class ShapeErrors(MaskErrors):
                     None,
                     extensions,
                 )
-            elif error.original_error is None and not error.extensions and error.message != self.error_message:
+            elif (
+                error.original_error is None
+                and not error.extensions
+                and error.message != self.error_message
+            ):
                 error = GraphQLError(
                     error.message,
                     error.nodes,

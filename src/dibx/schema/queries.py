@@ -154,7 +154,9 @@ def _sorts(sort: list[Any] | None) -> tuple[Sort, ...]:
 
 async def _one(info: Info[Context, None], type_name: str, key: str, cls: Any) -> Any:
     ctx = info.context
-    item = await ctx.directory.get(ctx.scope, type_name, key, selections_of(info._raw_info, type_name))
+    item = await ctx.directory.get(
+        ctx.scope, type_name, key, selections_of(info._raw_info, type_name)
+    )
     if item is None:
         return None
     ctx.disclosure.release(item.get("__m"))
@@ -176,14 +178,19 @@ class Viewer:
     org: str | None
     scopes: list[str]
     groups: list[str] = strawberry.field(
-        description="Your nation, its agreements today and honoured attributes: what markings are checked against."
+        description=(
+            "Your nation, its agreements today and honoured attributes: "
+            "what markings are checked against."
+        )
     )
     policy_version: str
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Any object by its global id; null if absent or not visible to you.")
+    @strawberry.field(
+        description="Any object by its global id; null if absent or not visible to you."
+    )
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
         type_name, key = decode_id(id)
         result: Node | None = await _one(info, type_name, key, _TYPES[type_name])
@@ -206,7 +213,11 @@ class Query:
     ) -> SupplierConnection:  # type: ignore[valid-type]
         ctx = info.context
         f = filter or SupplierFilterInput()
-        capability = decode_id(f.capability, expected="Capability", field="filter.capability")[1] if f.capability else None
+        capability = (
+            decode_id(f.capability, expected="Capability", field="filter.capability")[1]
+            if f.capability
+            else None
+        )
         supplier_filter = SupplierFilter(
             nations=tuple(f.nations) if f.nations is not None else None,
             agreement=f.agreement,
@@ -224,7 +235,9 @@ class Query:
         )
         return SupplierConnection(_page=page)
 
-    @strawberry.field(description="A capability by global id; null if absent or not visible to you.")
+    @strawberry.field(
+        description="A capability by global id; null if absent or not visible to you."
+    )
     async def capability(self, info: Info[Context, None], id: strawberry.ID) -> Capability | None:
         _, key = decode_id(id, expected="Capability")
         result: Capability | None = await _one(info, "Capability", key, Capability)
@@ -293,7 +306,9 @@ class Query:
         )
         return AgreementConnection(_page=page)
 
-    @strawberry.field(description="Who you are as dibx sees it, and the groups your access rests on.")
+    @strawberry.field(
+        description="Who you are as dibx sees it, and the groups your access rests on."
+    )
     def viewer(self, info: Info[Context, None]) -> Viewer:
         ctx = info.context
         p = ctx.principal

@@ -44,7 +44,9 @@ def _applies(condition: str | None, parent: ParentType) -> bool:
     )
 
 
-def walk(info: GraphQLResolveInfo, selection_set: SelectionSetNode | None, parent: ParentType) -> tuple[Selected, ...]:
+def walk(
+    info: GraphQLResolveInfo, selection_set: SelectionSetNode | None, parent: ParentType
+) -> tuple[Selected, ...]:
     if selection_set is None:
         return ()
     found: list[Selected] = []

@@ -44,7 +44,6 @@ def _wrap(info: Info[Context, None], cls: Any, data: dict[str, Any], **extra: An
 
 @strawberry.interface(description="A record or edge that carries markings.")
 class Marked:
-
     @strawberry.field(description=MARKING)
     def marking(self) -> str:
         return record_marking(self)  # type: ignore[arg-type]
@@ -133,9 +132,7 @@ class Capability(Marked, Node):
         return _wrap_conn(info, CapabilityLinkConnection, _relation(self, info))
 
     @strawberry.field(description="Capabilities built from this one.")
-    def required_by(
-        self, info: Info[Context, None], first: int = 20
-    ) -> "CapabilityLinkConnection":
+    def required_by(self, info: Info[Context, None], first: int = 20) -> "CapabilityLinkConnection":
         return _wrap_conn(info, CapabilityLinkConnection, _relation(self, info))
 
 
@@ -291,7 +288,6 @@ class BasedIn(Marked):
 
 @strawberry.type(description="Fields every connection has.")
 class ConnectionBase:
-
     @strawberry.field(description="How many you may see in all (never counts hidden records).")
     def total_count(self) -> int:
         total = self._data.get("total")

@@ -16,7 +16,9 @@ from dibx.graph.driver import Graph
 
 
 class MembershipDirectory:
-    def __init__(self, graph: Graph, *, ttl: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, graph: Graph, *, ttl: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._graph = graph
         self._ttl = ttl
         self._clock = clock

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dibx.graph.driver import Graph
-from dibx.graph.records import Dataset
 from dibx.graph.writes import clear_database, write_dataset
 from dibx.services import datasets, synthetic
 
