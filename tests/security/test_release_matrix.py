@@ -13,8 +13,11 @@ the algebra under test.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from dibx.graph.driver import Graph
 from dibx.schema.ids import encode_id
 from tests.support import builders as b
 from tests.support.api import Api
@@ -163,3 +166,43 @@ async def test_unknown_tetragraph_releases_to_nobody_but_usa(api: Api) -> None:
         reply = await api.query(LIST, nation=nation)
         assert reply.data["suppliers"]["nodes"] == [], nation
     assert (await api.query(LIST, nation="USA")).data["suppliers"]["totalCount"] == 1
+
+
+BANNER_Q = "{ suppliers { nodes { key name city } } }"
+
+
+def banner_graph() -> b.Dataset:
+    return b.dataset(
+        suppliers=[
+            b.supplier(
+                "b1",
+                record="CUI//REL TO USA, FVEY",
+                city="Bristol",
+                fields={"name": "CUI//REL TO USA, GBR", "city": "CUI//NOFORN"},
+            )
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("nation", "banner"),
+    [("USA", "CUI//NOFORN"), ("GBR", "CUI//REL TO USA, GBR"), ("AUS", "CUI//REL TO USA, FVEY")],
+)
+async def test_banner_combines_what_was_released(api: Api, nation: str, banner: str) -> None:
+    await api.load(banner_graph())
+    reply = await api.query(BANNER_Q, nation=nation)
+    assert reply.releasability["banner"] == banner
+
+
+async def test_policy_can_conceal_a_withheld_marking(graph: Graph, tmp_path: Path) -> None:
+    policy_file = tmp_path / "policy.toml"
+    shipped = Api.shipped_policy().read_text()
+    policy_file.write_text(shipped.replace("conceal = []", 'conceal = ["CUI//NOFORN"]'))
+    concealing = Api(graph, tmp_path, {"DIBX_POLICY_FILE": str(policy_file)})
+    try:
+        await concealing.load(banner_graph())
+        reply = await concealing.query(BANNER_Q, nation="GBR")
+    finally:
+        await concealing.close()
+    assert reply.data["suppliers"]["nodes"] == [{"key": "b1", "name": "Supplier b1", "city": None}]
+    assert reply.releasability["withheld"] == []  # city withheld silently

@@ -50,6 +50,10 @@ class Api:
             transport=httpx.ASGITransport(app=self.app), base_url="http://dibx.test"
         )
 
+    @staticmethod
+    def shipped_policy() -> Path:
+        return config.PROJECT_ROOT / "policy" / "releasability.toml"
+
     async def load(self, dataset: Dataset) -> None:
         await write_dataset(self.graph.driver, self.graph.database, dataset)
         self.runtime.memberships.invalidate()

@@ -160,7 +160,7 @@ class DibxGraphQL(GraphQL[Context, None]):
                         "extensions": {"code": "AUDIT_UNAVAILABLE"},
                     }
                 ],
-            }  # type: ignore[typeddict-item]
+            }
         return data
 
     def _audit_record(

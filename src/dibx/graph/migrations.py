@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import re
 from importlib import resources
-from typing import LiteralString, cast
 
-from dibx.graph.driver import Graph
+from dibx.graph.driver import Graph, compiled
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.cypher$")
 
@@ -40,7 +39,7 @@ async def apply(graph: Graph) -> list[str]:
             continue
         for statement in statements:
             # Schema statements come from files shipped in the package, never from input.
-            await graph.write(cast(LiteralString, statement))
+            await graph.write(compiled(statement))
         await graph.write(
             "MERGE (m:Migration {version: $version}) SET m.name = $name, m.applied = datetime()",
             {"version": version, "name": name},

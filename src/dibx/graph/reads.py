@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
-from typing import Any, LiteralString, cast
+from typing import Any
 
 from dibx.auth.release import ReleaseScope
 from dibx.graph.compile import Compiler, connection_node_selections, field_value, record_visible
-from dibx.graph.driver import Graph
+from dibx.graph.driver import Graph, compiled
 from dibx.graph.model import TYPES, NodeType
 from dibx.graph.selection import Selected
 
@@ -149,7 +149,7 @@ async def list_nodes(
         query += f"CALL () {{ {match} RETURN count(n0) AS total }} RETURN items, total"
     else:
         query += "RETURN items, null AS total"
-    row = await graph.read_one(_written(query), {**scope.cypher_params(), **c.params})
+    row = await graph.read_one(compiled(query), {**scope.cypher_params(), **c.params})
     assert row is not None  # an aggregate always returns one row
     items = row["items"]
     return Page(total=row["total"], items=items[:first], offset=offset, has_next=len(items) > first)
@@ -172,10 +172,5 @@ async def get_node(
         f"WHERE {record_visible('n0', node_type.name)} "
         f"RETURN {c.node('n0', node_type, selections)} AS item"
     )
-    row = await graph.read_one(_written(query), {**scope.cypher_params(), **c.params})
+    row = await graph.read_one(compiled(query), {**scope.cypher_params(), **c.params})
     return None if row is None else row["item"]
-
-
-def _written(query: str) -> LiteralString:
-    # Compiled text holds only identifiers from dibx.graph.model and $parameter names.
-    return cast(LiteralString, query)

@@ -225,7 +225,7 @@ class Query:
             capability=capability,
             name_contains=f.name_contains,
         )
-        page = await ctx.directory.list(
+        page = await ctx.directory.page(
             ctx.scope,
             "Supplier",
             selections_of(info._raw_info),
@@ -254,7 +254,7 @@ class Query:
     ) -> CapabilityConnection:  # type: ignore[valid-type]
         ctx = info.context
         f = filter or CapabilityFilterInput()
-        page = await ctx.directory.list(
+        page = await ctx.directory.page(
             ctx.scope,
             "Capability",
             selections_of(info._raw_info),
@@ -282,7 +282,7 @@ class Query:
         codes: list[str] | None = None,
     ) -> NationConnection:  # type: ignore[valid-type]
         ctx = info.context
-        page = await ctx.directory.list(
+        page = await ctx.directory.page(
             ctx.scope,
             "Nation",
             selections_of(info._raw_info),
@@ -301,7 +301,7 @@ class Query:
         self, info: Info[Context, None], first: int = 50, after: str | None = None
     ) -> AgreementConnection:  # type: ignore[valid-type]
         ctx = info.context
-        page = await ctx.directory.list(
+        page = await ctx.directory.page(
             ctx.scope, "Agreement", selections_of(info._raw_info), _page(info, first, after)
         )
         return AgreementConnection(_page=page)

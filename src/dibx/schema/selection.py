@@ -28,7 +28,7 @@ from dibx.graph.selection import Selected, result_key
 ParentType = GraphQLObjectType | GraphQLInterfaceType
 
 
-def _included(node: Any, variables: dict[str, Any]) -> bool:
+def _included(node: Any, variables: Any) -> bool:
     skip = get_directive_values(GraphQLSkipDirective, node, variables)
     if skip and skip.get("if") is True:
         return False
@@ -45,7 +45,7 @@ def _applies(condition: str | None, parent: ParentType) -> bool:
 
 
 def walk(
-    info: GraphQLResolveInfo, selection_set: SelectionSetNode | None, parent: ParentType
+    info: GraphQLResolveInfo[Any], selection_set: SelectionSetNode | None, parent: ParentType
 ) -> tuple[Selected, ...]:
     if selection_set is None:
         return ()
@@ -77,14 +77,14 @@ def walk(
     return tuple(found)
 
 
-def selections_of(info: GraphQLResolveInfo, concrete: str | None = None) -> list[Selected]:
+def selections_of(info: GraphQLResolveInfo[Any], concrete: str | None = None) -> list[Selected]:
     """What the caller selected under the current field (for `concrete`, if it is abstract)."""
     parent = info.schema.get_type(concrete) if concrete else get_named_type(info.return_type)
     assert isinstance(parent, GraphQLObjectType | GraphQLInterfaceType)
     return [s for node in info.field_nodes for s in walk(info, node.selection_set, parent)]
 
 
-def own_key(info: GraphQLResolveInfo) -> str:
+def own_key(info: GraphQLResolveInfo[Any]) -> str:
     """The result key of the field being resolved: same computation as the compiler's."""
     parent = info.parent_type
     field_def = parent.fields[info.field_name]
@@ -92,5 +92,5 @@ def own_key(info: GraphQLResolveInfo) -> str:
     return result_key(info.field_name, args)
 
 
-def path_of(info: GraphQLResolveInfo) -> str:
+def path_of(info: GraphQLResolveInfo[Any]) -> str:
     return ".".join(str(p) for p in info.path.as_list())

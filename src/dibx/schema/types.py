@@ -288,6 +288,7 @@ class BasedIn(Marked):
 
 @strawberry.type(description="Fields every connection has.")
 class ConnectionBase:
+    _data: strawberry.Private[dict[str, Any]]
     @strawberry.field(description="How many you may see in all (never counts hidden records).")
     def total_count(self) -> int:
         total = self._data.get("total")

@@ -60,7 +60,7 @@ class Directory:
             known = ", ".join(sorted(await self.memberships.agreements()))
             raise Invalid(f"unknown agreement {code!r}; known: {known}", field=field)
 
-    async def list(
+    async def page(
         self,
         scope: ReleaseScope,
         type_name: str,

@@ -38,6 +38,10 @@ public final class EmbeddedNeo4j {
     private EmbeddedNeo4j() {}
 
     public static void main(String[] args) {
+        // What the neo4j launcher sets, done here so any launch of the jar gets them. They must
+        // be set before Netty and Log4j initialise, i.e. before run() touches Neo4j classes.
+        System.setProperty("io.netty.tryReflectionSetAccessible", "true");
+        System.setProperty("log4j2.disable.jmx", "true");
         try {
             run(args);
         } catch (IllegalArgumentException e) {

@@ -1,0 +1,552 @@
+"""Supply-chain reads for analytics: the subgraph a caller may see, with the markings it rests on.
+
+Every read applies the same release predicates as the directory reads (`dibx.graph.compile`):
+a record or edge that fails its check is not matched at all, and a field that fails comes back
+as None (unknown), never as its value. Each value carries the markings it was released under,
+so the analyses can mark what they derive from it.
+
+Fetch strategy: breadth-first, one query per tier (`UNWIND $frontier`), so a request of depth d
+costs at most d + 1 round trips and each query touches only the frontier's edges. A single
+variable-length match would enumerate every path (exponential in depth on a dense graph);
+tier-by-tier touches each visible edge once. Each tier query is capped (`LIMIT`) at the
+remaining budget plus one, so an over-large request is detected without fetching it whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, LiteralString, TypeVar, cast
+
+from dibx.auth.release import ReleaseScope
+from dibx.graph.compile import record_visible, released
+from dibx.graph.driver import Graph
+
+T = TypeVar("T")
+
+# Ownership chains followed for foreign control: majority links, at most this many hops.
+CONTROL_HOPS = 3
+CONTROL_SHARE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Val(Generic[T]):
+    """A released value and the markings it rests on (the field's, or the edge's and node's)."""
+
+    value: T
+    markings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """A majority-ownership chain from a supplier to an owner whose nation the caller sees."""
+
+    owner: str
+    nation: str
+    chain: tuple[str, ...]
+    shares: tuple[float, ...]
+    markings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierNode:
+    key: str
+    marking: str
+    name: Val[str] | None
+    nation: Val[str] | None
+    control: tuple[Control, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A visible PROVIDES edge from a visible supplier."""
+
+    supplier: SupplierNode
+    marking: str
+    capacity: Val[float] | None
+    trl: Val[int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class CapabilityNode:
+    key: str
+    marking: str
+    name: Val[str] | None
+    # (other capability, REQUIRES marking), in the direction the tree was walked.
+    links: tuple[tuple[str, str], ...]
+    offers: tuple[Offer, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyLink:
+    """A visible SOURCES_FROM edge: `buyer` sources from `seller`."""
+
+    buyer: str
+    seller: str
+    marking: str
+    item: Val[str] | None
+    share: Val[float] | None
+    sole: Val[bool] | None
+
+
+@dataclass
+class CapabilityTree:
+    nodes: dict[str, CapabilityNode] = field(default_factory=dict)
+    tiers: dict[str, int] = field(default_factory=dict)
+    overflow: bool = False
+
+
+@dataclass
+class SupplyTree:
+    suppliers: dict[str, SupplierNode] = field(default_factory=dict)
+    tiers: dict[str, int] = field(default_factory=dict)
+    links: list[SupplyLink] = field(default_factory=list)
+    overflow: str | None = None  # "nodes" or "edges" when the budget ran out
+
+
+@dataclass(frozen=True, slots=True)
+class NationCapacity:
+    """Capacity of one capability aggregated in Cypher per nation (None: nation withheld)."""
+
+    nation: str | None
+    providers: int
+    known: int
+    capacity: float
+    squares: float
+    markings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityAggregate:
+    capability: CapabilityNode
+    nations: tuple[NationCapacity, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ControlAttributes:
+    """Export-control attributes of a capability, each None when withheld or not recorded."""
+
+    capability: CapabilityNode
+    values: dict[str, Val[Any] | None]
+    withheld: tuple[str, ...]
+
+
+TRADE_FIELDS = ("jurisdiction", "usml", "eccn", "sme", "etl", "classified", "cdnExcluded")
+
+
+# --- Cypher fragments (identifiers from this module only; values are $parameters) ----------
+
+
+def _marking(var: str, type_name: str) -> str:
+    return f"coalesce({var}.marking, $dm.{type_name})"
+
+
+def _field(var: str, owner: str, name: str) -> str:
+    """[value, marking] when released and present, else null: withheld reads as unknown."""
+    check = released(f"{var}.release_{name}", f"{owner}_{name}")
+    return (
+        f"CASE WHEN {check} AND {var}.`{name}` IS NOT NULL "
+        f"THEN [{var}.`{name}`, coalesce({var}.marking_{name}, $dm.{owner}_{name})] END"
+    )
+
+
+def _nation(var: str) -> str:
+    edge, nation = f"{var}_bi", f"{var}_na"
+    return (
+        f"head(COLLECT {{ MATCH ({var})-[{edge}:BASED_IN]->({nation}:Nation) "
+        f"WHERE {released(f'{edge}.release', 'BASED_IN')} AND {record_visible(nation, 'Nation')} "
+        f"WITH {edge}, {nation} ORDER BY {nation}.code LIMIT 1 "
+        f"RETURN [{nation}.code, {_marking(edge, 'BASED_IN')}, {_marking(nation, 'Nation')}] }})"
+    )
+
+
+def _control(var: str) -> str:
+    """Majority-ownership chains (every link's share released and > 0.5) to owners whose
+    nation is visible; each hop, node and share must pass the caller's release check."""
+    path, owner, edge, nation = f"{var}_cp", f"{var}_co", f"{var}_cb", f"{var}_cn"
+    links = f"relationships({path})"
+    owners = f"nodes({path})[1..]"
+    return (
+        f"COLLECT {{ MATCH {path} = ({var})-[:SUBSIDIARY_OF*1..{CONTROL_HOPS}]->({owner}:Supplier) "
+        f"WHERE all(r IN {links} WHERE {released('r.release', 'SUBSIDIARY_OF')} "
+        f"AND {released('r.release_share', 'SUBSIDIARY_OF_share')} "
+        f"AND r.share > {CONTROL_SHARE}) "
+        f"AND all(x IN {owners} WHERE {record_visible('x', 'Supplier')}) "
+        f"MATCH ({owner})-[{edge}:BASED_IN]->({nation}:Nation) "
+        f"WHERE {released(f'{edge}.release', 'BASED_IN')} AND {record_visible(nation, 'Nation')} "
+        f"RETURN {{owner: {owner}.id, nation: {nation}.code, "
+        f"chain: [x IN {owners} | x.id], shares: [r IN {links} | r.share], "
+        f"markings: [r IN {links} | {_marking('r', 'SUBSIDIARY_OF')}] "
+        f"+ [r IN {links} | coalesce(r.marking_share, $dm.SUBSIDIARY_OF_share)] "
+        f"+ [x IN {owners} | {_marking('x', 'Supplier')}] "
+        f"+ [{_marking(edge, 'BASED_IN')}, {_marking(nation, 'Nation')}]}} }}"
+    )
+
+
+def _supplier(var: str, *, control: bool) -> str:
+    parts = [
+        f"key: {var}.id",
+        f"m: {_marking(var, 'Supplier')}",
+        f"name: {_field(var, 'Supplier', 'name')}",
+        f"nation: {_nation(var)}",
+    ]
+    if control:
+        parts.append(f"control: {_control(var)}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def _offers(cap: str, *, control: bool) -> str:
+    edge, sup = f"{cap}_p", f"{cap}_s"
+    return (
+        f"COLLECT {{ MATCH ({cap})<-[{edge}:PROVIDES]-({sup}:Supplier) "
+        f"WHERE {released(f'{edge}.release', 'PROVIDES')} AND {record_visible(sup, 'Supplier')} "
+        f"WITH {edge}, {sup} ORDER BY {sup}.id LIMIT $offer_limit "
+        f"RETURN {{m: {_marking(edge, 'PROVIDES')}, "
+        f"capacity: {_field(edge, 'PROVIDES', 'capacity')}, "
+        f"trl: {_field(edge, 'PROVIDES', 'trl')}, "
+        f"supplier: {_supplier(sup, control=control)}}} }}"
+    )
+
+
+def _capability_tier(direction: str, *, offers: bool) -> LiteralString:
+    arrow = "-[q:REQUIRES]->" if direction == "requires" else "<-[q:REQUIRES]-"
+    links = (
+        f"COLLECT {{ MATCH (cap){arrow}(k:Capability) "
+        f"WHERE {released('q.release', 'REQUIRES')} AND {record_visible('k', 'Capability')} "
+        f"WITH q, k ORDER BY k.id RETURN [k.id, {_marking('q', 'REQUIRES')}] }}"
+    )
+    query = (
+        "UNWIND $frontier AS key MATCH (cap:Capability {id: key}) "
+        f"WHERE {record_visible('cap', 'Capability')} "
+        f"RETURN cap.id AS key, {_marking('cap', 'Capability')} AS m, "
+        f"{_field('cap', 'Capability', 'name')} AS name, {links} AS links, "
+        f"{_offers('cap', control=False) if offers else '[]'} AS offers"
+    )
+    return _written(query)
+
+
+def _supply_tier(*, control: bool) -> LiteralString:
+    query = (
+        "UNWIND $frontier AS key MATCH (buy:Supplier {id: key})-[r:SOURCES_FROM]->(sel:Supplier) "
+        f"WHERE {record_visible('buy', 'Supplier')} AND {released('r.release', 'SOURCES_FROM')} "
+        f"AND {record_visible('sel', 'Supplier')} "
+        "WITH buy, r, sel ORDER BY buy.id, sel.id LIMIT $limit "
+        f"RETURN buy.id AS buyer, {_marking('r', 'SOURCES_FROM')} AS m, "
+        f"{_field('r', 'SOURCES_FROM', 'item')} AS item, "
+        f"{_field('r', 'SOURCES_FROM', 'share')} AS share, "
+        f"{_field('r', 'SOURCES_FROM', 'sole')} AS sole, "
+        f"{_supplier('sel', control=control)} AS seller"
+    )
+    return _written(query)
+
+
+def _suppliers(*, control: bool) -> LiteralString:
+    return _written(
+        "UNWIND $keys AS key MATCH (sup:Supplier {id: key}) "
+        f"WHERE {record_visible('sup', 'Supplier')} "
+        f"RETURN {_supplier('sup', control=control)} AS node ORDER BY node.key"
+    )
+
+
+def _written(query: str) -> LiteralString:
+    # Built only from the fragments above: identifiers from this module, values as $params.
+    return cast(LiteralString, query)
+
+
+_CAPABILITY_TIER = {
+    (direction, offers): _capability_tier(direction, offers=offers)
+    for direction in ("requires", "required_by")
+    for offers in (True, False)
+}
+_SUPPLY_TIER = {control: _supply_tier(control=control) for control in (True, False)}
+_SUPPLIERS = {control: _suppliers(control=control) for control in (True, False)}
+
+_CAPACITY_BY_NATION = _written(
+    "MATCH (cap:Capability {id: $key}) "
+    f"WHERE {record_visible('cap', 'Capability')} "
+    "CALL (cap) { "
+    "MATCH (cap)<-[p:PROVIDES]-(sup:Supplier) "
+    f"WHERE {released('p.release', 'PROVIDES')} AND {record_visible('sup', 'Supplier')} "
+    f"WITH p, sup, {_nation('sup')} AS nat, "
+    f"CASE WHEN {released('p.release_capacity', 'PROVIDES_capacity')} "
+    "THEN toFloat(p.capacity) END AS amount "
+    "WITH nat[0] AS nation, count(*) AS providers, count(amount) AS known, "
+    "sum(amount) AS capacity, sum(amount * amount) AS squares, "
+    f"collect(DISTINCT {_marking('p', 'PROVIDES')}) "
+    f"+ collect(DISTINCT {_marking('sup', 'Supplier')}) "
+    "+ collect(DISTINCT CASE WHEN amount IS NOT NULL "
+    "THEN coalesce(p.marking_capacity, $dm.PROVIDES_capacity) END) "
+    "+ collect(DISTINCT nat[1]) + collect(DISTINCT nat[2]) AS markings "
+    "ORDER BY nation "
+    "RETURN collect({nation: nation, providers: providers, known: known, capacity: capacity, "
+    "squares: squares, markings: markings}) AS nations } "
+    f"RETURN cap.id AS key, {_marking('cap', 'Capability')} AS m, "
+    f"{_field('cap', 'Capability', 'name')} AS name, nations"
+)
+
+_TRADE = _written(
+    "MATCH (cap:Capability {id: $key}) "
+    f"WHERE {record_visible('cap', 'Capability')} "
+    f"RETURN cap.id AS key, {_marking('cap', 'Capability')} AS m, "
+    f"{_field('cap', 'Capability', 'name')} AS name, {{"
+    + ", ".join(f"`{f}`: {_field('cap', 'Capability', f)}" for f in TRADE_FIELDS)
+    + "} AS fields, ["
+    + ", ".join(
+        f"CASE WHEN NOT {released(f'cap.release_{f}', f'Capability_{f}')} THEN '{f}' END"
+        for f in TRADE_FIELDS
+    )
+    + "] AS withheld"
+)
+
+# Capabilities offered by the given suppliers or by suppliers based in the given nations,
+# each side checked like any read: a hidden supplier, edge or BASED_IN matches nothing.
+_OFFERED_BY = _written(
+    "CALL () { "
+    "UNWIND $suppliers AS key MATCH (sup:Supplier {id: key})-[p:PROVIDES]->(cap:Capability) "
+    f"WHERE {record_visible('sup', 'Supplier')} AND {released('p.release', 'PROVIDES')} "
+    f"AND {record_visible('cap', 'Capability')} RETURN cap.id AS key "
+    "UNION "
+    "UNWIND $nations AS code "
+    "MATCH (:Nation {code: code})<-[b:BASED_IN]-(sup:Supplier)-[p:PROVIDES]->(cap:Capability) "
+    f"WHERE {released('b.release', 'BASED_IN')} AND {record_visible('sup', 'Supplier')} "
+    f"AND {released('p.release', 'PROVIDES')} AND {record_visible('cap', 'Capability')} "
+    "RETURN cap.id AS key } "
+    "WITH DISTINCT key ORDER BY key LIMIT $limit RETURN collect(key) AS keys"
+)
+
+
+# --- row -> value --------------------------------------------------------------------------
+
+
+def _val(raw: list[Any] | None) -> Val[Any] | None:
+    if raw is None or raw[0] is None:
+        return None
+    return Val(raw[0], (raw[1],))
+
+
+def _float(raw: list[Any] | None) -> Val[float] | None:
+    v = _val(raw)
+    return None if v is None else Val(float(v.value), v.markings)
+
+
+def _supplier_node(raw: dict[str, Any]) -> SupplierNode:
+    nation = raw["nation"]
+    control = tuple(
+        sorted(
+            (
+                Control(
+                    owner=c["owner"],
+                    nation=c["nation"],
+                    chain=tuple(c["chain"]),
+                    shares=tuple(float(s) for s in c["shares"]),
+                    markings=tuple(c["markings"]),
+                )
+                for c in raw.get("control") or []
+            ),
+            key=lambda c: (len(c.chain), c.chain),
+        )
+    )
+    return SupplierNode(
+        key=raw["key"],
+        marking=raw["m"],
+        name=_val(raw["name"]),
+        nation=None if nation is None else Val(nation[0], (nation[1], nation[2])),
+        control=control,
+    )
+
+
+def _offer(raw: dict[str, Any]) -> Offer:
+    trl = _val(raw["trl"])
+    return Offer(
+        supplier=_supplier_node(raw["supplier"]),
+        marking=raw["m"],
+        capacity=_float(raw["capacity"]),
+        trl=None if trl is None else Val(int(trl.value), trl.markings),
+    )
+
+
+def _capability_node(row: dict[str, Any]) -> CapabilityNode:
+    return CapabilityNode(
+        key=row["key"],
+        marking=row["m"],
+        name=_val(row["name"]),
+        links=tuple((k, m) for k, m in row.get("links") or []),
+        offers=tuple(_offer(o) for o in row.get("offers") or []),
+    )
+
+
+def _link(buyer: str, row: dict[str, Any], seller: str) -> SupplyLink:
+    sole = _val(row["sole"])
+    return SupplyLink(
+        buyer=buyer,
+        seller=seller,
+        marking=row["m"],
+        item=_val(row["item"]),
+        share=_float(row["share"]),
+        sole=None if sole is None else Val(bool(sole.value), sole.markings),
+    )
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+async def capability_tree(
+    graph: Graph,
+    scope: ReleaseScope,
+    roots: Sequence[str],
+    *,
+    depth: int,
+    direction: str = "requires",
+    offers: bool = True,
+    max_nodes: int,
+) -> CapabilityTree:
+    """Capabilities reachable from `roots` over visible REQUIRES edges (or, for
+    "required_by", the capabilities that require them), tier by tier, with their offers.
+
+    Roots the caller may not see are simply absent from the result. At most depth + 1 queries.
+    """
+    tree = CapabilityTree()
+    suppliers: set[str] = set()
+    frontier = sorted(set(roots))
+    tier = 0
+    query = _CAPABILITY_TIER[(direction, offers)]
+    while frontier:
+        params = {
+            **scope.cypher_params(),
+            "frontier": frontier,
+            "offer_limit": max_nodes + 1,
+        }
+        rows = await graph.read(query, params)
+        following: set[str] = set()
+        for row in rows:
+            node = _capability_node(row)
+            tree.nodes[node.key] = node
+            tree.tiers[node.key] = tier
+            suppliers.update(o.supplier.key for o in node.offers)
+            following.update(k for k, _ in node.links)
+        if len(tree.nodes) + len(suppliers) > max_nodes:
+            tree.overflow = True
+            return tree
+        if tier >= depth:
+            break
+        tier += 1
+        frontier = sorted(following - tree.nodes.keys())
+    return tree
+
+
+async def suppliers_by_key(
+    graph: Graph, scope: ReleaseScope, keys: Sequence[str], *, control: bool = False
+) -> dict[str, SupplierNode]:
+    """The suppliers among `keys` that the caller may see (hidden ones look missing)."""
+    if not keys:
+        return {}
+    rows = await graph.read(
+        _SUPPLIERS[control], {**scope.cypher_params(), "keys": sorted(set(keys))}
+    )
+    return {row["node"]["key"]: _supplier_node(row["node"]) for row in rows}
+
+
+async def supply_tree(
+    graph: Graph,
+    scope: ReleaseScope,
+    roots: Sequence[SupplierNode],
+    *,
+    root_tier: int,
+    depth: int,
+    max_nodes: int,
+    max_edges: int,
+    control: bool = False,
+    reserved: int = 0,
+) -> SupplyTree:
+    """Visible SOURCES_FROM edges upstream of `roots`, breadth first, to tier `depth`.
+
+    Roots sit at `root_tier`; a supplier's tier is its distance in the walk. Edges are fetched
+    from every supplier below `depth`, so edges back to suppliers already seen are kept.
+    `reserved` counts nodes the caller already holds (e.g. the capability at the top).
+    """
+    tree = SupplyTree()
+    for node in roots:
+        tree.suppliers[node.key] = node
+        tree.tiers[node.key] = root_tier
+    if len(tree.suppliers) + reserved > max_nodes:
+        tree.overflow = "nodes"
+        return tree
+    frontier = sorted(tree.suppliers)
+    tier = root_tier
+    while frontier and tier < depth:
+        budget = max_edges - len(tree.links)
+        params = {**scope.cypher_params(), "frontier": frontier, "limit": budget + 1}
+        rows = await graph.read(_SUPPLY_TIER[control], params)
+        if len(rows) > budget:
+            tree.overflow = "edges"
+            return tree
+        found: list[str] = []
+        for row in rows:
+            seller = _supplier_node(row["seller"])
+            tree.links.append(_link(row["buyer"], row, seller.key))
+            if seller.key not in tree.suppliers:
+                tree.suppliers[seller.key] = seller
+                tree.tiers[seller.key] = tier + 1
+                found.append(seller.key)
+        if len(tree.suppliers) + reserved > max_nodes:
+            tree.overflow = "nodes"
+            return tree
+        tier += 1
+        frontier = sorted(found)
+    return tree
+
+
+async def capacity_by_nation(
+    graph: Graph, scope: ReleaseScope, key: str
+) -> CapacityAggregate | None:
+    """Released capacity of one capability summed per nation in Cypher (one query)."""
+    row = await graph.read_one(_CAPACITY_BY_NATION, {**scope.cypher_params(), "key": key})
+    if row is None:
+        return None
+    return CapacityAggregate(
+        capability=_capability_node(row),
+        nations=tuple(
+            NationCapacity(
+                nation=n["nation"],
+                providers=int(n["providers"]),
+                known=int(n["known"]),
+                capacity=float(n["capacity"] or 0.0),
+                squares=float(n["squares"] or 0.0),
+                markings=tuple(n["markings"]),
+            )
+            for n in row["nations"]
+        ),
+    )
+
+
+async def control_attributes(
+    graph: Graph, scope: ReleaseScope, key: str
+) -> ControlAttributes | None:
+    row = await graph.read_one(_TRADE, {**scope.cypher_params(), "key": key})
+    if row is None:
+        return None
+    return ControlAttributes(
+        capability=_capability_node(row),
+        values={name: _val(row["fields"][name]) for name in TRADE_FIELDS},
+        withheld=tuple(w for w in row["withheld"] if w is not None),
+    )
+
+
+async def offered_by(
+    graph: Graph,
+    scope: ReleaseScope,
+    *,
+    suppliers: Sequence[str],
+    nations: Sequence[str],
+    limit: int,
+) -> tuple[list[str], bool]:
+    """Capabilities a visible offer links to the given suppliers or nations; (keys, overflow)."""
+    params = {
+        **scope.cypher_params(),
+        "suppliers": sorted(set(suppliers)),
+        "nations": sorted(set(nations)),
+        "limit": limit + 1,
+    }
+    row = await graph.read_one(_OFFERED_BY, params)
+    keys = list(row["keys"]) if row is not None else []
+    return keys[:limit], len(keys) > limit

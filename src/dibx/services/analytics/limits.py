@@ -1,0 +1,66 @@
+"""Bounds and defaults every analysis runs under, and the errors that say when one is hit.
+
+Limits are checked on what the caller may see only (a hidden supplier never counts toward
+a node limit), so an error never reveals that hidden data exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from dibx.errors import LimitExceeded
+
+T = TypeVar("T")
+
+ALLIED_GROUPS = ("NTIB", "AUKUS", "RDP_MOU", "NATO", "SOSA")
+NATIONS_OF_CONCERN = ("CHN", "IRN", "PRK", "RUS")
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyticsLimits:
+    max_depth: int = 8
+    max_nodes: int = 5_000
+    max_edges: int = 20_000
+    # Simple paths an exposure walk may follow before it gives up (paths grow exponentially).
+    max_paths: int = 100_000
+    time_limit_s: float = 10.0
+    nations_of_concern: tuple[str, ...] = NATIONS_OF_CONCERN
+    allied_groups: tuple[str, ...] = ALLIED_GROUPS
+    # Planning assumption for substitutes: share of nominal capacity in use (no utilisation
+    # data is held), so spare = capacity x (1 - utilisation).
+    assumed_utilisation: float = 0.8
+
+    def check_depth(self, depth: int, field: str = "depth") -> int:
+        if depth < 0:
+            raise LimitExceeded("must not be negative", field=field)
+        if depth > self.max_depth:
+            raise LimitExceeded(f"must be at most {self.max_depth}", field=field)
+        return depth
+
+    def check_nodes(self, max_nodes: int | None, field: str = "maxNodes") -> int:
+        if max_nodes is None:
+            return self.max_nodes
+        if max_nodes < 1:
+            raise LimitExceeded("must be at least 1", field=field)
+        if max_nodes > self.max_nodes:
+            raise LimitExceeded(f"must be at most {self.max_nodes}", field=field)
+        return max_nodes
+
+
+def too_many(what: str, limit: int, hint: str = "lower depth or pick a narrower root") -> LimitExceeded:
+    return LimitExceeded(f"the visible subgraph has more than {limit} {what}; {hint}")
+
+
+async def within(limits: AnalyticsLimits, work: Awaitable[T]) -> T:
+    """Run `work` under the time limit; on expiry it is cancelled (which also abandons the
+    Neo4j transaction: the driver drops the connection) and the caller gets LimitExceeded."""
+    try:
+        async with asyncio.timeout(limits.time_limit_s):
+            return await work
+    except TimeoutError:
+        raise LimitExceeded(
+            f"the analysis took longer than {limits.time_limit_s:g} s; lower depth or narrow it"
+        ) from None

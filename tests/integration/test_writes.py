@@ -1,0 +1,160 @@
+"""Bulk writes against a real Neo4j: counts, markings and release lists, idempotence, clearing."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, LiteralString
+
+import neo4j
+import pytest
+
+from dibx.graph.records import Dataset
+from dibx.graph.writes import MissingEndpointError, clear_database, write_dataset
+from dibx.services.datasets import default_data_dir, load_demo, load_reference
+from dibx.services.synthetic import generate
+
+pytestmark = pytest.mark.neo4j
+DB = "neo4j"
+
+
+async def rows(driver: neo4j.AsyncDriver, query: LiteralString, **params: Any) -> list[Any]:
+    records, _, _ = await driver.execute_query(query, params, database_=DB)
+    return [r.data() for r in records]
+
+
+async def count(driver: neo4j.AsyncDriver, query: LiteralString) -> int:
+    (row,) = await rows(driver, query)
+    return int(row["n"])
+
+
+def reference_and_demo() -> Dataset:
+    ref, demo = load_reference(default_data_dir()), load_demo(default_data_dir())
+    assert ref.ok
+    assert demo.ok
+    return ref.dataset.merged(demo.dataset)
+
+
+async def graph_counts(driver: neo4j.AsyncDriver) -> dict[str, int]:
+    nodes = await rows(
+        driver, "MATCH (n) WHERE NOT n:Migration RETURN labels(n)[0] AS k, count(*) AS n"
+    )
+    rels = await rows(driver, "MATCH ()-[r]->() RETURN type(r) AS k, count(*) AS n")
+    return {r["k"]: r["n"] for r in nodes + rels}
+
+
+async def test_reference_and_demo_written_as_counted(
+    neo4j_driver: neo4j.AsyncDriver, clean_db: None
+) -> None:
+    dataset = reference_and_demo()
+    seen: list[tuple[str, int]] = []
+    written = await write_dataset(
+        neo4j_driver, DB, dataset, batch_size=50, progress=lambda k, n: seen.append((k, n))
+    )
+    expected = {k: v for k, v in dataset.counts().items() if v}
+    assert {k: v for k, v in written.items() if v} == expected
+    assert await graph_counts(neo4j_driver) == expected
+    assert ("Nation", 50) in seen
+    assert ("Nation", 249) in seen
+
+
+async def test_markings_and_release_lists_are_stored(
+    neo4j_driver: neo4j.AsyncDriver, clean_db: None
+) -> None:
+    await write_dataset(neo4j_driver, DB, reference_and_demo())
+    (nation,) = await rows(neo4j_driver, "MATCH (n:Nation {code: 'USA'}) RETURN properties(n) AS p")
+    assert nation["p"] == {
+        "code": "USA",
+        "name": "United States",
+        "marking": "PUBLIC",
+        "release": [],
+        "marking_name": "PUBLIC",
+        "release_name": [],
+    }
+    (bpmi,) = await rows(
+        neo4j_driver, "MATCH (s:Supplier {id: 'sup.bpmi'}) RETURN properties(s) AS p"
+    )
+    assert bpmi["p"]["marking"] == "CUI//NOFORN"
+    assert bpmi["p"]["release"] == ["USA"]
+    assert "cage" not in bpmi["p"]
+    assert "marking_cage" not in bpmi["p"]  # no value, nothing to mark
+    (edge,) = await rows(
+        neo4j_driver,
+        "MATCH (:Supplier {id: 'sup.lm-aeronautics'})-[r:SOURCES_FROM]->"
+        "(:Supplier {id: 'sup.pratt-whitney'}) RETURN properties(r) AS p",
+    )
+    p = edge["p"]
+    assert (p["item"], p["share"], p["sole"]) == ("F135 engines", 1.0, True)
+    assert (p["marking"], p["release"]) == ("CUI//REL TO USA, FVEY", ["FVEY|USA"])
+    assert p["marking_share"] == "CUI//PROPIN//REL TO USA, FVEY"
+    assert p["release_sole"] == ["USA"]
+    (member,) = await rows(
+        neo4j_driver,
+        "MATCH (:Nation {code: 'SWE'})-[m:MEMBER_OF]->(:Agreement {code: 'NATO'}) "
+        "RETURN m.since AS since, m.until AS until, m.precision AS precision",
+    )
+    assert str(member["since"]) == "2024-03-07"
+    assert member["until"] is None
+    (based,) = await rows(
+        neo4j_driver,
+        "MATCH (:Supplier {id: 'sup.rr-submarines'})-[b:BASED_IN]->(n:Nation) "
+        "RETURN n.code AS nation, b.marking AS marking",
+    )
+    assert based == {"nation": "GBR", "marking": "PUBLIC"}
+
+
+async def test_rewrite_is_idempotent_and_replaces_markings(
+    neo4j_driver: neo4j.AsyncDriver, clean_db: None
+) -> None:
+    dataset = reference_and_demo()
+    await write_dataset(neo4j_driver, DB, dataset)
+    before = await graph_counts(neo4j_driver)
+    first = dataset.suppliers[0]
+    moved = dataclasses.replace(
+        first,
+        nation="CAN",
+        markings=dataclasses.replace(first.markings, record="CUI//NOFORN"),
+        employees=None,
+    )
+    again = dataclasses.replace(dataset, suppliers=[moved, *dataset.suppliers[1:]])
+    await write_dataset(neo4j_driver, DB, again, batch_size=7)
+    assert await graph_counts(neo4j_driver) == before
+    (row,) = await rows(
+        neo4j_driver,
+        "MATCH (s:Supplier {id: $id})-[:BASED_IN]->(n) "
+        "RETURN s.marking AS m, s.release AS r, s.employees AS e, collect(n.code) AS nations",
+        id=first.id,
+    )
+    assert row == {"m": "CUI//NOFORN", "r": ["USA"], "e": None, "nations": ["CAN"]}
+
+
+async def test_missing_endpoint_writes_nothing(
+    neo4j_driver: neo4j.AsyncDriver, clean_db: None
+) -> None:
+    demo = load_demo(default_data_dir()).dataset  # without the reference: no nations
+    with pytest.raises(MissingEndpointError, match=r"19 Nation key\(s\) not found: AUS, BEL"):
+        await write_dataset(neo4j_driver, DB, demo)
+    assert await graph_counts(neo4j_driver) == {}
+
+
+async def test_demo_after_reference_uses_nations_in_the_database(
+    neo4j_driver: neo4j.AsyncDriver, clean_db: None
+) -> None:
+    await write_dataset(neo4j_driver, DB, load_reference(default_data_dir()).dataset)
+    written = await write_dataset(neo4j_driver, DB, load_demo(default_data_dir()).dataset)
+    assert written["BASED_IN"] == written["Supplier"] >= 60
+
+
+async def test_synthetic_graph_writes_and_clears(
+    neo4j_driver: neo4j.AsyncDriver, clean_db: None
+) -> None:
+    dataset = generate(2000)
+    written = await write_dataset(neo4j_driver, DB, dataset, batch_size=1000)
+    assert written["SOURCES_FROM"] == len(dataset.sources_from)
+    assert await count(neo4j_driver, "MATCH ()-[r:SOURCES_FROM]->() RETURN count(r) AS n") == len(
+        dataset.sources_from
+    )
+    deleted = await clear_database(neo4j_driver, DB, batch_size=700)
+    assert deleted == len(dataset.suppliers) + len(dataset.capabilities) + len(dataset.nations)
+    assert await graph_counts(neo4j_driver) == {}
+    # The schema bookkeeping survives a clear.
+    assert await count(neo4j_driver, "MATCH (m:Migration) RETURN count(m) AS n") > 0

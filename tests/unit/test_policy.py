@@ -1,0 +1,109 @@
+"""The releasability policy: validated whole, the only maker of release scopes."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from dibx import config
+from dibx.auth import policy
+from dibx.auth.principal import Principal
+from dibx.auth.release import ReleaseScope
+
+SHIPPED = config.PROJECT_ROOT / "policy" / "releasability.toml"
+
+
+def principal(nation: str = "GBR", attributes: frozenset[str] = frozenset()) -> Principal:
+    return Principal(
+        subject="s",
+        client_id="c",
+        nation=nation,
+        org=None,
+        scopes=frozenset({"supplier:read"}),
+        attributes=attributes,
+        token_id="j",
+    )
+
+
+def test_shipped_policy_loads() -> None:
+    loaded = policy.load(SHIPPED)
+    assert loaded.version
+    assert str(loaded.defaults["Supplier"]) == "CUI"
+    assert loaded.disclose_withheld is True
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('version = ""', "`version` must be a non-empty string"),
+        ('version = "1"\n[defaults]\nSupplier = "CUI//REL TO GBR"', "defaults.Supplier"),
+        ('version = "1"\n[defaults]\nSupplier = 3', "defaults.Supplier: expected a marking string"),
+        ('version = "1"\n[attributes]\nGBR = ["ROOT"]', "unknown attribute(s) ROOT"),
+        ('version = "1"\n[cui_release]\ngroups = "FVEY"', "cui_release.groups must be a list"),
+        (
+            'version = "1"\n[disclosure]\nwithheld = "yes"',
+            "disclosure.withheld must be true or false",
+        ),
+        ('version = "1"\n[disclosure]\nconceal = ["CUI//BOGUS"]', "disclosure.conceal"),
+        ('version = "1"\n[surprise]\nx = 1', "unknown policy section(s): surprise"),
+        ("version = [", "not valid TOML"),
+    ],
+)
+def test_bad_policy_is_refused_with_the_key_named(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    with pytest.raises(policy.PolicyError) as excinfo:
+        policy.load(path)
+    assert message in str(excinfo.value)
+
+
+def test_missing_policy_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(policy.PolicyError, match="policy file not found"):
+        policy.load(tmp_path / "absent.toml")
+
+
+def test_scope_groups_and_determinations() -> None:
+    loaded = policy.load(SHIPPED)
+    scope = loaded.scope_for(principal("GBR"), {"FVEY", "NATO"}, date(2026, 1, 1))
+    assert scope.groups == {"GBR", "FVEY", "NATO", "@CUI_REL"}
+    jpn = loaded.scope_for(principal("JPN"), {"RDP_MOU"}, date(2026, 1, 1))
+    assert "@CUI_REL" not in jpn.groups
+
+
+def test_only_honoured_attributes_become_groups() -> None:
+    loaded = policy.load(SHIPPED)
+    asserted = frozenset({"FED", "EXPORT_AUTH", "MADE_UP"})
+    gbr = loaded.scope_for(principal("GBR", asserted), set(), date(2026, 1, 1))
+    assert {g for g in gbr.groups if g.startswith("@")} == {"@EXPORT_AUTH"}
+    usa = loaded.scope_for(principal("USA", asserted), set(), date(2026, 1, 1))
+    assert {g for g in usa.groups if g.startswith("@")} == {"@FED", "@EXPORT_AUTH"}
+
+
+def test_release_scope_cannot_be_forged() -> None:
+    with pytest.raises(TypeError, match="made only by"):
+        ReleaseScope(
+            nation="GBR",
+            groups=frozenset({"USA"}),
+            as_of=date.today(),
+            policy_version="x",
+            default_release={},
+            default_marking={},
+            _seal=object(),
+        )
+
+
+def test_concealed_markings_are_not_disclosed(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('version = "1"\n[disclosure]\nconceal = ["CUI//NOFORN"]\n')
+    loaded = policy.load(path)
+    assert loaded.discloses("CUI//REL TO USA, GBR")
+    assert not loaded.discloses("CUI//NOFORN")
+
+
+def test_a_type_without_default_is_released_to_nobody() -> None:
+    loaded = policy.load(SHIPPED)
+    scope = loaded.scope_for(principal("USA"), set(), date(2026, 1, 1))
+    params = scope.cypher_params()
+    assert "Widget" not in params["dr"]  # $dr.Widget is null in Cypher: the check fails
