@@ -62,6 +62,7 @@ class Settings:
     max_depth: int = 8
     max_aliases: int = 30
     max_tokens: int = 2000
+    max_cost: int = 20_000
     # Tokens
     issuer: str = "http://127.0.0.1:8000"
     audience: str = "dibx"
@@ -106,6 +107,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_depth=_int(env, "DIBX_MAX_DEPTH", 8, low=2, high=32),
         max_aliases=_int(env, "DIBX_MAX_ALIASES", 30, low=1, high=500),
         max_tokens=_int(env, "DIBX_MAX_TOKENS", 2000, low=50, high=100_000),
+        max_cost=_int(env, "DIBX_MAX_COST", 20_000, low=10, high=10_000_000),
         issuer=env.get("DIBX_ISSUER", "http://127.0.0.1:8000"),
         audience=env.get("DIBX_AUDIENCE", "dibx"),
         jwks_url=env.get("DIBX_JWKS_URL") or None,

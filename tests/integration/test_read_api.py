@@ -146,6 +146,29 @@ async def test_bad_input_is_a_clear_graphql_error(api: Api, document: str, needl
     assert reply.errors[0]["extensions"]["code"] in {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"}
 
 
+@pytest.mark.parametrize(
+    ("document", "needle"),
+    [
+        (
+            "{ suppliers(first: 100) { nodes { suppliers(first: 100) { nodes { "
+            "suppliers(first: 100) { totalCount } } } } } }",
+            "could fetch up to 1010000 records, over the limit of 20000",
+        ),
+        ("{ a { b } }", "Cannot query field 'a'"),
+        (
+            "{ s1: viewer { nation } "
+            + " ".join(f"v{i}: viewer {{ nation }}" for i in range(40))
+            + " }",
+            "aliases",
+        ),
+    ],
+)
+async def test_limits_are_clear_errors(api: Api, document: str, needle: str) -> None:
+    reply = await api.query(document)
+    assert reply.data is None
+    assert needle in reply.errors[0]["message"]
+
+
 async def test_membership_as_of(api: Api) -> None:
     await api.load(small_graph())
     reply = await api.query(

@@ -80,7 +80,12 @@ def build_runtime(
         issuer=issuer,
         audit=audit or sink_from(settings.audit_sink),
         memberships=memberships,
-        directory=Directory(graph, memberships, max_page_size=settings.max_page_size),
+        directory=Directory(
+            graph,
+            memberships,
+            max_page_size=settings.max_page_size,
+            max_cost=settings.max_cost,
+        ),
     )
 
 

@@ -208,7 +208,7 @@ def _offers(cap: str, *, control: bool) -> str:
     )
 
 
-def _capability_tier(direction: str, *, offers: bool) -> LiteralString:
+def _capability_tier(direction: str, *, offers: bool, control: bool) -> LiteralString:
     arrow = "-[q:REQUIRES]->" if direction == "requires" else "<-[q:REQUIRES]-"
     links = (
         f"COLLECT {{ MATCH (cap){arrow}(k:Capability) "
@@ -220,7 +220,7 @@ def _capability_tier(direction: str, *, offers: bool) -> LiteralString:
         f"WHERE {record_visible('cap', 'Capability')} "
         f"RETURN cap.id AS key, {_marking('cap', 'Capability')} AS m, "
         f"{_field('cap', 'Capability', 'name')} AS name, {links} AS links, "
-        f"{_offers('cap', control=False) if offers else '[]'} AS offers"
+        f"{_offers('cap', control=control) if offers else '[]'} AS offers"
     )
     return _written(query)
 
@@ -254,9 +254,10 @@ def _written(query: str) -> LiteralString:
 
 
 _CAPABILITY_TIER = {
-    (direction, offers): _capability_tier(direction, offers=offers)
+    (direction, offers, control): _capability_tier(direction, offers=offers, control=control)
     for direction in ("requires", "required_by")
     for offers in (True, False)
+    for control in (True, False)
 }
 _SUPPLY_TIER = {control: _supply_tier(control=control) for control in (True, False)}
 _SUPPLIERS = {control: _suppliers(control=control) for control in (True, False)}
@@ -398,6 +399,7 @@ async def capability_tree(
     depth: int,
     direction: str = "requires",
     offers: bool = True,
+    control: bool = False,
     max_nodes: int,
 ) -> CapabilityTree:
     """Capabilities reachable from `roots` over visible REQUIRES edges (or, for
@@ -409,7 +411,7 @@ async def capability_tree(
     suppliers: set[str] = set()
     frontier = sorted(set(roots))
     tier = 0
-    query = _CAPABILITY_TIER[(direction, offers)]
+    query = _CAPABILITY_TIER[(direction, offers, control)]
     while frontier:
         params = {
             **scope.cypher_params(),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dibx.auth.release import ReleaseScope
-from dibx.errors import Invalid
+from dibx.errors import Invalid, LimitExceeded
 from dibx.graph import reads
 from dibx.graph.driver import Graph
 from dibx.graph.reads import CapabilityFilter, Page, Sort, SupplierFilter
@@ -27,11 +27,17 @@ class PageRequest:
 
 class Directory:
     def __init__(
-        self, graph: Graph, memberships: MembershipDirectory, *, max_page_size: int
+        self,
+        graph: Graph,
+        memberships: MembershipDirectory,
+        *,
+        max_page_size: int,
+        max_cost: int = 20_000,
     ) -> None:
         self.graph = graph
         self.memberships = memberships
         self.max_page_size = max_page_size
+        self.max_cost = max_cost
 
     def check_page(self, first: int, field: str = "first") -> None:
         if first < 0:
@@ -39,13 +45,27 @@ class Directory:
         if first > self.max_page_size:
             raise Invalid(f"must be at most {self.max_page_size}", field=field)
 
-    def check_nested(self, selections: list[Selected]) -> None:
-        """Every nested `first` is bounded like a root page size."""
+    def check_nested(self, selections: list[Selected], rows: int = 1) -> None:
+        """Every nested `first` is bounded like a root page size, and the rows the whole
+        selection could fetch (page sizes multiplied down each path) by `max_cost`."""
+        cost = self._check(selections, rows)
+        if cost > self.max_cost:
+            raise LimitExceeded(
+                f"this selection could fetch up to {cost} records, over the limit of "
+                f"{self.max_cost}: ask for smaller pages (first) or fewer nested levels"
+            )
+
+    def _check(self, selections: list[Selected], rows: int) -> int:
+        cost = 0
         for sel in selections:
             first = sel.arg("first")
+            below = rows
             if isinstance(first, int):
                 self.check_page(first, field=f"{sel.name}.first")
-            self.check_nested(list(sel.children))
+                below = rows * max(first, 1)
+                cost += below
+            cost += self._check(list(sel.children), below)
+        return cost
 
     async def _check_nations(self, codes: tuple[str, ...] | None, field: str) -> None:
         if not codes:
@@ -73,7 +93,7 @@ class Directory:
         nation_codes: tuple[str, ...] | None = None,
     ) -> Page:
         self.check_page(page.first)
-        self.check_nested(selections)
+        self.check_nested(selections, max(page.first, 1))
         if supplier_filter is not None:
             await self._check_nations(supplier_filter.nations, "filter.nations")
             await self._check_agreement(supplier_filter.agreement, "filter.agreement")
