@@ -17,7 +17,7 @@ query Nested {
     pageInfo { hasNextPage endCursor }
     edges { cursor node {
       key name
-      nation { node { code name } }
+      nation { code name }
       capabilities(first: 5) { totalCount edges { capacity node { key name
         providers(first: 5) { totalCount nodes { key name } } } } }
       suppliers { edges { item sole node { key name suppliers { nodes { key } } } } }
@@ -60,7 +60,7 @@ async def test_nested_selection_is_one_query(api: Api) -> None:
     assert conn["totalCount"] == 5
     s1 = conn["edges"][0]["node"]
     assert s1["key"] == "s1"
-    assert s1["nation"]["node"]["code"] == "USA"
+    assert s1["nation"]["code"] == "USA"
     assert s1["capabilities"]["totalCount"] == 1
     providers = s1["capabilities"]["edges"][0]["node"]["providers"]
     assert {n["key"] for n in providers["nodes"]} == {"s1", "s2"}

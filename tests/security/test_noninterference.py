@@ -117,7 +117,7 @@ QUERIES = [
          edges { cursor node { key name employees city marking
            fieldMarkings { field marking released } } } } }""",
     """{ suppliers(sort: [{field: NAME, direction: DESC}], filter: {nameContains: "a"}) {
-         totalCount nodes { key name nation { node { code } } } } }""",
+         totalCount nodes { key name nation { code } } } }""",
     """{ suppliers(sort: [{field: EMPLOYEES}]) { nodes { key employees } } }""",
     """{ suppliers(filter: {nations: ["USA", "GBR"]}) { totalCount nodes { key } } }""",
     """{ suppliers(filter: {agreement: "FVEY"}) { totalCount } }""",

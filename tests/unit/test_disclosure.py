@@ -50,6 +50,14 @@ def test_union_instead_of_intersection_would_be_caught(monkeypatch: pytest.Monke
     assert banner(*pair) == "CUI//REL TO USA, AUS, GBR"  # the widening a union would cause
 
 
+def test_basic_cui_rolls_up_as_its_release_determination() -> None:
+    d = Disclosure()
+    d.release("CUI")
+    d.release("CUI//REL TO USA, FVEY")
+    assert d.banner(TETRAS, {"FVEY"}) == "CUI//REL TO USA, FVEY"
+    assert d.banner(TETRAS) == "CUI//NOFORN"  # no determination: basic CUI stays US-only
+
+
 def test_withheld_markings_are_counted() -> None:
     d = Disclosure()
     d.release("CUI")

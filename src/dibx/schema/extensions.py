@@ -6,7 +6,12 @@ from typing import Any
 from graphql import FieldNode, GraphQLError, ValidationRule
 from strawberry.extensions import MaskErrors, SchemaExtension
 
-from dibx.auth.principal import SUPPLIER_READ
+from dibx.auth.principal import (
+    MARKING_ADJUDICATE,
+    MARKING_CHALLENGE,
+    SUPPLIER_READ,
+    SUPPLY_CHAIN_READ,
+)
 from dibx.errors import DibxError
 
 # Every root field and the scope it needs. A root field missing here needs a scope nobody
@@ -22,6 +27,19 @@ ROOT_SCOPES: dict[str, str] = {
     "agreement": SUPPLIER_READ,
     "agreements": SUPPLIER_READ,
     "viewer": SUPPLIER_READ,
+    "capabilityGap": SUPPLY_CHAIN_READ,
+    "supplyChain": SUPPLY_CHAIN_READ,
+    "singlePointsOfFailure": SUPPLY_CHAIN_READ,
+    "concentration": SUPPLY_CHAIN_READ,
+    "exposure": SUPPLY_CHAIN_READ,
+    "disruption": SUPPLY_CHAIN_READ,
+    "substitutes": SUPPLY_CHAIN_READ,
+    "tradePathway": SUPPLY_CHAIN_READ,
+    "markingChallenge": MARKING_CHALLENGE,
+    "markingChallenges": MARKING_CHALLENGE,
+    "challengeMarking": MARKING_CHALLENGE,
+    "escalateChallenge": MARKING_CHALLENGE,
+    "decideChallenge": MARKING_ADJUDICATE,
 }
 _UNGRANTABLE = "none:ungrantable"
 INSUFFICIENT_SCOPE = "INSUFFICIENT_SCOPE"
@@ -120,7 +138,7 @@ class Disclosure(SchemaExtension):
         tetragraphs = getattr(context, "tetragraphs", {})
         return {
             "releasability": {
-                "banner": disclosure.banner(tetragraphs),
+                "banner": disclosure.banner(tetragraphs, context.policy.cui_release_groups),
                 "nation": context.principal.nation,
                 "withheld": [{"path": p, "marking": m} for p, m in disclosure.withheld],
                 "policyVersion": context.policy.version,

@@ -74,10 +74,14 @@ class Supplier(Marked, Node):
     description = marked("description", str)
     employees = marked("employees", int)
 
-    @strawberry.field(description="The nation the supplier is based in.")
-    def nation(self, info: Info[Context, None]) -> "NationLink | None":
+    @strawberry.field(description="The nation the supplier is based in (null if withheld).")
+    def nation(self, info: Info[Context, None]) -> "Nation | None":
         data = self._d.get(own_key(info._raw_info))
-        return None if data is None else _wrap(info, NationLink, data)
+        if data is None:
+            return None
+        # The BASED_IN edge is a released portion too: its marking joins the banner.
+        info.context.disclosure.release(data["edge"].get("__m"))
+        return _wrap(info, Nation, data["node"])
 
     @strawberry.field(description="Capabilities this supplier provides, with capacity.")
     def capabilities(self, info: Info[Context, None], first: int = 20) -> "OfferConnection":
@@ -190,15 +194,6 @@ class Agreement(Marked, Node):
 
 
 # -- edges (a relationship and the node at its other end) --------------------------------
-
-
-@strawberry.type(description="The nation a supplier is based in.")
-class NationLink(Marked):
-    _d: strawberry.Private[dict[str, Any]]
-
-    @strawberry.field
-    def node(self, info: Info[Context, None]) -> Nation:
-        return _wrap(info, Nation, self._d["node"])
 
 
 def _edge_node(cls: Any) -> Any:

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field, replace
 
 from dibx.auth import markings
+
+
+def _as_determined(m: markings.Marking, basic_release: AbstractSet[str]) -> markings.Marking:
+    foreign_control = m.noforn or m.rel_to is not None or m.display_only is not None
+    if not m.cui or foreign_control or not basic_release:
+        return m
+    return replace(m, rel_to=frozenset({"USA", *basic_release}))
 
 
 @dataclass
@@ -26,15 +34,26 @@ class Disclosure:
     def withhold(self, path: str, marking: str | None) -> None:
         self.withheld.append((path, marking or "UNMARKED"))
 
-    def banner(self, tetragraphs: Mapping[str, frozenset[str]]) -> str:
-        """The combined marking of everything released (PUBLIC when nothing is marked)."""
+    def banner(
+        self,
+        tetragraphs: Mapping[str, frozenset[str]],
+        basic_release: AbstractSet[str] = frozenset(),
+    ) -> str:
+        """The combined marking of everything released (PUBLIC when nothing is marked).
+
+        CUI with no dissemination control reaches foreign callers only through the policy's
+        release determination (`basic_release` groups): for the roll-up it is read as
+        `REL TO USA, <those groups>`, which is what was actually decided. Without that, one
+        basic-CUI value would make every foreign caller's banner NOFORN.
+        """
         parsed = []
         for text in self.released:
             try:
-                parsed.append(markings.parse(text))
+                marking = markings.parse(text)
             except markings.MarkingError:
                 # Cannot happen for released data (it passed the check); fail safe if it does.
-                parsed.append(markings.parse("CUI//NOFORN"))
+                marking = markings.parse("CUI//NOFORN")
+            parsed.append(_as_determined(marking, basic_release))
         return str(markings.combine(parsed, tetragraphs))
 
     @property
