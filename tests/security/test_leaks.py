@@ -163,3 +163,16 @@ async def test_introspection_exposes_types_not_data(api: Api) -> None:
     reply = await api.query("{ __schema { types { name } } }", nation="GBR")
     assert "Supplier" in {t["name"] for t in reply.data["__schema"]["types"]}
     assert "Hidden" not in str(reply.body)
+
+
+async def test_unexpected_errors_are_masked(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A driver or programming error must not reach the caller with its internal detail."""
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Neo4jError: MATCH (s:Supplier {id: 'hidden'}) -- Hidden Hypersonics")
+
+    monkeypatch.setattr(api.runtime.directory, "page", broken)
+    reply = await api.query("{ suppliers { totalCount } }", nation="GBR")
+    assert reply.errors[0]["message"] == "Unexpected error."
+    assert reply.errors[0]["extensions"] == {"code": "INTERNAL"}
+    assert "Hidden" not in str(reply.body)
