@@ -63,6 +63,8 @@ class Settings:
     max_aliases: int = 30
     max_tokens: int = 2000
     max_cost: int = 20_000
+    # Marking challenges: days an adjudicator has to decide (the agency sets the timetable).
+    challenge_due_days: int = 30
     # Tokens
     issuer: str = "http://127.0.0.1:8000"
     audience: str = "dibx"
@@ -108,6 +110,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_aliases=_int(env, "DIBX_MAX_ALIASES", 30, low=1, high=500),
         max_tokens=_int(env, "DIBX_MAX_TOKENS", 2000, low=50, high=100_000),
         max_cost=_int(env, "DIBX_MAX_COST", 20_000, low=10, high=10_000_000),
+        challenge_due_days=_int(env, "DIBX_CHALLENGE_DUE_DAYS", 30, low=1, high=365),
         issuer=env.get("DIBX_ISSUER", "http://127.0.0.1:8000"),
         audience=env.get("DIBX_AUDIENCE", "dibx"),
         jwks_url=env.get("DIBX_JWKS_URL") or None,

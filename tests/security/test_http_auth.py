@@ -82,6 +82,8 @@ async def test_every_request_is_audited(api: Api) -> None:
     assert record["nation"] == "GBR"
     assert record["subject"] == "user-gbr"
     assert record["operation"] == "Directory"
+    assert record["operation_type"] == "query"
+    assert record["root_fields"] == ["suppliers"]
     assert record["outcome"] == "ok"
     assert record["withheld"] == 1
     assert record["released"] >= 3  # two records and one name

@@ -113,6 +113,7 @@ def create_app(runtime: Runtime, *, own_graph: bool = True) -> Starlette:
         memberships=runtime.memberships,
         audit=runtime.audit,
         graphiql=settings.graphiql,
+        challenge_due_days=settings.challenge_due_days,
     )
 
     async def healthz(_: Request) -> Response:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from graphql import GraphQLError, get_operation_ast, parse
+from graphql import FieldNode, GraphQLError, get_operation_ast, parse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -35,23 +36,34 @@ log = structlog.get_logger("dibx.graphql")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
-async def _document(request: Request) -> tuple[str, str | None]:
-    """The request's document and operation name, for the audit record."""
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What the audit record says the request asked for."""
+
+    document: str = ""
+    name: str | None = None
+    kind: str | None = None  # query | mutation
+    root_fields: tuple[str, ...] = ()
+
+
+async def _operation(request: Request) -> Operation:
     try:
         body = json.loads(await request.body())
     except ValueError:
-        return "", None
+        return Operation()
     if not isinstance(body, dict):
-        return "", None
+        return Operation()
     document = str(body.get("query") or "")
-    name = body.get("operationName")
-    if isinstance(name, str):
-        return document, name
+    requested = body.get("operationName")
     try:
-        operation = get_operation_ast(parse(document))
+        ast = get_operation_ast(parse(document), requested if isinstance(requested, str) else None)
     except GraphQLError:
-        return document, None
-    return document, operation.name.value if operation and operation.name else None
+        return Operation(document)
+    if ast is None:
+        return Operation(document, requested if isinstance(requested, str) else None)
+    fields = tuple(s.name.value for s in ast.selection_set.selections if isinstance(s, FieldNode))
+    name = ast.name.value if ast.name else None
+    return Operation(document, name, ast.operation.value, fields)
 
 
 class DibxGraphQL(GraphQL[Context, None]):
@@ -66,6 +78,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         audit: AuditSink,
         graphiql: bool,
         realm: str = "dibx",
+        challenge_due_days: int = 30,
     ) -> None:
         super().__init__(
             schema,
@@ -78,6 +91,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         self.memberships = memberships
         self.audit = audit
         self.realm = realm
+        self.challenge_due_days = challenge_due_days
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -123,11 +137,12 @@ class DibxGraphQL(GraphQL[Context, None]):
             policy=self.policy,
             directory=self.directory,
             tetragraphs=await self.memberships.tetragraphs(today),
+            challenge_due_days=self.challenge_due_days,
             request=request,
             response=response,
         )
         request.state.context = context
-        request.state.document, request.state.operation_name = await _document(request)
+        request.state.operation = await _operation(request)
         if GRAPHQL_RESPONSE in request.headers.get("accept", ""):
             response.dibx_media_type = GRAPHQL_RESPONSE
         return context
@@ -168,7 +183,8 @@ class DibxGraphQL(GraphQL[Context, None]):
     ) -> dict[str, Any]:
         principal = context.principal
         disclosure = context.disclosure
-        document = getattr(request.state, "document", "")
+        operation: Operation = getattr(request.state, "operation", Operation())
+        document = operation.document
         outcome = (
             "error"
             if result.errors and result.data is None
@@ -182,7 +198,9 @@ class DibxGraphQL(GraphQL[Context, None]):
             "nation": principal.nation,
             "org": principal.org,
             "token_id": principal.token_id,
-            "operation": getattr(request.state, "operation_name", None),
+            "operation": operation.name,
+            "operation_type": operation.kind,
+            "root_fields": list(operation.root_fields),
             "document_sha256": hashlib.sha256(document.encode()).hexdigest() if document else None,
             "released": disclosure.released_count,
             "withheld": len(disclosure.withheld),

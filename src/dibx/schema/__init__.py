@@ -10,6 +10,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from dibx.schema.challenges import Mutation
 from dibx.schema.extensions import Disclosure, ScopeGate, ShapeErrors
 from dibx.schema.queries import Query
 from dibx.schema.types import (
@@ -35,6 +36,7 @@ def build_schema(
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return strawberry.Schema(
         query=Query,
+        mutation=Mutation,
         types=[Supplier, Capability, Nation, Agreement],
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(auto_camel_case=True),

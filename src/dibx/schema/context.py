@@ -6,6 +6,8 @@ from typing import Any
 from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope
+from dibx.services.analytics.limits import AnalyticsLimits
+from dibx.services.challenges import DEFAULT_DUE_DAYS
 from dibx.services.directory import Directory
 from dibx.services.disclosure import Disclosure
 
@@ -21,3 +23,8 @@ class Context:
     tetragraphs: dict[str, frozenset[str]] = field(default_factory=dict)
     request: Any = None
     response: Any = None
+    # Bounds and defaults of the supply-chain analytics (depth, nodes, time, nations of concern).
+    analytics: AnalyticsLimits = field(default_factory=AnalyticsLimits)
+    # Days an adjudicator has to decide a marking challenge (and an arbiter an escalated one):
+    # a configuration choice, 32 CFR 2002.50 leaves the timetable to the agency's procedure.
+    challenge_due_days: int = DEFAULT_DUE_DAYS

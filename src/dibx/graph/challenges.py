@@ -1,0 +1,434 @@
+"""Marking challenges (32 CFR 2002.50) in the graph: the only Cypher that touches them.
+
+A challenge is a `(:MarkingChallenge)` node linked `-[:CHALLENGES]->` to the Supplier or
+Capability whose marking (of the record, or of one field) it disputes. Every read and write
+here carries the caller's release predicates, so a challenge on a record the caller may not
+see is never matched: it is absent from lookups, lists and counts, exactly like a missing one.
+
+Identifiers: labels, keys and property names come from `dibx.graph.model` (the target) or
+from the constants below (the challenge); a field name is looked up in the model's allow-list
+by `model_field` before any text is built with it, and what goes into the text is the model's
+own string. Every value travels as a $parameter. Values of the target's fields are never read:
+only markings and whether they are released to the caller.
+
+The challenge stores its history as a list of JSON strings, one per step, so a step is
+appended atomically (`history + [$step]`) in the same statement that changes the state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dibx.auth.release import ReleaseScope
+from dibx.graph.compile import record_visible, released
+from dibx.graph.driver import Graph, compiled
+from dibx.graph.model import TYPES
+
+LABEL = "MarkingChallenge"  # constraint and index in migrations/0002_challenges.cypher
+REL = "CHALLENGES"
+CHALLENGEABLE: tuple[str, ...] = ("Supplier", "Capability")
+
+PENDING = "PENDING"
+UPHELD = "UPHELD"
+CHANGED = "CHANGED"
+ESCALATED = "ESCALATED"
+STATES: tuple[str, ...] = (PENDING, UPHELD, CHANGED, ESCALATED)
+DECIDED: tuple[str, ...] = (UPHELD, CHANGED)
+
+# The challenge's own properties, written from a parameter map (never from caller keys).
+_CREATE_PROPS = (
+    "id",
+    "state",
+    "targetType",
+    "targetKey",
+    "field",
+    "currentMarking",
+    "proposedMarking",
+    "justification",
+    "anonymous",
+    "challengerNation",
+    "challengerSubject",
+    "createdAt",
+    "dueAt",
+    "history",
+)
+_TIMES = ("createdAt", "dueAt", "decidedAt", "escalatedAt")
+
+# Challenge and target variables. Not `c`: the release predicate's own list variable is `c`.
+CH, TG = "ch", "tg"
+
+
+def model_field(type_name: str, field: str | None) -> str | None:
+    """The model's name of `field` of a challengeable type (None: the record's own marking).
+
+    Raises ValueError for a type that cannot be challenged or a field it does not have: the
+    service turns that into an error naming the input; here it is the last guard before text.
+    """
+    if type_name not in CHALLENGEABLE:
+        raise ValueError(f"{type_name!r} records cannot be challenged")
+    if field is None:
+        return None
+    for name in TYPES[type_name].fields:
+        if name == field:
+            return name
+    raise ValueError(f"{type_name} has no marked field {field!r}")
+
+
+# -- expressions ------------------------------------------------------------------------------
+
+
+def _marking_of(var: str, type_name: str, field: str | None) -> str:
+    """The marking in force: stored canonical text, else the policy default ($dm)."""
+    if field is None:
+        return f"coalesce({var}.marking, $dm.{type_name})"
+    return f"coalesce({var}.marking_{field}, $dm.{type_name}_{field})"
+
+
+def _clauses_of(var: str, type_name: str, field: str | None) -> str:
+    """The release clauses in force: stored list, else the policy default ($dr)."""
+    if field is None:
+        return f"coalesce({var}.release, $dr.{type_name})"
+    return f"coalesce({var}.release_{field}, $dr.{type_name}_{field})"
+
+
+def meets(clauses: str) -> str:
+    """`compile.released` over a clause list chosen per row (a unit test keeps them equal)."""
+    return f"all(c IN {clauses} WHERE any(g IN split(c, '|') WHERE g IN $groups))"
+
+
+def _released_to_caller(var: str, type_name: str, field: str | None) -> str:
+    if field is None:
+        return record_visible(var, type_name)
+    return released(f"{var}.release_{field}", f"{type_name}_{field}")
+
+
+def _per_field(
+    type_name: str, expr: Callable[[str | None], str], selector: str = f"{CH}.field"
+) -> str:
+    """`expr` for the field `selector` names (null: the record), among the model's fields only.
+
+    A field name outside the allow-list selects nothing (null): fail closed. The selector is
+    the challenge's stored field, or `$field` so one query text serves every field of a type.
+    """
+    whens = " ".join(f"WHEN '{f}' THEN {expr(f)}" for f in TYPES[type_name].fields)
+    return f"CASE WHEN {selector} IS NULL THEN {expr(None)} ELSE CASE {selector} {whens} END END"
+
+
+def _per_type(expr: Callable[[str], str]) -> str:
+    """`expr` for the target's type; a target of any other label gives null (fail closed)."""
+    whens = " ".join(
+        f"WHEN {TG}:{TYPES[t].label} AND {CH}.targetType = '{t}' THEN {expr(t)}"
+        for t in CHALLENGEABLE
+    )
+    return f"CASE {whens} END"
+
+
+# Per challenge row: the target's record marking and visibility, and the challenged portion's
+# marking and whether it is released to the caller. The clause lists are picked per type and
+# field (cheap lookups), then checked once each; null (unknown type or field) is not released.
+_PORTION = (
+    f"WITH {CH}, {TG}, "
+    f"{_per_type(lambda t: _clauses_of(TG, t, None))} AS recordClauses, "
+    f"{_per_type(lambda t: _per_field(t, lambda f: _clauses_of(TG, t, f)))} AS portionClauses, "
+    f"{_per_type(lambda t: _marking_of(TG, t, None))} AS recordMarking, "
+    f"{_per_type(lambda t: _per_field(t, lambda f: _marking_of(TG, t, f)))} AS liveMarking "
+    f"WITH {CH}, {TG}, recordMarking, liveMarking, "
+    f"coalesce({meets('recordClauses')}, false) AS recordVisible, "
+    f"coalesce({meets('portionClauses')}, false) AS portionReleased "
+)
+
+# Who sees a challenge: only callers who see its target record, and of those only the
+# challenger's nation, or adjudicators the challenged portion itself is released to.
+_VIEWER = (
+    f"recordVisible AND ({CH}.challengerNation = $nation OR ($adjudicator AND portionReleased))"
+)
+
+
+def _projection() -> str:
+    subject = f"CASE WHEN {CH}.anonymous THEN null ELSE {CH}.challengerSubject END"
+    parts = [
+        *(f"{p}: {CH}.{p}" for p in _CREATE_PROPS if p != "challengerSubject"),
+        f"challengerSubject: {subject}",
+        f"decision: {CH}.decision",
+        f"decidedAt: {CH}.decidedAt",
+        f"escalatedAt: {CH}.escalatedAt",
+        "recordMarking: recordMarking",
+        "liveMarking: liveMarking",
+        "portionReleased: portionReleased",
+    ]
+    return "{" + ", ".join(parts) + "}"
+
+
+_RETURN = f"WITH {CH}, {TG} {_PORTION} RETURN {_projection()} AS item"
+
+
+def _params(scope: ReleaseScope, **extra: Any) -> dict[str, Any]:
+    return {**scope.cypher_params(), **extra}
+
+
+def _native(item: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(item)
+    for key in _TIMES:
+        value = out.get(key)
+        if value is not None and hasattr(value, "to_native"):
+            out[key] = value.to_native()
+    out["history"] = list(out.get("history") or [])
+    return out
+
+
+# -- target (for filing) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TargetMarking:
+    """What a caller filing a challenge may know of its target: never a field's value."""
+
+    marking: str | None  # in force: stored, else policy default; None if neither exists
+    released: bool  # whether the challenged portion is released to the caller
+    record_marking: str | None
+    pending_id: str | None  # a pending challenge of the same portion by the caller's nation
+
+
+def _target_match(type_name: str) -> str:
+    node = TYPES[type_name]
+    return f"MATCH ({TG}:{node.label} {{{node.key}: $key}}) WHERE {record_visible(TG, type_name)} "
+
+
+def _same_portion(var: str) -> str:
+    return f"({var}.field = $field OR ({var}.field IS NULL AND $field IS NULL))"
+
+
+async def target_marking(
+    graph: Graph, scope: ReleaseScope, type_name: str, key: str, field: str | None
+) -> TargetMarking | None:
+    """The challenged portion's marking, or None when the record is absent or hidden."""
+    f = model_field(type_name, field)
+    marking = _per_field(type_name, lambda x: _marking_of(TG, type_name, x), "$field")
+    clauses = _per_field(type_name, lambda x: _clauses_of(TG, type_name, x), "$field")
+    query = (
+        _target_match(type_name) + f"RETURN {marking} AS marking, "
+        f"coalesce({meets(clauses)}, false) AS released, "
+        f"{_marking_of(TG, type_name, None)} AS recordMarking, "
+        f"head(COLLECT {{ MATCH (x:{LABEL} {{state: '{PENDING}'}})-[:{REL}]->({TG}) "
+        f"WHERE x.challengerNation = $nation AND {_same_portion('x')} RETURN x.id }}) AS pending"
+    )
+    row = await graph.read_one(
+        compiled(query), _params(scope, key=key, field=f, nation=scope.nation)
+    )
+    if row is None:
+        return None
+    return TargetMarking(
+        marking=row["marking"],
+        released=bool(row["released"]),
+        record_marking=row["recordMarking"],
+        pending_id=row["pending"],
+    )
+
+
+# -- writes -----------------------------------------------------------------------------------
+
+
+async def create(
+    graph: Graph,
+    scope: ReleaseScope,
+    *,
+    type_name: str,
+    key: str,
+    field: str | None,
+    expected_marking: str,
+    props: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    """Create the challenge and its CHALLENGES edge in one write transaction.
+
+    Matches only if the target is still visible to the caller and its marking is still
+    `expected_marking` (the one validated against); otherwise writes nothing, returns None.
+    """
+    f = model_field(type_name, field)
+    unknown = set(props) - set(_CREATE_PROPS)
+    if unknown:
+        raise ValueError(f"not a challenge property: {', '.join(sorted(unknown))}")
+    values = {k: v for k, v in props.items() if v is not None}
+    marking = _per_field(type_name, lambda x: _marking_of(TG, type_name, x), "$field")
+    query = (
+        _target_match(type_name) + f"WITH {TG} WHERE coalesce({marking}, 'UNMARKED') = $expected "
+        f"CREATE ({CH}:{LABEL} $props)-[:{REL}]->({TG}) " + _RETURN
+    )
+    rows = await graph.write(
+        compiled(query),
+        _params(scope, key=key, field=f, expected=expected_marking, props=values),
+    )
+    return _native(rows[0]["item"]) if rows else None
+
+
+async def decide(
+    graph: Graph,
+    scope: ReleaseScope,
+    *,
+    challenge_id: str,
+    type_name: str,
+    field: str | None,
+    state: str,
+    decision: str,
+    decided_at: datetime,
+    decider_subject: str,
+    decider_nation: str,
+    rationale: str,
+    step: str,
+    new_marking: str | None,
+    new_release: list[str] | None,
+) -> dict[str, Any] | None:
+    """Record the decision and, on CHANGE, rewrite the target's marking and release clauses,
+    in one statement (one transaction). Matches only a PENDING challenge whose target (record
+    and challenged portion) the adjudicator may see; otherwise writes nothing, returns None.
+    """
+    if state not in DECIDED:
+        raise ValueError(f"not a decision state: {state}")
+    f = model_field(type_name, field)
+    node = TYPES[type_name]
+    sets = [
+        f"{CH}.state = $state",
+        f"{CH}.decision = $decision",
+        f"{CH}.decidedAt = $decidedAt",
+        f"{CH}.decidedBy = $decider",
+        f"{CH}.decidedByNation = $deciderNation",
+        f"{CH}.rationale = $rationale",
+        f"{CH}.history = {CH}.history + [$step]",
+    ]
+    if new_marking is not None:
+        if new_release is None:
+            raise ValueError("a new marking needs its release clauses")
+        marking_prop, release_prop = (
+            ("marking", "release") if f is None else (f"marking_{f}", f"release_{f}")
+        )
+        sets += [f"{TG}.{marking_prop} = $newMarking", f"{TG}.{release_prop} = $newRelease"]
+    query = (
+        f"MATCH ({CH}:{LABEL} {{id: $id}})-[:{REL}]->({TG}:{node.label}) "
+        f"WHERE {CH}.state = '{PENDING}' AND {CH}.targetType = '{type_name}' "
+        f"AND {_same_portion(CH)} AND {record_visible(TG, type_name)} "
+        f"AND {_released_to_caller(TG, type_name, f)} "
+        f"SET {', '.join(sets)} " + _RETURN
+    )
+    rows = await graph.write(
+        compiled(query),
+        _params(
+            scope,
+            id=challenge_id,
+            field=f,
+            state=state,
+            decision=decision,
+            decidedAt=decided_at,
+            decider=decider_subject,
+            deciderNation=decider_nation,
+            rationale=rationale,
+            step=step,
+            newMarking=new_marking,
+            newRelease=new_release,
+        ),
+    )
+    return _native(rows[0]["item"]) if rows else None
+
+
+async def escalate(
+    graph: Graph,
+    scope: ReleaseScope,
+    *,
+    challenge_id: str,
+    escalated_at: datetime,
+    due_at: datetime,
+    step: str,
+) -> dict[str, Any] | None:
+    """Move a decided challenge to ESCALATED, for the challenger's nation only, if it still
+    sees the target; a new deadline runs for the arbiter. None when nothing matched."""
+    query = (
+        f"MATCH ({CH}:{LABEL} {{id: $id}})-[:{REL}]->({TG}) "
+        f"WHERE {CH}.state IN $decided AND {CH}.challengerNation = $nation "
+        f"{_PORTION} WHERE recordVisible "
+        f"SET {CH}.state = '{ESCALATED}', {CH}.escalatedAt = $at, {CH}.dueAt = $due, "
+        f"{CH}.history = {CH}.history + [$step] "
+        f"RETURN {_projection()} AS item"
+    )
+    rows = await graph.write(
+        compiled(query),
+        _params(
+            scope,
+            id=challenge_id,
+            decided=list(DECIDED),
+            nation=scope.nation,
+            at=escalated_at,
+            due=due_at,
+            step=step,
+        ),
+    )
+    return _native(rows[0]["item"]) if rows else None
+
+
+# -- reads ------------------------------------------------------------------------------------
+
+
+async def get(
+    graph: Graph, scope: ReleaseScope, challenge_id: str, *, adjudicator: bool
+) -> dict[str, Any] | None:
+    """One challenge the caller may see, or None (absent and not visible look the same)."""
+    query = (
+        f"MATCH ({CH}:{LABEL} {{id: $id}})-[:{REL}]->({TG}) {_PORTION} WHERE {_VIEWER} "
+        f"RETURN {_projection()} AS item"
+    )
+    row = await graph.read_one(
+        compiled(query),
+        _params(scope, id=challenge_id, nation=scope.nation, adjudicator=adjudicator),
+    )
+    return None if row is None else _native(row["item"])
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeRows:
+    total: int | None
+    items: list[dict[str, Any]]
+    offset: int
+    has_next: bool
+
+
+async def page(
+    graph: Graph,
+    scope: ReleaseScope,
+    *,
+    adjudicator: bool,
+    state: str | None,
+    offset: int,
+    first: int,
+    want_total: bool,
+) -> ChallengeRows:
+    """Challenges the caller may see, newest first; the total counts only those."""
+    if state is not None and state not in STATES:
+        raise ValueError(f"not a challenge state: {state}")
+    match = (
+        f"MATCH ({CH}:{LABEL})-[:{REL}]->({TG}) WHERE $state IS NULL OR {CH}.state = $state "
+        f"{_PORTION} WHERE {_VIEWER}"
+    )
+    query = (
+        f"CALL () {{ {match} WITH * ORDER BY {CH}.createdAt DESC, {CH}.id "
+        f"SKIP $skip LIMIT $limit RETURN collect({_projection()}) AS items }} "
+    )
+    if want_total:
+        query += f"CALL () {{ {match} RETURN count({CH}) AS total }} RETURN items, total"
+    else:
+        query += "RETURN items, null AS total"
+    row = await graph.read_one(
+        compiled(query),
+        _params(
+            scope,
+            nation=scope.nation,
+            adjudicator=adjudicator,
+            state=state,
+            skip=offset,
+            limit=first + 1,
+        ),
+    )
+    assert row is not None  # aggregates always return one row
+    items = [_native(i) for i in row["items"]]
+    return ChallengeRows(
+        total=row["total"], items=items[:first], offset=offset, has_next=len(items) > first
+    )

@@ -1,0 +1,297 @@
+"""GraphQL surface of marking challenges: `ChallengeQuery` (reads) and `Mutation`.
+
+Resolvers translate ids and enums and hand the rules to `dibx.services.challenges`. Every
+challenge handed out releases its target record's marking into the response banner (the
+challenge reveals that record), so the banner and the audit count it like the record itself.
+"""
+
+import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from dibx.schema.context import Context
+from dibx.schema.ids import decode_cursor, decode_id, encode_cursor, encode_id
+from dibx.schema.selection import selections_of
+from dibx.schema.types import PageInfo
+from dibx.services import challenges as rules
+
+
+@strawberry.enum(description="Where a marking challenge stands.")
+class ChallengeState(Enum):
+    PENDING = "PENDING"
+    UPHELD = "UPHELD"
+    CHANGED = "CHANGED"
+    ESCALATED = "ESCALATED"
+
+
+@strawberry.enum(description="An adjudicator's decision on a pending challenge.")
+class ChallengeDecision(Enum):
+    UPHOLD = "UPHOLD"
+    CHANGE = "CHANGE"
+
+
+@strawberry.type(description="One recorded step of a challenge.")
+class ChallengeStep:
+    action: str = strawberry.field(description="FILED, UPHELD, CHANGED or ESCALATED.")
+    at: datetime.datetime
+    nation: str
+    subject: str | None = strawberry.field(description="Null for an anonymous filing.")
+    note: str | None = strawberry.field(description="The rationale or the escalation reason.")
+    marking: str | None = strawberry.field(description="The marking a CHANGE put in force.")
+
+
+@strawberry.type(
+    description=(
+        "A challenge of a marking (32 CFR 2002.50). Visible only to callers who may see its "
+        "target record: the challenger's nation, and adjudicators the disputed portion is "
+        "released to."
+    )
+)
+class MarkingChallenge:
+    id: strawberry.ID
+    state: ChallengeState
+    target_id: strawberry.ID = strawberry.field(description="Global id of the record challenged.")
+    target_type: str
+    field: str | None = strawberry.field(
+        description="The challenged field; null when the record's own marking is challenged."
+    )
+    current_marking: str | None = strawberry.field(
+        description="The marking challenged, as in force when filed (null if the policy "
+        "conceals it from you)."
+    )
+    marking_in_force: str | None = strawberry.field(
+        description="The marking in force now (null if the policy conceals it from you)."
+    )
+    proposed_marking: str
+    justification: str
+    anonymous: bool
+    challenger_nation: str
+    challenger_subject: str | None = strawberry.field(
+        description="Null for anonymous challenges, always."
+    )
+    created_at: datetime.datetime
+    due_at: datetime.datetime = strawberry.field(description="When a decision is due.")
+    overdue: bool = strawberry.field(description="Open (pending or escalated) past `dueAt`.")
+    decision: ChallengeDecision | None
+    decided_at: datetime.datetime | None
+    deciding_authority: str
+    history: list[ChallengeStep]
+
+
+@strawberry.type(description="Receipt of a filed challenge.")
+class ChallengeReceipt:
+    challenge: MarkingChallenge
+    acknowledgement: str
+    due_at: datetime.datetime
+    marking_stays_in_force: bool = strawberry.field(
+        description="Always true: the marking stays in force while the challenge is pending."
+    )
+    deciding_authority: str
+
+
+@strawberry.type
+class MarkingChallengeEdge:
+    cursor: str
+    node: MarkingChallenge
+
+
+@strawberry.type
+class MarkingChallengeConnection:
+    _page: strawberry.Private[rules.ChallengePage]
+    _nodes: strawberry.Private[list[MarkingChallenge]]
+
+    @strawberry.field(description="How many challenges you may see in all.")
+    def total_count(self) -> int:
+        return int(self._page.total or 0)
+
+    @strawberry.field
+    def edges(self) -> list[MarkingChallengeEdge]:
+        start = self._page.offset
+        return [
+            MarkingChallengeEdge(cursor=encode_cursor(start + i), node=n)
+            for i, n in enumerate(self._nodes)
+        ]
+
+    @strawberry.field
+    def nodes(self) -> list[MarkingChallenge]:
+        return self._nodes
+
+    @strawberry.field
+    def page_info(self) -> PageInfo:
+        page = self._page
+        end = encode_cursor(page.offset + len(page.items) - 1) if page.items else None
+        return PageInfo(has_next_page=page.has_next, end_cursor=end)
+
+
+@strawberry.input(description="A challenge of a record's marking or of one of its fields.")
+class ChallengeMarkingInput:
+    target: strawberry.ID = strawberry.field(description="Global id of a Supplier or Capability.")
+    proposed_marking: str = strawberry.field(description="The marking you believe is right.")
+    justification: str = strawberry.field(description="Why; at most 4000 characters.")
+    field: str | None = strawberry.field(
+        default=None, description="The field (as in `withheld` paths); null for the record."
+    )
+    anonymous: bool = strawberry.field(
+        default=False, description="Keep your identity off the challenge (your nation is kept)."
+    )
+
+
+@strawberry.input(description="An adjudicator's decision on a pending challenge.")
+class DecideChallengeInput:
+    id: strawberry.ID
+    decision: ChallengeDecision
+    rationale: str
+    new_marking: str | None = strawberry.field(
+        default=None, description="Required when the decision is CHANGE."
+    )
+
+
+def _service(ctx: Context) -> rules.ChallengeService:
+    return rules.ChallengeService(
+        ctx.directory.graph,
+        ctx.policy,
+        due_days=ctx.challenge_due_days,
+        max_page_size=ctx.directory.max_page_size,
+    )
+
+
+def _out(info: Info[Context, None], c: rules.Challenge) -> MarkingChallenge:
+    # The challenge reveals its target record: its marking joins the banner and the audit.
+    info.context.disclosure.release(c.record_marking)
+    return MarkingChallenge(
+        id=strawberry.ID(c.id),
+        state=ChallengeState(c.state),
+        target_id=strawberry.ID(encode_id(c.target_type, c.target_key)),
+        target_type=c.target_type,
+        field=c.field,
+        current_marking=c.current_marking,
+        marking_in_force=c.marking_in_force,
+        proposed_marking=c.proposed_marking,
+        justification=c.justification,
+        anonymous=c.anonymous,
+        challenger_nation=c.challenger_nation,
+        challenger_subject=c.challenger_subject,
+        created_at=c.created_at,
+        due_at=c.due_at,
+        overdue=c.overdue,
+        decision=ChallengeDecision(c.decision) if c.decision else None,
+        decided_at=c.decided_at,
+        deciding_authority=rules.DECIDING_AUTHORITY,
+        history=[
+            ChallengeStep(
+                action=s.action,
+                at=s.at,
+                nation=s.nation,
+                subject=s.subject,
+                note=s.note,
+                marking=s.marking,
+            )
+            for s in c.history
+        ],
+    )
+
+
+@strawberry.type
+class ChallengeQuery:
+    @strawberry.field(
+        description="A marking challenge by id; null if absent or not visible to you."
+    )
+    async def marking_challenge(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> MarkingChallenge | None:
+        ctx = info.context
+        found = await _service(ctx).get(ctx.principal, ctx.scope, str(id))
+        return None if found is None else _out(info, found)
+
+    @strawberry.field(description="Marking challenges you may see, newest first.")
+    async def marking_challenges(
+        self,
+        info: Info[Context, None],
+        state: ChallengeState | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> MarkingChallengeConnection:
+        ctx = info.context
+        want_total = any(s.name == "totalCount" for s in selections_of(info._raw_info))
+        page = await _service(ctx).page(
+            ctx.principal,
+            ctx.scope,
+            state=state.value if state is not None else None,
+            first=first,
+            offset=decode_cursor(after),
+            want_total=want_total,
+        )
+        nodes = [_out(info, c) for c in page.items]
+        return MarkingChallengeConnection(_page=page, _nodes=nodes)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description=(
+            "Challenge the marking of a record or of one of its fields (32 CFR 2002.50). "
+            "The marking stays in force while the challenge is pending."
+        )
+    )
+    async def challenge_marking(
+        self, info: Info[Context, None], input: ChallengeMarkingInput
+    ) -> ChallengeReceipt:
+        ctx = info.context
+        target_type, key = decode_id(input.target, field="input.target")
+        filed = await _service(ctx).file(
+            ctx.principal,
+            ctx.scope,
+            target_type=target_type,
+            target_key=key,
+            field=input.field,
+            proposed_marking=input.proposed_marking,
+            justification=input.justification,
+            anonymous=input.anonymous,
+        )
+        challenge = _out(info, filed)
+        return ChallengeReceipt(
+            challenge=challenge,
+            acknowledgement=(
+                f"Challenge {filed.id} received {filed.created_at.isoformat()}. "
+                f"A decision is due by {filed.due_at.isoformat()}. {rules.IN_FORCE} "
+                f"Deciding authority: {rules.DECIDING_AUTHORITY}. "
+                "Challenges are made in good faith and without retribution."
+            ),
+            due_at=filed.due_at,
+            marking_stays_in_force=True,
+            deciding_authority=rules.DECIDING_AUTHORITY,
+        )
+
+    @strawberry.mutation(
+        description="Decide a pending challenge: UPHOLD keeps the marking, CHANGE replaces it."
+    )
+    async def decide_challenge(
+        self, info: Info[Context, None], input: DecideChallengeInput
+    ) -> MarkingChallenge:
+        ctx = info.context
+        decided = await _service(ctx).decide(
+            ctx.principal,
+            ctx.scope,
+            challenge_id=str(input.id),
+            decision=rules.Decision(input.decision.value),
+            new_marking=input.new_marking,
+            rationale=input.rationale,
+        )
+        return _out(info, decided)
+
+    @strawberry.mutation(
+        description="Escalate a decided challenge to an impartial arbiter (challenger's nation)."
+    )
+    async def escalate_challenge(
+        self, info: Info[Context, None], id: strawberry.ID, reason: str
+    ) -> MarkingChallenge:
+        ctx = info.context
+        escalated = await _service(ctx).escalate(
+            ctx.principal, ctx.scope, challenge_id=str(id), reason=reason
+        )
+        return _out(info, escalated)
+
+
+__all__ = ["ChallengeQuery", "MarkingChallenge", "Mutation"]
