@@ -284,6 +284,7 @@ class BasedIn(Marked):
 @strawberry.type(description="Fields every connection has.")
 class ConnectionBase:
     _data: strawberry.Private[dict[str, Any]]
+
     @strawberry.field(description="How many you may see in all (never counts hidden records).")
     def total_count(self) -> int:
         total = self._data.get("total")
@@ -299,10 +300,7 @@ class ConnectionBase:
 def _edges(cls: Any) -> Any:
     def resolve(root: Any, info: Info[Context, None]) -> Any:
         items = root._data["items"][: root._data["first"]]
-        out = []
-        for item in items:
-            out.append(_wrap(info, cls, item["edge"], _n=item["node"]))
-        return out
+        return [_wrap(info, cls, item["edge"], _n=item["node"]) for item in items]
 
     resolve.__annotations__["return"] = list[cls]
     return strawberry.field(resolver=resolve)
@@ -321,57 +319,27 @@ def _wrap_conn(info: Info[Context, None], cls: Any, data: dict[str, Any]) -> Any
     return cls(_data=data)
 
 
-@strawberry.type
-class OfferConnection(ConnectionBase):
-    _data: strawberry.Private[dict[str, Any]]
-    edges: list[Offer] = _edges(Offer)
-    nodes: list[Capability] = _nodes(Capability)
+def _connection(name: str, edge: Any, node: Any) -> Any:
+    """A relation's connection type: edges (the relationship and its far record) and nodes."""
+    namespace: dict[str, Any] = {
+        "__annotations__": {
+            "_data": strawberry.Private[dict[str, Any]],
+            "edges": list[edge],
+            "nodes": list[node],
+        },
+        "edges": _edges(edge),
+        "nodes": _nodes(node),
+    }
+    return strawberry.type(type(name, (ConnectionBase,), namespace))
 
 
-@strawberry.type
-class ProviderConnection(ConnectionBase):
-    _data: strawberry.Private[dict[str, Any]]
-    edges: list[ProviderOffer] = _edges(ProviderOffer)
-    nodes: list[Supplier] = _nodes(Supplier)
-
-
-@strawberry.type
-class SupplyConnection(ConnectionBase):
-    _data: strawberry.Private[dict[str, Any]]
-    edges: list[SupplyLink] = _edges(SupplyLink)
-    nodes: list[Supplier] = _nodes(Supplier)
-
-
-@strawberry.type
-class OwnershipConnection(ConnectionBase):
-    _data: strawberry.Private[dict[str, Any]]
-    edges: list[Ownership] = _edges(Ownership)
-    nodes: list[Supplier] = _nodes(Supplier)
-
-
-@strawberry.type
-class CapabilityLinkConnection(ConnectionBase):
-    _data: strawberry.Private[dict[str, Any]]
-    edges: list[CapabilityLink] = _edges(CapabilityLink)
-    nodes: list[Capability] = _nodes(Capability)
-
-
-@strawberry.type
-class AgreementMembershipConnection(ConnectionBase):
-    _data: strawberry.Private[dict[str, Any]]
-    edges: list[AgreementMembership] = _edges(AgreementMembership)
-    nodes: list[Agreement] = _nodes(Agreement)
-
-
-@strawberry.type
-class NationMembershipConnection(ConnectionBase):
-    _data: strawberry.Private[dict[str, Any]]
-    edges: list[NationMembership] = _edges(NationMembership)
-    nodes: list[Nation] = _nodes(Nation)
-
-
-@strawberry.type
-class BasedInConnection(ConnectionBase):
-    _data: strawberry.Private[dict[str, Any]]
-    edges: list[BasedIn] = _edges(BasedIn)
-    nodes: list[Supplier] = _nodes(Supplier)
+OfferConnection = _connection("OfferConnection", Offer, Capability)
+ProviderConnection = _connection("ProviderConnection", ProviderOffer, Supplier)
+SupplyConnection = _connection("SupplyConnection", SupplyLink, Supplier)
+OwnershipConnection = _connection("OwnershipConnection", Ownership, Supplier)
+CapabilityLinkConnection = _connection("CapabilityLinkConnection", CapabilityLink, Capability)
+AgreementMembershipConnection = _connection(
+    "AgreementMembershipConnection", AgreementMembership, Agreement
+)
+NationMembershipConnection = _connection("NationMembershipConnection", NationMembership, Nation)
+BasedInConnection = _connection("BasedInConnection", BasedIn, Supplier)
