@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pycountry
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -42,6 +44,18 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
     return value
 
 
+def _codes(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    codes = tuple(c.strip() for c in raw.split(",") if c.strip())
+    known = {c.alpha_3 for c in pycountry.countries}
+    bad = [c for c in codes if c not in known]
+    if bad:
+        raise ConfigError(f"{name}: not ISO 3166-1 alpha-3 codes: {', '.join(bad)}")
+    return codes
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     # Neo4j: unset URI means "start the embedded server under data_dir".
@@ -63,6 +77,11 @@ class Settings:
     max_aliases: int = 30
     max_tokens: int = 2000
     max_cost: int = 20_000
+    # Supply-chain analytics: bounds, and whom a chain must not depend on.
+    analytics_max_depth: int = 8
+    analytics_max_nodes: int = 5_000
+    analytics_time_limit_s: int = 10
+    nations_of_concern: tuple[str, ...] = ("CHN", "IRN", "PRK", "RUS")
     # Marking challenges: days an adjudicator has to decide (the agency sets the timetable).
     challenge_due_days: int = 30
     # Tokens
@@ -111,6 +130,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_tokens=_int(env, "DIBX_MAX_TOKENS", 2000, low=50, high=100_000),
         max_cost=_int(env, "DIBX_MAX_COST", 20_000, low=10, high=10_000_000),
         challenge_due_days=_int(env, "DIBX_CHALLENGE_DUE_DAYS", 30, low=1, high=365),
+        analytics_max_depth=_int(env, "DIBX_ANALYTICS_MAX_DEPTH", 8, low=1, high=20),
+        analytics_max_nodes=_int(env, "DIBX_ANALYTICS_MAX_NODES", 5_000, low=10, high=1_000_000),
+        analytics_time_limit_s=_int(env, "DIBX_ANALYTICS_TIME_LIMIT", 10, low=1, high=600),
+        nations_of_concern=_codes(env, "DIBX_NATIONS_OF_CONCERN", ("CHN", "IRN", "PRK", "RUS")),
         issuer=env.get("DIBX_ISSUER", "http://127.0.0.1:8000"),
         audience=env.get("DIBX_AUDIENCE", "dibx"),
         jwks_url=env.get("DIBX_JWKS_URL") or None,

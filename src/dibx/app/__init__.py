@@ -26,6 +26,7 @@ from dibx.auth.tokens import KeyProvider, KeySet, RemoteKeySet, TokenValidator
 from dibx.graph import migrations
 from dibx.graph.driver import Graph, connect
 from dibx.schema import build_schema
+from dibx.services.analytics.limits import AnalyticsLimits
 from dibx.services.audit import AuditSink, sink_from
 from dibx.services.directory import Directory
 from dibx.services.memberships import MembershipDirectory
@@ -114,6 +115,12 @@ def create_app(runtime: Runtime, *, own_graph: bool = True) -> Starlette:
         audit=runtime.audit,
         graphiql=settings.graphiql,
         challenge_due_days=settings.challenge_due_days,
+        analytics=AnalyticsLimits(
+            max_depth=settings.analytics_max_depth,
+            max_nodes=settings.analytics_max_nodes,
+            time_limit_s=float(settings.analytics_time_limit_s),
+            nations_of_concern=settings.nations_of_concern,
+        ),
     )
 
     async def healthz(_: Request) -> Response:

@@ -28,6 +28,7 @@ from dibx.auth.principal import Principal
 from dibx.auth.tokens import TokenError, TokenValidator, bearer_token
 from dibx.schema.context import Context
 from dibx.schema.extensions import INSUFFICIENT_SCOPE
+from dibx.services.analytics.limits import AnalyticsLimits
 from dibx.services.audit import AuditError, AuditSink
 from dibx.services.directory import Directory
 from dibx.services.memberships import MembershipDirectory
@@ -79,6 +80,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         graphiql: bool,
         realm: str = "dibx",
         challenge_due_days: int = 30,
+        analytics: AnalyticsLimits | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -92,6 +94,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         self.audit = audit
         self.realm = realm
         self.challenge_due_days = challenge_due_days
+        self.analytics = analytics or AnalyticsLimits()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -138,6 +141,7 @@ class DibxGraphQL(GraphQL[Context, None]):
             directory=self.directory,
             tetragraphs=await self.memberships.tetragraphs(today),
             challenge_due_days=self.challenge_due_days,
+            analytics=self.analytics,
             request=request,
             response=response,
         )

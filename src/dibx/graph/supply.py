@@ -10,17 +10,22 @@ costs at most d + 1 round trips and each query touches only the frontier's edges
 variable-length match would enumerate every path (exponential in depth on a dense graph);
 tier-by-tier touches each visible edge once. Each tier query is capped (`LIMIT`) at the
 remaining budget plus one, so an over-large request is detected without fetching it whole.
+
+Counting is done in Cypher where only counts are needed: a capability's offers are
+aggregated per nation (providers, released capacity, sum of squares, the markings used), so
+a capability with thousands of providers costs one small row (gap, concentration,
+disruption); rankings (alternatives, substitutes) are ordered and cut in Cypher too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, LiteralString, TypeVar, cast
+from typing import Any, Generic, LiteralString, TypeVar
 
 from dibx.auth.release import ReleaseScope
 from dibx.graph.compile import record_visible, released
-from dibx.graph.driver import Graph
+from dibx.graph.driver import Graph, compiled
 
 T = TypeVar("T")
 
@@ -68,13 +73,30 @@ class Offer:
 
 
 @dataclass(frozen=True, slots=True)
+class NationCapacity:
+    """A capability's visible offers aggregated in Cypher per nation (None: nation withheld)
+    and, for a disruption, per whether the provider is knocked out."""
+
+    nation: str | None
+    providers: int
+    known: int  # providers whose capacity is released
+    capacity: float  # sum of released capacities
+    squares: float  # sum of their squares (for HHI)
+    markings: tuple[str, ...]  # of every record, edge and released field aggregated
+    removed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class CapabilityNode:
     key: str
     marking: str
     name: Val[str] | None
     # (other capability, REQUIRES marking), in the direction the tree was walked.
     links: tuple[tuple[str, str], ...]
+    # Every visible offer ("offers" reads) or the first few of a ranking ("summary" reads).
     offers: tuple[Offer, ...] = ()
+    # Aggregates over every visible offer ("summary" reads).
+    groups: tuple[NationCapacity, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,30 +127,14 @@ class SupplyTree:
 
 
 @dataclass(frozen=True, slots=True)
-class NationCapacity:
-    """Capacity of one capability aggregated in Cypher per nation (None: nation withheld)."""
-
-    nation: str | None
-    providers: int
-    known: int
-    capacity: float
-    squares: float
-    markings: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class CapacityAggregate:
-    capability: CapabilityNode
-    nations: tuple[NationCapacity, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class ControlAttributes:
     """Export-control attributes of a capability, each None when withheld or not recorded."""
 
     capability: CapabilityNode
     values: dict[str, Val[Any] | None]
-    withheld: tuple[str, ...]
+    # (field, marking) of the fields withheld from the caller; the marking is for the schema
+    # to disclose or conceal per policy, as for any withheld field.
+    withheld: tuple[tuple[str, str], ...]
 
 
 TRADE_FIELDS = ("jurisdiction", "usml", "eccn", "sme", "etl", "classified", "cdnExcluded")
@@ -164,21 +170,23 @@ def _control(var: str) -> str:
     """Majority-ownership chains (every link's share released and > 0.5) to owners whose
     nation is visible; each hop, node and share must pass the caller's release check."""
     path, owner, edge, nation = f"{var}_cp", f"{var}_co", f"{var}_cb", f"{var}_cn"
+    # List variables are named after `var` too: Cypher refuses to shadow an outer variable.
+    r, x = f"{var}_cr", f"{var}_cx"
     links = f"relationships({path})"
     owners = f"nodes({path})[1..]"
     return (
         f"COLLECT {{ MATCH {path} = ({var})-[:SUBSIDIARY_OF*1..{CONTROL_HOPS}]->({owner}:Supplier) "
-        f"WHERE all(r IN {links} WHERE {released('r.release', 'SUBSIDIARY_OF')} "
-        f"AND {released('r.release_share', 'SUBSIDIARY_OF_share')} "
-        f"AND r.share > {CONTROL_SHARE}) "
-        f"AND all(x IN {owners} WHERE {record_visible('x', 'Supplier')}) "
+        f"WHERE all({r} IN {links} WHERE {released(f'{r}.release', 'SUBSIDIARY_OF')} "
+        f"AND {released(f'{r}.release_share', 'SUBSIDIARY_OF_share')} "
+        f"AND {r}.share > {CONTROL_SHARE}) "
+        f"AND all({x} IN {owners} WHERE {record_visible(x, 'Supplier')}) "
         f"MATCH ({owner})-[{edge}:BASED_IN]->({nation}:Nation) "
         f"WHERE {released(f'{edge}.release', 'BASED_IN')} AND {record_visible(nation, 'Nation')} "
         f"RETURN {{owner: {owner}.id, nation: {nation}.code, "
-        f"chain: [x IN {owners} | x.id], shares: [r IN {links} | r.share], "
-        f"markings: [r IN {links} | {_marking('r', 'SUBSIDIARY_OF')}] "
-        f"+ [r IN {links} | coalesce(r.marking_share, $dm.SUBSIDIARY_OF_share)] "
-        f"+ [x IN {owners} | {_marking('x', 'Supplier')}] "
+        f"chain: [{x} IN {owners} | {x}.id], shares: [{r} IN {links} | {r}.share], "
+        f"markings: [{r} IN {links} | {_marking(r, 'SUBSIDIARY_OF')}] "
+        f"+ [{r} IN {links} | coalesce({r}.marking_share, $dm.SUBSIDIARY_OF_share)] "
+        f"+ [{x} IN {owners} | {_marking(x, 'Supplier')}] "
         f"+ [{_marking(edge, 'BASED_IN')}, {_marking(nation, 'Nation')}]}} }}"
     )
 
@@ -195,32 +203,112 @@ def _supplier(var: str, *, control: bool) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
-def _offers(cap: str, *, control: bool) -> str:
-    edge, sup = f"{cap}_p", f"{cap}_s"
+def _offer(edge: str, sup: str, *, control: bool) -> str:
     return (
-        f"COLLECT {{ MATCH ({cap})<-[{edge}:PROVIDES]-({sup}:Supplier) "
-        f"WHERE {released(f'{edge}.release', 'PROVIDES')} AND {record_visible(sup, 'Supplier')} "
-        f"WITH {edge}, {sup} ORDER BY {sup}.id LIMIT $offer_limit "
-        f"RETURN {{m: {_marking(edge, 'PROVIDES')}, "
+        f"{{m: {_marking(edge, 'PROVIDES')}, "
         f"capacity: {_field(edge, 'PROVIDES', 'capacity')}, "
         f"trl: {_field(edge, 'PROVIDES', 'trl')}, "
-        f"supplier: {_supplier(sup, control=control)}}} }}"
+        f"supplier: {_supplier(sup, control=control)}}}"
     )
 
 
-def _capability_tier(direction: str, *, offers: bool, control: bool) -> LiteralString:
+def _provides(cap: str, edge: str, sup: str) -> str:
+    return (
+        f"MATCH ({cap})<-[{edge}:PROVIDES]-({sup}:Supplier) "
+        f"WHERE {released(f'{edge}.release', 'PROVIDES')} AND {record_visible(sup, 'Supplier')} "
+    )
+
+
+def _offers(cap: str, *, control: bool) -> str:
+    """Every visible offer (up to $offer_limit, so an over-large one is detected)."""
+    edge, sup = f"{cap}_p", f"{cap}_s"
+    return (
+        f"COLLECT {{ {_provides(cap, edge, sup)}"
+        f"WITH {edge}, {sup} ORDER BY {sup}.id LIMIT $offer_limit "
+        f"RETURN {_offer(edge, sup, control=control)} }}"
+    )
+
+
+def _amount(edge: str, name: str = "capacity") -> str:
+    return (
+        f"CASE WHEN {released(f'{edge}.release_{name}', f'PROVIDES_{name}')} "
+        f"THEN toFloat({edge}.{name}) END"
+    )
+
+
+# A provider is knocked out by name, or by the nation the caller sees it based in.
+REMOVED = "({sup}.id IN $suppliers OR coalesce({nat}[0] IN $nations, false))"
+
+
+def _groups(cap: str, *, removed: str = "false", trl: bool = False) -> str:
+    """Offers aggregated per (nation, removed) in Cypher: counts, released capacity and its
+    squares, and the distinct markings of everything counted (released fields only)."""
+    edge, sup, nat, amount, out = (f"{cap}_g{x}" for x in ("p", "s", "n", "a", "r"))
+    trl_marking = (
+        f"+ collect(DISTINCT CASE WHEN {released(f'{edge}.release_trl', 'PROVIDES_trl')} "
+        f"THEN coalesce({edge}.marking_trl, $dm.PROVIDES_trl) END) "
+        if trl
+        else ""
+    )
+    return (
+        f"COLLECT {{ {_provides(cap, edge, sup)}"
+        f"WITH {edge}, {sup}, {_nation(sup)} AS {nat}, {_amount(edge)} AS {amount} "
+        f"WITH {edge}, {sup}, {nat}, {amount}, "
+        f"{removed.format(sup=sup, nat=nat)} AS {out} "
+        f"WITH {nat}[0] AS nation, {out} AS removed, count(*) AS providers, "
+        f"count({amount}) AS known, sum({amount}) AS capacity, "
+        f"sum({amount} * {amount}) AS squares, "
+        f"collect(DISTINCT {_marking(edge, 'PROVIDES')}) "
+        f"+ collect(DISTINCT {_marking(sup, 'Supplier')}) "
+        f"+ collect(DISTINCT CASE WHEN {amount} IS NOT NULL "
+        f"THEN coalesce({edge}.marking_capacity, $dm.PROVIDES_capacity) END) "
+        f"{trl_marking}"
+        f"+ collect(DISTINCT {nat}[1]) + collect(DISTINCT {nat}[2]) AS markings "
+        "RETURN {nation: nation, removed: removed, providers: providers, known: known, "
+        "capacity: capacity, squares: squares, markings: markings} }"
+    )
+
+
+def _ranked(cap: str, where: str, limit: str) -> str:
+    """The first offers by released capacity (unknown last), then TRL, then key."""
+    edge, sup, nat, amount, trl = (f"{cap}_r{x}" for x in ("p", "s", "n", "a", "t"))
+    return (
+        f"COLLECT {{ {_provides(cap, edge, sup)}"
+        f"WITH {edge}, {sup}, {_nation(sup)} AS {nat}, {_amount(edge)} AS {amount}, "
+        f"{_amount(edge, 'trl')} AS {trl} "
+        f"WHERE {where.format(sup=sup, nat=nat, amount=amount)} "
+        f"WITH {edge}, {sup}, {amount}, {trl} "
+        f"ORDER BY {amount} IS NULL, {amount} DESC, {trl} IS NULL, {trl} DESC, {sup}.id "
+        f"LIMIT {limit} RETURN {_offer(edge, sup, control=False)} }}"
+    )
+
+
+def _capability(var: str) -> str:
+    return (
+        f"{var}.id AS key, {_marking(var, 'Capability')} AS m, "
+        f"{_field(var, 'Capability', 'name')} AS name"
+    )
+
+
+def _capability_tier(direction: str, mode: str, *, control: bool) -> LiteralString:
     arrow = "-[q:REQUIRES]->" if direction == "requires" else "<-[q:REQUIRES]-"
     links = (
         f"COLLECT {{ MATCH (cap){arrow}(k:Capability) "
         f"WHERE {released('q.release', 'REQUIRES')} AND {record_visible('k', 'Capability')} "
         f"WITH q, k ORDER BY k.id RETURN [k.id, {_marking('q', 'REQUIRES')}] }}"
     )
+    if mode == "offers":
+        extra = f"{_offers('cap', control=control)} AS offers, [] AS groups"
+    elif mode == "summary":
+        # Two offers by key tell whether there is exactly one (a sole source) and which.
+        first = _offers("cap", control=False).replace("$offer_limit", "2")
+        extra = f"{first} AS offers, {_groups('cap')} AS groups"
+    else:
+        extra = "[] AS offers, [] AS groups"
     query = (
         "UNWIND $frontier AS key MATCH (cap:Capability {id: key}) "
         f"WHERE {record_visible('cap', 'Capability')} "
-        f"RETURN cap.id AS key, {_marking('cap', 'Capability')} AS m, "
-        f"{_field('cap', 'Capability', 'name')} AS name, {links} AS links, "
-        f"{_offers('cap', control=control) if offers else '[]'} AS offers"
+        f"RETURN {_capability('cap')}, {links} AS links, {extra}"
     )
     return _written(query)
 
@@ -250,13 +338,13 @@ def _suppliers(*, control: bool) -> LiteralString:
 
 def _written(query: str) -> LiteralString:
     # Built only from the fragments above: identifiers from this module, values as $params.
-    return cast(LiteralString, query)
+    return compiled(query)
 
 
 _CAPABILITY_TIER = {
-    (direction, offers, control): _capability_tier(direction, offers=offers, control=control)
+    (direction, mode, control): _capability_tier(direction, mode, control=control)
     for direction in ("requires", "required_by")
-    for offers in (True, False)
+    for mode in ("offers", "summary", "links")
     for control in (True, False)
 }
 _SUPPLY_TIER = {control: _supply_tier(control=control) for control in (True, False)}
@@ -265,24 +353,35 @@ _SUPPLIERS = {control: _suppliers(control=control) for control in (True, False)}
 _CAPACITY_BY_NATION = _written(
     "MATCH (cap:Capability {id: $key}) "
     f"WHERE {record_visible('cap', 'Capability')} "
-    "CALL (cap) { "
-    "MATCH (cap)<-[p:PROVIDES]-(sup:Supplier) "
-    f"WHERE {released('p.release', 'PROVIDES')} AND {record_visible('sup', 'Supplier')} "
-    f"WITH p, sup, {_nation('sup')} AS nat, "
-    f"CASE WHEN {released('p.release_capacity', 'PROVIDES_capacity')} "
-    "THEN toFloat(p.capacity) END AS amount "
-    "WITH nat[0] AS nation, count(*) AS providers, count(amount) AS known, "
-    "sum(amount) AS capacity, sum(amount * amount) AS squares, "
-    f"collect(DISTINCT {_marking('p', 'PROVIDES')}) "
-    f"+ collect(DISTINCT {_marking('sup', 'Supplier')}) "
-    "+ collect(DISTINCT CASE WHEN amount IS NOT NULL "
-    "THEN coalesce(p.marking_capacity, $dm.PROVIDES_capacity) END) "
-    "+ collect(DISTINCT nat[1]) + collect(DISTINCT nat[2]) AS markings "
-    "ORDER BY nation "
-    "RETURN collect({nation: nation, providers: providers, known: known, capacity: capacity, "
-    "squares: squares, markings: markings}) AS nations } "
-    f"RETURN cap.id AS key, {_marking('cap', 'Capability')} AS m, "
-    f"{_field('cap', 'Capability', 'name')} AS name, nations"
+    f"RETURN {_capability('cap')}, {_groups('cap')} AS groups"
+)
+
+# Per capability: offers split by knocked out or not, and the first remaining allied ones.
+_IMPACT = _written(
+    "UNWIND $keys AS key MATCH (cap:Capability {id: key}) "
+    f"WHERE {record_visible('cap', 'Capability')} "
+    f"RETURN {_capability('cap')}, {_groups('cap', removed=REMOVED)} AS groups, "
+    + _ranked(
+        "cap",
+        "NOT ({sup}.id IN $suppliers OR coalesce({nat}[0] IN $nations, false)) "
+        "AND {nat}[0] IN $allied",
+        "$first",
+    )
+    + " AS offers ORDER BY key"
+)
+
+# Per capability: the first allied candidates with capacity to spare (or unknown), and the
+# markings of every offer their choice and order rest on.
+_CANDIDATES = _written(
+    "UNWIND $keys AS key MATCH (cap:Capability {id: key}) "
+    f"WHERE {record_visible('cap', 'Capability')} "
+    f"RETURN {_capability('cap')}, {_groups('cap', trl=True)} AS groups, "
+    + _ranked(
+        "cap",
+        "NOT {sup}.id IN $exclude AND {nat}[0] IN $allied AND ({amount} IS NULL OR {amount} > 0)",
+        "$first",
+    )
+    + " AS offers ORDER BY key"
 )
 
 _TRADE = _written(
@@ -293,7 +392,8 @@ _TRADE = _written(
     + ", ".join(f"`{f}`: {_field('cap', 'Capability', f)}" for f in TRADE_FIELDS)
     + "} AS fields, ["
     + ", ".join(
-        f"CASE WHEN NOT {released(f'cap.release_{f}', f'Capability_{f}')} THEN '{f}' END"
+        f"CASE WHEN NOT {released(f'cap.release_{f}', f'Capability_{f}')} "
+        f"THEN ['{f}', coalesce(cap.marking_{f}, $dm.Capability_{f})] END"
         for f in TRADE_FIELDS
     )
     + "] AS withheld"
@@ -308,8 +408,9 @@ _OFFERED_BY = _written(
     f"AND {record_visible('cap', 'Capability')} RETURN cap.id AS key "
     "UNION "
     "UNWIND $nations AS code "
-    "MATCH (:Nation {code: code})<-[b:BASED_IN]-(sup:Supplier)-[p:PROVIDES]->(cap:Capability) "
-    f"WHERE {released('b.release', 'BASED_IN')} AND {record_visible('sup', 'Supplier')} "
+    "MATCH (na:Nation {code: code})<-[b:BASED_IN]-(sup:Supplier)-[p:PROVIDES]->(cap:Capability) "
+    f"WHERE {record_visible('na', 'Nation')} AND {released('b.release', 'BASED_IN')} "
+    f"AND {record_visible('sup', 'Supplier')} "
     f"AND {released('p.release', 'PROVIDES')} AND {record_visible('cap', 'Capability')} "
     "RETURN cap.id AS key } "
     "WITH DISTINCT key ORDER BY key LIMIT $limit RETURN collect(key) AS keys"
@@ -356,7 +457,7 @@ def _supplier_node(raw: dict[str, Any]) -> SupplierNode:
     )
 
 
-def _offer(raw: dict[str, Any]) -> Offer:
+def _offer_row(raw: dict[str, Any]) -> Offer:
     trl = _val(raw["trl"])
     return Offer(
         supplier=_supplier_node(raw["supplier"]),
@@ -366,13 +467,30 @@ def _offer(raw: dict[str, Any]) -> Offer:
     )
 
 
+def _group(raw: dict[str, Any]) -> NationCapacity:
+    return NationCapacity(
+        nation=raw["nation"],
+        providers=int(raw["providers"]),
+        known=int(raw["known"]),
+        capacity=float(raw["capacity"] or 0.0),
+        squares=float(raw["squares"] or 0.0),
+        markings=tuple(sorted(raw["markings"])),
+        removed=bool(raw["removed"]),
+    )
+
+
 def _capability_node(row: dict[str, Any]) -> CapabilityNode:
+    groups = sorted(
+        (_group(g) for g in row.get("groups") or []),
+        key=lambda g: (g.nation is None, g.nation or "", g.removed),
+    )
     return CapabilityNode(
         key=row["key"],
         marking=row["m"],
         name=_val(row["name"]),
         links=tuple((k, m) for k, m in row.get("links") or []),
-        offers=tuple(_offer(o) for o in row.get("offers") or []),
+        offers=tuple(_offer_row(o) for o in row.get("offers") or []),
+        groups=tuple(groups),
     )
 
 
@@ -398,33 +516,33 @@ async def capability_tree(
     *,
     depth: int,
     direction: str = "requires",
-    offers: bool = True,
+    mode: str = "offers",
     control: bool = False,
     max_nodes: int,
 ) -> CapabilityTree:
     """Capabilities reachable from `roots` over visible REQUIRES edges (or, for
-    "required_by", the capabilities that require them), tier by tier, with their offers.
+    "required_by", the capabilities that require them), tier by tier.
 
-    Roots the caller may not see are simply absent from the result. At most depth + 1 queries.
+    `mode` says what comes with each capability: "offers" (every visible offer; providers
+    count toward `max_nodes`), "summary" (offers aggregated per nation in Cypher, plus the
+    first two offers, which name a sole source) or "links" (nothing more). Roots the caller
+    may not see are simply absent. At most depth + 1 queries.
     """
     tree = CapabilityTree()
     suppliers: set[str] = set()
     frontier = sorted(set(roots))
     tier = 0
-    query = _CAPABILITY_TIER[(direction, offers, control)]
+    query = _CAPABILITY_TIER[(direction, mode, control)]
     while frontier:
-        params = {
-            **scope.cypher_params(),
-            "frontier": frontier,
-            "offer_limit": max_nodes + 1,
-        }
+        params = {**scope.cypher_params(), "frontier": frontier, "offer_limit": max_nodes + 1}
         rows = await graph.read(query, params)
         following: set[str] = set()
         for row in rows:
             node = _capability_node(row)
             tree.nodes[node.key] = node
             tree.tiers[node.key] = tier
-            suppliers.update(o.supplier.key for o in node.offers)
+            if mode == "offers":
+                suppliers.update(o.supplier.key for o in node.offers)
             following.update(k for k, _ in node.links)
         if len(tree.nodes) + len(suppliers) > max_nodes:
             tree.overflow = True
@@ -498,27 +616,55 @@ async def supply_tree(
     return tree
 
 
-async def capacity_by_nation(
-    graph: Graph, scope: ReleaseScope, key: str
-) -> CapacityAggregate | None:
-    """Released capacity of one capability summed per nation in Cypher (one query)."""
+async def capacity_by_nation(graph: Graph, scope: ReleaseScope, key: str) -> CapabilityNode | None:
+    """A capability with its released capacity summed per nation in Cypher (one query)."""
     row = await graph.read_one(_CAPACITY_BY_NATION, {**scope.cypher_params(), "key": key})
-    if row is None:
-        return None
-    return CapacityAggregate(
-        capability=_capability_node(row),
-        nations=tuple(
-            NationCapacity(
-                nation=n["nation"],
-                providers=int(n["providers"]),
-                known=int(n["known"]),
-                capacity=float(n["capacity"] or 0.0),
-                squares=float(n["squares"] or 0.0),
-                markings=tuple(n["markings"]),
-            )
-            for n in row["nations"]
-        ),
-    )
+    return None if row is None else _capability_node(row)
+
+
+async def impacts(
+    graph: Graph,
+    scope: ReleaseScope,
+    keys: Sequence[str],
+    *,
+    nations: Sequence[str],
+    suppliers: Sequence[str],
+    allied: Sequence[str],
+    first: int,
+) -> list[CapabilityNode]:
+    """Per capability: offers aggregated per (nation, knocked out) and the first `first`
+    remaining offers from allied nations, by capacity. One query."""
+    params = {
+        **scope.cypher_params(),
+        "keys": sorted(set(keys)),
+        "nations": sorted(set(nations)),
+        "suppliers": sorted(set(suppliers)),
+        "allied": sorted(set(allied)),
+        "first": first,
+    }
+    return [_capability_node(row) for row in await graph.read(_IMPACT, params)]
+
+
+async def candidates(
+    graph: Graph,
+    scope: ReleaseScope,
+    keys: Sequence[str],
+    *,
+    exclude: Sequence[str],
+    allied: Sequence[str],
+    first: int,
+) -> list[CapabilityNode]:
+    """Per capability: the first `first` offers from allied nations (other than `exclude`)
+    whose capacity is unknown or positive, ranked in Cypher, and the aggregate markings of
+    every offer the ranking looked at. One query."""
+    params = {
+        **scope.cypher_params(),
+        "keys": sorted(set(keys)),
+        "exclude": sorted(set(exclude)),
+        "allied": sorted(set(allied)),
+        "first": first,
+    }
+    return [_capability_node(row) for row in await graph.read(_CANDIDATES, params)]
 
 
 async def control_attributes(
@@ -530,7 +676,7 @@ async def control_attributes(
     return ControlAttributes(
         capability=_capability_node(row),
         values={name: _val(row["fields"][name]) for name in TRADE_FIELDS},
-        withheld=tuple(w for w in row["withheld"] if w is not None),
+        withheld=tuple((w[0], w[1]) for w in row["withheld"] if w is not None),
     )
 
 

@@ -8,6 +8,8 @@ import strawberry
 from strawberry.types import Info
 
 from dibx.graph.reads import CapabilityFilter, Page, Sort, SortField, SupplierFilter
+from dibx.schema.analytics import AnalyticsQuery
+from dibx.schema.challenges import ChallengeQuery
 from dibx.schema.context import Context
 from dibx.schema.ids import decode_cursor, decode_id, encode_cursor
 from dibx.schema.selection import selections_of
@@ -187,7 +189,7 @@ class Viewer:
 
 
 @strawberry.type
-class Query:
+class Query(AnalyticsQuery, ChallengeQuery):
     @strawberry.field(
         description="Any object by its global id; null if absent or not visible to you."
     )
@@ -210,7 +212,7 @@ class Query:
         after: str | None = None,
         filter: SupplierFilterInput | None = None,
         sort: list[SupplierSort] | None = None,
-    ) -> SupplierConnection:  # type: ignore[valid-type]
+    ) -> SupplierConnection:
         ctx = info.context
         f = filter or SupplierFilterInput()
         capability = (
@@ -251,7 +253,7 @@ class Query:
         after: str | None = None,
         filter: CapabilityFilterInput | None = None,
         sort: list[CapabilitySort] | None = None,
-    ) -> CapabilityConnection:  # type: ignore[valid-type]
+    ) -> CapabilityConnection:
         ctx = info.context
         f = filter or CapabilityFilterInput()
         page = await ctx.directory.page(
@@ -280,7 +282,7 @@ class Query:
         first: int = 50,
         after: str | None = None,
         codes: list[str] | None = None,
-    ) -> NationConnection:  # type: ignore[valid-type]
+    ) -> NationConnection:
         ctx = info.context
         page = await ctx.directory.page(
             ctx.scope,
@@ -299,7 +301,7 @@ class Query:
     @strawberry.field(description="Agreements, arrangements and designations.")
     async def agreements(
         self, info: Info[Context, None], first: int = 50, after: str | None = None
-    ) -> AgreementConnection:  # type: ignore[valid-type]
+    ) -> AgreementConnection:
         ctx = info.context
         page = await ctx.directory.page(
             ctx.scope, "Agreement", selections_of(info._raw_info), _page(info, first, after)

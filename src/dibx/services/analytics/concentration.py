@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from dibx.graph.supply import CapacityAggregate
+from dibx.graph.supply import CapabilityNode
 from dibx.services.analytics.common import CapabilityRef, Tetragraphs, capability_ref
 from dibx.services.analytics.provenance import Provenance
 
@@ -24,7 +24,8 @@ MODERATE = 1000.0
 class NationCapacityShare:
     nation: str | None
     providers: int
-    capacity: float
+    capacity: float | None  # None when no provider's capacity there is released
+    capacity_unknown: int
     share: float | None  # of the capacity whose nation is visible
 
 
@@ -79,39 +80,46 @@ def level(index: float | None) -> str | None:
 
 
 def report(
-    agg: CapacityAggregate, *, groups: Mapping[str, frozenset[str]], tetragraphs: Tetragraphs
+    node: CapabilityNode, *, groups: Mapping[str, frozenset[str]], tetragraphs: Tetragraphs
 ) -> ConcentrationReport:
-    prov = Provenance([agg.capability.marking]).value(agg.capability.name)
-    for n in agg.nations:
+    """`node` comes from a "summary" read: its offers aggregated per nation in Cypher."""
+    nations = node.groups
+    prov = Provenance([node.marking]).value(node.name)
+    for n in nations:
         prov.add(*n.markings)
-    known = [n for n in agg.nations if n.nation is not None and n.capacity > 0]
-    total = sum(n.capacity for n in agg.nations)
+    known = [n for n in nations if n.nation is not None and n.capacity > 0]
+    total = sum(n.capacity for n in nations)
     with_nation = sum(n.capacity for n in known)
-    by_supplier = hhi_from_sums(total, sum(n.squares for n in agg.nations))
+    by_supplier = hhi_from_sums(total, sum(n.squares for n in nations))
     by_nation = hhi(n.capacity for n in known)
     allied = []
     for group, members in groups.items():
         amount = sum(n.capacity for n in known if n.nation in members)
         allied.append(GroupShare(group, amount, amount / total if total > 0 else None))
     return ConcentrationReport(
-        capability=capability_ref(agg.capability, tetragraphs),
-        providers=sum(n.providers for n in agg.nations),
-        providers_counted=sum(n.known for n in agg.nations),
-        capacity_unknown=sum(n.providers - n.known for n in agg.nations),
+        capability=capability_ref(node, tetragraphs),
+        providers=sum(n.providers for n in nations),
+        providers_counted=sum(n.known for n in nations),
+        capacity_unknown=sum(n.providers - n.known for n in nations),
         total_capacity=total,
-        capacity_unknown_nation=total - sum(n.capacity for n in agg.nations if n.nation),
+        capacity_unknown_nation=total - sum(n.capacity for n in nations if n.nation),
         hhi_by_nation=by_nation,
         hhi_by_supplier=by_supplier,
         level_by_nation=level(by_nation),
         level_by_supplier=level(by_supplier),
         by_nation=tuple(
             NationCapacityShare(
-                n.nation,
-                n.providers,
-                n.capacity,
-                n.capacity / with_nation if with_nation and n.nation is not None else None,
+                nation=n.nation,
+                providers=n.providers,
+                capacity=n.capacity if n.known else None,
+                capacity_unknown=n.providers - n.known,
+                share=(
+                    n.capacity / with_nation
+                    if with_nation and n.known and n.nation is not None
+                    else None
+                ),
             )
-            for n in sorted(agg.nations, key=lambda n: (n.nation is None, n.nation or ""))
+            for n in sorted(nations, key=lambda n: (n.nation is None, n.nation or ""))
         ),
         allied=tuple(allied),
         marking=prov.marking(tetragraphs),

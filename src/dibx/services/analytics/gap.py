@@ -13,7 +13,6 @@ from dibx.services.analytics.common import (
     SupplierRef,
     Tetragraphs,
     capability_ref,
-    nation_of,
     supplier_ref,
 )
 from dibx.services.analytics.provenance import Provenance
@@ -62,10 +61,6 @@ class GapReport:
     marking: str
 
 
-def _sum(values: Sequence[float]) -> float | None:
-    return sum(values) if values else None
-
-
 def summarize(
     node: CapabilityNode,
     *,
@@ -78,40 +73,47 @@ def summarize(
 ) -> CapabilityGap:
     """One capability's coverage from its visible offers (`groups`: code -> member nations).
 
+    `node` comes from a "summary" read: offers aggregated per nation, and its first offers.
+
     `required_by`/`requires` are the (capability, REQUIRES marking) links inside the tree:
     they place the capability in it, so their markings are part of its figure.
     """
     prov = Provenance([node.marking]).value(node.name)
     prov.add(*(m for _, m in required_by), *(m for _, m in requires))
-    by_nation: dict[str | None, list[float]] = defaultdict(list)
+    # Per-nation counts and capacity come aggregated from Cypher (node.groups).
     providers: dict[str | None, int] = defaultdict(int)
-    unknown: dict[str | None, int] = defaultdict(int)
-    for offer in node.offers:
-        prov.offer(offer)
-        nation = nation_of(offer.supplier)
-        providers[nation] += 1
-        if offer.capacity is None:
-            unknown[nation] += 1
-        else:
-            by_nation[nation].append(offer.capacity.value)
+    known: dict[str | None, int] = defaultdict(int)
+    capacity: dict[str | None, float] = defaultdict(float)
+    for g in node.groups:
+        prov.add(*g.markings)
+        providers[g.nation] += g.providers
+        known[g.nation] += g.known
+        capacity[g.nation] += g.capacity
     nations = sorted(providers, key=lambda n: (n is None, n or ""))
+
+    def amount(keys: Sequence[str | None]) -> float | None:
+        return sum(capacity[k] for k in keys) if any(known[k] for k in keys) else None
+
     coverage = []
     for group, members in groups.items():
         inside = [n for n in nations if n is not None and n in members]
         count = sum(providers[n] for n in inside)
-        known = [c for n in inside for c in by_nation[n]]
-        coverage.append(GroupCoverage(group, count, _sum(known), count > 0))
-    sole = node.offers[0].supplier if len(node.offers) == 1 else None
+        coverage.append(GroupCoverage(group, count, amount(inside), count > 0))
+    total = sum(providers.values())
+    # node.offers holds the first two offers by key: with one provider in all, it is the one.
+    sole = node.offers[0].supplier if total == 1 and len(node.offers) == 1 else None
+    if sole is not None:
+        prov.supplier(sole)
     return CapabilityGap(
         capability=capability_ref(node, tetragraphs),
         tier=tier,
         required_by=tuple(sorted(k for k, _ in required_by)),
         requires=tuple(sorted(k for k, _ in requires)),
-        providers=len(node.offers),
-        total_capacity=_sum([c for cs in by_nation.values() for c in cs]),
-        capacity_unknown=sum(unknown.values()),
+        providers=total,
+        total_capacity=amount(nations),
+        capacity_unknown=total - sum(known.values()),
         by_nation=tuple(
-            NationShare(n, providers[n], _sum(by_nation[n]), unknown[n]) for n in nations
+            NationShare(n, providers[n], amount([n]), providers[n] - known[n]) for n in nations
         ),
         by_group=tuple(coverage),
         groups_without_provider=tuple(c.group for c in coverage if not c.has_provider),

@@ -11,7 +11,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from dibx.errors import LimitExceeded
+from dibx.errors import Invalid, LimitExceeded
 
 T = TypeVar("T")
 
@@ -35,7 +35,7 @@ class AnalyticsLimits:
 
     def check_depth(self, depth: int, field: str = "depth") -> int:
         if depth < 0:
-            raise LimitExceeded("must not be negative", field=field)
+            raise Invalid("must not be negative", field=field)
         if depth > self.max_depth:
             raise LimitExceeded(f"must be at most {self.max_depth}", field=field)
         return depth
@@ -44,13 +44,15 @@ class AnalyticsLimits:
         if max_nodes is None:
             return self.max_nodes
         if max_nodes < 1:
-            raise LimitExceeded("must be at least 1", field=field)
+            raise Invalid("must be at least 1", field=field)
         if max_nodes > self.max_nodes:
             raise LimitExceeded(f"must be at most {self.max_nodes}", field=field)
         return max_nodes
 
 
-def too_many(what: str, limit: int, hint: str = "lower depth or pick a narrower root") -> LimitExceeded:
+def too_many(
+    what: str, limit: int, hint: str = "lower depth or pick a narrower root"
+) -> LimitExceeded:
     return LimitExceeded(f"the visible subgraph has more than {limit} {what}; {hint}")
 
 

@@ -36,7 +36,9 @@ class Network:
     capability: CapabilityNode | None = None
     suppliers: dict[str, SupplierNode] = field(default_factory=dict)
 
-    def provenance(self, *, names: bool = True, nations: bool = True, shares: bool = False) -> Provenance:
+    def provenance(
+        self, *, names: bool = True, nations: bool = True, shares: bool = False
+    ) -> Provenance:
         """Markings of everything in the network an analysis over all of it rests on."""
         prov = Provenance()
         if self.capability is not None:
@@ -77,7 +79,11 @@ def build(
         for offer in capability.offers:
             node = (SUPPLIER, offer.supplier.key)
             g.add_edge(
-                root, node, kind="PROVIDES", record=offer, share=shares[offer.supplier.key],
+                root,
+                node,
+                kind="PROVIDES",
+                record=offer,
+                share=shares[offer.supplier.key],
                 markings=(offer.marking,),
             )
     for key, sup in tree.suppliers.items():
@@ -86,11 +92,19 @@ def build(
         tiers[node] = tree.tiers[key]
     for link in tree.links:
         g.add_edge(
-            (SUPPLIER, link.buyer), (SUPPLIER, link.seller), kind="SOURCES_FROM", record=link,
-            share=link.share, markings=(link.marking,),
+            (SUPPLIER, link.buyer),
+            (SUPPLIER, link.seller),
+            kind="SOURCES_FROM",
+            record=link,
+            share=link.share,
+            markings=(link.marking,),
         )
     return Network(
-        graph=g, root=root, tiers=tiers, depth=depth, capability=capability,
+        graph=g,
+        root=root,
+        tiers=tiers,
+        depth=depth,
+        capability=capability,
         suppliers=dict(tree.suppliers),
     )
 
@@ -111,7 +125,7 @@ async def fetch(
     capability: CapabilityNode | None = None
     if root_type == "Capability":
         caps = await supply.capability_tree(
-            graph, scope, [key], depth=0, offers=True, control=control, max_nodes=max_nodes
+            graph, scope, [key], depth=0, mode="offers", control=control, max_nodes=max_nodes
         )
         if caps.overflow:
             raise too_many("nodes", max_nodes)
@@ -121,8 +135,15 @@ async def fetch(
         roots = [o.supplier for o in capability.offers] if depth >= 1 else []
         root: Node = (CAPABILITY, key)
         tree = await supply.supply_tree(
-            graph, scope, roots, root_tier=1, depth=depth, max_nodes=max_nodes,
-            max_edges=limits.max_edges, control=control, reserved=1,
+            graph,
+            scope,
+            roots,
+            root_tier=1,
+            depth=depth,
+            max_nodes=max_nodes,
+            max_edges=limits.max_edges,
+            control=control,
+            reserved=1,
         )
     else:
         found = await supply.suppliers_by_key(graph, scope, [key], control=control)
@@ -130,8 +151,14 @@ async def fetch(
             return None
         root = (SUPPLIER, key)
         tree = await supply.supply_tree(
-            graph, scope, [found[key]], root_tier=0, depth=depth, max_nodes=max_nodes,
-            max_edges=limits.max_edges, control=control,
+            graph,
+            scope,
+            [found[key]],
+            root_tier=0,
+            depth=depth,
+            max_nodes=max_nodes,
+            max_edges=limits.max_edges,
+            control=control,
         )
     if tree.overflow == "nodes":
         raise too_many("nodes", max_nodes)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from typing import Any
 
 from dibx.auth import markings
 from dibx.graph.supply import Offer, SupplierNode, Val
@@ -38,7 +39,7 @@ class Provenance:
             self.texts.add(text if text is not None else _FAIL_CLOSED)
         return self
 
-    def value(self, val: Val[object] | None) -> Provenance:
+    def value(self, val: Val[Any] | None) -> Provenance:
         if val is not None:
             self.add(*val.markings)
         return self

@@ -1,0 +1,53 @@
+"""Settings come from DIBX_* variables and fail with a message that names the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from dibx import config
+
+
+def test_defaults_are_development() -> None:
+    settings = config.load({})
+    assert settings.environment == "development"
+    assert settings.dev_issuer
+    assert settings.graphiql
+    assert settings.nations_of_concern == ("CHN", "IRN", "PRK", "RUS")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DIBX_PORT": "http"}, "DIBX_PORT='http': expected an integer"),
+        ({"DIBX_MAX_PAGE_SIZE": "0"}, "DIBX_MAX_PAGE_SIZE=0: expected 1..1000"),
+        ({"DIBX_GRAPHIQL": "maybe"}, "DIBX_GRAPHIQL='maybe': expected true or false"),
+        ({"DIBX_ENV": "staging"}, "DIBX_ENV='staging'"),
+        (
+            {"DIBX_ENV": "production", "DIBX_DEV_ISSUER": "true"},
+            "DIBX_DEV_ISSUER must be false in production",
+        ),
+        (
+            {"DIBX_ENV": "production", "DIBX_DEV_ISSUER": "false"},
+            "DIBX_JWKS_URL is required in production",
+        ),
+        ({"DIBX_AUDIT_SINK": "syslog"}, "expected stdout or file:<path>"),
+        ({"DIBX_NATIONS_OF_CONCERN": "CHN,XXX"}, "not ISO 3166-1 alpha-3 codes: XXX"),
+    ],
+)
+def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(config.ConfigError) as excinfo:
+        config.load(env)
+    assert message in str(excinfo.value)
+
+
+def test_production_turns_off_development_surfaces() -> None:
+    settings = config.load(
+        {
+            "DIBX_ENV": "production",
+            "DIBX_DEV_ISSUER": "false",
+            "DIBX_JWKS_URL": "https://issuer.example/jwks",
+        }
+    )
+    assert not settings.graphiql
+    assert not settings.introspection
+    assert settings.production
