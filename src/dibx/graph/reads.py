@@ -51,13 +51,19 @@ class Page:
     has_next: bool
 
 
-def _supplier_where(c: Compiler, f: SupplierFilter) -> list[str]:
+def _supplier_where(c: Compiler, f: SupplierFilter) -> tuple[list[str], list[str]]:
+    """(anchoring patterns, conditions). A capability or nation filter becomes a pattern
+    from an indexed node, so the planner starts there instead of testing every supplier."""
+    anchors: list[str] = []
     where: list[str] = []
-    if f.nations:
-        where.append(
-            "EXISTS { MATCH (n0)-[b:BASED_IN]->(x:Nation) WHERE x.code IN "
-            f"{c.param(list(f.nations))} AND {record_visible('b', 'BASED_IN')} }}"
+    if f.capability:
+        anchors.append(
+            f"(k0:Capability {{id: {c.param(f.capability)}}})<-[p0:PROVIDES]-(n0:Supplier)"
         )
+        where += [record_visible("k0", "Capability"), record_visible("p0", "PROVIDES")]
+    if f.nations:
+        anchors.append("(n0:Supplier)-[b0:BASED_IN]->(x0:Nation)")
+        where += [f"x0.code IN {c.param(list(f.nations))}", record_visible("b0", "BASED_IN")]
     if f.agreement:
         as_of = c.param(f.as_of or c.as_of)
         where.append(
@@ -65,19 +71,13 @@ def _supplier_where(c: Compiler, f: SupplierFilter) -> list[str]:
             f"WHERE a.code = {c.param(f.agreement)} AND {record_visible('b', 'BASED_IN')} "
             f"AND m.since <= {as_of} AND (m.until IS NULL OR m.until > {as_of}) }}"
         )
-    if f.capability:
-        where.append(
-            "EXISTS { MATCH (n0)-[p:PROVIDES]->(k:Capability) WHERE k.id = "
-            f"{c.param(f.capability)} AND {record_visible('p', 'PROVIDES')} "
-            f"AND {record_visible('k', 'Capability')} }}"
-        )
     if f.name_contains:
         # A withheld name reads as null, so a search can never match on what is withheld.
         where.append(
             f"toLower({field_value('n0', 'Supplier', 'name')}) "
             f"CONTAINS {c.param(f.name_contains.lower())}"
         )
-    return where
+    return anchors, where
 
 
 def _capability_where(c: Compiler, f: CapabilityFilter) -> list[str]:
@@ -132,17 +132,27 @@ async def list_nodes(
     node_type = TYPES[type_name]
     c = Compiler(as_of=scope.as_of, nested_limit=nested_limit)
     where = [record_visible("n0", node_type.name)]
+    anchors = [f"(n0:{node_type.label})"]
     if supplier_filter is not None:
-        where += _supplier_where(c, supplier_filter)
+        supplier_anchors, supplier_where = _supplier_where(c, supplier_filter)
+        anchors = supplier_anchors or anchors
+        where += supplier_where
     if capability_filter is not None:
         where += _capability_where(c, capability_filter)
     if nation_codes:
         where.append(f"n0.code IN {c.param(list(nation_codes))}")
-    match = f"MATCH (n0:{node_type.label}) WHERE " + " AND ".join(where)
+    # Anchors never repeat a supplier (one PROVIDES per pair, one BASED_IN per supplier);
+    # DISTINCT keeps counts right should the data ever hold parallel edges.
+    match = (
+        " ".join(f"MATCH {a}" for a in anchors)
+        + " WHERE "
+        + " AND ".join(where)
+        + " WITH DISTINCT n0"
+    )
     projection = c.node("n0", node_type, connection_node_selections(selections))
     skip, limit = c.param(offset), c.param(first + 1)
     query = (
-        f"CALL () {{ {match} WITH n0 ORDER BY {_order(node_type, sorts)} "
+        f"CALL () {{ {match} ORDER BY {_order(node_type, sorts)} "
         f"SKIP {skip} LIMIT {limit} RETURN collect({projection}) AS items }} "
     )
     if want_total:
