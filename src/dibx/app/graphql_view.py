@@ -167,7 +167,10 @@ class DibxGraphQL(GraphQL[Context, None]):
                 f'scope="{" ".join(scopes)}"'
             )
         try:
-            self.audit.write(self._audit_record(request, context, result, codes))
+            # The file sink fsyncs: keep that off the event loop. The response still waits for
+            # it, so a failed write fails the request closed.
+            record = self._audit_record(request, context, result, codes)
+            await run_in_threadpool(self.audit.write, record)
         except AuditError:
             log.error("audit_write_failed")
             context.response.status_code = 503
