@@ -81,7 +81,7 @@ def markdown(meta: dict[str, Any], result: dict[str, Any]) -> str:
     out = [
         f"# dibx benchmark: {meta['suppliers']:,} suppliers ({meta['started']})",
         "",
-        f"`{meta['command']}`",
+        f"`{meta['command']}` (dibx {meta.get('dibx_version', '?')})",
         "",
         f"- machine: {machine['cpus']} CPUs, {machine['platform']}, Python {machine['python']}; "
         f"Neo4j heap {machine['neo4j_heap']}, page cache {machine['neo4j_page_cache']}",
@@ -169,33 +169,56 @@ def markdown(meta: dict[str, Any], result: dict[str, Any]) -> str:
     out += [f"- **{k}**: {v}" for k, v in result.get("operations", {}).items()]
     profiles = result.get("profiles") or {}
     if profiles:
-        components = list(dict.fromkeys(c for p in profiles.values() for c in p["ms_per_request"]))
+        components = list(
+            dict.fromkeys(c for p in profiles.values() for c in p["share_of_busy_percent"])
+        )
         out += [
             "",
             "## Where a dibx request spends its time",
             "",
-            "pyinstrument, dibx in-process (ASGI transport, no socket), ms per request by "
-            "component (self time of sampled frames; built-ins charged to their caller). "
-            "Call trees: " + ", ".join(f"`{p['file']}`" for p in profiles.values()) + ".",
+            "pyinstrument, dibx in-process (ASGI transport: no socket, no uvicorn). Share of "
+            "the request's busy time (not awaiting Neo4j) per component; the estimate in ms "
+            "applies that share to the CPU time measured without the profiler. Blocking calls "
+            "(fsync) count as busy: they stall the event loop. Call trees: "
+            + ", ".join(f"`{p['file']}`" for p in profiles.values())
+            + ".",
             "",
-            "| component | " + " | ".join(profiles) + " |",
+            "| component | " + " | ".join(f"{name} % (≈ ms)" for name in profiles) + " |",
             "|---|" + "---:|" * len(profiles),
         ]
         for c in components:
-            cells = [_f(p["ms_per_request"].get(c, math.nan)) for p in profiles.values()]
-            out.append(f"| {c} | " + " | ".join(cells) + " |")
+            shares: list[str] = []
+            for p in profiles.values():
+                share = p["share_of_busy_percent"].get(c)
+                shares.append(
+                    "–"
+                    if share is None
+                    else f"{share:.1f} ({share * p['cpu_ms_per_request'] / 100:.1f})"
+                )
+            out.append(f"| {c} | " + " | ".join(shares) + " |")
         out.append(
-            "| **CPU ms/request (process)** | "
+            "| **CPU ms/request, no profiler** | "
             + " | ".join(_f(p["cpu_ms_per_request"]) for p in profiles.values())
             + " |"
         )
         out.append(
-            "| **wall ms/request** | "
+            "| **wall ms/request, no profiler** | "
             + " | ".join(_f(p["wall_ms_per_request"]) for p in profiles.values())
             + " |"
         )
     out.append("")
     return "\n".join(out)
+
+
+def _finite(value: Any) -> Any:
+    """NaN (a cell without data) as null, so the file is strict JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def write(prefix: Path, meta: dict[str, Any], result: dict[str, Any]) -> tuple[Path, Path]:
@@ -208,6 +231,6 @@ def write(prefix: Path, meta: dict[str, Any], result: dict[str, Any]) -> tuple[P
     }
     json_path = prefix.with_suffix(".json")
     md_path = prefix.with_suffix(".md")
-    json_path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    json_path.write_text(json.dumps(_finite(data), indent=2, default=str) + "\n")
     md_path.write_text(markdown(meta, result))
     return json_path, md_path

@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -295,6 +296,18 @@ class CompiledCapture:
             raise RuntimeError(f"{op.name}: expected one compiled read, saw {len(self.captured)}")
         return self.captured[0]
 
+    async def compiled_for_all(
+        self, op: Operation, values: list[str | None], token: str
+    ) -> dict[str | None, tuple[LiteralString, dict[str, Any]]]:
+        """The compiled query for each parameter value, running dibx once: the text is the
+        same for every value, and the one parameter holding the key is swapped."""
+        query, params = await self.compiled(op, values[0], token)
+        holders = [k for k, v in params.items() if values[0] is not None and v == values[0]]
+        if values[0] is not None and len(holders) != 1:
+            # Not one obvious key parameter: capture each value for real.
+            return {v: await self.compiled(op, v, token) for v in values}
+        return {v: (query, {**params, **dict.fromkeys(holders, v)}) for v in values}
+
     async def close(self) -> None:
         await self.client.aclose()
 
@@ -352,7 +365,7 @@ async def ways_for(
             ways.append(raw_way("raw+checks", nation, op.checked_cypher, caller.cypher_params))
     if "dibx-cypher" in selected and capture is not None:
         for nation, caller in callers.items():
-            compiled = {v: await capture.compiled(op, v, caller.token) for v in values}
+            compiled = await capture.compiled_for_all(op, values, caller.token)
 
             def compiled_way(nation: str, compiled: dict[Any, Any]) -> Way:
                 async def call(i: int) -> None:
@@ -617,6 +630,31 @@ async def run(
     return result
 
 
+def source_version() -> str:
+    """The checkout's commit, with "+dirty" when src/ has uncommitted changes."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],  # noqa: S607
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     p.add_argument("--suppliers", type=int, default=20_000, help="synthetic graph size")
@@ -668,6 +706,7 @@ def main(argv: list[str] | None = None) -> int:
     meta: dict[str, Any] = {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, "-m", "bench.run", *sys.argv[1:]]),
+        "dibx_version": source_version(),
         "suppliers": args.suppliers,
         "requests": args.requests,
         "warmup": args.warmup,
