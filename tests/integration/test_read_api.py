@@ -190,3 +190,17 @@ async def test_health_endpoints(api: Api) -> None:
     ready = await api.client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["neo4j"] == "reachable"
+
+
+async def test_metrics_count_requests_and_queries(api: Api) -> None:
+    await api.load(small_graph())
+    await api.query("{ suppliers { totalCount } }")
+    text = (await api.client.get("/metrics")).text
+    assert 'dibx_http_requests_total{route="/graphql",status="200"}' in text
+    assert "dibx_cypher_queries" in text
+
+
+async def test_graphiql_page_in_development(api: Api) -> None:
+    page = await api.client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert "graphiql" in page.text.lower()
