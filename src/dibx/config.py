@@ -73,7 +73,7 @@ class Settings:
     introspection: bool = True
     # GraphQL limits
     max_page_size: int = 100
-    max_depth: int = 8
+    max_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000
     max_cost: int = 20_000
@@ -125,7 +125,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         graphiql=_bool(env, "DIBX_GRAPHIQL", not production),
         introspection=_bool(env, "DIBX_INTROSPECTION", not production),
         max_page_size=_int(env, "DIBX_MAX_PAGE_SIZE", 100, low=1, high=1000),
-        max_depth=_int(env, "DIBX_MAX_DEPTH", 8, low=2, high=32),
+        max_depth=_int(env, "DIBX_MAX_DEPTH", 12, low=2, high=32),
         max_aliases=_int(env, "DIBX_MAX_ALIASES", 30, low=1, high=500),
         max_tokens=_int(env, "DIBX_MAX_TOKENS", 2000, low=50, high=100_000),
         max_cost=_int(env, "DIBX_MAX_COST", 20_000, low=10, high=10_000_000),

@@ -71,7 +71,8 @@ class Graph:
 
         async def work(tx: AsyncManagedTransaction) -> list[dict[str, Any]]:
             result = await tx.run(query, dict(params or {}))
-            return [record.data() async for record in result]
+            # Rows are maps and lists already: skip the deep copy `record.data()` would make.
+            return [dict(zip(record.keys(), record, strict=True)) async for record in result]
 
         async with self.driver.session(
             database=self.database, default_access_mode=neo4j.READ_ACCESS
@@ -91,7 +92,8 @@ class Graph:
 
         async def work(tx: AsyncManagedTransaction) -> list[dict[str, Any]]:
             result = await tx.run(query, dict(params or {}))
-            return [record.data() async for record in result]
+            # Rows are maps and lists already: skip the deep copy `record.data()` would make.
+            return [dict(zip(record.keys(), record, strict=True)) async for record in result]
 
         async with self.driver.session(database=self.database) as session:
             return await session.execute_write(work)

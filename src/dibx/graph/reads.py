@@ -8,7 +8,13 @@ from enum import Enum
 from typing import Any
 
 from dibx.auth.release import ReleaseScope
-from dibx.graph.compile import Compiler, connection_node_selections, field_value, record_visible
+from dibx.graph.compile import (
+    Compiler,
+    connection_node_selections,
+    field_value,
+    record_visible,
+    released,
+)
 from dibx.graph.driver import Graph, compiled
 from dibx.graph.model import TYPES, NodeType
 from dibx.graph.selection import Selected
@@ -114,6 +120,68 @@ def _order(node_type: NodeType, sorts: tuple[Sort, ...]) -> str:
     return ", ".join(keys)
 
 
+def _index_sortable(node_type: NodeType, sorts: tuple[Sort, ...]) -> bool:
+    """One ascending sort on a marked field: the page can be read from the field's index."""
+    if len(sorts) != 1:
+        return False
+    sort = sorts[0]
+    return (
+        sort.field is not SortField.KEY
+        and not sort.descending
+        and sort.field.value in node_type.fields
+    )
+
+
+def _split_page(
+    c: Compiler,
+    node_type: NodeType,
+    name: str,
+    where: list[str],
+    projection: str,
+    skip: str,
+    limit: str,
+    cap: int,
+) -> str:
+    """The page of `ORDER BY <field as seen> ASC, key ASC` in two parts, in one query.
+
+    Ascending order puts nulls last, so that order is: the records whose field is released
+    and non-null, by (field, key), then those whose field is null or withheld, by key. The
+    head is read from the field's index in order and stops at the page; the tail is read
+    only when the head page is short, and only then is the head counted (to place the tail
+    offset) if the page starts past the head.
+    """
+    var, key = "n0", node_type.key
+    check = released(f"{var}.release_{name}", f"{node_type.name}_{name}")
+    head_match = (
+        f"MATCH ({var}:{node_type.label}) WHERE {var}.{name} IS NOT NULL AND {check} AND "
+        + " AND ".join(where)
+    )
+    tail_match = (
+        f"MATCH ({var}:{node_type.label}) "
+        f"WHERE ({var}.{name} IS NULL OR NOT coalesce({check}, false)) AND " + " AND ".join(where)
+    )
+    # A check that is null (no default) withholds, as in the CASE of `field_value`.
+    # Each part runs only when needed: the UNWIND of an empty list stops it before its scan.
+    # SKIP and LIMIT cannot read variables: the tail is read by key up to the furthest row
+    # the page could need (offset + first + 1) and sliced.
+    cap_param = c.param(cap)
+    return (
+        f"CALL () {{ {head_match} WITH DISTINCT {var} ORDER BY {var}.{name} ASC, {var}.{key} ASC "
+        f"SKIP {skip} LIMIT {limit} RETURN collect({projection}) AS head }} "
+        f"CALL (head) {{ UNWIND CASE WHEN size(head) = 0 AND {skip} > 0 THEN [1] ELSE [] END "
+        f"AS needed {head_match} RETURN count(DISTINCT {var}) AS headTotal }} "
+        f"WITH head, CASE WHEN size(head) > 0 THEN 0 "
+        f"ELSE CASE WHEN {skip} > headTotal THEN {skip} - headTotal ELSE 0 END END AS tailFrom "
+        f"WITH head, tailFrom, tailFrom + {limit} - size(head) AS tailTo "
+        f"CALL (head, tailFrom, tailTo) {{ "
+        f"UNWIND CASE WHEN size(head) < {limit} THEN [1] ELSE [] END AS needed "
+        f"{tail_match} WITH DISTINCT {var}, tailFrom, tailTo ORDER BY {var}.{key} ASC "
+        f"LIMIT {cap_param} WITH tailFrom, tailTo, collect({var}) AS tailNodes "
+        f"UNWIND tailNodes[tailFrom..tailTo] AS {var} RETURN collect({projection}) AS tail }} "
+        f"WITH head + tail AS items "
+    )
+
+
 async def list_nodes(
     graph: Graph,
     scope: ReleaseScope,
@@ -151,10 +219,15 @@ async def list_nodes(
     )
     projection = c.node("n0", node_type, connection_node_selections(selections))
     skip, limit = c.param(offset), c.param(first + 1)
-    query = (
-        f"CALL () {{ {match} ORDER BY {_order(node_type, sorts)} "
-        f"SKIP {skip} LIMIT {limit} RETURN collect({projection}) AS items }} "
-    )
+    if len(anchors) == 1 and _index_sortable(node_type, sorts):
+        query = _split_page(
+            c, node_type, sorts[0].field.value, where, projection, skip, limit, offset + first + 1
+        )
+    else:
+        query = (
+            f"CALL () {{ {match} ORDER BY {_order(node_type, sorts)} "
+            f"SKIP {skip} LIMIT {limit} RETURN collect({projection}) AS items }} "
+        )
     if want_total:
         query += f"CALL () {{ {match} RETURN count(n0) AS total }} RETURN items, total"
     else:

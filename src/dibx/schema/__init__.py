@@ -22,7 +22,11 @@ from dibx.schema.types import (
 
 
 def build_schema(
-    *, max_depth: int = 8, max_aliases: int = 30, max_tokens: int = 2000, introspection: bool = True
+    *,
+    max_depth: int = 12,
+    max_aliases: int = 30,
+    max_tokens: int = 2000,
+    introspection: bool = True,
 ) -> strawberry.Schema:
     extensions: list[object] = [
         ShapeErrors,
