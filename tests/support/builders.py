@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
+from dibx.graph.model import CAPABILITY, EDGE_FIELDS, SUPPLIER
 from dibx.graph.records import (
     AgreementRecord,
     CapabilityRecord,
@@ -65,6 +66,11 @@ def reference(since: date = date(2000, 1, 1)) -> Dataset:
     return Dataset(nations=nations, agreements=agreements, memberships=memberships)
 
 
+def _public(names: tuple[str, ...], overrides: Mapping[str, str] | None) -> dict[str, str]:
+    """Every field of the model PUBLIC, except those the test marks otherwise."""
+    return dict.fromkeys(names, PUBLIC) | dict(overrides or {})
+
+
 def supplier(
     key: str,
     nation: str = "USA",
@@ -79,8 +85,7 @@ def supplier(
     description: str | None = None,
 ) -> SupplierRecord:
     """A supplier whose fields are PUBLIC unless `fields` says otherwise."""
-    names = ("name", "cage", "city", "description", "employees")
-    marks = dict.fromkeys(names, PUBLIC) | dict(fields or {})
+    marks = _public(SUPPLIER.fields, fields)
     return SupplierRecord(
         id=key,
         name=name or f"Supplier {key}",
@@ -106,19 +111,7 @@ def capability(
     sme: bool = False,
     usml: str | None = "IV",
 ) -> CapabilityRecord:
-    names = (
-        "name",
-        "area",
-        "description",
-        "jurisdiction",
-        "usml",
-        "eccn",
-        "sme",
-        "etl",
-        "classified",
-        "cdnExcluded",
-    )
-    marks = dict.fromkeys(names, PUBLIC) | dict(fields or {})
+    marks = _public(CAPABILITY.fields, fields)
     return CapabilityRecord(
         id=key,
         name=name or f"Capability {key}",
@@ -139,7 +132,7 @@ def provides(
     capacity: float = 10.0,
     fields: Mapping[str, str] | None = None,
 ) -> ProvidesRecord:
-    marks = dict.fromkeys(("capacity", "unit", "trl", "leadTimeDays"), PUBLIC) | dict(fields or {})
+    marks = _public(EDGE_FIELDS["PROVIDES"], fields)
     return ProvidesRecord(
         supplier=s,
         capability=c,
@@ -161,7 +154,7 @@ def sources(
     item: str = "part",
     fields: Mapping[str, str] | None = None,
 ) -> SourcesFromRecord:
-    marks = dict.fromkeys(("item", "share", "sole"), PUBLIC) | dict(fields or {})
+    marks = _public(EDGE_FIELDS["SOURCES_FROM"], fields)
     return SourcesFromRecord(
         buyer=buyer,
         supplier=seller,
