@@ -2,16 +2,18 @@
 # virtualenv on first use; the embedded Neo4j is built by Maven on first start.
 VENV ?= .venv
 PYTHON ?= python3
-STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements-dev.lock | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint bench clean-data
+.PHONY: demo test lint bench clean-data lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements-dev.lock
 	@command -v java >/dev/null || { echo "dibx needs Java 17+: apt-get install openjdk-17-jre-headless maven"; exit 1; }
 	@command -v mvn >/dev/null || { echo "dibx needs Maven: apt-get install maven"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -U pip
-	$(VENV)/bin/pip install -q -e . --group dev
+	# Every dependency, transitive ones included, at the locked version and hash.
+	$(VENV)/bin/pip install -q --require-hashes -r requirements-dev.lock
+	$(VENV)/bin/pip install -q --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -37,3 +39,11 @@ bench: $(STAMP)
 clean-data:
 	-$(VENV)/bin/dibx neo4j stop
 	rm -rf var
+
+# After changing a pin in pyproject.toml: rewrite both locks (a test checks they agree).
+# requirements.lock: what the service runs on; requirements-dev.lock: that plus the dev tools.
+UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 -q
+lock:
+	test -x $(VENV)/bin/uv || $(VENV)/bin/pip install -q uv==0.9.30
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --group dev -o requirements-dev.lock

@@ -29,6 +29,7 @@ import httpx
 
 from bench.load import loadavg
 from dibx import config, neo4j_server
+from dibx import data as shipped
 from dibx.app import build_runtime, create_app
 from dibx.graph import migrations
 from dibx.graph.driver import Graph, connect
@@ -131,7 +132,7 @@ async def run(args: argparse.Namespace, uri: str) -> dict[str, Any]:
     load: dict[str, Any] = {}
     if not args.no_load:
         started = time.perf_counter()
-        data = datasets.load_reference(config.PROJECT_ROOT / "data").dataset
+        data = datasets.load_reference(shipped.reference_dir()).dataset
         data = data.merged(synthetic.generate(args.suppliers, seed=args.seed))
         generated = time.perf_counter()
         counts = await write_dataset(graph.driver, graph.database, data, batch_size=10_000)

@@ -44,6 +44,7 @@ from bench.load import Measurement, loadavg, measure
 from bench.operations import Operation
 from bench.servers import Child, ngql_problem, start_dibx, start_ngql
 from dibx import config, neo4j_server
+from dibx import data as shipped
 from dibx.app import build_runtime, create_app
 from dibx.auth import policy as policy_module
 from dibx.auth.principal import Principal
@@ -107,7 +108,7 @@ async def load_data(
         return {"loaded": False, "suppliers_present": present}
 
     started = time.perf_counter()
-    reference = datasets.load_reference(config.PROJECT_ROOT / "data")
+    reference = datasets.load_reference(shipped.reference_dir())
     if reference.rejected:
         raise SystemExit(f"reference data rejected: {reference.rejected[:3]}")
     generated = synthetic.generate(suppliers, seed=seed)

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pycountry
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from dibx import data as shipped
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # a checkout's root; absent when installed
 
 
 class ConfigError(ValueError):
@@ -64,7 +66,7 @@ class Settings:
     neo4j_password: str = ""
     neo4j_database: str = "neo4j"
     embedded_port: int = 7687
-    data_dir: Path = PROJECT_ROOT / "var"
+    data_dir: Path = Path("var")
     # HTTP
     host: str = "127.0.0.1"
     port: int = 8000
@@ -90,9 +92,9 @@ class Settings:
     jwks_url: str | None = None
     dev_issuer: bool = True
     # Releasability
-    policy_file: Path = PROJECT_ROOT / "policy" / "releasability.toml"
+    policy_file: Path = field(default_factory=shipped.policy_file)
     audit_sink: str = "stdout"
-    reference_dir: Path = PROJECT_ROOT / "data"
+    reference_dir: Path = field(default_factory=shipped.reference_dir)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -111,7 +113,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     if environment not in {"development", "test", "production"}:
         raise ConfigError(f"DIBX_ENV={environment!r}: expected development, test or production")
     production = environment == "production"
-    data_dir = Path(env.get("DIBX_DATA_DIR", str(PROJECT_ROOT / "var")))
+    # Relative to where dibx runs (the checkout's root for `make demo`), installed or not.
+    data_dir = Path(env.get("DIBX_DATA_DIR", "var")).absolute()
     settings = Settings(
         neo4j_uri=env.get("DIBX_NEO4J_URI") or None,
         neo4j_user=env.get("DIBX_NEO4J_USER", "neo4j"),
@@ -138,11 +141,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         audience=env.get("DIBX_AUDIENCE", "dibx"),
         jwks_url=env.get("DIBX_JWKS_URL") or None,
         dev_issuer=_bool(env, "DIBX_DEV_ISSUER", not production),
-        policy_file=Path(
-            env.get("DIBX_POLICY_FILE", str(PROJECT_ROOT / "policy" / "releasability.toml"))
-        ),
+        policy_file=Path(env.get("DIBX_POLICY_FILE") or shipped.policy_file()),
         audit_sink=env.get("DIBX_AUDIT_SINK", "stdout"),
-        reference_dir=Path(env.get("DIBX_REFERENCE_DIR", str(PROJECT_ROOT / "data"))),
+        reference_dir=Path(env.get("DIBX_REFERENCE_DIR") or shipped.reference_dir()),
     )
     if production and settings.dev_issuer:
         raise ConfigError("DIBX_DEV_ISSUER must be false in production")

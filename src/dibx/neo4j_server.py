@@ -1,9 +1,10 @@
 """The embedded Neo4j that dibx starts itself: build, start, stop and inspect it.
 
-The server is `deploy/neo4j`, a shaded jar around Neo4j Community Edition's
-`DatabaseManagementServiceBuilder`. It runs as its own JVM process (never in this
-interpreter), serves Bolt on 127.0.0.1 only, with auth disabled, and keeps everything under
-one data directory:
+The server is the Maven module `deploy/neo4j` (shipped in the package as `dibx/data/neo4j`),
+a shaded jar around Neo4j Community Edition's `DatabaseManagementServiceBuilder`, built once
+per source version into the user's cache (`~/.cache/dibx/neo4j-<hash>/`). It runs as its
+own JVM process (never in this interpreter), serves Bolt on 127.0.0.1 only, with auth
+disabled, and keeps everything under one data directory:
 
     DATA_DIR/data/           Neo4j stores
     DATA_DIR/logs/           Neo4j's debug.log etc., and console.log (the JVM's stdout/stderr)
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -32,6 +34,8 @@ from types import TracebackType
 
 import neo4j
 import neo4j.exceptions
+
+from dibx import data as shipped
 
 JAR_NAME = "dibx-neo4j.jar"
 PID_FILE = "dibx-neo4j.pid"
@@ -102,51 +106,57 @@ class EmbeddedNeo4j:
 # --- build -------------------------------------------------------------------------------
 
 
-def find_project_root(start: Path | None = None) -> Path:
-    """The checkout holding deploy/neo4j: searched upwards from `start`, this file, then cwd."""
-    candidates = [start] if start is not None else [Path(__file__).resolve(), Path.cwd()]
-    for origin in candidates:
-        for directory in (origin, *origin.parents):
-            if (directory / "deploy" / "neo4j" / "pom.xml").is_file():
-                return directory
-    raise Neo4jServerError(
-        "cannot find deploy/neo4j/pom.xml above "
-        + " or ".join(str(c) for c in candidates)
-        + "; run from a dibx checkout"
-    )
+def module_dir() -> Path:
+    """The Maven module that builds the server: shipped inside the package (`dibx.data`)."""
+    return shipped.neo4j_module()
 
 
-def jar_path(project_root: Path) -> Path:
-    return project_root / "deploy" / "neo4j" / "target" / JAR_NAME
+def _module_files(module: Path) -> list[Path]:
+    return sorted([module / "pom.xml", *(p for p in (module / "src").rglob("*") if p.is_file())])
 
 
-def ensure_built(project_root: Path) -> Path:
-    """Return the server jar, building it with Maven first if missing or older than its sources.
+def build_dir(module: Path | None = None) -> Path:
+    """Where the jar is built: a user cache folder named by a hash of the module's sources.
+
+    The package may sit in a read-only site-packages, so the build never writes next to its
+    sources; and every checkout or install with the same sources shares one build.
+    """
+    module = module or module_dir()
+    digest = hashlib.sha256()
+    for path in _module_files(module):
+        digest.update(path.relative_to(module).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "dibx" / f"neo4j-{digest.hexdigest()[:16]}"
+
+
+def jar_path(module: Path | None = None) -> Path:
+    return build_dir(module) / "target" / JAR_NAME
+
+
+def ensure_built(module: Path | None = None) -> Path:
+    """Return the server jar, building it with Maven first if this source has no build yet.
 
     Also prepares the jar's class-data archive (see `_make_class_archive`) once per build.
     """
-    module = project_root / "deploy" / "neo4j"
-    jar = jar_path(project_root)
-    if not _is_stale(jar, module) and _archive_settled(jar):
+    module = module or module_dir()
+    build = build_dir(module)
+    jar = build / "target" / JAR_NAME
+    if jar.is_file() and _archive_settled(jar):
         return jar
-    jar.parent.mkdir(parents=True, exist_ok=True)
+    build.mkdir(parents=True, exist_ok=True)
     # Several processes (test workers, a CLI) may ask at once: one builds, the rest wait.
-    with (jar.parent / ".build.lock").open("w") as lock:
+    with (build / ".build.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if _is_stale(jar, module):
-            _maven_package(module)
-            os.utime(jar)  # maven may keep an unchanged jar's old mtime
+        if not jar.is_file():
+            for path in _module_files(module):
+                target = build / path.relative_to(module)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+            _maven_package(build)
         if not _archive_settled(jar):
             _make_class_archive(jar)
     return jar
-
-
-def _is_stale(jar: Path, module: Path) -> bool:
-    if not jar.is_file():
-        return True
-    sources = [module / "pom.xml", *(module / "src").rglob("*")]
-    newest = max(p.stat().st_mtime for p in sources if p.is_file())
-    return jar.stat().st_mtime < newest
 
 
 def _maven_package(module: Path) -> None:
@@ -293,7 +303,6 @@ def start(
     log_file: Path | None = None,
     timeout: float = 120.0,
     jar: Path | None = None,
-    project_root: Path | None = None,
     tie_to_parent: bool = False,
     jvm_args: Sequence[str] = (),
 ) -> EmbeddedNeo4j:
@@ -314,7 +323,7 @@ def start(
         raise Neo4jServerError(f"port {port} on 127.0.0.1 is already in use")
     check_java()
     if jar is None:
-        jar = ensure_built(project_root or find_project_root())
+        jar = ensure_built()
     log_file = log_file or data_dir / "logs" / "console.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
 
@@ -431,7 +440,6 @@ def running(
     tx_memory: str | None = None,
     timeout: float = 120.0,
     jar: Path | None = None,
-    project_root: Path | None = None,
     tie_to_parent: bool = True,
 ) -> Iterator[EmbeddedNeo4j]:
     """`start` for the duration of a with-block, on a free port unless one is given."""
@@ -443,7 +451,6 @@ def running(
         tx_memory=tx_memory,
         timeout=timeout,
         jar=jar,
-        project_root=project_root,
         tie_to_parent=tie_to_parent,
     )
     try:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from dibx import config
+from dibx import data as shipped
 from dibx.app import Runtime, build_runtime, create_app
 from dibx.auth.principal import ALL_SCOPES
 from dibx.graph.driver import Graph
@@ -52,7 +53,7 @@ class Api:
 
     @staticmethod
     def shipped_policy() -> Path:
-        return config.PROJECT_ROOT / "policy" / "releasability.toml"
+        return shipped.policy_file()
 
     async def load(self, dataset: Dataset) -> None:
         await write_dataset(self.graph.driver, self.graph.database, dataset)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from dibx import config
+from dibx import data as shipped
 from dibx.auth import policy
 from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope
 
-SHIPPED = config.PROJECT_ROOT / "policy" / "releasability.toml"
+SHIPPED = shipped.policy_file()
 
 
 def principal(nation: str = "GBR", attributes: frozenset[str] = frozenset()) -> Principal:

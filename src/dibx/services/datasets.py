@@ -24,6 +24,7 @@ from typing import Any, Final
 import pycountry
 import yaml
 
+from dibx import data as shipped
 from dibx.auth import markings
 from dibx.graph.records import (
     AgreementRecord,
@@ -120,8 +121,8 @@ class _RowError(ValueError):
 
 
 def default_data_dir() -> Path:
-    """The repository's `data/` folder (source checkout layout: src/dibx/services/ -> ../../..)."""
-    return Path(__file__).resolve().parents[3] / "data"
+    """The shipped reference and demo data (`dibx.data`)."""
+    return shipped.reference_dir()
 
 
 def nation_records() -> list[NationRecord]:
