@@ -3,6 +3,10 @@
 Filing, validation that writes nothing, hidden targets answering like missing ids, deciding
 (UPHOLD / CHANGE, the marking rewritten in the same transaction), escalation, who sees which
 challenge, anonymity, deadlines, scopes and the audit record.
+
+Deciding takes an adjudicator of the designating nation (USA by the shipped policy's default)
+whose token `org` the policy lists for it: `decide` uses such a token. Who else may not decide
+is in test_adjudication.py; audit before commit in test_write_audit.py.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dibx.auth.principal import Principal
 from dibx.graph.driver import Graph
 from dibx.graph.writes import write_dataset
 from dibx.schema.ids import encode_id
+from dibx.services.audit import MemorySink, WriteAudit
 from dibx.services.challenges import ChallengeService
 from tests.support import builders as b
 from tests.support.api import Api, Reply
@@ -73,6 +78,8 @@ query List($state: ChallengeState, $first: Int, $after: String) {
 }
 """
 SUPPLIER = "query S($id: ID!) { supplier(id: $id) { key employees } }"
+# An org the shipped policy lets adjudicate for USA, the default designating nation.
+US_ADJUDICATING_ORG = min(policy_module.load(Api.shipped_policy()).adjudication.orgs["USA"])
 
 
 def data() -> b.Dataset:
@@ -132,13 +139,24 @@ async def filed_id(api: Api, nation: str = "GBR", **kw: Any) -> str:
     return str(reply.data["challengeMarking"]["challenge"]["id"])
 
 
+def adjudicator(api: Api, nation: str = "USA", **kw: Any) -> str:
+    """A token of an adjudicator; USA ones of an org the policy lists, unless `org` is given."""
+    org = kw.pop("org", US_ADJUDICATING_ORG if nation == "USA" else "test-org")
+    return api.token(nation, ADJUDICATOR, org=org, **kw)
+
+
 async def decide(
-    api: Api, cid: str, decision: str, new: str | None = None, nation: str = "USA"
+    api: Api,
+    cid: str,
+    decision: str,
+    new: str | None = None,
+    nation: str = "USA",
+    token: str | None = None,
 ) -> Reply:
     variables = {
         "input": {"id": cid, "decision": decision, "newMarking": new, "rationale": "Reviewed."}
     }
-    return await api.query(DECIDE, variables, nation=nation, scopes=ADJUDICATOR)
+    return await api.query(DECIDE, variables, token=token or adjudicator(api, nation))
 
 
 async def count(api: Api) -> int:
@@ -385,13 +403,13 @@ async def test_invalid_decisions_are_named_and_change_nothing(
 
 async def test_a_challenger_cannot_decide_their_own_challenge(api: Api) -> None:
     await api.load(data())
-    token = api.token("USA", ADJUDICATOR)
+    token = adjudicator(api)
     reply = await file(api, nation="USA", token=token, proposed=REL_GBR)
     cid = reply.data["challengeMarking"]["challenge"]["id"]
     variables = {"input": {"id": cid, "decision": "UPHOLD", "rationale": "Mine."}}
     own = await api.query(DECIDE, variables, token=token)
     assert own.errors[0]["extensions"]["code"] == "FORBIDDEN"
-    other = await api.query(DECIDE, variables, token=api.token("USA", ADJUDICATOR, subject="b"))
+    other = await api.query(DECIDE, variables, token=adjudicator(api, subject="b"))
     assert other.errors == [], other.body
 
 
@@ -410,8 +428,7 @@ async def test_adjudicators_who_cannot_see_the_target_find_nothing(api: Api) -> 
     # A GBR adjudicator sees GBR's own challenge of that field, but may not decide it.
     gbr_cid = await filed_id(api, nation="GBR")
     variables = {"input": {"id": gbr_cid, "decision": "UPHOLD", "rationale": "r"}}
-    token = api.token("GBR", ADJUDICATOR, subject="gbr-adjudicator")
-    reply = await api.query(DECIDE, variables, token=token)
+    reply = await api.query(DECIDE, variables, token=adjudicator(api, "GBR", subject="gbr-adj"))
     assert reply.errors[0]["extensions"]["code"] == "FORBIDDEN"
     assert (await stored(api, gbr_cid))["c"]["state"] == "PENDING"
     assert (await stored(api, cid))["c"]["state"] == "PENDING"
@@ -568,7 +585,15 @@ async def test_deadline_is_configurable_and_overdue_is_reported(graph: Graph) ->
     scope = policy.scope_for(gbr, groups, datetime.now(UTC).date())
     now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     clock = [now]
-    service = ChallengeService(graph, policy, due_days=10, clock=lambda: clock[0])
+    sink = MemorySink()
+    service = ChallengeService(
+        graph,
+        policy,
+        audit=WriteAudit(sink),
+        challenger_key=b"k" * 32,
+        due_days=10,
+        clock=lambda: clock[0],
+    )
     filed = await service.file(
         gbr,
         scope,
@@ -580,6 +605,7 @@ async def test_deadline_is_configurable_and_overdue_is_reported(graph: Graph) ->
     )
     assert filed.due_at == now + timedelta(days=10)
     assert filed.overdue is False
+    assert [r["event"] for r in sink.records] == ["graph_write"]
     clock[0] = now + timedelta(days=10, seconds=1)
     late = await service.get(gbr, scope, filed.id)
     assert late is not None
