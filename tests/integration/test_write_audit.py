@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 
-from dibx.graph.driver import Graph, Rows
+from dibx.graph.driver import Graph
 from dibx.services.audit import AuditError, AuditSink, FileSink, MemorySink
-from tests.integration.test_challenges import (
+from tests.support.api import Api, Reply
+from tests.support.challenges import (
     CHALLENGER,
     ESCALATE,
     NOFORN,
@@ -33,9 +34,10 @@ from tests.integration.test_challenges import (
     file,
     filed_id,
 )
-from tests.support.api import Api, Reply
 
 pytestmark = pytest.mark.neo4j
+
+Rows = list[dict[str, Any]]
 
 FULL_DEVICE = Path("/dev/full")  # every write to it fails with ENOSPC, as on a full disk
 SNAPSHOT = (
