@@ -46,6 +46,7 @@ async def unchanged(api: Api, cid: str, field: str, marking: str) -> None:
 
 
 def code(reply: Reply) -> str:
+    assert reply.errors, f"expected a refusal, got {reply.body}"
     return str(reply.errors[0]["extensions"]["code"])
 
 
