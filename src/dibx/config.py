@@ -86,6 +86,8 @@ class Settings:
     nations_of_concern: tuple[str, ...] = ("CHN", "IRN", "PRK", "RUS")
     # Marking challenges: days an adjudicator has to decide (the agency sets the timetable).
     challenge_due_days: int = 30
+    # Server secret for keyed hashes of challenger subjects (never shown); None: under data_dir.
+    challenge_key_path: Path | None = None
     # Tokens
     issuer: str = "http://127.0.0.1:8000"
     audience: str = "dibx"
@@ -104,6 +106,10 @@ class Settings:
     @property
     def keys_file(self) -> Path:
         return self.data_dir / "dev-keys" / "jwks-private.json"
+
+    @property
+    def challenge_key_file(self) -> Path:
+        return self.challenge_key_path or self.data_dir / "dev-keys" / "challenger-hmac.key"
 
 
 def load(env: Mapping[str, str] | None = None) -> Settings:
@@ -133,6 +139,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_tokens=_int(env, "DIBX_MAX_TOKENS", 2000, low=50, high=100_000),
         max_cost=_int(env, "DIBX_MAX_COST", 20_000, low=10, high=10_000_000),
         challenge_due_days=_int(env, "DIBX_CHALLENGE_DUE_DAYS", 30, low=1, high=365),
+        challenge_key_path=Path(env["DIBX_CHALLENGE_KEY_FILE"])
+        if env.get("DIBX_CHALLENGE_KEY_FILE")
+        else None,
         analytics_max_depth=_int(env, "DIBX_ANALYTICS_MAX_DEPTH", 8, low=1, high=20),
         analytics_max_nodes=_int(env, "DIBX_ANALYTICS_MAX_NODES", 5_000, low=10, high=1_000_000),
         analytics_time_limit_s=_int(env, "DIBX_ANALYTICS_TIME_LIMIT", 10, low=1, high=600),

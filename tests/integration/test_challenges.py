@@ -3,6 +3,10 @@
 Filing, validation that writes nothing, hidden targets answering like missing ids, deciding
 (UPHOLD / CHANGE, the marking rewritten in the same transaction), escalation, who sees which
 challenge, anonymity, deadlines, scopes and the audit record.
+
+Deciding takes an adjudicator of the designating nation (USA by the shipped policy's default)
+whose token `org` the policy lists for it: `decide` uses such a token. Who else may not decide
+is in test_adjudication.py; audit before commit in test_write_audit.py.
 """
 
 from __future__ import annotations
@@ -20,140 +24,34 @@ from dibx.auth.principal import Principal
 from dibx.graph.driver import Graph
 from dibx.graph.writes import write_dataset
 from dibx.schema.ids import encode_id
+from dibx.services.audit import MemorySink, WriteAudit
 from dibx.services.challenges import ChallengeService
 from tests.support import builders as b
-from tests.support.api import Api, Reply
+from tests.support.api import Api
+from tests.support.challenges import (
+    ADJUDICATOR,
+    CHALLENGER,
+    DECIDE,
+    ESCALATE,
+    FILE,
+    GET,
+    LIST,
+    NOFORN,
+    REL_GBR,
+    SECRET_EMPLOYEES,
+    SUPPLIER,
+    adjudicator,
+    count,
+    data,
+    decide,
+    file,
+    file_input,
+    filed_id,
+    sid,
+    stored,
+)
 
 pytestmark = pytest.mark.neo4j
-
-NOFORN = "CUI//NOFORN"
-REL_GBR = "CUI//REL TO USA, GBR"
-SECRET_EMPLOYEES = 4242
-CHALLENGER = ("supplier:read", "marking:challenge")
-ADJUDICATOR = ("supplier:read", "marking:challenge", "marking:adjudicate")
-
-FILE = """
-mutation FileChallenge($input: ChallengeMarkingInput!) {
-  challengeMarking(input: $input) {
-    acknowledgement dueAt markingStaysInForce decidingAuthority
-    challenge {
-      id state targetId targetType field currentMarking markingInForce proposedMarking
-      justification anonymous challengerNation challengerSubject createdAt dueAt overdue
-      decision history { action nation subject note marking }
-    }
-  }
-}
-"""
-DECIDE = """
-mutation Decide($input: DecideChallengeInput!) {
-  decideChallenge(input: $input) {
-    id state decision decidedAt markingInForce currentMarking
-    history { action nation subject note marking }
-  }
-}
-"""
-ESCALATE = """
-mutation Escalate($id: ID!, $reason: String!) {
-  escalateChallenge(id: $id, reason: $reason) { id state dueAt overdue history { action } }
-}
-"""
-GET = """
-query One($id: ID!) {
-  markingChallenge(id: $id) {
-    id state challengerNation challengerSubject anonymous currentMarking history { subject }
-  }
-}
-"""
-LIST = """
-query List($state: ChallengeState, $first: Int, $after: String) {
-  markingChallenges(state: $state, first: $first, after: $after) {
-    totalCount pageInfo { hasNextPage endCursor }
-    edges { cursor node { id state targetType field challengerNation } }
-  }
-}
-"""
-SUPPLIER = "query S($id: ID!) { supplier(id: $id) { key employees } }"
-
-
-def data() -> b.Dataset:
-    return b.dataset(
-        suppliers=[
-            # visible to everyone who sees CUI; employees NOFORN
-            b.supplier(
-                "masked",
-                "USA",
-                employees=SECRET_EMPLOYEES,
-                fields={"employees": NOFORN},
-            ),
-            # visible to FVEY nations only (GBR yes, KOR no); employees NOFORN
-            b.supplier(
-                "fvey",
-                "USA",
-                record="CUI//REL TO USA, FVEY",
-                employees=SECRET_EMPLOYEES,
-                fields={"employees": NOFORN},
-            ),
-            # hidden from every foreign caller
-            b.supplier("hidden", "USA", record=NOFORN, employees=7),
-        ],
-        capabilities=[b.capability("cap", fields={"usml": NOFORN})],
-    )
-
-
-def sid(key: str) -> str:
-    return encode_id("Supplier", key)
-
-
-def file_input(
-    key: str = "masked",
-    field: str | None = "employees",
-    proposed: str = REL_GBR,
-    justification: str = "GBR holds the same figure from the MOD's own survey.",
-    **extra: Any,
-) -> dict[str, Any]:
-    return {
-        "target": sid(key),
-        "field": field,
-        "proposedMarking": proposed,
-        "justification": justification,
-        **extra,
-    }
-
-
-async def file(api: Api, nation: str = "GBR", token: str | None = None, **kw: Any) -> Reply:
-    return await api.query(
-        FILE, {"input": file_input(**kw)}, nation=nation, scopes=CHALLENGER, token=token
-    )
-
-
-async def filed_id(api: Api, nation: str = "GBR", **kw: Any) -> str:
-    reply = await file(api, nation=nation, **kw)
-    assert reply.errors == [], reply.body
-    return str(reply.data["challengeMarking"]["challenge"]["id"])
-
-
-async def decide(
-    api: Api, cid: str, decision: str, new: str | None = None, nation: str = "USA"
-) -> Reply:
-    variables = {
-        "input": {"id": cid, "decision": decision, "newMarking": new, "rationale": "Reviewed."}
-    }
-    return await api.query(DECIDE, variables, nation=nation, scopes=ADJUDICATOR)
-
-
-async def count(api: Api) -> int:
-    rows = await api.graph.read("MATCH (c:MarkingChallenge) RETURN count(c) AS n")
-    return int(rows[0]["n"])
-
-
-async def stored(api: Api, cid: str) -> dict[str, Any]:
-    rows = await api.graph.read(
-        "MATCH (c:MarkingChallenge {id: $id})-[:CHALLENGES]->(t) "
-        "RETURN properties(c) AS c, properties(t) AS t",
-        {"id": cid},
-    )
-    assert len(rows) == 1
-    return rows[0]
 
 
 # -- filing -----------------------------------------------------------------------------------
@@ -385,13 +283,13 @@ async def test_invalid_decisions_are_named_and_change_nothing(
 
 async def test_a_challenger_cannot_decide_their_own_challenge(api: Api) -> None:
     await api.load(data())
-    token = api.token("USA", ADJUDICATOR)
+    token = adjudicator(api)
     reply = await file(api, nation="USA", token=token, proposed=REL_GBR)
     cid = reply.data["challengeMarking"]["challenge"]["id"]
     variables = {"input": {"id": cid, "decision": "UPHOLD", "rationale": "Mine."}}
     own = await api.query(DECIDE, variables, token=token)
     assert own.errors[0]["extensions"]["code"] == "FORBIDDEN"
-    other = await api.query(DECIDE, variables, token=api.token("USA", ADJUDICATOR, subject="b"))
+    other = await api.query(DECIDE, variables, token=adjudicator(api, subject="b"))
     assert other.errors == [], other.body
 
 
@@ -410,8 +308,7 @@ async def test_adjudicators_who_cannot_see_the_target_find_nothing(api: Api) -> 
     # A GBR adjudicator sees GBR's own challenge of that field, but may not decide it.
     gbr_cid = await filed_id(api, nation="GBR")
     variables = {"input": {"id": gbr_cid, "decision": "UPHOLD", "rationale": "r"}}
-    token = api.token("GBR", ADJUDICATOR, subject="gbr-adjudicator")
-    reply = await api.query(DECIDE, variables, token=token)
+    reply = await api.query(DECIDE, variables, token=adjudicator(api, "GBR", subject="gbr-adj"))
     assert reply.errors[0]["extensions"]["code"] == "FORBIDDEN"
     assert (await stored(api, gbr_cid))["c"]["state"] == "PENDING"
     assert (await stored(api, cid))["c"]["state"] == "PENDING"
@@ -568,7 +465,15 @@ async def test_deadline_is_configurable_and_overdue_is_reported(graph: Graph) ->
     scope = policy.scope_for(gbr, groups, datetime.now(UTC).date())
     now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     clock = [now]
-    service = ChallengeService(graph, policy, due_days=10, clock=lambda: clock[0])
+    sink = MemorySink()
+    service = ChallengeService(
+        graph,
+        policy,
+        audit=WriteAudit(sink),
+        challenger_key=b"k" * 32,
+        due_days=10,
+        clock=lambda: clock[0],
+    )
     filed = await service.file(
         gbr,
         scope,
@@ -580,6 +485,7 @@ async def test_deadline_is_configurable_and_overdue_is_reported(graph: Graph) ->
     )
     assert filed.due_at == now + timedelta(days=10)
     assert filed.overdue is False
+    assert [r["event"] for r in sink.records] == ["graph_write"]
     clock[0] = now + timedelta(days=10, seconds=1)
     late = await service.get(gbr, scope, filed.id)
     assert late is not None

@@ -16,7 +16,7 @@ from dibx.auth.principal import ALL_SCOPES
 from dibx.graph.driver import Graph
 from dibx.graph.records import Dataset
 from dibx.graph.writes import write_dataset
-from dibx.services.audit import MemorySink
+from dibx.services.audit import AuditSink, MemorySink
 
 READ = ("supplier:read", "supply_chain:read")
 
@@ -41,11 +41,18 @@ class Reply:
 
 
 class Api:
-    def __init__(self, graph: Graph, tmp: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        tmp: Path,
+        env: Mapping[str, str] | None = None,
+        sink: AuditSink | None = None,
+    ) -> None:
+        """`sink` replaces the memory audit sink (`self.audit` then stays empty)."""
         settings = config.load({"DIBX_ENV": "test", "DIBX_DATA_DIR": str(tmp), **(env or {})})
         self.audit = MemorySink()
         self.graph = graph
-        self.runtime: Runtime = build_runtime(settings, graph=graph, audit=self.audit)
+        self.runtime: Runtime = build_runtime(settings, graph=graph, audit=sink or self.audit)
         self.app = create_app(self.runtime, own_graph=False)
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url="http://dibx.test"

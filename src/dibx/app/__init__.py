@@ -22,6 +22,7 @@ from dibx.app.graphql_view import DibxGraphQL
 from dibx.auth import policy as policy_module
 from dibx.auth.dev_issuer import DevIssuer
 from dibx.auth.oauth_routes import oauth_routes
+from dibx.auth.server_secret import load_or_create
 from dibx.auth.tokens import KeyProvider, KeySet, RemoteKeySet, TokenValidator
 from dibx.graph import migrations
 from dibx.graph.driver import Graph, connect
@@ -46,6 +47,7 @@ class Runtime:
     audit: AuditSink
     memberships: MembershipDirectory
     directory: Directory
+    challenge_key: bytes  # keys the challenger tags (dibx.services.challenges)
 
 
 def neo4j_uri(settings: config.Settings) -> str:
@@ -73,6 +75,10 @@ def build_runtime(
     else:
         raise config.ConfigError("set DIBX_JWKS_URL, or enable the development issuer")
     memberships = MembershipDirectory(graph)
+    try:
+        challenge_key = load_or_create(settings.challenge_key_file)
+    except (OSError, ValueError) as exc:
+        raise config.ConfigError(f"challenge key: {exc}") from None
     return Runtime(
         settings=settings,
         graph=graph,
@@ -87,6 +93,7 @@ def build_runtime(
             max_page_size=settings.max_page_size,
             max_cost=settings.max_cost,
         ),
+        challenge_key=challenge_key,
     )
 
 
@@ -115,6 +122,7 @@ def create_app(runtime: Runtime, *, own_graph: bool = True) -> Starlette:
         audit=runtime.audit,
         graphiql=settings.graphiql,
         challenge_due_days=settings.challenge_due_days,
+        challenge_key=runtime.challenge_key,
         analytics=AnalyticsLimits(
             max_depth=settings.analytics_max_depth,
             max_nodes=settings.analytics_max_nodes,

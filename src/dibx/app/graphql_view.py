@@ -1,8 +1,10 @@
 """The /graphql endpoint: bearer token in, audited and marked response out.
 
 Order of a request: token (401 if missing or bad) -> caller's release scope -> GraphQL
-(scope gate 403, limits, execution) -> audit record (the request fails closed if the audit
-cannot be written) -> response with banner and withheld list under `extensions`.
+(scope gate 403, limits, execution; each graph write audited before it commits, see
+`dibx.services.audit.WriteAudit`) -> audit record (the request fails closed if the audit
+cannot be written, or if a write was refused for want of one) -> response with banner and
+withheld list under `extensions`.
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ from dibx.auth.tokens import TokenError, TokenValidator, bearer_token
 from dibx.schema.context import Context
 from dibx.schema.extensions import INSUFFICIENT_SCOPE
 from dibx.services.analytics.limits import AnalyticsLimits
-from dibx.services.audit import AuditError, AuditSink
+from dibx.services.audit import AuditError, AuditSink, WriteAudit
 from dibx.services.directory import Directory
 from dibx.services.memberships import MembershipDirectory
 
 log = structlog.get_logger("dibx.graphql")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         graphiql: bool,
         realm: str = "dibx",
         challenge_due_days: int = 30,
+        challenge_key: bytes = b"",
         analytics: AnalyticsLimits | None = None,
     ) -> None:
         super().__init__(
@@ -94,6 +98,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         self.audit = audit
         self.realm = realm
         self.challenge_due_days = challenge_due_days
+        self.challenge_key = challenge_key
         self.analytics = analytics or AnalyticsLimits()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -135,6 +140,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         principal: Principal = request.state.principal
         today = datetime.now(UTC).date()
         groups = await self.memberships.groups_of(principal.nation, today)
+        operation = await _operation(request)
         context = Context(
             principal=principal,
             scope=self.policy.scope_for(principal, groups, today),
@@ -145,9 +151,13 @@ class DibxGraphQL(GraphQL[Context, None]):
             analytics=self.analytics,
             request=request,
             response=response,
+            writes=WriteAudit(
+                self.audit, operation=operation.name, policy_version=self.policy.version
+            ),
+            challenge_key=self.challenge_key,
         )
         request.state.context = context
-        request.state.operation = await _operation(request)
+        request.state.operation = operation
         if GRAPHQL_RESPONSE in request.headers.get("accept", ""):
             response.dibx_media_type = GRAPHQL_RESPONSE
         return context
@@ -158,6 +168,11 @@ class DibxGraphQL(GraphQL[Context, None]):
         if context is None:
             return data
         codes = {(e.extensions or {}).get("code") for e in result.errors or []}
+        # A write refused because its audit record could not be made durable (nothing of it
+        # was committed): the whole request answers 503, like a failed request record.
+        refused = context.writes is not None and context.writes.failed
+        if refused:
+            codes.add(AUDIT_UNAVAILABLE)
         if INSUFFICIENT_SCOPE in codes:
             scopes = sorted(
                 {(e.extensions or {}).get("scope", "") for e in result.errors or []} - {""}
@@ -173,16 +188,21 @@ class DibxGraphQL(GraphQL[Context, None]):
             record = self._audit_record(request, context, result, codes)
             await run_in_threadpool(self.audit.write, record)
         except AuditError:
+            refused = True
+        if refused:
             log.error("audit_write_failed")
             context.response.status_code = 503
+            committed = len(context.writes.committed) if context.writes is not None else 0
+            # Say so if earlier writes of the request did commit (each with its record).
+            message = (
+                "The request could not be audited and was refused."
+                if not committed
+                else f"The response could not be audited and is withheld; {committed} change(s) "
+                "of this request were committed and audited before that."
+            )
             return {
                 "data": None,
-                "errors": [
-                    {
-                        "message": "The request could not be audited and was refused.",
-                        "extensions": {"code": "AUDIT_UNAVAILABLE"},
-                    }
-                ],
+                "errors": [{"message": message, "extensions": {"code": AUDIT_UNAVAILABLE}}],
             }
         return data
 
@@ -216,6 +236,8 @@ class DibxGraphQL(GraphQL[Context, None]):
             "policy_version": self.policy.version,
             "outcome": outcome,
             "error_codes": sorted(c for c in codes if c),
+            # The graph writes this request committed, each recorded before its commit.
+            "writes": list(context.writes.committed) if context.writes is not None else [],
         }
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:

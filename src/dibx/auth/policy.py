@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,14 +17,35 @@ from typing import Any
 from dibx.auth import markings
 from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope, _seal
+from dibx.auth.tokens import is_nation_code
 
 _KEY = re.compile(r"^[A-Za-z_]+$")
 _ATTRIBUTES = frozenset({"FED", "FEDCON", "GOV", "DL", "EXPORT_AUTH"})
-_SECTIONS = {"version", "defaults", "cui_release", "attributes", "disclosure"}
+_SECTIONS = {"version", "defaults", "cui_release", "attributes", "disclosure", "adjudication"}
+_ADJUDICATION_KEYS = frozenset({"default_designator", "orgs"})
 
 
 class PolicyError(ValueError):
     """The policy file is missing or wrong; the message names the key at fault."""
+
+
+@dataclass(frozen=True, slots=True)
+class Adjudication:
+    """Who decides marking challenges: the designating nation's listed orgs, nobody else.
+
+    A record's designating nation is its stored originator nation; records without one (all
+    of them until stewarded writes) are designated by `default_designator`. No section, no
+    designator or no orgs for a nation: nobody adjudicates for it (deny by default).
+    """
+
+    default_designator: str | None = None
+    orgs: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def may_decide(self, principal: Principal, designator: str | None) -> bool:
+        """Whether the caller's nation is `designator` and its org adjudicates for it."""
+        if designator is None or principal.nation != designator or principal.org is None:
+            return False
+        return principal.org in self.orgs.get(designator, frozenset())
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +56,7 @@ class Policy:
     attributes: Mapping[str, frozenset[str]]
     disclose_withheld: bool
     conceal: frozenset[str]
+    adjudication: Adjudication = field(default_factory=Adjudication)
 
     def scope_for(
         self, principal: Principal, member_of: Iterable[str], as_of: date
@@ -65,6 +87,41 @@ def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise PolicyError(f"[{name}] must be a table")
     return value
+
+
+def parse_adjudication(data: Mapping[str, Any]) -> Adjudication:
+    """The [adjudication] section: `default_designator` (alpha-3) and `orgs` (alpha-3 -> org
+    claims whose tokens adjudicate for that nation). Unknown keys are errors."""
+    section = _table(data, "adjudication")
+    unknown = set(section) - _ADJUDICATION_KEYS
+    if unknown:
+        raise PolicyError(
+            f"adjudication: unknown key(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(_ADJUDICATION_KEYS))}"
+        )
+    designator = section.get("default_designator")
+    if designator is not None and not is_nation_code(designator):
+        raise PolicyError("adjudication.default_designator must be an ISO 3166-1 alpha-3 code")
+    orgs_table = section.get("orgs", {})
+    if not isinstance(orgs_table, dict):
+        raise PolicyError("[adjudication.orgs] must be a table")
+    orgs: dict[str, frozenset[str]] = {}
+    for nation, names in orgs_table.items():
+        if not is_nation_code(nation):
+            raise PolicyError(f"adjudication.orgs.{nation}: not an ISO 3166-1 alpha-3 code")
+        if (
+            not isinstance(names, list)
+            or not names
+            or not all(isinstance(n, str) and n.strip() for n in names)
+        ):
+            raise PolicyError(f"adjudication.orgs.{nation}: expected a list of org names")
+        orgs[nation] = frozenset(names)
+    if designator is not None and designator not in orgs:
+        raise PolicyError(
+            f"adjudication.default_designator {designator} has no [adjudication.orgs] entry: "
+            "nobody could decide its challenges"
+        )
+    return Adjudication(default_designator=designator, orgs=orgs)
 
 
 def parse(data: Mapping[str, Any]) -> Policy:
@@ -121,6 +178,7 @@ def parse(data: Mapping[str, Any]) -> Policy:
         attributes=attributes,
         disclose_withheld=withheld,
         conceal=concealed,
+        adjudication=parse_adjudication(data),
     )
 
 

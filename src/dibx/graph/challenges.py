@@ -11,6 +11,12 @@ by `model_field` before any text is built with it, and what goes into the text i
 own string. Every value travels as a $parameter. Values of the target's fields are never read:
 only markings and whether they are released to the caller.
 
+Writes take a `before_commit` hook (the write's audit record): it runs inside the write's
+transaction, and nothing commits if it fails. Deciding matches only if the target's
+designating nation (`originNation` on the target record, else the policy's default designator)
+is the adjudicator's, the caller did not file the challenge (`challengerTag`, a keyed HMAC of
+the challenger's subject that never leaves Neo4j), and the marking is still the one checked.
+
 The challenge stores its history as a list of JSON strings, one per step, so a step is
 appended atomically (`history + [$step]`) in the same statement that changes the state.
 """
@@ -24,7 +30,7 @@ from typing import Any
 
 from dibx.auth.release import ReleaseScope
 from dibx.graph.compile import record_visible, released
-from dibx.graph.driver import Graph, compiled
+from dibx.graph.driver import BeforeCommit, Graph, compiled
 from dibx.graph.model import TYPES
 
 LABEL = "MarkingChallenge"  # constraint and index in migrations/0002_challenges.cypher
@@ -51,11 +57,15 @@ _CREATE_PROPS = (
     "anonymous",
     "challengerNation",
     "challengerSubject",
+    "challengerTag",
     "createdAt",
     "dueAt",
     "history",
 )
 _TIMES = ("createdAt", "dueAt", "decidedAt", "escalatedAt")
+
+# The target record's designating nation, once stewarded writes store an originator.
+ORIGIN_NATION = "originNation"
 
 # Challenge and target variables. Not `c`: the release predicate's own list variable is `c`.
 CH, TG = "ch", "tg"
@@ -149,9 +159,13 @@ _VIEWER = (
 
 def _projection() -> str:
     subject = f"CASE WHEN {CH}.anonymous THEN null ELSE {CH}.challengerSubject END"
+    hidden = ("challengerSubject", "challengerTag")
     parts = [
-        *(f"{p}: {CH}.{p}" for p in _CREATE_PROPS if p != "challengerSubject"),
+        *(f"{p}: {CH}.{p}" for p in _CREATE_PROPS if p not in hidden),
         f"challengerSubject: {subject}",
+        # Whether the caller filed it: the tag itself never leaves the database.
+        f"filedByCaller: coalesce({CH}.challengerTag = $callerTag, false)",
+        f"targetOrigin: {TG}.{ORIGIN_NATION}",
         f"decision: {CH}.decision",
         f"decidedAt: {CH}.decidedAt",
         f"escalatedAt: {CH}.escalatedAt",
@@ -166,7 +180,7 @@ _RETURN = f"WITH {CH}, {TG} {_PORTION} RETURN {_projection()} AS item"
 
 
 def _params(scope: ReleaseScope, **extra: Any) -> dict[str, Any]:
-    return {**scope.cypher_params(), **extra}
+    return {**scope.cypher_params(), "callerTag": None, **extra}
 
 
 def _native(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -240,6 +254,7 @@ async def create(
     field: str | None,
     expected_marking: str,
     props: Mapping[str, Any],
+    before_commit: BeforeCommit,
 ) -> dict[str, Any] | None:
     """Create the challenge and its CHALLENGES edge in one write transaction.
 
@@ -259,6 +274,7 @@ async def create(
     rows = await graph.write(
         compiled(query),
         _params(scope, key=key, field=f, expected=expected_marking, props=values),
+        before_commit=before_commit,
     )
     return _native(rows[0]["item"]) if rows else None
 
@@ -279,10 +295,16 @@ async def decide(
     step: str,
     new_marking: str | None,
     new_release: list[str] | None,
+    expected_marking: str,
+    default_designator: str | None,
+    caller_tag: str,
+    before_commit: BeforeCommit,
 ) -> dict[str, Any] | None:
     """Record the decision and, on CHANGE, rewrite the target's marking and release clauses,
     in one statement (one transaction). Matches only a PENDING challenge whose target (record
-    and challenged portion) the adjudicator may see; otherwise writes nothing, returns None.
+    and challenged portion) the adjudicator may see, whose designating nation is the
+    adjudicator's, which the caller did not file, and whose challenged marking is still
+    `expected_marking`; otherwise writes nothing, returns None.
     """
     if state not in DECIDED:
         raise ValueError(f"not a decision state: {state}")
@@ -309,6 +331,9 @@ async def decide(
         f"WHERE {CH}.state = '{PENDING}' AND {CH}.targetType = '{type_name}' "
         f"AND {_same_portion(CH)} AND {record_visible(TG, type_name)} "
         f"AND {_released_to_caller(TG, type_name, f)} "
+        f"AND coalesce({TG}.{ORIGIN_NATION}, $designator) = $nation "
+        f"AND coalesce({CH}.challengerTag <> $callerTag, true) "
+        f"AND coalesce({_marking_of(TG, type_name, f)}, 'UNMARKED') = $expected "
         f"SET {', '.join(sets)} " + _RETURN
     )
     rows = await graph.write(
@@ -326,7 +351,12 @@ async def decide(
             step=step,
             newMarking=new_marking,
             newRelease=new_release,
+            expected=expected_marking,
+            designator=default_designator,
+            nation=scope.nation,
+            callerTag=caller_tag,
         ),
+        before_commit=before_commit,
     )
     return _native(rows[0]["item"]) if rows else None
 
@@ -339,6 +369,7 @@ async def escalate(
     escalated_at: datetime,
     due_at: datetime,
     step: str,
+    before_commit: BeforeCommit,
 ) -> dict[str, Any] | None:
     """Move a decided challenge to ESCALATED, for the challenger's nation only, if it still
     sees the target; a new deadline runs for the arbiter. None when nothing matched."""
@@ -361,6 +392,7 @@ async def escalate(
             due=due_at,
             step=step,
         ),
+        before_commit=before_commit,
     )
     return _native(rows[0]["item"]) if rows else None
 
@@ -369,7 +401,12 @@ async def escalate(
 
 
 async def get(
-    graph: Graph, scope: ReleaseScope, challenge_id: str, *, adjudicator: bool
+    graph: Graph,
+    scope: ReleaseScope,
+    challenge_id: str,
+    *,
+    adjudicator: bool,
+    caller_tag: str | None = None,
 ) -> dict[str, Any] | None:
     """One challenge the caller may see, or None (absent and not visible look the same)."""
     query = (
@@ -378,7 +415,13 @@ async def get(
     )
     row = await graph.read_one(
         compiled(query),
-        _params(scope, id=challenge_id, nation=scope.nation, adjudicator=adjudicator),
+        _params(
+            scope,
+            id=challenge_id,
+            nation=scope.nation,
+            adjudicator=adjudicator,
+            callerTag=caller_tag,
+        ),
     )
     return None if row is None else _native(row["item"])
 

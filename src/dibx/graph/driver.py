@@ -2,18 +2,27 @@
 
 Reads go through `execute_read` (so a cluster can route them to followers), writes through
 `execute_write`; both retry transient errors, so the work functions are idempotent and
-consume their results inside the transaction. Every query is counted, which is how the tests
-prove that a GraphQL root field costs exactly one round trip.
+consume their results inside the transaction. A write that must be audited before it commits
+passes `before_commit`: it runs in an explicit transaction instead (see `Graph.write`). Every
+query is counted, which is how the tests prove that a GraphQL root field costs exactly one
+round trip.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, LiteralString
 
 import neo4j
-from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction
+from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, AsyncTransaction
+
+Rows = list[dict[str, Any]]
+# Runs inside a write transaction after its statement, before COMMIT; raising rolls it back.
+BeforeCommit = Callable[[Rows], Awaitable[None]]
+# Attempts of a hooked write; only failures before the hook ran are retried (see Graph.write).
+WRITE_ATTEMPTS = 3
 
 
 @dataclass
@@ -86,9 +95,21 @@ class Graph:
         return rows[0] if rows else None
 
     async def write(
-        self, query: LiteralString, params: Mapping[str, Any] | None = None
+        self,
+        query: LiteralString,
+        params: Mapping[str, Any] | None = None,
+        *,
+        before_commit: BeforeCommit | None = None,
     ) -> list[dict[str, Any]]:
+        """Run one write statement in one transaction and return its rows.
+
+        With `before_commit`, the hook gets the rows after the statement ran and before COMMIT
+        (e.g. to make the write's audit record durable); if it raises, the transaction rolls
+        back and nothing is written.
+        """
         self.stats.record("write", query)
+        if before_commit is not None:
+            return await self._write_hooked(query, dict(params or {}), before_commit)
 
         async def work(tx: AsyncManagedTransaction) -> list[dict[str, Any]]:
             result = await tx.run(query, dict(params or {}))
@@ -97,6 +118,35 @@ class Graph:
 
         async with self.driver.session(database=self.database) as session:
             return await session.execute_write(work)
+
+    async def _write_hooked(
+        self, query: LiteralString, params: dict[str, Any], before_commit: BeforeCommit
+    ) -> Rows:
+        # An explicit transaction, not execute_write: a managed transaction reruns its whole
+        # work function after a transient error, so a hook inside it could run for attempts
+        # that never commit, and a hook outside it would run after COMMIT. Here a transient
+        # failure is retried only while the hook has not run (nothing written, nothing
+        # recorded); once it has, any failure (COMMIT included) is raised to the caller.
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            async with self.driver.session(database=self.database) as session:
+                tx: AsyncTransaction | None = None
+                try:
+                    try:
+                        tx = await session.begin_transaction()
+                        result = await tx.run(query, params)
+                        rows = [dict(zip(r.keys(), r, strict=True)) async for r in result]
+                    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
+                        if attempt < WRITE_ATTEMPTS and exc.is_retryable():
+                            await asyncio.sleep(0.1 * attempt)
+                            continue
+                        raise
+                    await before_commit(rows)
+                    await tx.commit()
+                    return rows
+                finally:
+                    if tx is not None and not tx.closed():
+                        await tx.close()  # ROLLBACK
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def ping(self) -> bool:
         try:

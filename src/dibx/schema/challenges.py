@@ -149,9 +149,13 @@ class DecideChallengeInput:
 
 
 def _service(ctx: Context) -> rules.ChallengeService:
+    if ctx.writes is None:  # every request context has one; no write goes unaudited
+        raise RuntimeError("the request context has no write audit")
     return rules.ChallengeService(
         ctx.directory.graph,
         ctx.policy,
+        audit=ctx.writes,
+        challenger_key=ctx.challenge_key,
         due_days=ctx.challenge_due_days,
         max_page_size=ctx.directory.max_page_size,
     )

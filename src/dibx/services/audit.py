@@ -1,17 +1,37 @@
 """The append-only audit sink: one JSON line per request, written before the response leaves.
 
 A failed write fails the request closed: the caller gets an error, not unaudited data.
+
+Writes to the graph are audited on their own, before they commit: `WriteAudit.before_commit`
+builds the hook `Graph.write` runs inside the write transaction after its statement and
+before COMMIT. The hook writes a `graph_write` record (who, which operation, the target, the
+old and new marking and state) through the sink and waits for it (the file sink fsyncs); if
+that fails, the hook raises and the transaction rolls back, so no write commits unrecorded.
+Every future mutation and import goes through it. If COMMIT itself then fails, a
+`graph_write_failed` record follows when the sink allows; a record without a committed write
+is possible (the record came first), a committed write without a record is not.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
 import threading
-from collections.abc import Mapping
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+import structlog
+
+from dibx.auth.principal import Principal
+from dibx.graph.driver import BeforeCommit, Rows
+
+log = structlog.get_logger("dibx.audit")
+T = TypeVar("T")
 
 
 class AuditError(RuntimeError):
@@ -66,3 +86,102 @@ def sink_from(spec: str) -> AuditSink:
     if spec.startswith("file:"):
         return FileSink(Path(spec.removeprefix("file:")))
     raise ValueError(f"unknown audit sink {spec!r}")
+
+
+# What a write reports for its record, from the rows its statement returned; None when the
+# statement matched nothing (nothing will be written, so there is nothing to record).
+Describe = Callable[[Rows], Mapping[str, Any] | None]
+
+
+class WriteAudit:
+    """One request's audited graph writes: each record is durable before its write commits.
+
+    `failed` tells the endpoint that a write was refused for want of an audit record (the
+    caller gets 503 AUDIT_UNAVAILABLE); `committed` lists the write ids that did commit, so
+    the request's own record can point at them.
+    """
+
+    def __init__(
+        self, sink: AuditSink, *, operation: str | None = None, policy_version: str | None = None
+    ) -> None:
+        self.sink = sink
+        self.operation = operation
+        self.policy_version = policy_version
+        self.failed = False
+        self.committed: list[str] = []
+
+    async def run(
+        self,
+        principal: Principal,
+        action: str,
+        describe: Describe,
+        write: Callable[[BeforeCommit], Awaitable[T]],
+    ) -> T:
+        """Run `write(hook)`, a Graph write given `hook` as its `before_commit`."""
+        write_id = str(uuid.uuid4())
+        recorded = False
+
+        async def before_commit(rows: Rows) -> None:
+            nonlocal recorded
+            details = describe(rows)
+            if details is None:
+                return
+            record = {
+                **self._who(principal),
+                "event": "graph_write",
+                "write_id": write_id,
+                "action": action,
+                **details,
+                "outcome": "committing",
+            }
+            await self._emit(record)
+            recorded = True
+
+        try:
+            result = await write(before_commit)
+        except AuditError:
+            self.failed = True
+            raise
+        except BaseException as exc:
+            if recorded:  # recorded, then COMMIT failed: say so where the sink still allows
+                await self._after_failure(principal, write_id, action, exc)
+            raise
+        if recorded:
+            self.committed.append(write_id)
+        return result
+
+    def _who(self, principal: Principal) -> dict[str, Any]:
+        return {
+            "time": datetime.now(UTC).isoformat(),
+            "subject": principal.subject,
+            "client": principal.client_id,
+            "nation": principal.nation,
+            "org": principal.org,
+            "token_id": principal.token_id,
+            "operation": self.operation,
+            "policy_version": self.policy_version,
+        }
+
+    async def _emit(self, record: Mapping[str, Any]) -> None:
+        # The file sink fsyncs: off the event loop, but the transaction waits for it.
+        try:
+            await asyncio.to_thread(self.sink.write, record)
+        except AuditError:
+            raise
+        except Exception as exc:  # any failing sink is a failed audit, never a silent pass
+            raise AuditError(f"audit write failed: {exc}") from exc
+
+    async def _after_failure(
+        self, principal: Principal, write_id: str, action: str, exc: BaseException
+    ) -> None:
+        record = {
+            **self._who(principal),
+            "event": "graph_write_failed",
+            "write_id": write_id,
+            "action": action,
+            "error": type(exc).__name__,
+        }
+        try:
+            await self._emit(record)
+        except AuditError:
+            log.error("audit_write_failed", write_id=write_id)

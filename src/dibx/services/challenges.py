@@ -10,20 +10,35 @@ Rules as implemented:
   PENDING with a deadline `due_days` after filing (a configuration choice, default 30 days:
   32 CFR 2002.50 leaves the timetable to the agency's challenge procedure); the marking stays
   in force while it is pending.
-* Anonymity. An anonymous challenge stores no challenger subject at all (not even a hash:
-  subjects are guessable, so an unkeyed hash would not hide them); its nation is kept, since
-  visibility and escalation rest on it. The per-request audit record still names the caller:
-  anonymity is towards the challenge's readers, not the audit.
+* Anonymity. An anonymous challenge stores no challenger subject in readable form; its nation
+  is kept, since visibility and escalation rest on it. The per-request and per-write audit
+  records still name the caller: anonymity is towards the challenge's readers, not the audit.
+* Challenger tag. Every challenge (anonymous or not) stores `challengerTag`, an HMAC-SHA256
+  of the challenger's subject under a server secret (`Settings.challenge_key_file`), so that
+  deciding can refuse the challenger without the challenge revealing who that is. Keyed, not
+  a plain hash: subjects are guessable, and anyone reading the graph could hash candidates
+  and compare; without the key they cannot. The tag is compared inside Neo4j (`filedByCaller`)
+  and is never returned by any query or API field. It matches only the same subject: other
+  callers of the challenger's nation and org are not barred by it.
 * Reading. A challenge is visible only to callers who see its target record, and among them
   to the challenger's nation, or to adjudicators the challenged portion (record or field) is
   itself released to. Everyone else finds nothing: not in lookups, lists or counts.
-* Deciding. Adjudicators (scope marking:adjudicate) who may see the target record and the
-  challenged portion decide PENDING challenges: UPHOLD keeps the marking, CHANGE rewrites it
-  (canonical text and release clauses) in the same transaction as the state change. A
-  challenger may not decide their own (named) challenge.
+* Deciding. Only the designating nation decides, never the challenger (DESIGN, promise 7).
+  The designating nation of the challenged portion is the target record's stored originator
+  nation (`originNation`), else the policy's `[adjudication] default_designator`; the
+  adjudicator must act for that nation, hold scope marking:adjudicate, carry a token `org`
+  that the policy's `[adjudication.orgs]` lists for that nation, and see the target record
+  and the challenged portion. The challenger (by challenger tag, anonymous or not) may not
+  decide it. Denials follow "not found before forbidden": a challenge the caller cannot see
+  is NotFound; only one it can see is Forbidden. UPHOLD keeps the marking, CHANGE rewrites it
+  (canonical text and release clauses) in the same transaction as the state change; the
+  write re-checks the designator, the tag and the marking it was decided against.
 * Escalation. The challenger's nation may escalate a decided challenge to an impartial
   arbiter (state ESCALATED, a new deadline of `due_days`); escalating an anonymous challenge
   records no subject either.
+* Audit. Each write (filing, deciding, escalating) goes through `WriteAudit.run`: its record
+  (who, what, target, old and new marking and state) is durable before the transaction
+  commits, and a failed record rolls the write back.
 * Concealment. Where the policy conceals a marking from callers it withholds a field from,
   a challenge never shows them that marking, and filing does not compare the proposal with
   it (that comparison would tell them the marking).
@@ -31,6 +46,8 @@ Rules as implemented:
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import Callable, Mapping
@@ -45,8 +62,9 @@ from dibx.auth.principal import MARKING_ADJUDICATE, Principal
 from dibx.auth.release import ReleaseScope
 from dibx.errors import Conflict, Forbidden, Invalid, NotFound
 from dibx.graph import challenges as store
-from dibx.graph.driver import Graph
+from dibx.graph.driver import Graph, Rows
 from dibx.graph.model import TYPES
+from dibx.services.audit import WriteAudit
 
 DEFAULT_DUE_DAYS = 30
 MAX_TEXT = 4000
@@ -58,6 +76,7 @@ IN_FORCE = "The marking stays in force while the challenge is pending."
 CHALLENGEABLE = store.CHALLENGEABLE
 STATES = store.STATES
 _CHALLENGER_STEPS = ("FILED", store.ESCALATED)  # steps an anonymous challenger takes
+MIN_KEY_BYTES = 32
 
 
 class Decision(Enum):
@@ -156,20 +175,39 @@ def _step(
     )
 
 
+def challenger_tag(key: bytes, subject: str) -> str:
+    """The keyed hash of a challenger's subject stored on a challenge (see the module doc)."""
+    return hmac.new(key, b"dibx-challenger\x00" + subject.encode(), hashlib.sha256).hexdigest()
+
+
+def _target(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": row["targetType"], "key": row["targetKey"], "field": row.get("field")}
+
+
+def _item(rows: Rows) -> Mapping[str, Any] | None:
+    return rows[0]["item"] if rows else None
+
+
 class ChallengeService:
     def __init__(
         self,
         graph: Graph,
         policy: Policy,
         *,
+        audit: WriteAudit,
+        challenger_key: bytes,
         due_days: int = DEFAULT_DUE_DAYS,
         max_page_size: int = 100,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         if due_days < 1:
             raise ValueError("due_days must be at least 1")
+        if len(challenger_key) < MIN_KEY_BYTES:
+            raise ValueError(f"the challenger key must be at least {MIN_KEY_BYTES} bytes")
         self.graph = graph
         self.policy = policy
+        self.audit = audit
+        self._key = challenger_key
         self.due_days = due_days
         self.max_page_size = max_page_size
         self.clock = clock
@@ -234,18 +272,41 @@ class ChallengeService:
             "anonymous": anonymous,
             "challengerNation": principal.nation,
             "challengerSubject": subject,
+            "challengerTag": challenger_tag(self._key, principal.subject),
             "createdAt": now,
             "dueAt": now + timedelta(days=self.due_days),
             "history": [_step("FILED", now, principal.nation, subject)],
         }
-        row = await store.create(
-            self.graph,
-            scope,
-            type_name=target_type,
-            key=target_key,
-            field=field,
-            expected_marking=current,
-            props=props,
+
+        def describe(rows: Rows) -> dict[str, Any] | None:
+            item = _item(rows)
+            if item is None:
+                return None
+            return {
+                "challenge": item["id"],
+                "target": _target(item),
+                "anonymous": anonymous,
+                "proposed_marking": proposed,
+                "state_before": None,
+                "state_after": item["state"],
+                "marking_before": current,
+                "marking_after": current,  # filing changes no marking
+            }
+
+        row = await self.audit.run(
+            principal,
+            "challengeMarking",
+            describe,
+            lambda hook: store.create(
+                self.graph,
+                scope,
+                type_name=target_type,
+                key=target_key,
+                field=field,
+                expected_marking=current,
+                props=props,
+                before_commit=hook,
+            ),
         )
         if row is None:
             raise Conflict("the marking changed while the challenge was being filed; try again")
@@ -273,9 +334,11 @@ class ChallengeService:
             raise Invalid("is only given when the decision is CHANGE", field="input.newMarking")
         note = _text(rationale, "input.rationale")
 
-        row = await store.get(self.graph, scope, cid, adjudicator=True)
-        # An adjudicator decides only what is released to them. One who sees the challenge
-        # only as of the challenger's nation is told why; to anyone else it does not exist.
+        tag = challenger_tag(self._key, principal.subject)
+        row = await store.get(self.graph, scope, cid, adjudicator=True, caller_tag=tag)
+        # Not found before forbidden: a challenge the caller cannot see does not exist for
+        # them. One they see (as of the challenger's nation, or as an adjudicator the portion
+        # is released to) is refused with the reason.
         if row is None:
             raise NotFound("no such challenge", field="input.id")
         if not row["portionReleased"]:
@@ -283,10 +346,19 @@ class ChallengeService:
                 "the challenged portion is not released to you: an adjudicator who may see "
                 "it decides this challenge"
             )
+        adjudication = self.policy.adjudication
+        designator = row.get("targetOrigin") or adjudication.default_designator
+        if not adjudication.may_decide(principal, designator):
+            raise Forbidden(
+                "only an adjudicating org of the nation that designated this marking may "
+                "decide the challenge"
+            )
+        if row["filedByCaller"] or (
+            not row["anonymous"] and row.get("challengerSubject") == principal.subject
+        ):
+            raise Forbidden("a challenger may not decide their own challenge")
         if row["state"] != store.PENDING:
             raise Conflict(f"the challenge is {row['state']}: only PENDING challenges are decided")
-        if not row["anonymous"] and row.get("challengerSubject") == principal.subject:
-            raise Forbidden("a challenger may not decide their own challenge")
         text = str(parsed) if parsed is not None else None
         if text is not None and text == row["liveMarking"]:
             raise Invalid(
@@ -296,24 +368,49 @@ class ChallengeService:
 
         now = self.clock()
         state = store.CHANGED if parsed is not None else store.UPHELD
-        updated = await store.decide(
-            self.graph,
-            scope,
-            challenge_id=cid,
-            type_name=row["targetType"],
-            field=row["field"],
-            state=state,
-            decision=decision.value,
-            decided_at=now,
-            decider_subject=principal.subject,
-            decider_nation=principal.nation,
-            rationale=note,
-            step=_step(state, now, principal.nation, principal.subject, note, text),
-            new_marking=text,
-            new_release=list(markings.release_clauses(parsed)) if parsed is not None else None,
+        before = row["liveMarking"] or "UNMARKED"
+
+        def describe(rows: Rows) -> dict[str, Any] | None:
+            item = _item(rows)
+            if item is None:
+                return None
+            return {
+                "challenge": cid,
+                "target": _target(item),
+                "decision": decision.value,
+                "state_before": store.PENDING,
+                "state_after": item["state"],
+                "marking_before": before,
+                "marking_after": item["liveMarking"],
+            }
+
+        updated = await self.audit.run(
+            principal,
+            "decideChallenge",
+            describe,
+            lambda hook: store.decide(
+                self.graph,
+                scope,
+                challenge_id=cid,
+                type_name=row["targetType"],
+                field=row["field"],
+                state=state,
+                decision=decision.value,
+                decided_at=now,
+                decider_subject=principal.subject,
+                decider_nation=principal.nation,
+                rationale=note,
+                step=_step(state, now, principal.nation, principal.subject, note, text),
+                new_marking=text,
+                new_release=list(markings.release_clauses(parsed)) if parsed is not None else None,
+                expected_marking=before,
+                default_designator=adjudication.default_designator,
+                caller_tag=tag,
+                before_commit=hook,
+            ),
         )
         if updated is None:
-            raise Conflict("the challenge was decided meanwhile; read it again")
+            raise Conflict("the challenge or its marking changed meanwhile; read it again")
         return self._view(updated)
 
     # -- escalating ---------------------------------------------------------------------
@@ -334,14 +431,34 @@ class ChallengeService:
             raise Conflict(f"the challenge is {row['state']}: only a decided one can be escalated")
         now = self.clock()
         subject = None if row["anonymous"] else principal.subject
-        updated = await store.escalate(
-            self.graph,
-            scope,
-            challenge_id=cid,
-            escalated_at=now,
-            due_at=now + timedelta(days=self.due_days),
-            # Whoever escalates an anonymous challenge is most likely its challenger: unnamed.
-            step=_step(store.ESCALATED, now, principal.nation, subject, note),
+        state_before = row["state"]
+
+        def describe(rows: Rows) -> dict[str, Any] | None:
+            item = _item(rows)
+            if item is None:
+                return None
+            return {
+                "challenge": cid,
+                "target": _target(item),
+                "reason": note,
+                "state_before": state_before,
+                "state_after": item["state"],
+            }
+
+        updated = await self.audit.run(
+            principal,
+            "escalateChallenge",
+            describe,
+            lambda hook: store.escalate(
+                self.graph,
+                scope,
+                challenge_id=cid,
+                escalated_at=now,
+                due_at=now + timedelta(days=self.due_days),
+                # Whoever escalates an anonymous challenge is most likely its challenger: unnamed.
+                step=_step(store.ESCALATED, now, principal.nation, subject, note),
+                before_commit=hook,
+            ),
         )
         if updated is None:
             raise Conflict("the challenge changed meanwhile; read it again")
