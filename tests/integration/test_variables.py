@@ -223,3 +223,24 @@ async def test_random_variables_never_give_internal_errors(
             code = (error.get("extensions") or {}).get("code")
             assert code is not None, error
             assert code != "INTERNAL", error
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "query ($n: Int) { suppliers(first: $n) { totalCount } }",
+        "query ($n: Int) { suppliers { nodes { capabilities(first: $n) { totalCount } } } }",
+    ],
+)
+async def test_null_for_a_non_null_argument_with_a_default_is_bad_user_input(
+    api: Api, document: str
+) -> None:
+    """A nullable variable may stand where a defaulted argument is non-null; its null is
+    then refused at execution, about the caller's value, not masked as internal."""
+    await api.load(graph())
+    reply = await api.query(document, {"n": None})
+    [error] = reply.errors
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}, error
+    assert "first" in error["message"]
+    defaulted = await api.query(document, {})
+    assert not defaulted.errors, defaulted.errors
