@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from cross_web import HTTPException
 from graphql import FieldNode, GraphQLError, get_operation_ast, parse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -53,7 +54,7 @@ class Operation:
 async def _operation(request: Request) -> Operation:
     try:
         body = json.loads(await request.body())
-    except ValueError:
+    except (ValueError, RecursionError):  # strawberry's parse answers these with a 400
         return Operation()
     if not isinstance(body, dict):
         return Operation()
@@ -68,6 +69,12 @@ async def _operation(request: Request) -> Operation:
     fields = tuple(s.name.value for s in ast.selection_set.selections if isinstance(s, FieldNode))
     name = ast.name.value if ast.name else None
     return Operation(document, name, ast.operation.value, fields)
+
+
+def _request_error(result: ExecutionResult) -> bool:
+    """Nothing executed: every error concerns the request, none a field (no path)."""
+    errors = result.errors or []
+    return result.data is None and bool(errors) and all(e.path is None for e in errors)
 
 
 class DibxGraphQL(GraphQL[Context, None]):
@@ -134,7 +141,23 @@ class DibxGraphQL(GraphQL[Context, None]):
             await response(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
-        await super().__call__(scope, receive, send)
+        reply: Response
+        try:
+            reply = await self.run(request)
+        except HTTPException as exc:
+            # strawberry answers a malformed request in plain text; callers get JSON and a code.
+            reply = JSONResponse(
+                {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
+                status_code=exc.status_code,
+            )
+        await reply(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except RecursionError:
+            # Python's parser recurses per level: deep nesting would end in a plain 500.
+            raise HTTPException(400, "The request body is nested too deeply.") from None
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal: Principal = request.state.principal
@@ -173,6 +196,12 @@ class DibxGraphQL(GraphQL[Context, None]):
         refused = context.writes is not None and context.writes.failed
         if refused:
             codes.add(AUDIT_UNAVAILABLE)
+        media_type = getattr(context.response, "dibx_media_type", None)
+        if _request_error(result) and media_type == GRAPHQL_RESPONSE:
+            # GraphQL over HTTP: a request error (syntax, validation, variables) has no
+            # `data` entry and, for this media type, a 4xx status (403 below for scopes).
+            data.pop("data", None)
+            context.response.status_code = 400
         if INSUFFICIENT_SCOPE in codes:
             scopes = sorted(
                 {(e.extensions or {}).get("scope", "") for e in result.errors or []} - {""}

@@ -106,16 +106,22 @@ def _capability_where(c: Compiler, f: CapabilityFilter) -> list[str]:
 
 
 def _order(node_type: NodeType, sorts: tuple[Sort, ...]) -> str:
+    """ORDER BY keys: nulls last in both directions, then the key, so every order is total.
+
+    Cypher sorts nulls last ascending but first descending; `<expr> IS NULL` ahead of the
+    value keeps them last either way, as the schema promises.
+    """
     keys = []
     for sort in sorts:
+        direction = "DESC" if sort.descending else "ASC"
         if sort.field is SortField.KEY:
-            expr = f"n0.{node_type.key}"
-        else:
-            if sort.field.value not in node_type.fields:
-                raise ValueError(f"{node_type.name} cannot be sorted by {sort.field.value}")
-            # Sorting reads the field as the caller sees it: withheld sorts as null.
-            expr = field_value("n0", node_type.name, sort.field.value)
-        keys.append(f"{expr} {'DESC' if sort.descending else 'ASC'}")
+            keys.append(f"n0.{node_type.key} {direction}")
+            continue
+        if sort.field.value not in node_type.fields:
+            raise ValueError(f"{node_type.name} cannot be sorted by {sort.field.value}")
+        # Sorting reads the field as the caller sees it: withheld sorts as null.
+        expr = field_value("n0", node_type.name, sort.field.value)
+        keys += [f"{expr} IS NULL ASC", f"{expr} {direction}"]
     keys.append(f"n0.{node_type.key} ASC")
     return ", ".join(keys)
 
@@ -200,11 +206,11 @@ async def list_nodes(
     node_type = TYPES[type_name]
     c = Compiler(as_of=scope.as_of, nested_limit=nested_limit)
     where = [record_visible("n0", node_type.name)]
-    anchors = [f"(n0:{node_type.label})"]
+    filter_anchors: list[str] = []
     if supplier_filter is not None:
-        supplier_anchors, supplier_where = _supplier_where(c, supplier_filter)
-        anchors = supplier_anchors or anchors
+        filter_anchors, supplier_where = _supplier_where(c, supplier_filter)
         where += supplier_where
+    anchors = filter_anchors or [f"(n0:{node_type.label})"]
     if capability_filter is not None:
         where += _capability_where(c, capability_filter)
     if nation_codes:
@@ -217,9 +223,15 @@ async def list_nodes(
         + " AND ".join(where)
         + " WITH DISTINCT n0"
     )
-    projection = c.node("n0", node_type, connection_node_selections(selections))
+    # `first: 0` asks only whether there is a next page (and maybe the total): one row
+    # past the offset answers it, and that row needs no projection.
+    projection = (
+        c.node("n0", node_type, connection_node_selections(selections)) if first > 0 else "true"
+    )
     skip, limit = c.param(offset), c.param(first + 1)
-    if len(anchors) == 1 and _index_sortable(node_type, sorts):
+    # The split reads the whole label in index order; a filter's anchor pattern already
+    # narrows the records, so those pages sort what the anchor found.
+    if not filter_anchors and _index_sortable(node_type, sorts):
         query = _split_page(
             c, node_type, sorts[0].field.value, where, projection, skip, limit, offset + first + 1
         )

@@ -1,6 +1,8 @@
 """The GraphQL schema: types, root fields, limits and extensions."""
 
 import strawberry
+import structlog
+from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -9,9 +11,11 @@ from strawberry.extensions import (
     QueryDepthLimiter,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+from strawberry.utils.logging import StrawberryLogger
 
 from dibx.schema.challenges import Mutation
-from dibx.schema.extensions import Disclosure, ScopeGate, ShapeErrors
+from dibx.schema.extensions import Disclosure, ScopeGate, ShapeErrors, is_user_error
 from dibx.schema.queries import Query
 from dibx.schema.types import (
     Agreement,
@@ -19,6 +23,21 @@ from dibx.schema.types import (
     Nation,
     Supplier,
 )
+
+log = structlog.get_logger("dibx.schema")
+
+
+class DibxSchema(strawberry.Schema):
+    """Logs the caller's own mistakes in one line; tracebacks only for our failures."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if is_user_error(error):
+                log.info("graphql_request_error", message=error.message)
+            else:
+                StrawberryLogger.error(error, execution_context)
 
 
 def build_schema(
@@ -28,8 +47,9 @@ def build_schema(
     max_tokens: int = 2000,
     introspection: bool = True,
 ) -> strawberry.Schema:
+    # Suggestions go with introspection: "Did you mean ...?" would recover the schema.
     extensions: list[object] = [
-        ShapeErrors,
+        lambda: ShapeErrors(suggestions=introspection),
         lambda: QueryDepthLimiter(max_depth=max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
@@ -38,7 +58,7 @@ def build_schema(
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(
+    return DibxSchema(
         query=Query,
         mutation=Mutation,
         types=[Supplier, Capability, Nation, Agreement],

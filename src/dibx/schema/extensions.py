@@ -1,9 +1,17 @@
 """Schema extensions: scope gate, error shaping, and the withheld/banner extensions."""
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import FieldNode, GraphQLError, ValidationRule
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    ValidationRule,
+    ValueNode,
+    VariableDefinitionNode,
+)
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from dibx.auth.principal import (
@@ -12,7 +20,7 @@ from dibx.auth.principal import (
     SUPPLIER_READ,
     SUPPLY_CHAIN_READ,
 )
-from dibx.errors import DibxError
+from dibx.errors import DibxError, Invalid
 
 # Every root field and the scope it needs. A root field missing here needs a scope nobody
 # has: deny by default.
@@ -58,7 +66,8 @@ class ScopeGate(SchemaExtension):
                 if parent is None or parent.name not in {"Query", "Mutation"}:
                     return
                 name = node.name.value
-                if name.startswith("__"):
+                if name.startswith("__") or self.context.get_field_def() is None:
+                    # A field the schema lacks is for validation to report, not a scope.
                     return
                 needed = ROOT_SCOPES.get(name, _UNGRANTABLE)
                 if needed not in scopes:
@@ -75,56 +84,72 @@ class ScopeGate(SchemaExtension):
         yield
 
 
-def _is_user_error(error: GraphQLError) -> bool:
-    return error.original_error is None or isinstance(error.original_error, DibxError)
+# graphql-core's `did_you_mean`: " Did you mean [the enum value ]'a', 'b', or 'c'?". The
+# quoted parts are schema names, which hold no quote.
+_SUGGESTION = re.compile(r" Did you mean (?:the enum value )?'[^']*'(?:,? (?:or )?'[^']*')*\?")
+
+
+def _is_input_error(error: GraphQLError) -> bool:
+    """A bad value the caller sent. graphql-core reports a bad variable (wrong type, missing,
+    unknown enum value, malformed scalar) against the variable's definition before
+    execution, and a bad argument value (say a null variable for a non-null argument)
+    against the literal or variable during execution. Errors about our own values (a
+    result that fails to serialize) name no such node, and stay masked."""
+    if any(isinstance(node, VariableDefinitionNode) for node in error.nodes or ()):
+        return True
+    original = error.original_error
+    return isinstance(original, GraphQLError) and any(
+        isinstance(node, ValueNode) for node in original.nodes or ()
+    )
+
+
+def is_user_error(error: GraphQLError) -> bool:
+    """The caller's own mistake, safe to show: validation, input values, or a DibxError."""
+    original = error.original_error
+    return original is None or isinstance(original, DibxError) or _is_input_error(error)
 
 
 class ShapeErrors(MaskErrors):
     """Errors meant for the user keep their message and gain a code; all others are masked.
 
-    Validation and syntax errors (no original error) describe the caller's own document, so
-    they are shown; anything raised by our code that is not a DibxError could carry internal
-    detail (driver messages, stored values), so it becomes "Unexpected error."
+    Validation and syntax errors (no original error) and bad variable values describe the
+    caller's own request, so they are shown; anything raised by our code that is not a
+    DibxError could carry internal detail (driver messages, stored values), so it becomes
+    "Unexpected error." Without `suggestions` (production), graphql-core's "Did you mean
+    ...?" hints are cut, since they spell out the schema that introspection would have.
+    strawberry does not pass graphql-core 3.3's `hide_suggestions` to validation or
+    execution, and its own `disable_field_suggestions` covers field names only, so the
+    hint is cut here, from every kind of error.
     """
 
-    def __init__(self) -> None:
-        super().__init__(should_mask_error=lambda e: not _is_user_error(e))
+    def __init__(self, *, suggestions: bool = True) -> None:
+        super().__init__(should_mask_error=lambda e: not is_user_error(e))
+        self.suggestions = suggestions
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        shaped = []
-        for error in super()._process_errors(errors):
-            original = error.original_error
-            if isinstance(original, DibxError):
-                extensions = {**(error.extensions or {}), "code": original.code}
-                if original.field is not None:
-                    extensions["field"] = original.field
-                error = GraphQLError(
-                    str(original),
-                    error.nodes,
-                    error.source,
-                    error.positions,
-                    error.path,
-                    None,
-                    extensions,
-                )
-            elif (
-                error.original_error is None
-                and not error.extensions
-                and error.message != self.error_message
-            ):
-                error = GraphQLError(
-                    error.message,
-                    error.nodes,
-                    error.source,
-                    error.positions,
-                    error.path,
-                    None,
-                    {"code": "GRAPHQL_VALIDATION_FAILED"},
-                )
-            elif error.message == self.error_message:
-                error.extensions = {"code": "INTERNAL"}
-            shaped.append(error)
-        return shaped
+        return [self._shape(error) for error in super()._process_errors(errors)]
+
+    def _shape(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        message, extensions = error.message, error.extensions
+        if isinstance(original, DibxError):
+            message = str(original)
+            extensions = {**(extensions or {}), "code": original.code}
+            if original.field is not None:
+                extensions["field"] = original.field
+        elif original is None and message == self.error_message:
+            extensions = {"code": "INTERNAL"}
+        elif _is_input_error(error):
+            extensions = {"code": Invalid.code}
+        elif isinstance(error, GraphQLSyntaxError):
+            extensions = {"code": "GRAPHQL_PARSE_FAILED"}
+        elif original is None and not extensions:
+            extensions = {"code": "GRAPHQL_VALIDATION_FAILED"}
+        if not self.suggestions:
+            message = _SUGGESTION.sub("", message)
+        return GraphQLError(
+            message, error.nodes, error.source, error.positions, error.path, None, extensions
+        )
 
 
 class Disclosure(SchemaExtension):

@@ -118,9 +118,13 @@ def _connection_type(name: str, edge: Any, node: Any) -> Any:
         return out
 
     def page_info(root: Any) -> PageInfo:
+        # An empty page ends where it started: its endCursor is the `after` it was given
+        # (null at the start), so paging on from endCursor never starts over.
         page = root._page
-        end = encode_cursor(page.offset + len(page.items) - 1) if page.items else None
-        return PageInfo(has_next_page=page.has_next, end_cursor=end)
+        end = page.offset + len(page.items)
+        return PageInfo(
+            has_next_page=page.has_next, end_cursor=encode_cursor(end - 1) if end > 0 else None
+        )
 
     edges.__annotations__["return"] = list[edge]
     nodes.__annotations__["return"] = list[node]
@@ -132,7 +136,14 @@ def _connection_type(name: str, edge: Any, node: Any) -> Any:
         ),
         "edges": strawberry.field(resolver=edges),
         "nodes": strawberry.field(resolver=nodes),
-        "page_info": strawberry.field(resolver=page_info),
+        "page_info": strawberry.field(
+            resolver=page_info,
+            description=(
+                "hasNextPage: a record you may see follows this page (also for `first: 0`). "
+                "endCursor: the cursor of the last edge; on an empty page, the `after` "
+                "it was asked with (null at the start)."
+            ),
+        ),
     }
     return strawberry.type(type(name, (), ns))
 

@@ -3,6 +3,11 @@
 Walks the operation's AST with graphql-core's own argument coercion (variables, defaults),
 resolving fragments, `@skip`/`@include` and aliases, so the compiled query sees exactly the
 fields and argument values that the resolvers will later be called with.
+
+strawberry hands resolvers the coerced variables as a plain dict, while graphql-core 3.3's
+`get_argument_values` / `get_directive_values` read them from a `VariableValues` (its
+`.coerced`): `_variables` rewraps them. The variables were coerced and validated before
+execution began, so only the AST literals are coerced here.
 """
 
 from __future__ import annotations
@@ -21,14 +26,22 @@ from graphql import (
     SelectionSetNode,
     get_named_type,
 )
-from graphql.execution.values import get_argument_values, get_directive_values
+from graphql.execution.values import VariableValues, get_argument_values, get_directive_values
 
 from dibx.graph.selection import Selected, result_key
 
 ParentType = GraphQLObjectType | GraphQLInterfaceType
 
 
-def _included(node: Any, variables: Any) -> bool:
+def _variables(info: GraphQLResolveInfo[Any]) -> VariableValues:
+    raw: Any = info.variable_values
+    if isinstance(raw, VariableValues):
+        return raw
+    # The sources are only read for fragment variables, which dibx does not enable.
+    return VariableValues(sources={}, coerced=dict(raw or {}))
+
+
+def _included(node: Any, variables: VariableValues) -> bool:
     skip = get_directive_values(GraphQLSkipDirective, node, variables)
     if skip and skip.get("if") is True:
         return False
@@ -50,15 +63,16 @@ def walk(
     if selection_set is None:
         return ()
     found: list[Selected] = []
+    variables = _variables(info)
     for node in selection_set.selections:
-        if not _included(node, info.variable_values):
+        if not _included(node, variables):
             continue
         if isinstance(node, FieldNode):
             name = node.name.value
             if name.startswith("__"):
                 continue
             field_def = parent.fields[name]
-            args = get_argument_values(field_def, node, info.variable_values)
+            args = get_argument_values(field_def, node, variables)
             child = get_named_type(field_def.type)
             children = (
                 walk(info, node.selection_set, child)
@@ -88,7 +102,7 @@ def own_key(info: GraphQLResolveInfo[Any]) -> str:
     """The result key of the field being resolved: same computation as the compiler's."""
     parent = info.parent_type
     field_def = parent.fields[info.field_name]
-    args = get_argument_values(field_def, info.field_nodes[0], info.variable_values)
+    args = get_argument_values(field_def, info.field_nodes[0], _variables(info))
     return result_key(info.field_name, args)
 
 
