@@ -51,19 +51,34 @@ def reference(since: date = date(2000, 1, 1)) -> Dataset:
         for a in TEST_MEMBERSHIPS
     ]
     memberships = [
-        MembershipRecord(
-            nation=n,
-            agreement=a,
-            since=since,
-            until=None,
-            precision="day",
-            source="test fixture",
-            markings=Markings.public(["since", "until", "precision", "source"]),
-        )
-        for a, members in TEST_MEMBERSHIPS.items()
-        for n in members
+        membership(n, a, since=since) for a, members in TEST_MEMBERSHIPS.items() for n in members
     ]
     return Dataset(nations=nations, agreements=agreements, memberships=memberships)
+
+
+def membership(
+    nation: str,
+    agreement: str,
+    *,
+    since: date = date(2000, 1, 1),
+    until: date | None = None,
+    record: str = PUBLIC,
+    fields: Mapping[str, str] | None = None,
+    source: str = "test fixture",
+) -> MembershipRecord:
+    """A membership whose edge and fields are PUBLIC unless marked (`precision` follows
+    `since`, as the reference loader marks it)."""
+    marks = _public(EDGE_FIELDS["MEMBER_OF"], fields)
+    marks["precision"] = marks["since"]
+    return MembershipRecord(
+        nation=nation,
+        agreement=agreement,
+        since=since,
+        until=until,
+        precision="day",
+        source=source,
+        markings=Markings.build(record, marks),
+    )
 
 
 def _public(names: tuple[str, ...], overrides: Mapping[str, str] | None) -> dict[str, str]:

@@ -491,3 +491,29 @@ def test_bad_files_are_reported(tmp_path: Path) -> None:
     one(result, "not valid YAML")
     one(result, "unknown top-level key")
     one(result, "missing: say that company facts are illustrative")
+
+
+def test_memberships_may_carry_markings(tmp_path: Path) -> None:
+    """Optional marking columns mark the edge and its fields; an empty cell is PUBLIC."""
+    ref = tmp_path / "reference"
+    ref.mkdir()
+    (ref / "agreements.csv").write_text(AGREEMENTS)
+    (ref / "memberships.csv").write_text(
+        "nation,agreement,since,until,precision,source,marking,marking_since,marking_until\n"
+        "GBR,NATO,1949-08-24,,day,s,,,\n"
+        'SWE,NATO,2024-03-07,,day,s,CUI//NOFORN,"CUI//REL TO USA, GBR",CUI//NOFORN\n'
+        "FIN,NATO,2023-04-04,,day,s,BOGUS,,\n"
+    )
+    result = load_reference(tmp_path)
+    assert one(result, "malformed marking for the membership").row == "line 4"
+    gbr, swe = result.dataset.memberships
+    assert gbr.markings.record == "PUBLIC"
+    fields = ("precision", "since", "source", "until")
+    assert gbr.markings.as_dict() == dict.fromkeys(fields, "PUBLIC")
+    assert swe.markings.record == "CUI//NOFORN"
+    assert swe.markings.as_dict() == {
+        "since": "CUI//REL TO USA, GBR",
+        "precision": "CUI//REL TO USA, GBR",  # says how exact `since` is: marked with it
+        "until": "CUI//NOFORN",
+        "source": "PUBLIC",
+    }

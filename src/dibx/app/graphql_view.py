@@ -164,12 +164,14 @@ class DibxGraphQL(GraphQL[Context, None]):
         today = datetime.now(UTC).date()
         groups = await self.memberships.groups_of(principal.nation, today)
         operation = await _operation(request)
+        scope = self.policy.scope_for(principal, groups, today)
         context = Context(
             principal=principal,
-            scope=self.policy.scope_for(principal, groups, today),
+            scope=scope,
             policy=self.policy,
             directory=self.directory,
-            tetragraphs=await self.memberships.tetragraphs(today),
+            # The banner expands tetragraphs only by memberships released to the caller.
+            tetragraphs=await self.memberships.released_to(scope),
             challenge_due_days=self.challenge_due_days,
             analytics=self.analytics,
             request=request,

@@ -46,6 +46,23 @@ def field_value(var: str, owner: str, name: str) -> str:
     return f"CASE WHEN {check} THEN {var}.{name} END"
 
 
+def dated_holds(var: str, edge_type: str, as_of: str) -> str:
+    """Cypher predicate: the dated edge `var` (`since`/`until`) holds on `as_of`, as the caller
+    may know it.
+
+    Fails closed on withheld dates. A withheld `since` read as null could never show that the
+    edge held, and a withheld `until` read as null would mean "open-ended", which is a claim
+    the caller may not learn: so an edge with either date withheld holds on no date at all.
+    The answer then never depends on a withheld date (bisecting `asOf` learns nothing).
+    """
+    since = released(f"{var}.release_since", f"{edge_type}_since")
+    until = released(f"{var}.release_until", f"{edge_type}_until")
+    return (
+        f"{since} AND {until} AND {var}.since <= {as_of} "
+        f"AND ({var}.until IS NULL OR {var}.until > {as_of})"
+    )
+
+
 def merge(selections: list[Selected]) -> list[Selected]:
     """Merge fields selected more than once (aliases, fragments) into one per result key."""
     by_key: dict[str, Selected] = {}
@@ -130,9 +147,7 @@ class Compiler:
         where = [released(f"{edge}.release", rel.edge_type), record_visible(other, target.name)]
         if rel.dated:
             as_of = self.param(sel.arg("asOf") or self.as_of)
-            where.append(
-                f"{edge}.since <= {as_of} AND ({edge}.until IS NULL OR {edge}.until > {as_of})"
-            )
+            where.append(dated_holds(edge, rel.edge_type, as_of))
         match = f"MATCH {arrow} WHERE " + " AND ".join(where)
 
         if not rel.many:

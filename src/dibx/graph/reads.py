@@ -11,6 +11,7 @@ from dibx.auth.release import ReleaseScope
 from dibx.graph.compile import (
     Compiler,
     connection_node_selections,
+    dated_holds,
     field_value,
     record_visible,
     released,
@@ -71,11 +72,14 @@ def _supplier_where(c: Compiler, f: SupplierFilter) -> tuple[list[str], list[str
         anchors.append("(n0:Supplier)-[b0:BASED_IN]->(x0:Nation)")
         where += [f"x0.code IN {c.param(list(f.nations))}", record_visible("b0", "BASED_IN")]
     if f.agreement:
+        # The membership is read as the caller may see it: a hidden edge is absent and a
+        # withheld date establishes nothing (see `dated_holds`).
         as_of = c.param(f.as_of or c.as_of)
         where.append(
-            "EXISTS { MATCH (n0)-[b:BASED_IN]->(:Nation)-[m:MEMBER_OF]->(a:Agreement) "
+            "EXISTS { MATCH (n0)-[b:BASED_IN]->(x:Nation)-[m:MEMBER_OF]->(a:Agreement) "
             f"WHERE a.code = {c.param(f.agreement)} AND {record_visible('b', 'BASED_IN')} "
-            f"AND m.since <= {as_of} AND (m.until IS NULL OR m.until > {as_of}) }}"
+            f"AND {record_visible('x', 'Nation')} AND {record_visible('m', 'MEMBER_OF')} "
+            f"AND {record_visible('a', 'Agreement')} AND {dated_holds('m', 'MEMBER_OF', as_of)} }}"
         )
     if f.name_contains:
         # A withheld name reads as null, so a search can never match on what is withheld.

@@ -74,8 +74,13 @@ class AgreementRecord:
 
 @dataclass(frozen=True, slots=True)
 class MembershipRecord:
-    """(:Nation)-[:MEMBER_OF]->(:Agreement); keyed by (nation, agreement, since)."""
+    """(:Nation)-[:MEMBER_OF]->(:Agreement); keyed by (nation, agreement, since).
 
+    A null `until` says "still a member", so its marking is stored even then: a withheld
+    open end must read exactly like a withheld end date.
+    """
+
+    MARKED_WHEN_NULL: ClassVar[tuple[str, ...]] = ("until",)
     PROPERTIES: ClassVar[tuple[tuple[str, str], ...]] = (
         ("since", "since"),
         ("until", "until"),

@@ -1,11 +1,20 @@
-"""Reference reads: nations and agreement memberships, public facts used to resolve groups."""
+"""Reference reads: nations and agreement memberships.
+
+Two views of the same edges. `memberships` is the system's own, raw view: it decides which
+agreements a caller's nation belongs to (its access groups), a policy fact, never shown as
+such. `released_members` is what one caller may know about who belongs to what, read under
+its release scope like any other read; it is the only view that may shape a response (agreement
+groups in analytics, REL TO expansion in the banner).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from dibx.graph.driver import Graph
+from dibx.auth.release import ReleaseScope
+from dibx.graph.compile import dated_holds, record_visible
+from dibx.graph.driver import Graph, compiled
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +39,21 @@ async def memberships(graph: Graph) -> list[Membership]:
         )
         for r in rows
     ]
+
+
+_RELEASED_MEMBERS = compiled(
+    "MATCH (n:Nation)-[m:MEMBER_OF]->(a:Agreement) "
+    f"WHERE {record_visible('n', 'Nation')} AND {record_visible('m', 'MEMBER_OF')} "
+    f"AND {record_visible('a', 'Agreement')} AND {dated_holds('m', 'MEMBER_OF', '$as_of')} "
+    "RETURN a.code AS agreement, collect(DISTINCT n.code) AS members"
+)
+
+
+async def released_members(graph: Graph, scope: ReleaseScope) -> dict[str, frozenset[str]]:
+    """Agreement code -> member nations on `scope.as_of`, as far as the caller may see:
+    hidden memberships are absent, and one with a withheld date holds on no date."""
+    rows = await graph.read(_RELEASED_MEMBERS, {**scope.cypher_params(), "as_of": scope.as_of})
+    return {r["agreement"]: frozenset(r["members"]) for r in rows}
 
 
 async def codes(graph: Graph) -> tuple[frozenset[str], frozenset[str]]:

@@ -42,6 +42,11 @@ class Val(Generic[T]):
     markings: tuple[str, ...]
 
 
+# (field, marking) of each field of a record withheld from the caller: its value is None, and
+# a result showing that field says so (the schema discloses the marking per policy).
+Withheld = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Control:
     """A majority-ownership chain from a supplier to an owner whose nation the caller sees."""
@@ -60,6 +65,7 @@ class SupplierNode:
     name: Val[str] | None
     nation: Val[str] | None
     control: tuple[Control, ...] = ()
+    withheld: Withheld = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,7 @@ class Offer:
     marking: str
     capacity: Val[float] | None
     trl: Val[int] | None
+    withheld: Withheld = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +104,7 @@ class CapabilityNode:
     offers: tuple[Offer, ...] = ()
     # Aggregates over every visible offer ("summary" reads).
     groups: tuple[NationCapacity, ...] = ()
+    withheld: Withheld = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +117,7 @@ class SupplyLink:
     item: Val[str] | None
     share: Val[float] | None
     sole: Val[bool] | None
+    withheld: Withheld = ()
 
 
 @dataclass
@@ -148,11 +157,14 @@ def _marking(var: str, type_name: str) -> str:
 
 
 def _field(var: str, owner: str, name: str) -> str:
-    """[value, marking] when released and present, else null: withheld reads as unknown."""
+    """[value, marking] when released and present; [null, marking] when withheld (so the
+    result can say so); null when released but not recorded. Withheld reads as unknown."""
     check = released(f"{var}.release_{name}", f"{owner}_{name}")
+    marking = f"coalesce({var}.marking_{name}, $dm.{owner}_{name})"
+    # ELSE also catches a check that is null (no clauses, no default): deny by default.
     return (
-        f"CASE WHEN {check} AND {var}.`{name}` IS NOT NULL "
-        f"THEN [{var}.`{name}`, coalesce({var}.marking_{name}, $dm.{owner}_{name})] END"
+        f"CASE WHEN {check} THEN CASE WHEN {var}.`{name}` IS NOT NULL "
+        f"THEN [{var}.`{name}`, {marking}] END ELSE [null, {marking}] END"
     )
 
 
@@ -426,6 +438,16 @@ def _val(raw: list[Any] | None) -> Val[Any] | None:
     return Val(raw[0], (raw[1],))
 
 
+def _withheld(row: dict[str, Any], *names: str) -> Withheld:
+    """The fields of `row` that came back as [null, marking]: withheld from the caller."""
+    out = []
+    for name in names:
+        raw = row.get(name)
+        if raw is not None and raw[0] is None:
+            out.append((name, str(raw[1])))
+    return tuple(out)
+
+
 def _float(raw: list[Any] | None) -> Val[float] | None:
     v = _val(raw)
     return None if v is None else Val(float(v.value), v.markings)
@@ -454,6 +476,7 @@ def _supplier_node(raw: dict[str, Any]) -> SupplierNode:
         name=_val(raw["name"]),
         nation=None if nation is None else Val(nation[0], (nation[1], nation[2])),
         control=control,
+        withheld=_withheld(raw, "name"),
     )
 
 
@@ -464,6 +487,7 @@ def _offer_row(raw: dict[str, Any]) -> Offer:
         marking=raw["m"],
         capacity=_float(raw["capacity"]),
         trl=None if trl is None else Val(int(trl.value), trl.markings),
+        withheld=_withheld(raw, "capacity", "trl"),
     )
 
 
@@ -491,6 +515,7 @@ def _capability_node(row: dict[str, Any]) -> CapabilityNode:
         links=tuple((k, m) for k, m in row.get("links") or []),
         offers=tuple(_offer_row(o) for o in row.get("offers") or []),
         groups=tuple(groups),
+        withheld=_withheld(row, "name"),
     )
 
 
@@ -503,6 +528,7 @@ def _link(buyer: str, row: dict[str, Any], seller: str) -> SupplyLink:
         item=_val(row["item"]),
         share=_float(row["share"]),
         sole=None if sole is None else Val(bool(sole.value), sole.markings),
+        withheld=_withheld(row, "item", "share", "sole"),
     )
 
 

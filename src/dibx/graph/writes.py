@@ -172,12 +172,14 @@ class _Props:
         m = record.markings
         props: Row = {**extra, "marking": m.record, "release": self.release(m.record)}
         resolved = self._resolved(m)
+        meaningful_null = getattr(record, "MARKED_WHEN_NULL", ())
         for prop, attr in properties:
             value = getattr(record, attr)
-            if value is None:
+            if value is None and prop not in meaningful_null:
                 continue  # absent field: no value and no marking to disclose
             text, release = resolved[prop]
-            props[prop] = value
+            if value is not None:
+                props[prop] = value
             props[f"marking_{prop}"] = text
             props[f"release_{prop}"] = release
         return props

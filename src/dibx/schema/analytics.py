@@ -3,19 +3,25 @@
 Every analysis runs on the subgraph the caller may see (records, edges and fields released
 to it), so its figures, counts and rankings do not change when hidden data changes. Each
 result has a `marking`: the roll-up of the markings of everything it used; it also joins the
-response banner. A root that is absent or hidden gives null, as a lookup by id does.
+response banner. A root that is absent or hidden gives null, as a lookup by id does. A result
+field left null by a withheld value is listed under `extensions.releasability.withheld` with
+its path and marking, as a directory field is (the policy may conceal the marking).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import field
 from enum import Enum
-from typing import Annotated, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import strawberry
+from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 
 from dibx.errors import Invalid
 from dibx.schema.context import Context
+from dibx.schema.fields import withhold
 from dibx.schema.ids import decode_id, encode_id
 from dibx.services.analytics import (
     Analytics,
@@ -36,11 +42,38 @@ NAME = "Null when withheld from you."
 # -- shared -------------------------------------------------------------------------------
 
 
+class _SaysWithheld(FieldExtension):
+    """A null result field whose input was withheld joins the response's withheld list, under
+    the caller's path and aliases and the policy's disclosure rule, as a directory field does.
+    The object carries `withheld_`: result field (Python name) -> marking of what was withheld.
+    """
+
+    def resolve(
+        self, next_: Callable[..., Any], source: Any, info: Info[Context, Any], **kwargs: Any
+    ) -> Any:
+        value = next_(source, info, **kwargs)
+        if value is None:
+            marking = source.withheld_.get(info.python_name)
+            if marking is not None:
+                withhold(info, marking)
+        return value
+
+
+def said(description: str | None = None) -> Any:
+    """A nullable result field that says when it is null because withheld."""
+    return strawberry.field(description=description, extensions=[_SaysWithheld()])
+
+
+def _withheld() -> Any:
+    return field(default_factory=dict)
+
+
 @strawberry.type(description="A supplier as an analysis used it.")
 class SupplierSummary:
+    withheld_: strawberry.Private[dict[str, str]] = _withheld()
     id: strawberry.ID
     key: str
-    name: str | None = strawberry.field(description=NAME)
+    name: str | None = said(NAME)
     nation: str | None = strawberry.field(
         description="Where it is based; null when that is withheld from you."
     )
@@ -49,9 +82,10 @@ class SupplierSummary:
 
 @strawberry.type(description="A capability as an analysis used it.")
 class CapabilitySummary:
+    withheld_: strawberry.Private[dict[str, str]] = _withheld()
     id: strawberry.ID
     key: str
-    name: str | None = strawberry.field(description=NAME)
+    name: str | None = said(NAME)
     marking: str = strawberry.field(description=MARKING)
 
 
@@ -62,6 +96,7 @@ def _supplier(ref: SupplierRef) -> SupplierSummary:
         name=ref.name,
         nation=ref.nation,
         marking=ref.marking,
+        withheld_=dict(ref.withheld),
     )
 
 
@@ -71,6 +106,7 @@ def _capability(ref: CapabilityRef) -> CapabilitySummary:
         key=ref.key,
         name=ref.name,
         marking=ref.marking,
+        withheld_=dict(ref.withheld),
     )
 
 
@@ -177,10 +213,11 @@ class SupplyEdgeKind(Enum):
 
 @strawberry.type(description="A node of the drawn supply tree.")
 class SupplyNode:
+    withheld_: strawberry.Private[dict[str, str]] = _withheld()
     id: strawberry.ID
     key: str
     kind: SupplyNodeKind
-    name: str | None = strawberry.field(description=NAME)
+    name: str | None = said(NAME)
     nation: str | None
     tier: int = strawberry.field(description="Links from the root (the root is tier 0).")
     marking: str = strawberry.field(description=MARKING)
@@ -188,19 +225,18 @@ class SupplyNode:
 
 @strawberry.type(description="A supply link: `from` depends on `to` (edges point upstream).")
 class SupplyEdge:
+    withheld_: strawberry.Private[dict[str, str]] = _withheld()
     from_: strawberry.ID = strawberry.field(name="from")
     to: strawberry.ID
     kind: SupplyEdgeKind
     tier: int = strawberry.field(description="The buyer's tier + 1.")
-    item: str | None
-    share: float | None = strawberry.field(
-        description=(
-            "Share of the buyer's need (SOURCES_FROM), or the provider's share of the "
-            "capability's released capacity (PROVIDES); null when withheld."
-        )
+    item: str | None = said()
+    share: float | None = said(
+        "Share of the buyer's need (SOURCES_FROM), or the provider's share of the "
+        "capability's released capacity (PROVIDES); null when withheld."
     )
-    sole: bool | None
-    capacity: float | None = strawberry.field(description="PROVIDES only.")
+    sole: bool | None = said()
+    capacity: float | None = said("PROVIDES only.")
     marking: str = strawberry.field(description=MARKING)
 
 
@@ -229,6 +265,7 @@ def _chain_node(n: chain.ChainNode) -> SupplyNode:
         nation=n.nation,
         tier=n.tier,
         marking=n.marking,
+        withheld_=dict(n.withheld),
     )
 
 
@@ -250,6 +287,7 @@ def _chain(r: chain.ChainReport) -> SupplyChainGraph:
                 sole=e.sole,
                 capacity=e.capacity,
                 marking=e.marking,
+                withheld_=dict(e.withheld),
             )
             for e in r.edges
         ],
@@ -473,8 +511,9 @@ def _exposure(r: exposure_service.ExposureReport, root: strawberry.ID) -> Exposu
 
 @strawberry.type
 class AlternativeProvider:
+    withheld_: strawberry.Private[dict[str, str]] = _withheld()
     supplier: SupplierSummary
-    capacity: float | None
+    capacity: float | None = said()
 
 
 @strawberry.type(description="What one capability loses.")
@@ -532,7 +571,11 @@ def _disruption(r: disruption.DisruptionReport) -> DisruptionReport:
                 capacity_unknown_removed=i.capacity_unknown_removed,
                 lost_every_provider=i.lost_every_provider,
                 allied_alternatives=[
-                    AlternativeProvider(supplier=_supplier(a.supplier), capacity=a.capacity)
+                    AlternativeProvider(
+                        supplier=_supplier(a.supplier),
+                        capacity=a.capacity,
+                        withheld_=dict(a.withheld),
+                    )
                     for a in i.allied_alternatives
                 ],
                 marking=i.marking,
@@ -558,13 +601,12 @@ def _disruption(r: disruption.DisruptionReport) -> DisruptionReport:
 
 @strawberry.type
 class Substitute:
+    withheld_: strawberry.Private[dict[str, str]] = _withheld()
     rank: int
     supplier: SupplierSummary
-    capacity: float | None
-    spare_capacity: float | None = strawberry.field(
-        description="Capacity x (1 - assumed utilisation); see `assumption`."
-    )
-    trl: int | None
+    capacity: float | None = said()
+    spare_capacity: float | None = said("Capacity x (1 - assumed utilisation); see `assumption`.")
+    trl: int | None = said()
     marking: str = strawberry.field(description=MARKING)
 
 
@@ -600,6 +642,7 @@ def _substitutes(r: substitutes.SubstitutesReport, root: strawberry.ID) -> Subst
                         spare_capacity=c.spare_capacity,
                         trl=c.trl,
                         marking=c.marking,
+                        withheld_=dict(c.withheld),
                     )
                     for c in g.candidates
                 ],

@@ -20,7 +20,8 @@ class Context:
     policy: Policy
     directory: Directory
     disclosure: Disclosure = field(default_factory=Disclosure)
-    # Agreement code -> member nations today, to expand REL TO lists in the banner.
+    # Agreement code -> member nations today as released to the caller, to expand REL TO
+    # lists in the banner.
     tetragraphs: dict[str, frozenset[str]] = field(default_factory=dict)
     request: Any = None
     response: Any = None

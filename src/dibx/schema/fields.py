@@ -24,13 +24,18 @@ class Record:
     _d: strawberry.Private[dict[str, Any]]
 
 
+def withhold(info: Info[Context, Any], marking: str | None) -> None:
+    """Say that the field being resolved is null because withheld (if the policy lets the
+    marking be disclosed), under the caller's own path and aliases."""
+    if info.context.policy.discloses(marking or "UNMARKED"):
+        info.context.disclosure.withhold(path_of(info._raw_info), marking)
+
+
 def release(root: Record, info: Info[Context, None], name: str) -> Any:
     entry = root._d.get(name)
     marking = root._d.get(f"__m_{name}")
     if entry is None:
-        policy = info.context.policy
-        if policy.discloses(marking or "UNMARKED"):
-            info.context.disclosure.withhold(path_of(info._raw_info), marking)
+        withhold(info, marking)
         return None
     info.context.disclosure.release(marking)
     return entry[0]

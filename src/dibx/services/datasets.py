@@ -27,6 +27,7 @@ import yaml
 from dibx import data as shipped
 from dibx.auth import markings
 from dibx.graph.records import (
+    PUBLIC_TEXT,
     AgreementRecord,
     CapabilityRecord,
     Dataset,
@@ -61,6 +62,9 @@ FALLBACK_MARKING: Final = "CUI//NOFORN"
 
 _AGREEMENT_COLUMNS: Final = ("code", "name", "kind", "source")
 _MEMBERSHIP_COLUMNS: Final = ("nation", "agreement", "since", "until", "precision", "source")
+# Optional: the membership edge's marking and its fields' (an empty cell is PUBLIC, as
+# reference data is). `precision` says how exact `since` is, so it takes since's marking.
+_MEMBERSHIP_MARKINGS: Final = ("marking", "marking_since", "marking_until", "marking_source")
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,15}$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -187,7 +191,7 @@ def _resolve(data_dir: Path, sub: str, probe: Callable[[Path], bool]) -> Path:
 
 
 def _read_csv(
-    ctx: _Context, path: Path, columns: Sequence[str]
+    ctx: _Context, path: Path, columns: Sequence[str], optional: Sequence[str] = ()
 ) -> Iterator[tuple[str, dict[str, str]]]:
     name = ctx.name(path)
     if not path.is_file():
@@ -197,16 +201,19 @@ def _read_csv(
         reader = csv.DictReader(f)
         header = list(reader.fieldnames or [])
         missing = [c for c in columns if c not in header]
-        unknown = [c for c in header if c not in columns]
+        unknown = [c for c in header if c not in columns and c not in optional]
         if missing or unknown:
             parts = [f"missing column(s) {', '.join(missing)}"] if missing else []
             parts += [f"unknown column(s) {', '.join(unknown)}"] if unknown else []
-            ctx.reject(name, "header", f"{'; '.join(parts)}; expected {', '.join(columns)}")
+            expected = ", ".join(columns) + (
+                f" (optional: {', '.join(optional)})" if optional else ""
+            )
+            ctx.reject(name, "header", f"{'; '.join(parts)}; expected {expected}")
             return
         for row in reader:
             where = f"line {reader.line_num}"
             if None in row:
-                ctx.reject(name, where, f"more fields than the {len(columns)} columns")
+                ctx.reject(name, where, f"more fields than the {len(header)} columns")
                 continue
             yield where, {k: (v or "").strip() for k, v in row.items()}
 
@@ -259,8 +266,28 @@ def _agreements(ctx: _Context, path: Path) -> tuple[dict[str, AgreementRecord], 
     return valid, bad
 
 
+def _membership_markings(ctx: _Context, row: Mapping[str, str]) -> Markings:
+    def marking(column: str, what: str) -> str:
+        text = row.get(column) or ""
+        return ctx.marking(text, what) if text else PUBLIC_TEXT
+
+    since = marking("marking_since", "since")
+    return Markings.build(
+        marking("marking", "the membership"),
+        {
+            "since": since,
+            "precision": since,
+            "until": marking("marking_until", "until"),
+            "source": marking("marking_source", "source"),
+        },
+    )
+
+
 def _membership(
-    row: Mapping[str, str], agreements: Mapping[str, AgreementRecord], bad: Mapping[str, str]
+    ctx: _Context,
+    row: Mapping[str, str],
+    agreements: Mapping[str, AgreementRecord],
+    bad: Mapping[str, str],
 ) -> MembershipRecord:
     _required(row, "nation", "agreement", "since", "precision", "source")
     nation, agreement = row["nation"], row["agreement"]
@@ -286,7 +313,7 @@ def _membership(
         until=until,
         precision=precision,
         source=row["source"],
-        markings=Markings.public(p for p, _ in MembershipRecord.PROPERTIES),
+        markings=_membership_markings(ctx, row),
     )
 
 
@@ -304,9 +331,9 @@ def load_reference(data_dir: Path) -> ImportResult:
     name = ctx.name(path)
     memberships: list[MembershipRecord] = []
     seen: dict[tuple[str, str], list[tuple[MembershipRecord, str]]] = {}
-    for where, row in _read_csv(ctx, path, _MEMBERSHIP_COLUMNS):
+    for where, row in _read_csv(ctx, path, _MEMBERSHIP_COLUMNS, _MEMBERSHIP_MARKINGS):
         try:
-            record = _membership(row, agreements, bad)
+            record = _membership(ctx, row, agreements, bad)
             for other, other_where in seen.get((record.nation, record.agreement), []):
                 if _overlaps(record, other):
                     raise _RowError(

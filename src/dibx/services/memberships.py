@@ -1,8 +1,19 @@
-"""Who belongs to which agreement on a date: the source of a caller's groups.
+"""Who belongs to which agreement on a date: a caller's groups, and what it may know of others.
 
-Memberships are small, public reference data that change rarely, so they are cached per
-process for `ttl` seconds; a change in the graph reaches callers within that time without
-rewriting any marked data (NZL joining the NTIB widens what NZL callers see at once).
+Two uses, two views (see `dibx.graph.reference`):
+
+* `groups_of` reads the raw memberships. A caller's groups are the system's determination of
+  what its nation belongs to, the ground every release decision stands on; they are policy
+  facts, not a disclosure, and must not depend on how the membership data is marked (a
+  NOFORN marking on GBR's own AUKUS membership must not take AUKUS data away from GBR).
+* `released_to` is what a caller may know about every nation's memberships: hidden edges are
+  absent and a withheld date establishes nothing. Everything that shapes a response uses it:
+  agreement groups in analytics and the expansion of REL TO tetragraphs in banners, where a
+  raw table would let a combined marking reveal a membership withheld from the caller.
+
+Memberships are small reference data that change rarely, so both are cached per process for
+`ttl` seconds; a change in the graph reaches callers within that time without rewriting any
+marked data (NZL joining the NTIB widens what NZL callers see at once).
 """
 
 from __future__ import annotations
@@ -11,8 +22,13 @@ import time
 from collections.abc import Callable
 from datetime import date
 
+from dibx.auth.release import ReleaseScope
 from dibx.graph import reference
 from dibx.graph.driver import Graph
+
+Table = dict[str, frozenset[str]]
+# Distinct release scopes (groups, date, policy) kept; callers share a handful of them.
+_RELEASED_CACHE = 256
 
 
 class MembershipDirectory:
@@ -26,10 +42,12 @@ class MembershipDirectory:
         self._rows: list[reference.Membership] = []
         self._nations: frozenset[str] = frozenset()
         self._agreements: frozenset[str] = frozenset()
+        self._released: dict[tuple[frozenset[str], date, str], Table] = {}
 
     async def refresh(self) -> None:
         self._rows = await reference.memberships(self._graph)
         self._nations, self._agreements = await reference.codes(self._graph)
+        self._released = {}
         self._loaded_at = self._clock()
 
     def invalidate(self) -> None:
@@ -40,6 +58,7 @@ class MembershipDirectory:
             await self.refresh()
 
     async def groups_of(self, nation: str, as_of: date) -> frozenset[str]:
+        """The agreements `nation` belongs to on `as_of`: raw data, for access decisions only."""
         await self._fresh()
         return frozenset(
             m.agreement
@@ -47,14 +66,17 @@ class MembershipDirectory:
             if m.nation == nation and m.since <= as_of and (m.until is None or m.until > as_of)
         )
 
-    async def tetragraphs(self, as_of: date) -> dict[str, frozenset[str]]:
-        """Agreement code -> member nations on `as_of`, to expand REL TO lists when combining."""
+    async def released_to(self, scope: ReleaseScope) -> Table:
+        """Agreement code -> member nations on `scope.as_of`, as far as the caller may see."""
         await self._fresh()
-        table: dict[str, set[str]] = {}
-        for m in self._rows:
-            if m.since <= as_of and (m.until is None or m.until > as_of):
-                table.setdefault(m.agreement, set()).add(m.nation)
-        return {code: frozenset(members) for code, members in table.items()}
+        key = (scope.groups, scope.as_of, scope.policy_version)
+        table = self._released.get(key)
+        if table is None:
+            table = await reference.released_members(self._graph, scope)
+            if len(self._released) >= _RELEASED_CACHE:
+                self._released.clear()
+            self._released[key] = table
+        return table
 
     async def nations(self) -> frozenset[str]:
         await self._fresh()

@@ -68,7 +68,8 @@ class Analytics:
     # -- shared ----------------------------------------------------------------------------
 
     async def _tetragraphs(self, scope: ReleaseScope) -> Tetragraphs:
-        return await self.memberships.tetragraphs(scope.as_of)
+        # Agreement groups as the caller may know them: a hidden membership is not counted.
+        return await self.memberships.released_to(scope)
 
     def _groups(self, tetragraphs: Tetragraphs) -> dict[str, frozenset[str]]:
         return {g: tetragraphs.get(g, frozenset()) for g in self.limits.allied_groups}

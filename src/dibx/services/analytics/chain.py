@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dibx.graph.supply import Offer, SupplyLink
-from dibx.services.analytics.common import Tetragraphs
+from dibx.graph.supply import Offer, SupplyLink, Withheld
+from dibx.services.analytics.common import NAME, Tetragraphs, shown
 from dibx.services.analytics.network import CAPABILITY, Network, Node
 from dibx.services.analytics.provenance import Provenance
 
@@ -18,6 +18,7 @@ class ChainNode:
     nation: str | None
     tier: int
     marking: str
+    withheld: Withheld = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,12 @@ class ChainEdge:
     sole: bool | None
     capacity: float | None
     marking: str
+    withheld: Withheld = ()
+
+
+# A PROVIDES edge's share is computed from its capacity: a withheld capacity leaves both null.
+_LINK_FIELDS = {"item": ("item",), "share": ("share",), "sole": ("sole",)}
+_OFFER_FIELDS = {"capacity": ("capacity", "share")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +56,9 @@ def _node(net: Network, node: Node, tetragraphs: Tetragraphs) -> ChainNode:
         assert cap is not None
         prov = Provenance([cap.marking]).value(cap.name)
         name = cap.name.value if cap.name else None
-        return ChainNode(key, "CAPABILITY", name, None, 0, prov.marking(tetragraphs))
+        return ChainNode(
+            key, "CAPABILITY", name, None, 0, prov.marking(tetragraphs), shown(cap.withheld, NAME)
+        )
     sup = net.suppliers[key]
     return ChainNode(
         key=key,
@@ -58,6 +67,7 @@ def _node(net: Network, node: Node, tetragraphs: Tetragraphs) -> ChainNode:
         nation=sup.nation.value if sup.nation else None,
         tier=net.tiers[node],
         marking=Provenance().supplier(sup).marking(tetragraphs),
+        withheld=shown(sup.withheld, NAME),
     )
 
 
@@ -68,13 +78,16 @@ def report(net: Network, tetragraphs: Tetragraphs) -> ChainReport:
         record = data["record"]
         prov = Provenance(data["markings"]).value(data["share"])
         item = sole = capacity = None
+        withheld: Withheld = ()
         if isinstance(record, SupplyLink):
             prov.value(record.item).value(record.sole)
             item = record.item.value if record.item else None
             sole = record.sole.value if record.sole else None
+            withheld = shown(record.withheld, _LINK_FIELDS)
         elif isinstance(record, Offer):
             prov.value(record.capacity)
             capacity = record.capacity.value if record.capacity else None
+            withheld = shown(record.withheld, _OFFER_FIELDS)
         share = data["share"]
         edges.append(
             ChainEdge(
@@ -87,6 +100,7 @@ def report(net: Network, tetragraphs: Tetragraphs) -> ChainReport:
                 sole=sole,
                 capacity=capacity,
                 marking=prov.marking(tetragraphs),
+                withheld=withheld,
             )
         )
     ordered = sorted(nodes.values(), key=lambda n: (n.tier, n.kind, n.key))

@@ -5,10 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from dibx.graph.supply import CapabilityNode, SupplierNode
+from dibx.graph.supply import CapabilityNode, SupplierNode, Withheld
 from dibx.services.analytics.provenance import Provenance
 
 Tetragraphs = Mapping[str, frozenset[str]]
+
+
+def shown(withheld: Withheld, renames: Mapping[str, Iterable[str]]) -> Withheld:
+    """The withheld inputs as the result fields they leave null: `renames` maps an input
+    field to the result fields it feeds (a withheld capacity leaves capacity and spare null)."""
+    return tuple((out, marking) for name, marking in withheld for out in renames.get(name, ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +25,8 @@ class SupplierRef:
     name: str | None
     nation: str | None
     marking: str
+    # Result fields null because withheld: (field, marking).
+    withheld: Withheld = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +34,10 @@ class CapabilityRef:
     key: str
     name: str | None
     marking: str
+    withheld: Withheld = ()
+
+
+NAME: Mapping[str, Iterable[str]] = {"name": ("name",)}
 
 
 def supplier_ref(node: SupplierNode, tetragraphs: Tetragraphs) -> SupplierRef:
@@ -34,6 +46,7 @@ def supplier_ref(node: SupplierNode, tetragraphs: Tetragraphs) -> SupplierRef:
         name=node.name.value if node.name else None,
         nation=node.nation.value if node.nation else None,
         marking=Provenance().supplier(node).marking(tetragraphs),
+        withheld=shown(node.withheld, NAME),
     )
 
 
@@ -43,6 +56,7 @@ def capability_ref(node: CapabilityNode, tetragraphs: Tetragraphs) -> Capability
         key=node.key,
         name=node.name.value if node.name else None,
         marking=prov.marking(tetragraphs),
+        withheld=shown(node.withheld, NAME),
     )
 
 

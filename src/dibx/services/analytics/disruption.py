@@ -15,12 +15,13 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from dibx.graph.supply import CapabilityNode, CapabilityTree
+from dibx.graph.supply import CapabilityNode, CapabilityTree, Withheld
 from dibx.services.analytics.common import (
     CapabilityRef,
     SupplierRef,
     Tetragraphs,
     capability_ref,
+    shown,
     supplier_ref,
 )
 from dibx.services.analytics.provenance import Provenance
@@ -30,6 +31,7 @@ from dibx.services.analytics.provenance import Provenance
 class Alternative:
     supplier: SupplierRef
     capacity: float | None
+    withheld: Withheld = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,9 @@ def impact(cap: CapabilityNode, tetragraphs: Tetragraphs) -> CapabilityImpact:
         lost_every_provider=providers_before > 0 and providers_after == 0,
         allied_alternatives=tuple(
             Alternative(
-                supplier_ref(o.supplier, tetragraphs), o.capacity.value if o.capacity else None
+                supplier_ref(o.supplier, tetragraphs),
+                o.capacity.value if o.capacity else None,
+                shown(o.withheld, {"capacity": ("capacity",)}),
             )
             for o in cap.offers
         ),

@@ -10,7 +10,7 @@ so it rests on every released capacity of that capability.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import networkx as nx
@@ -165,5 +165,5 @@ async def fetch(
     if tree.overflow == "edges":
         raise too_many("edges", limits.max_edges)
     if capability is not None and depth < 1:
-        capability = CapabilityNode(capability.key, capability.marking, capability.name, (), ())
+        capability = replace(capability, links=(), offers=())
     return build(tree, root=root, depth=depth, capability=capability)

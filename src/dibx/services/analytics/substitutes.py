@@ -14,16 +14,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dibx.graph.supply import CapabilityNode, Offer
+from dibx.graph.supply import CapabilityNode, Offer, Withheld
 from dibx.services.analytics.common import (
     CapabilityRef,
     SupplierRef,
     Tetragraphs,
     capability_ref,
     nation_of,
+    shown,
     supplier_ref,
 )
 from dibx.services.analytics.provenance import Provenance
+
+# Spare capacity is computed from capacity: a withheld capacity leaves both null.
+_OFFER_FIELDS = {"capacity": ("capacity", "spare_capacity"), "trl": ("trl",)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,7 @@ class Substitute:
     spare_capacity: float | None
     trl: int | None
     marking: str
+    withheld: Withheld = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +105,7 @@ def candidates(
                 spare_capacity=spare(offer, utilisation),
                 trl=offer.trl.value if offer.trl else None,
                 marking=prov.marking(tetragraphs),
+                withheld=shown(offer.withheld, _OFFER_FIELDS),
             )
         )
     return SubstituteGroup(
