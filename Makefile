@@ -4,7 +4,13 @@ VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: demo test lint bench clean-data
+# The explorer (explorer/ -> src/dibx/app/explorer_static/) is rebuilt only when its sources
+# or its locked dependencies change; npm ci runs only when the lock file does.
+EXPLORER_BUILT := src/dibx/app/explorer_static/BUILT
+EXPLORER_DEPS := explorer/node_modules/.package-lock.json
+EXPLORER_SRC := $(wildcard explorer/src/*.* explorer/src/*/*.*) explorer/build.mjs explorer/tsconfig.json
+
+.PHONY: demo test lint bench clean-data explorer chromium
 
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "dibx needs Java 17+: apt-get install openjdk-17-jre-headless maven"; exit 1; }
@@ -15,10 +21,27 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-demo: $(STAMP)
+$(EXPLORER_DEPS): explorer/package.json explorer/package-lock.json
+	@command -v npm >/dev/null || { echo "the explorer needs Node 18+ and npm: apt-get install nodejs npm"; exit 1; }
+	cd explorer && npm ci --no-audit --no-fund
+	touch $@
+
+$(EXPLORER_BUILT): $(EXPLORER_DEPS) $(EXPLORER_SRC)
+	cd explorer && npm run -s build
+
+explorer: $(EXPLORER_BUILT)
+
+# The browser tests drive Debian's chromium (never a downloaded browser).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
+
+demo: $(STAMP) $(EXPLORER_BUILT)
 	$(VENV)/bin/dibx serve --demo
 
-test: $(STAMP)
+test: $(STAMP) $(EXPLORER_BUILT) chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
