@@ -18,18 +18,18 @@ const MODERATE = 1000;
 const HIGH = 1800;
 
 export function shareBars(rows: NationShare[]): SVGElement {
-  const plot = WIDTH - LABEL - 120;
+  const plot = WIDTH - LABEL - 170;
   const sorted = [...rows].sort((a, b) => (b.share ?? -1) - (a.share ?? -1));
   const height = sorted.length * ROW + 8;
   return s(
     "svg",
-    { class: "bars", width: WIDTH, height, viewBox: `0 0 ${WIDTH} ${height}`, role: "img",
+    { class: "bars", width: "100%", viewBox: `0 0 ${WIDTH} ${height}`, role: "img",
       "aria-label": "Share of released capacity by nation", "data-testid": "hhi-bars" },
     sorted.map((r, i) => {
       const y = i * ROW + 4;
       const share = r.share ?? 0;
       const label = r.nation ?? "nation withheld";
-      const contribution = r.share === null ? "" : ` · ${fmt((r.share * 100) ** 2)} HHI`;
+      const contribution = r.share === null ? "" : ` (HHI +${fmt((r.share * 100) ** 2)})`;
       return s(
         "g",
         { "data-nation": label },
@@ -49,7 +49,7 @@ export function hhiGauge(hhi: number | null, level: string | null): SVGElement {
   const x = (v: number) => 10 + (v / 10000) * plot;
   return s(
     "svg",
-    { class: "bars", width: WIDTH, height: 54, viewBox: `0 0 ${WIDTH} 54`, role: "img",
+    { class: "bars", width: "100%", viewBox: `0 0 ${WIDTH} 54`, role: "img",
       "aria-label": `HHI by nation ${hhi === null ? "unknown" : fmt(hhi)}` },
     s("rect", { class: "gauge-bg", x: 10, y: 6, width: plot, height: 16 }),
     hhi !== null && s("rect", { class: `gauge ${level ?? ""}`, x: 10, y: 6, width: Math.max(1, x(hhi) - 10), height: 16 }),

@@ -12,16 +12,18 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import neo4j
 import pytest
 import pytest_asyncio
 import uvicorn
-from playwright.async_api import Browser, BrowserContext, Page, Request, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from dibx import config
 from dibx.app import build_runtime, create_app
@@ -81,6 +83,8 @@ def dibx_url(
             "DIBX_NEO4J_URI": neo4j_uri,
             "DIBX_NEO4J_USER": os.environ.get("DIBX_TEST_NEO4J_USER", "neo4j"),
             "DIBX_NEO4J_PASSWORD": os.environ.get("DIBX_TEST_NEO4J_PASSWORD", ""),
+            # A generous bound: analytics on a busy CI machine must not time out.
+            "DIBX_ANALYTICS_TIME_LIMIT": "120",
         }
     )
     app = create_app(build_runtime(settings, audit=MemorySink()))
@@ -130,7 +134,31 @@ class Visit:
 
     async def open(self, route: str, view: str) -> None:
         await self.page.goto(f"{self.base}/explorer/#{route}")
+        await self.ready(view)
+
+    async def ready(self, view: str) -> None:
         await self.page.wait_for_selector(f'main[data-view="{view}"][data-state="ready"]')
+
+    async def token(self, nation: str) -> str:
+        """A token for the nation's demo client, obtained as the sign-in page obtains it."""
+        client = f"demo-{nation.lower()}"
+        async with httpx.AsyncClient(base_url=self.base) as http:
+            reply = await http.post(
+                "/oauth/token",
+                auth=(client, f"{client}-secret"),
+                data={"grant_type": "client_credentials"},
+            )
+        return str(reply.json()["access_token"])
+
+    async def graphql(self, nation: str, query: str, **variables: object) -> dict[str, Any]:
+        """The API's own answer for the nation, to compare with what the page shows."""
+        headers = {"Authorization": f"Bearer {await self.token(nation)}"}
+        async with httpx.AsyncClient(base_url=self.base, timeout=120) as http:
+            reply = await http.post(
+                "/graphql", json={"query": query, "variables": variables}, headers=headers
+            )
+        body: dict[str, Any] = reply.json()
+        return body
 
     def foreign_requests(self) -> list[str]:
         origin = urlsplit(self.base)
@@ -141,27 +169,38 @@ class Visit:
         ]
 
 
+Browse = Callable[[], Awaitable[Visit]]
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def visit(browser: Browser, dibx_url: str) -> AsyncIterator[Visit]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    seen = Visit(dibx_url, context, page)
+async def browse(browser: Browser, dibx_url: str) -> AsyncIterator[Browse]:
+    """Opens fresh tabs (one per caller); afterwards, no tab may have asked another host,
+    hit a page error, or logged a console error (CSP violations are console errors)."""
+    opened: list[Visit] = []
 
-    def record(request: Request) -> None:
-        seen.requests.append(request.url)
+    async def open_tab() -> Visit:
+        context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(60_000)  # analytics on a busy CI machine
+        page = await context.new_page()
+        seen = Visit(dibx_url, context, page)
+        page.on("request", lambda request: seen.requests.append(request.url))
+        page.on("pageerror", lambda error: seen.problems.append(f"page error: {error}"))
+        page.on(
+            "console",
+            lambda message: seen.problems.append(f"console {message.type}: {message.text}")
+            if message.type == "error"
+            else None,
+        )
+        opened.append(seen)
+        return seen
 
-    page.on("request", record)
-    page.on("pageerror", lambda error: seen.problems.append(f"page error: {error}"))
-    page.on(
-        "console",
-        lambda message: seen.problems.append(f"console {message.type}: {message.text}")
-        if message.type == "error"
-        else None,
-    )
-    yield seen
-    await context.close()
-    assert seen.foreign_requests() == [], "the page asked a host other than dibx"
-    assert seen.problems == []
+    yield open_tab
+    for seen in opened:
+        await seen.context.close()
+    for seen in opened:
+        assert seen.requests, "the page made no request at all"
+        assert seen.foreign_requests() == [], "the page asked a host other than dibx"
+        assert seen.problems == []
 
 
 @pytest.fixture
