@@ -47,7 +47,7 @@ def chromium_path() -> str:
 @pytest.fixture(scope="session")
 def explorer_built(project_root: Path) -> None:
     """Builds the explorer if its sources changed (the Makefile rule is a no-op otherwise)."""
-    done = subprocess.run(  # noqa: S603 - fixed arguments
+    done = subprocess.run(
         ["make", "-s", "explorer"],  # noqa: S607 - make from PATH, as the README says
         cwd=project_root,
         capture_output=True,
@@ -62,7 +62,8 @@ def explorer_built(project_root: Path) -> None:
 async def demo_graph(neo4j_driver: neo4j.AsyncDriver) -> AsyncIterator[None]:
     await clear_database(neo4j_driver, DATABASE)
     reference, demo = load_reference(default_data_dir()), load_demo(default_data_dir())
-    assert reference.ok and demo.ok
+    assert reference.ok
+    assert demo.ok
     await write_dataset(neo4j_driver, DATABASE, reference.dataset.merged(demo.dataset))
     yield
     await clear_database(neo4j_driver, DATABASE)
@@ -187,9 +188,11 @@ async def browse(browser: Browser, dibx_url: str) -> AsyncIterator[Browse]:
         page.on("pageerror", lambda error: seen.problems.append(f"page error: {error}"))
         page.on(
             "console",
-            lambda message: seen.problems.append(f"console {message.type}: {message.text}")
-            if message.type == "error"
-            else None,
+            lambda message: (
+                seen.problems.append(f"console {message.type}: {message.text}")
+                if message.type == "error"
+                else None
+            ),
         )
         opened.append(seen)
         return seen

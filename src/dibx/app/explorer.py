@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
@@ -87,7 +88,11 @@ class _Headers:
                 message["headers"] = [*message.get("headers", []), *self.headers]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except HTTPException as exc:  # a missing file: answered here, so it has the headers too
+            response = PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers)
+            await response(scope, receive, send_with_headers)
 
 
 async def _not_built(_: Request) -> Response:
