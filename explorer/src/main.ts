@@ -38,10 +38,10 @@ function header(): void {
   );
 }
 
+const VIEWER = `query ExplorerViewer { viewer { subject nation org scopes groups policyVersion } }`;
+
 async function afterSignIn(): Promise<void> {
-  const result = await gql<{ viewer: session.Viewer }>(
-    "query ExplorerViewer { viewer { subject nation org scopes groups policyVersion } }",
-  );
+  const result = await gql<{ viewer: session.Viewer }>(VIEWER);
   const current = session.current();
   if (current !== null && result.data) session.save({ ...current, viewer: result.data.viewer });
   window.location.hash = "#/search";

@@ -18,6 +18,7 @@ export class Marks {
   readonly withheld: Withheld[];
   private readonly byPath = new Map<string, string | null>();
   private readonly records = new Map<string, Target>();
+  private readonly labels = new Map<string, string>();
 
   constructor(r: Releasability | null) {
     this.banner = r?.banner ?? "UNMARKED";
@@ -29,6 +30,11 @@ export class Marks {
   /** Says which challengeable record sits at `path` in the response. */
   record(path: string, target: Target): void {
     this.records.set(path, target);
+  }
+
+  /** Names what sits at `path` (an edge, say) in the list of withheld fields. */
+  describe(path: string, label: string): void {
+    this.labels.set(path, label);
   }
 
   isWithheld(path: string): boolean {
@@ -81,8 +87,9 @@ export class Marks {
           "tbody",
           {},
           this.withheld.map((w) => {
-            const target = this.records.get(w.path.slice(0, w.path.lastIndexOf(".")));
-            return h("tr", {}, h("td", {}, h("code", {}, w.path)), h("td", {}, target?.label ?? ""),
+            const at = w.path.slice(0, w.path.lastIndexOf("."));
+            const label = this.records.get(at)?.label ?? this.labels.get(at) ?? "";
+            return h("tr", {}, h("td", {}, h("code", {}, w.path)), h("td", {}, label),
               h("td", {}, this.chip(w.path, w.marking)));
           }),
         ),

@@ -123,9 +123,10 @@ export async function capability(id: string, params: URLSearchParams): Promise<v
   }
   const label = cap.name ?? cap.id;
   marks.record("capability", { id: cap.id, type: "Capability", label });
-  cap.providers.edges.forEach((e, i) =>
-    marks.record(`capability.providers.edges.${i}.node`, { id: e.node.id, type: "Supplier", label: e.node.name ?? e.node.id }),
-  );
+  cap.providers.edges.forEach((e, i) => {
+    marks.record(`capability.providers.edges.${i}.node`, { id: e.node.id, type: "Supplier", label: e.node.name ?? e.node.id });
+    marks.describe(`capability.providers.edges.${i}`, `offer by ${e.node.name ?? "a supplier"}`);
+  });
   const v = (field: string, value: unknown) => marks.value(`capability.${field}`, value,
     (x: unknown) => (typeof x === "boolean" ? yesNo(x) : String(x)));
 
