@@ -30,9 +30,13 @@ export interface Result<T> {
 /** The token is missing, expired or refused: the caller must sign in again. */
 export class SignInRequired extends Error {}
 
+/** The user moved on while the request was out: its answer must not draw over the new view. */
+export class Superseded extends Error {}
+
 export async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<Result<T>> {
   const current = session.current();
   if (current === null) throw new SignInRequired("not signed in");
+  const route = window.location.hash;
   const response = await fetch("/graphql", {
     method: "POST",
     headers: {
@@ -54,6 +58,7 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
   } catch {
     throw new Error(`dibx answered ${response.status} without a GraphQL body`);
   }
+  if (window.location.hash !== route) throw new Superseded(route);
   return {
     data: body.data ?? null,
     errors: body.errors ?? [],

@@ -1,6 +1,6 @@
 // The explorer: hash routes, each drawn from one response of dibx's GraphQL API.
 
-import { gql, SignInRequired } from "./api";
+import { gql, SignInRequired, Superseded } from "./api";
 import * as auth from "./auth";
 import { h, replace } from "./dom";
 import { failure, loading } from "./frame";
@@ -76,7 +76,7 @@ async function route(): Promise<void> {
         await search(params);
     }
   } catch (err) {
-    if (mine !== generation) return;
+    if (mine !== generation || err instanceof Superseded) return;
     if (err instanceof SignInRequired) {
       window.location.hash = "#/signin";
       return;
