@@ -4,7 +4,13 @@ VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements-dev.lock | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint bench clean-data lock
+# The explorer (explorer/ -> src/dibx/app/explorer_static/) is rebuilt only when its sources
+# or its locked dependencies change; npm ci runs only when the lock file does.
+EXPLORER_BUILT := src/dibx/app/explorer_static/BUILT
+EXPLORER_DEPS := explorer/node_modules/.package-lock.json
+EXPLORER_SRC := $(wildcard explorer/src/*.* explorer/src/*/*.*) explorer/build.mjs explorer/tsconfig.json
+
+.PHONY: demo test lint bench clean-data lock explorer chromium
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	@command -v java >/dev/null || { echo "dibx needs Java 17+: apt-get install openjdk-17-jre-headless maven"; exit 1; }
@@ -17,10 +23,27 @@ $(STAMP): pyproject.toml requirements-dev.lock
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-demo: $(STAMP)
+$(EXPLORER_DEPS): explorer/package.json explorer/package-lock.json
+	@command -v npm >/dev/null || { echo "the explorer needs Node 18+ and npm: apt-get install nodejs npm"; exit 1; }
+	cd explorer && npm ci --no-audit --no-fund
+	touch $@
+
+$(EXPLORER_BUILT): $(EXPLORER_DEPS) $(EXPLORER_SRC)
+	cd explorer && npm run -s build
+
+explorer: $(EXPLORER_BUILT)
+
+# The browser tests drive Debian's chromium (never a downloaded browser).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
+
+demo: $(STAMP) $(EXPLORER_BUILT)
 	$(VENV)/bin/dibx serve --demo
 
-test: $(STAMP)
+test: $(STAMP) $(EXPLORER_BUILT) chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
@@ -43,7 +66,7 @@ clean-data:
 # After changing a pin in pyproject.toml: rewrite both locks (a test checks they agree).
 # requirements.lock: what the service runs on; requirements-dev.lock: that plus the dev tools.
 UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 -q
-lock:
+lock: $(STAMP)
 	test -x $(VENV)/bin/uv || $(VENV)/bin/pip install -q uv==0.9.30
 	$(UV_COMPILE) -o requirements.lock
 	$(UV_COMPILE) --group dev -o requirements-dev.lock

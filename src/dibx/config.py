@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pycountry
 
@@ -59,6 +60,51 @@ def _codes(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple
 
 
 @dataclass(frozen=True, slots=True)
+class ExplorerOidc:
+    """Where the explorer sends a user to sign in, and the public client it signs in as."""
+
+    authorize_url: str
+    token_url: str
+    client_id: str
+    redirect_url: str
+    scope: str
+
+
+_EXPLORER_OIDC = (
+    "DIBX_EXPLORER_AUTHORIZE_URL",
+    "DIBX_EXPLORER_TOKEN_URL",
+    "DIBX_EXPLORER_CLIENT_ID",
+    "DIBX_EXPLORER_REDIRECT_URL",
+)
+DEFAULT_EXPLORER_SCOPE = "supplier:read supply_chain:read marking:challenge"
+
+
+def _web_url(env: Mapping[str, str], name: str) -> str:
+    raw = env[name].strip()
+    parts = urlsplit(raw)
+    loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+    if not parts.netloc or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+        raise ConfigError(f"{name}={raw!r}: expected an https URL (http only on loopback)")
+    return raw
+
+
+def _explorer_oidc(env: Mapping[str, str]) -> ExplorerOidc | None:
+    given = [name for name in _EXPLORER_OIDC if env.get(name, "").strip()]
+    if not given:
+        return None
+    if len(given) != len(_EXPLORER_OIDC):
+        missing = ", ".join(n for n in _EXPLORER_OIDC if n not in given)
+        raise ConfigError(f"explorer sign-in is partly configured: also set {missing}")
+    return ExplorerOidc(
+        authorize_url=_web_url(env, "DIBX_EXPLORER_AUTHORIZE_URL"),
+        token_url=_web_url(env, "DIBX_EXPLORER_TOKEN_URL"),
+        client_id=env["DIBX_EXPLORER_CLIENT_ID"].strip(),
+        redirect_url=_web_url(env, "DIBX_EXPLORER_REDIRECT_URL"),
+        scope=env.get("DIBX_EXPLORER_SCOPE", "").strip() or DEFAULT_EXPLORER_SCOPE,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     # Neo4j: unset URI means "start the embedded server under data_dir".
     neo4j_uri: str | None = None
@@ -97,6 +143,8 @@ class Settings:
     policy_file: Path = field(default_factory=shipped.policy_file)
     audit_sink: str = "stdout"
     reference_dir: Path = field(default_factory=shipped.reference_dir)
+    # Explorer sign-in against a real issuer (OAuth authorization code + PKCE): all or none.
+    explorer_oidc: ExplorerOidc | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -153,6 +201,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         policy_file=Path(env.get("DIBX_POLICY_FILE") or shipped.policy_file()),
         audit_sink=env.get("DIBX_AUDIT_SINK", "stdout"),
         reference_dir=Path(env.get("DIBX_REFERENCE_DIR") or shipped.reference_dir()),
+        explorer_oidc=_explorer_oidc(env),
     )
     if production and settings.dev_issuer:
         raise ConfigError("DIBX_DEV_ISSUER must be false in production")

@@ -1,4 +1,4 @@
-"""Starlette app factory: /graphql, /healthz, /readyz, /metrics, and the development issuer."""
+"""Starlette app factory: /graphql, /healthz, /readyz, /metrics, /explorer/, dev OAuth."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dibx import config
+from dibx.app.explorer import explorer_routes
 from dibx.app.graphql_view import DibxGraphQL
 from dibx.auth import policy as policy_module
 from dibx.auth.dev_issuer import DevIssuer
@@ -150,6 +151,7 @@ def create_app(runtime: Runtime, *, own_graph: bool = True) -> Starlette:
     ]
     if runtime.issuer is not None:
         routes.extend(oauth_routes(runtime.issuer))
+    routes.extend(explorer_routes(settings, runtime.issuer))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
