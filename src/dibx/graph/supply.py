@@ -157,15 +157,12 @@ def _marking(var: str, type_name: str) -> str:
 
 
 def _field(var: str, owner: str, name: str) -> str:
-    """[value, marking] when released and present; [null, marking] when withheld (so the
-    result can say so); null when released but not recorded. Withheld reads as unknown."""
+    """[value, marking] when released (value null when not recorded); [null, marking, false]
+    when withheld, so the result can say so. Withheld reads as unknown."""
     check = released(f"{var}.release_{name}", f"{owner}_{name}")
     marking = f"coalesce({var}.marking_{name}, $dm.{owner}_{name})"
     # ELSE also catches a check that is null (no clauses, no default): deny by default.
-    return (
-        f"CASE WHEN {check} THEN CASE WHEN {var}.`{name}` IS NOT NULL "
-        f"THEN [{var}.`{name}`, {marking}] END ELSE [null, {marking}] END"
-    )
+    return f"CASE WHEN {check} THEN [{var}.`{name}`, {marking}] ELSE [null, {marking}, false] END"
 
 
 def _nation(var: str) -> str:
@@ -439,11 +436,11 @@ def _val(raw: list[Any] | None) -> Val[Any] | None:
 
 
 def _withheld(row: dict[str, Any], *names: str) -> Withheld:
-    """The fields of `row` that came back as [null, marking]: withheld from the caller."""
+    """The fields of `row` that came back as [null, marking, false]: withheld from the caller."""
     out = []
     for name in names:
         raw = row.get(name)
-        if raw is not None and raw[0] is None:
+        if raw is not None and len(raw) == 3:
             out.append((name, str(raw[1])))
     return tuple(out)
 
