@@ -18,13 +18,14 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dibx import config
+from dibx.app import startup
 from dibx.app.graphql_view import DibxGraphQL
 from dibx.auth import policy as policy_module
 from dibx.auth.dev_issuer import DevIssuer
 from dibx.auth.oauth_routes import oauth_routes
-from dibx.auth.tokens import KeyProvider, KeySet, RemoteKeySet, TokenValidator
+from dibx.auth.tokens import TokenValidator
 from dibx.graph import migrations
-from dibx.graph.driver import Graph, connect
+from dibx.graph.driver import Graph, Timeouts, connect
 from dibx.schema import build_schema
 from dibx.services.analytics.limits import AnalyticsLimits
 from dibx.services.audit import AuditSink, sink_from
@@ -55,30 +56,33 @@ def neo4j_uri(settings: config.Settings) -> str:
 def build_runtime(
     settings: config.Settings, *, graph: Graph | None = None, audit: AuditSink | None = None
 ) -> Runtime:
-    # The policy is checked first: a bad policy must stop the service before anything else.
-    policy = policy_module.load(settings.policy_file)
+    # Files first (policy, audit sink, keys): a bad one must stop the service before anything.
+    checked = startup.preflight(settings)
     if graph is None:
-        driver = connect(neo4j_uri(settings), settings.neo4j_user, settings.neo4j_password)
+        driver = connect(
+            neo4j_uri(settings),
+            settings.neo4j_user,
+            settings.neo4j_password,
+            timeouts=Timeouts(
+                connect=settings.neo4j_connect_timeout_s,
+                acquire=settings.neo4j_acquire_timeout_s,
+                retry=settings.neo4j_retry_time_s,
+            ),
+            pool_size=settings.neo4j_pool_size,
+        )
         graph = Graph(driver, settings.neo4j_database)
-    issuer = (
-        DevIssuer.from_path(settings.keys_file, settings.issuer, settings.audience)
-        if settings.dev_issuer
-        else None
-    )
-    keys: KeyProvider
-    if settings.jwks_url:
-        keys = RemoteKeySet(settings.jwks_url)
-    elif issuer is not None:
-        keys = KeySet.from_dict(issuer.public_jwks())
-    else:
-        raise config.ConfigError("set DIBX_JWKS_URL, or enable the development issuer")
     memberships = MembershipDirectory(graph)
     return Runtime(
         settings=settings,
         graph=graph,
-        policy=policy,
-        validator=TokenValidator(settings.issuer, settings.audience, keys),
-        issuer=issuer,
+        policy=checked.policy,
+        validator=TokenValidator(
+            settings.issuer,
+            settings.audience,
+            checked.keys,
+            max_lifetime=settings.token_max_lifetime_s,
+        ),
+        issuer=checked.issuer,
         audit=audit or sink_from(settings.audit_sink),
         memberships=memberships,
         directory=Directory(

@@ -8,12 +8,15 @@ prove that a GraphQL root field costs exactly one round trip.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, LiteralString
 
 import neo4j
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction
+
+from dibx.errors import Unavailable
 
 
 @dataclass
@@ -47,13 +50,54 @@ def compiled(query: str) -> LiteralString:
     return query  # the one place that vouches for compiled text (mypy reads LiteralString as str)
 
 
-def connect(uri: str, user: str, password: str) -> AsyncDriver:
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds; the driver's defaults (30 s connect, 60 s acquire, 30 s of retries) made a
+    request hang for about a minute when Neo4j was down. Short ones fail fast with 503."""
+
+    connect: float = 3.0
+    acquire: float = 5.0
+    retry: float = 3.0
+
+
+def connect(
+    uri: str,
+    user: str,
+    password: str,
+    *,
+    timeouts: Timeouts = Timeouts(),
+    pool_size: int = 50,
+) -> AsyncDriver:
     auth = (user, password) if password else None
     # Server notifications (e.g. "label does not exist" on an empty database) are not errors
     # for compiled reads; keep the log for what matters.
     return AsyncGraphDatabase.driver(
-        uri, auth=auth, max_connection_pool_size=50, notifications_min_severity="OFF"
+        uri,
+        auth=auth,
+        max_connection_pool_size=pool_size,
+        connection_timeout=timeouts.connect,
+        connection_acquisition_timeout=timeouts.acquire,
+        max_transaction_retry_time=timeouts.retry,
+        notifications_min_severity="OFF",
     )
+
+
+# Neo4j down, restarting or saturated, after the driver's own retries: the caller may retry.
+_UNAVAILABLE = (
+    neo4j.exceptions.ServiceUnavailable,
+    neo4j.exceptions.SessionExpired,
+    neo4j.exceptions.ConnectionPoolError,
+    neo4j.exceptions.TransientError,
+)
+
+
+@contextlib.contextmanager
+def unavailable_as_error() -> Iterator[None]:
+    """Driver errors that mean "Neo4j cannot be reached" become `Unavailable` (HTTP 503)."""
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise Unavailable("the database is unavailable; try again shortly") from exc
 
 
 class Graph:
@@ -74,10 +118,11 @@ class Graph:
             # Rows are maps and lists already: skip the deep copy `record.data()` would make.
             return [dict(zip(record.keys(), record, strict=True)) async for record in result]
 
-        async with self.driver.session(
-            database=self.database, default_access_mode=neo4j.READ_ACCESS
-        ) as session:
-            return await session.execute_read(work)
+        with unavailable_as_error():
+            async with self.driver.session(
+                database=self.database, default_access_mode=neo4j.READ_ACCESS
+            ) as session:
+                return await session.execute_read(work)
 
     async def read_one(
         self, query: LiteralString, params: Mapping[str, Any] | None = None
@@ -95,8 +140,9 @@ class Graph:
             # Rows are maps and lists already: skip the deep copy `record.data()` would make.
             return [dict(zip(record.keys(), record, strict=True)) async for record in result]
 
-        async with self.driver.session(database=self.database) as session:
-            return await session.execute_write(work)
+        with unavailable_as_error():
+            async with self.driver.session(database=self.database) as session:
+                return await session.execute_write(work)
 
     async def ping(self) -> bool:
         try:

@@ -66,3 +66,19 @@ def sink_from(spec: str) -> AuditSink:
     if spec.startswith("file:"):
         return FileSink(Path(spec.removeprefix("file:")))
     raise ValueError(f"unknown audit sink {spec!r}")
+
+
+def check_writable(spec: str) -> None:
+    """At start: a file sink must be a file (not a directory) this process can append to;
+    otherwise every request would be refused with 503 after a start that looked fine."""
+    if not spec.startswith("file:"):
+        return
+    path = Path(spec.removeprefix("file:"))
+    if path.is_dir():
+        raise AuditError(f"audit sink {path} is a directory; name a file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise AuditError(f"audit sink {path} is not writable: {exc}") from exc
