@@ -154,6 +154,7 @@ def _service(ctx: Context) -> rules.ChallengeService:
         ctx.policy,
         due_days=ctx.challenge_due_days,
         max_page_size=ctx.directory.max_page_size,
+        budget=ctx.budget,
     )
 
 

@@ -7,6 +7,7 @@ from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope
 from dibx.services.analytics.limits import AnalyticsLimits
+from dibx.services.budget import RequestBudget
 from dibx.services.challenges import DEFAULT_DUE_DAYS
 from dibx.services.directory import Directory
 from dibx.services.disclosure import Disclosure
@@ -28,3 +29,6 @@ class Context:
     # Days an adjudicator has to decide a marking challenge (and an arbiter an escalated one):
     # a configuration choice, 32 CFR 2002.50 leaves the timetable to the agency's procedure.
     challenge_due_days: int = DEFAULT_DUE_DAYS
+    # What the whole request may spend (records fetched, analysis time), shared by its root
+    # fields and aliases; `directory` and `analytics` are bound to it.
+    budget: RequestBudget = field(default_factory=RequestBudget)
