@@ -11,6 +11,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from dibx.schema.challenges import Mutation
+from dibx.schema.cost import RequestCost
 from dibx.schema.extensions import Disclosure, ScopeGate, ShapeErrors
 from dibx.schema.queries import Query
 from dibx.schema.types import (
@@ -34,6 +35,7 @@ def build_schema(
         lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         ScopeGate,
+        RequestCost,
         Disclosure,
     ]
     if not introspection:
