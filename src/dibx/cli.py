@@ -9,12 +9,20 @@ from collections.abc import Sequence
 
 from dibx import config, neo4j_server
 
-DEMO_CLIENT_HINT = """\
+# Says where credentials come from, never what they are: a banner ends up in logs.
+DEV_BANNER = """\
 dibx is up: {url}/graphql  (GraphiQL in the browser; send a bearer token in the headers)
-  Get a token as a GBR procurement official:
-    curl -s -u demo-gbr:demo-gbr-secret -d grant_type=client_credentials {url}/oauth/token
-  or:  .venv/bin/dibx token --nation GBR --scope "supplier:read supply_chain:read"
+  Tokens: `dibx token --nation GBR --scope "supplier:read supply_chain:read"`, or the demo
+  clients' client-credentials grant at {url}/oauth/token (clients: README, "A walk-through")
 """
+BANNER = "dibx is up: {url}/graphql\n"
+
+
+def banner(settings: config.Settings) -> str:
+    url = f"http://{settings.host}:{settings.port}"
+    return (DEV_BANNER if settings.dev_issuer and not settings.production else BANNER).format(
+        url=url
+    )
 
 
 def _settings() -> config.Settings:
@@ -78,9 +86,18 @@ async def _seed(
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from dibx.app import build_runtime, create_app
+    from dibx.app import build_runtime, create_app, startup
 
     settings = _settings()
+    # Everything read from files is checked before Neo4j starts: nothing is left running.
+    try:
+        startup.preflight(settings)
+    except config.ConfigError as exc:
+        print(f"dibx: cannot start: {exc}", file=sys.stderr)
+        return 2
+    started_here = settings.neo4j_uri is None and (
+        neo4j_server.status(settings.data_dir / "neo4j") is None
+    )
     uri = _ensure_neo4j(settings)
     if args.demo:
         code = asyncio.run(
@@ -94,9 +111,10 @@ def _serve(args: argparse.Namespace) -> int:
         runtime = build_runtime(settings)
     except Exception as exc:  # noqa: BLE001 - start-up errors are reported, not traced
         print(f"dibx: cannot start: {exc}", file=sys.stderr)
+        if started_here:
+            neo4j_server.stop(settings.data_dir / "neo4j")
         return 2
-    url = f"http://{settings.host}:{settings.port}"
-    print(DEMO_CLIENT_HINT.format(url=url))
+    print(banner(settings))
     uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="info")
     return 0
 
@@ -161,16 +179,27 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _policy_check(_: argparse.Namespace) -> int:
+    from dibx.app import startup
     from dibx.auth import policy
 
     settings = _settings()
     try:
-        loaded = policy.load(settings.policy_file)
-    except policy.PolicyError as exc:
+        loaded = policy.load(settings.policy_file, startup.vocabulary(settings.reference_dir))
+    except (policy.PolicyError, config.ConfigError) as exc:
         print(f"policy invalid: {exc}", file=sys.stderr)
         return 1
     print(f"policy {loaded.version} ok: {len(loaded.defaults)} default markings")
     return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -193,7 +222,7 @@ def parser() -> argparse.ArgumentParser:
     )
     seed.add_argument(
         "--synthetic",
-        type=int,
+        type=_positive_int,
         metavar="SUPPLIERS",
         help="a synthetic graph of this many suppliers",
     )

@@ -112,6 +112,11 @@ class Settings:
     neo4j_password: str = ""
     neo4j_database: str = "neo4j"
     embedded_port: int = 7687
+    # Fail fast when Neo4j is down (seconds): the driver's defaults add up to about a minute.
+    neo4j_connect_timeout_s: int = 3
+    neo4j_acquire_timeout_s: int = 5
+    neo4j_retry_time_s: int = 3
+    neo4j_pool_size: int = 50
     data_dir: Path = Path("var")
     # HTTP
     host: str = "127.0.0.1"
@@ -124,7 +129,15 @@ class Settings:
     max_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000
-    max_cost: int = 20_000
+    max_cost: int = 20_000  # records one request may fetch, summed over its root fields
+    max_body_bytes: int = 1_000_000
+    # Heavy work (analytics, and reads that could fetch `heavy_cost` records or more) holds at
+    # most `heavy_concurrency` driver connections, the rest of the pool is kept for light
+    # requests; one token (subject) runs at most `heavy_per_token` heavy requests at a time.
+    heavy_cost: int = 1_000
+    heavy_concurrency: int = 8
+    heavy_per_token: int = 2
+    heavy_wait_s: int = 10
     # Supply-chain analytics: bounds, and whom a chain must not depend on.
     analytics_max_depth: int = 8
     analytics_max_nodes: int = 5_000
@@ -139,6 +152,9 @@ class Settings:
     audience: str = "dibx"
     jwks_url: str | None = None
     dev_issuer: bool = True
+    token_max_lifetime_s: int = 24 * 3600
+    # Bearer token a Prometheus scraper sends to /metrics; required in production.
+    metrics_token: str | None = None
     # Releasability
     policy_file: Path = field(default_factory=shipped.policy_file)
     audit_sink: str = "stdout"
@@ -175,6 +191,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         neo4j_password=env.get("DIBX_NEO4J_PASSWORD", ""),
         neo4j_database=env.get("DIBX_NEO4J_DATABASE", "neo4j"),
         embedded_port=_int(env, "DIBX_NEO4J_PORT", 7687, low=1024, high=65535),
+        neo4j_connect_timeout_s=_int(env, "DIBX_NEO4J_CONNECT_TIMEOUT", 3, low=1, high=120),
+        neo4j_acquire_timeout_s=_int(env, "DIBX_NEO4J_ACQUIRE_TIMEOUT", 5, low=1, high=120),
+        neo4j_retry_time_s=_int(env, "DIBX_NEO4J_RETRY_TIME", 3, low=0, high=120),
+        neo4j_pool_size=_int(env, "DIBX_NEO4J_POOL_SIZE", 50, low=4, high=1000),
         data_dir=data_dir,
         host=env.get("DIBX_HOST", "127.0.0.1"),
         port=_int(env, "DIBX_PORT", 8000, low=1, high=65535),
@@ -186,6 +206,11 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_aliases=_int(env, "DIBX_MAX_ALIASES", 30, low=1, high=500),
         max_tokens=_int(env, "DIBX_MAX_TOKENS", 2000, low=50, high=100_000),
         max_cost=_int(env, "DIBX_MAX_COST", 20_000, low=10, high=10_000_000),
+        max_body_bytes=_int(env, "DIBX_MAX_BODY_BYTES", 1_000_000, low=1024, high=100_000_000),
+        heavy_cost=_int(env, "DIBX_HEAVY_COST", 1_000, low=1, high=10_000_000),
+        heavy_concurrency=_int(env, "DIBX_HEAVY_CONCURRENCY", 8, low=1, high=500),
+        heavy_per_token=_int(env, "DIBX_HEAVY_PER_TOKEN", 2, low=1, high=500),
+        heavy_wait_s=_int(env, "DIBX_HEAVY_WAIT", 10, low=1, high=600),
         challenge_due_days=_int(env, "DIBX_CHALLENGE_DUE_DAYS", 30, low=1, high=365),
         challenge_key_path=Path(env["DIBX_CHALLENGE_KEY_FILE"])
         if env.get("DIBX_CHALLENGE_KEY_FILE")
@@ -198,6 +223,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         audience=env.get("DIBX_AUDIENCE", "dibx"),
         jwks_url=env.get("DIBX_JWKS_URL") or None,
         dev_issuer=_bool(env, "DIBX_DEV_ISSUER", not production),
+        token_max_lifetime_s=_int(
+            env, "DIBX_TOKEN_MAX_LIFETIME", 24 * 3600, low=60, high=30 * 24 * 3600
+        ),
+        metrics_token=env.get("DIBX_METRICS_TOKEN") or None,
         policy_file=Path(env.get("DIBX_POLICY_FILE") or shipped.policy_file()),
         audit_sink=env.get("DIBX_AUDIT_SINK", "stdout"),
         reference_dir=Path(env.get("DIBX_REFERENCE_DIR") or shipped.reference_dir()),
@@ -211,4 +240,19 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"DIBX_AUDIT_SINK={settings.audit_sink!r}: expected stdout or file:<path>"
         )
+    if settings.audit_sink == "file:":
+        raise ConfigError("DIBX_AUDIT_SINK=file: names no file")
+    if settings.heavy_concurrency > settings.neo4j_pool_size // 2:
+        raise ConfigError(
+            f"DIBX_HEAVY_CONCURRENCY={settings.heavy_concurrency}: at most half the Neo4j "
+            f"pool (DIBX_NEO4J_POOL_SIZE={settings.neo4j_pool_size}), so light requests keep "
+            "connections"
+        )
+    if settings.heavy_per_token > settings.heavy_concurrency:
+        raise ConfigError(
+            f"DIBX_HEAVY_PER_TOKEN={settings.heavy_per_token}: at most "
+            f"DIBX_HEAVY_CONCURRENCY={settings.heavy_concurrency}"
+        )
+    if settings.metrics_token is not None and len(settings.metrics_token) < 16:
+        raise ConfigError("DIBX_METRICS_TOKEN: use at least 16 characters")
     return settings

@@ -5,7 +5,9 @@ DibxError                 message + code, safe to show
  ├── NotFound             no such record, or one the caller may not see (never confirmed)
  ├── Forbidden            the caller lacks a scope for the operation
  ├── Conflict             the request clashes with the current state
- └── LimitExceeded        depth, aliases, size or cost over the configured limits
+ ├── LimitExceeded        depth, aliases, size or cost over the configured limits
+ │    └── Busy            too much heavy work in flight: retry later (HTTP 429)
+ └── Unavailable          the database cannot be reached now (HTTP 503)
 """
 
 from __future__ import annotations
@@ -41,3 +43,11 @@ class Conflict(DibxError):
 
 class LimitExceeded(DibxError):
     code = "LIMIT_EXCEEDED"
+
+
+class Busy(LimitExceeded):
+    """Refused before any work: the caller (or everyone) already runs too much heavy work."""
+
+
+class Unavailable(DibxError):
+    code = "SERVICE_UNAVAILABLE"

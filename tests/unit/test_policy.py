@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import tomllib
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from dibx import data as shipped
+from dibx.app import startup
 from dibx.auth import policy
 from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope
@@ -107,3 +109,55 @@ def test_a_type_without_default_is_released_to_nobody() -> None:
     scope = loaded.scope_for(principal("USA"), set(), date(2026, 1, 1))
     params = scope.cypher_params()
     assert "Widget" not in params["dr"]  # $dr.Widget is null in Cypher: the check fails
+
+
+@pytest.fixture(scope="module")
+def vocabulary() -> policy.Vocabulary:
+
+    return startup.vocabulary(shipped.reference_dir())
+
+
+def test_shipped_policy_names_only_known_types_fields_and_groups(
+    vocabulary: policy.Vocabulary,
+) -> None:
+    loaded = policy.load(SHIPPED, vocabulary)
+    assert "MEMBER_OF_source" in loaded.defaults
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[defaults]\nSupplier_nmae = "CUI"', "defaults.Supplier_nmae: Supplier has no field"),
+        ('[defaults]\nSuplier = "CUI"', "defaults.Suplier: no record or edge type"),
+        ('[defaults]\nSOURCES_FROM_sol = "CUI"', "SOURCES_FROM has no field 'sol'"),
+        ('[cui_release]\ngroups = ["FEVY"]', "'FEVY' is neither a nation code"),
+        ('[cui_release]\ngroup = ["FVEY"]', "[cui_release]: unknown key(s) group"),
+        ("[disclosure]\nwithheld = true\nconcealed = []", "[disclosure]: unknown key(s) concealed"),
+        ('[attributes]\nGB = ["EXPORT_AUTH"]', "attributes.GB: not an ISO 3166-1 alpha-3"),
+    ],
+)
+def test_unknown_keys_and_groups_are_refused(
+    vocabulary: policy.Vocabulary, text: str, message: str
+) -> None:
+
+    with pytest.raises(policy.PolicyError) as excinfo:
+        policy.parse(tomllib.loads('version = "1"\n' + text), vocabulary)
+    assert message in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    "key", ["Agreement_source", "MEMBER_OF_precision", "MEMBER_OF_since", "BASED_IN"]
+)
+def test_fields_the_loaders_write_may_have_defaults(
+    vocabulary: policy.Vocabulary, key: str
+) -> None:
+    loaded = policy.parse({"version": "1", "defaults": {key: "PUBLIC"}}, vocabulary)
+    assert key in loaded.defaults
+
+
+@pytest.mark.parametrize("group", ["GBR", "NTIB", "FVEY", "EXPORT_AUTH"])
+def test_release_groups_may_be_nations_agreements_or_attributes(
+    vocabulary: policy.Vocabulary, group: str
+) -> None:
+    loaded = policy.parse({"version": "1", "cui_release": {"groups": [group]}}, vocabulary)
+    assert loaded.cui_release_groups == {group}

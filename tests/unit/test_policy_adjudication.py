@@ -6,11 +6,11 @@ import tomllib
 
 import pytest
 
-from dibx import config
+from dibx import data as shipped
 from dibx.auth import policy
 from dibx.auth.principal import Principal
 
-SHIPPED = config.PROJECT_ROOT / "policy" / "releasability.toml"
+SHIPPED = shipped.policy_file()
 US_ORG = "US Department of Defense (demo)"
 
 

@@ -356,3 +356,22 @@ def test_validator_with_remote_keys(rsa_key: jwk.RSAKey) -> None:
     issuer = FakeIssuer({"keys": [rsa_key.as_dict(private=False)]})
     validator = TokenValidator(ISSUER, AUDIENCE, remote(issuer, Clock()), clock=lambda: NOW)
     assert validator.validate(sign(claims(), rsa_key)).nation == "GBR"
+
+
+YEAR_3000 = 32_503_680_000
+
+
+def test_token_living_until_the_year_3000_is_rejected(
+    validator: TokenValidator, rsa_key: jwk.RSAKey
+) -> None:
+    token = sign(claims(exp=YEAR_3000), rsa_key)
+    with pytest.raises(TokenError, match=r"lifetime \(exp - iat\) is longer"):
+        validator.validate(token)
+
+
+def test_token_lifetime_is_bounded_by_configuration(rsa_key: jwk.RSAKey) -> None:
+    keys = KeySet.from_dict({"keys": [rsa_key.as_dict(private=False)]})
+    hourly = TokenValidator(ISSUER, AUDIENCE, keys, clock=lambda: NOW, max_lifetime=3600)
+    assert hourly.validate(sign(claims(iat=NOW, exp=NOW + 3600), rsa_key)).subject == "alice"
+    with pytest.raises(TokenError, match="lifetime"):
+        hourly.validate(sign(claims(iat=NOW, exp=NOW + 3601), rsa_key))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,18 +19,21 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dibx import config
+from dibx.app import startup
 from dibx.app.explorer import explorer_routes
 from dibx.app.graphql_view import DibxGraphQL
 from dibx.auth import policy as policy_module
 from dibx.auth.dev_issuer import DevIssuer
 from dibx.auth.oauth_routes import oauth_routes
+from dibx.auth.principal import Principal
 from dibx.auth.server_secret import load_or_create
-from dibx.auth.tokens import KeyProvider, KeySet, RemoteKeySet, TokenValidator
+from dibx.auth.tokens import TokenValidator
 from dibx.graph import migrations
-from dibx.graph.driver import Graph, connect
+from dibx.graph.driver import Graph, Timeouts, connect
 from dibx.schema import build_schema
 from dibx.services.analytics.limits import AnalyticsLimits
 from dibx.services.audit import AuditSink, sink_from
+from dibx.services.budget import HeavyWork, RequestBudget
 from dibx.services.directory import Directory
 from dibx.services.memberships import MembershipDirectory
 
@@ -58,34 +62,37 @@ def neo4j_uri(settings: config.Settings) -> str:
 def build_runtime(
     settings: config.Settings, *, graph: Graph | None = None, audit: AuditSink | None = None
 ) -> Runtime:
-    # The policy is checked first: a bad policy must stop the service before anything else.
-    policy = policy_module.load(settings.policy_file)
-    if graph is None:
-        driver = connect(neo4j_uri(settings), settings.neo4j_user, settings.neo4j_password)
-        graph = Graph(driver, settings.neo4j_database)
-    issuer = (
-        DevIssuer.from_path(settings.keys_file, settings.issuer, settings.audience)
-        if settings.dev_issuer
-        else None
-    )
-    keys: KeyProvider
-    if settings.jwks_url:
-        keys = RemoteKeySet(settings.jwks_url)
-    elif issuer is not None:
-        keys = KeySet.from_dict(issuer.public_jwks())
-    else:
-        raise config.ConfigError("set DIBX_JWKS_URL, or enable the development issuer")
-    memberships = MembershipDirectory(graph)
+    # Files first (policy, audit sink, keys): a bad one must stop the service before anything.
+    checked = startup.preflight(settings)
     try:
         challenge_key = load_or_create(settings.challenge_key_file)
     except (OSError, ValueError) as exc:
         raise config.ConfigError(f"challenge key: {exc}") from None
+    if graph is None:
+        driver = connect(
+            neo4j_uri(settings),
+            settings.neo4j_user,
+            settings.neo4j_password,
+            timeouts=Timeouts(
+                connect=settings.neo4j_connect_timeout_s,
+                acquire=settings.neo4j_acquire_timeout_s,
+                retry=settings.neo4j_retry_time_s,
+            ),
+            pool_size=settings.neo4j_pool_size,
+        )
+        graph = Graph(driver, settings.neo4j_database)
+    memberships = MembershipDirectory(graph)
     return Runtime(
         settings=settings,
         graph=graph,
-        policy=policy,
-        validator=TokenValidator(settings.issuer, settings.audience, keys),
-        issuer=issuer,
+        policy=checked.policy,
+        validator=TokenValidator(
+            settings.issuer,
+            settings.audience,
+            checked.keys,
+            max_lifetime=settings.token_max_lifetime_s,
+        ),
+        issuer=checked.issuer,
         audit=audit or sink_from(settings.audit_sink),
         memberships=memberships,
         directory=Directory(
@@ -107,6 +114,24 @@ def create_app(runtime: Runtime, *, own_graph: bool = True) -> Starlette:
     latency = Histogram("dibx_http_seconds", "HTTP request latency", ["route"], registry=registry)
     queries = Gauge("dibx_cypher_queries", "Cypher queries sent since start", registry=registry)
     queries.set_function(lambda: runtime.graph.stats.total)
+
+    heavy = HeavyWork(
+        concurrency=settings.heavy_concurrency,
+        per_subject=settings.heavy_per_token,
+        wait_s=float(settings.heavy_wait_s),
+    )
+    Gauge("dibx_heavy_work", "Heavy operations holding a slot now", registry=registry).set_function(
+        lambda: heavy.held
+    )
+
+    def budget(principal: Principal) -> RequestBudget:
+        return RequestBudget(
+            max_cost=settings.max_cost,
+            analytics_s=float(settings.analytics_time_limit_s),
+            heavy_cost=settings.heavy_cost,
+            gate=heavy,
+            subject=principal.subject,
+        )
 
     schema = build_schema(
         max_depth=settings.max_depth,
@@ -130,6 +155,8 @@ def create_app(runtime: Runtime, *, own_graph: bool = True) -> Starlette:
             time_limit_s=float(settings.analytics_time_limit_s),
             nations_of_concern=settings.nations_of_concern,
         ),
+        budget=budget,
+        max_body_bytes=settings.max_body_bytes,
     )
 
     async def healthz(_: Request) -> Response:
@@ -140,7 +167,18 @@ def create_app(runtime: Runtime, *, own_graph: bool = True) -> Starlette:
             return JSONResponse({"status": "ready", "neo4j": "reachable"})
         return JSONResponse({"status": "not ready", "neo4j": "unreachable"}, status_code=503)
 
-    async def metrics(_: Request) -> Response:
+    async def metrics(request: Request) -> Response:
+        # A scraper sends `Authorization: Bearer $DIBX_METRICS_TOKEN`. Without a configured
+        # token the endpoint is open outside production and absent in production.
+        expected = settings.metrics_token
+        if expected is None and settings.production:
+            return Response(status_code=404)
+        if expected is not None:
+            sent = request.headers.get("authorization", "")
+            if not hmac.compare_digest(sent.encode(), f"Bearer {expected}".encode()):
+                return Response(
+                    status_code=401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'}
+                )
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     routes: list[BaseRoute] = [
@@ -195,4 +233,32 @@ def create_app(runtime: Runtime, *, own_graph: bool = True) -> Starlette:
                 requests.labels(route, str(status["code"])).inc()
                 latency.labels(route).observe(time.perf_counter() - start)
 
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(Observe)])
+    app = Starlette(
+        routes=routes, lifespan=lifespan, middleware=[Middleware(Observe), Middleware(NoStore)]
+    )
+    app.state.heavy = heavy  # the process-wide heavy-work gate (operators' and tests' view)
+    return app
+
+
+class NoStore:
+    """`Cache-Control: no-store` on every response: GraphQL answers carry CUI and the token
+    endpoint carries credentials (RFC 6749 5.1); no shared or browser cache may keep them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"
+                ]
+                headers += [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)

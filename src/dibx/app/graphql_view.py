@@ -1,16 +1,19 @@
 """The /graphql endpoint: bearer token in, audited and marked response out.
 
-Order of a request: token (401 if missing or bad) -> caller's release scope -> GraphQL
-(scope gate 403, limits, execution; each graph write audited before it commits, see
+Order of a request: declared size (413) -> token (401 if missing or bad) -> body, read up to
+the size limit (413) -> caller's release scope and request budget -> GraphQL (scope gate 403,
+limits, execution; each graph write audited before it commits, see
 `dibx.services.audit.WriteAudit`) -> audit record (the request fails closed if the audit
 cannot be written, or if a write was refused for want of one) -> response with banner and
-withheld list under `extensions`.
+withheld list under `extensions`. Neo4j unreachable: 503 SERVICE_UNAVAILABLE, audited; heavy
+work refused by the gate: 429 with Retry-After.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +24,7 @@ from graphql import FieldNode, GraphQLError, get_operation_ast, parse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
@@ -29,16 +32,60 @@ from strawberry.types import ExecutionResult
 from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
 from dibx.auth.tokens import TokenError, TokenValidator, bearer_token
+from dibx.errors import Unavailable
 from dibx.schema.context import Context
 from dibx.schema.extensions import INSUFFICIENT_SCOPE
 from dibx.services.analytics.limits import AnalyticsLimits
 from dibx.services.audit import AuditError, AuditSink, WriteAudit
+from dibx.services.budget import RequestBudget
 from dibx.services.directory import Directory
 from dibx.services.memberships import MembershipDirectory
 
 log = structlog.get_logger("dibx.graphql")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+RETRY_AFTER_S = "5"
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The request body, read as it streams in and abandoned once over `limit` (raises
+    _TooLarge); None if the client went away."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
+
+
+def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +139,8 @@ class DibxGraphQL(GraphQL[Context, None]):
         challenge_due_days: int = 30,
         challenge_key: bytes = b"",
         analytics: AnalyticsLimits | None = None,
+        budget: Callable[[Principal], RequestBudget] | None = None,
+        max_body_bytes: int = 1_000_000,
     ) -> None:
         super().__init__(
             schema,
@@ -107,6 +156,8 @@ class DibxGraphQL(GraphQL[Context, None]):
         self.challenge_due_days = challenge_due_days
         self.challenge_key = challenge_key
         self.analytics = analytics or AnalyticsLimits()
+        self.new_budget = budget or (lambda _: RequestBudget())
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -120,6 +171,16 @@ class DibxGraphQL(GraphQL[Context, None]):
         ):
             # The GraphiQL page carries no data; its queries come back with a token.
             await (await self.render_graphql_ide(request))(scope, receive, send)
+            return
+        too_large = _error(
+            413,
+            "PAYLOAD_TOO_LARGE",
+            f"the request body is larger than {self.max_body_bytes} bytes",
+            connection="close",
+        )
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await too_large(scope, receive, send)
             return
         try:
             token = bearer_token(request.headers.get("authorization"))
@@ -140,17 +201,60 @@ class DibxGraphQL(GraphQL[Context, None]):
             )
             await response(scope, receive, send)
             return
-        scope.setdefault("state", {})["principal"] = principal
-        reply: Response
         try:
-            reply = await self.run(request)
-        except HTTPException as exc:
-            # strawberry answers a malformed request in plain text; callers get JSON and a code.
-            reply = JSONResponse(
-                {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
-                status_code=exc.status_code,
-            )
-        await reply(scope, receive, send)
+            payload = await _read_body(receive, self.max_body_bytes)
+        except _TooLarge:
+            await self._audit_refusal(principal, "PAYLOAD_TOO_LARGE")
+            await too_large(scope, receive, send)
+            return
+        if payload is None:
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        replayed = _replay(payload, receive)
+        try:
+            reply: Response
+            try:
+                reply = await self.run(Request(scope, replayed))
+            except HTTPException as exc:
+                # strawberry answers a malformed request in plain text; callers get JSON, a code.
+                await self._audit_refusal(principal, "BAD_REQUEST")
+                reply = JSONResponse(
+                    {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
+                    status_code=exc.status_code,
+                )
+            await reply(scope, replayed, send_tracked)
+        except Unavailable as exc:
+            # Raised before execution (resolving the caller's groups): said as 503, audited.
+            log.warning("neo4j_unavailable", error=str(exc.__cause__ or exc))
+            await self._audit_refusal(principal, SERVICE_UNAVAILABLE)
+            if not started:
+                response = _error(503, SERVICE_UNAVAILABLE, str(exc), retry_after=RETRY_AFTER_S)
+                await response(scope, receive, send)
+
+    async def _audit_refusal(self, principal: Principal, code: str) -> None:
+        record = {
+            "time": datetime.now(UTC).isoformat(),
+            "event": "graphql_request",
+            "subject": principal.subject,
+            "client": principal.client_id,
+            "nation": principal.nation,
+            "org": principal.org,
+            "token_id": principal.token_id,
+            "policy_version": self.policy.version,
+            "outcome": "refused",
+            "error_codes": [code],
+        }
+        try:
+            await run_in_threadpool(self.audit.write, record)
+        except AuditError:
+            log.error("audit_write_failed")  # refused anyway: nothing was released
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -165,15 +269,17 @@ class DibxGraphQL(GraphQL[Context, None]):
         groups = await self.memberships.groups_of(principal.nation, today)
         operation = await _operation(request)
         scope = self.policy.scope_for(principal, groups, today)
+        budget = self.new_budget(principal)
         context = Context(
             principal=principal,
             scope=scope,
             policy=self.policy,
-            directory=self.directory,
+            directory=self.directory.for_request(budget),
             # The banner expands tetragraphs only by memberships released to the caller.
             tetragraphs=await self.memberships.released_to(scope),
             challenge_due_days=self.challenge_due_days,
-            analytics=self.analytics,
+            analytics=self.analytics.bound(budget),
+            budget=budget,
             request=request,
             response=response,
             writes=WriteAudit(
@@ -213,6 +319,12 @@ class DibxGraphQL(GraphQL[Context, None]):
                 f'Bearer realm="{self.realm}", error="insufficient_scope", '
                 f'scope="{" ".join(scopes)}"'
             )
+        elif SERVICE_UNAVAILABLE in codes:
+            context.response.status_code = 503
+            context.response.headers["Retry-After"] = RETRY_AFTER_S
+        elif context.budget.refused:
+            context.response.status_code = 429
+            context.response.headers["Retry-After"] = RETRY_AFTER_S
         try:
             # The file sink fsyncs: keep that off the event loop. The response still waits for
             # it, so a failed write fails the request closed.

@@ -21,8 +21,18 @@ from dibx.auth.tokens import is_nation_code
 
 _KEY = re.compile(r"^[A-Za-z_]+$")
 _ATTRIBUTES = frozenset({"FED", "FEDCON", "GOV", "DL", "EXPORT_AUTH"})
-_SECTIONS = {"version", "defaults", "cui_release", "attributes", "disclosure", "adjudication"}
 _ADJUDICATION_KEYS = frozenset({"default_designator", "orgs"})
+# Every section and the keys it may hold; `None` when its keys are names checked by the
+# section's own rule (model types and fields, nation codes). A new section is one entry here
+# plus its reading in `parse`; any key not listed is a typo and stops the service.
+_SECTIONS: Mapping[str, frozenset[str] | None] = {
+    "defaults": None,
+    "cui_release": frozenset({"groups"}),
+    "attributes": None,
+    "disclosure": frozenset({"withheld", "conceal"}),
+    "adjudication": None,  # checked by parse_adjudication
+}
+_TOP_LEVEL = frozenset({"version", *_SECTIONS})
 
 
 class PolicyError(ValueError):
@@ -46,6 +56,39 @@ class Adjudication:
         if designator is None or principal.nation != designator or principal.org is None:
             return False
         return principal.org in self.orgs.get(designator, frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """What policy keys and groups may name, known outside `auth` (the graph model and the
+    reference data): record and edge types with their marked fields, and agreement codes."""
+
+    fields: Mapping[str, frozenset[str]]
+    agreements: frozenset[str]
+
+    def check_default_key(self, key: str) -> None:
+        for type_name, names in self.fields.items():
+            if key == type_name:
+                return
+            if key.startswith(f"{type_name}_") and key.removeprefix(f"{type_name}_") in names:
+                return
+        owner = max((t for t in self.fields if key.startswith(f"{t}_")), key=len, default=None)
+        if owner is None:
+            known = ", ".join(sorted(self.fields))
+            raise PolicyError(
+                f"defaults.{key}: no record or edge type of that name; known: {known}"
+            )
+        known = ", ".join(sorted(self.fields[owner]))
+        field_name = key.removeprefix(f"{owner}_")
+        raise PolicyError(f"defaults.{key}: {owner} has no field {field_name!r}; known: {known}")
+
+    def check_group(self, group: str, where: str) -> None:
+        if group in markings.NATIONS or group in self.agreements or group in _ATTRIBUTES:
+            return
+        raise PolicyError(
+            f"{where}: {group!r} is neither a nation code, a known agreement "
+            f"({', '.join(sorted(self.agreements))}) nor an attribute"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +167,24 @@ def parse_adjudication(data: Mapping[str, Any]) -> Adjudication:
     return Adjudication(default_designator=designator, orgs=orgs)
 
 
-def parse(data: Mapping[str, Any]) -> Policy:
-    unknown = set(data) - _SECTIONS
+def _check_keys(data: Mapping[str, Any]) -> None:
+    unknown = set(data) - _TOP_LEVEL
     if unknown:
         raise PolicyError(f"unknown policy section(s): {', '.join(sorted(unknown))}")
+    for section, allowed in _SECTIONS.items():
+        table = _table(data, section)
+        extra = set(table) - allowed if allowed is not None else set()
+        if extra:
+            raise PolicyError(
+                f"[{section}]: unknown key(s) {', '.join(sorted(extra))}; "
+                f"known: {', '.join(sorted(allowed or ()))}"
+            )
+
+
+def parse(data: Mapping[str, Any], vocabulary: Vocabulary | None = None) -> Policy:
+    """Validate the whole policy. With `vocabulary` (as the service starts it), default keys
+    must name a type and field of the graph model and groups a nation, agreement or attribute."""
+    _check_keys(data)
     version = data.get("version")
     if not isinstance(version, str) or not version:
         raise PolicyError("`version` must be a non-empty string")
@@ -136,6 +193,8 @@ def parse(data: Mapping[str, Any]) -> Policy:
     for key, text in _table(data, "defaults").items():
         if not _KEY.match(key):
             raise PolicyError(f"defaults.{key}: keys are <Type> or <Type>_<field>")
+        if vocabulary is not None:
+            vocabulary.check_default_key(key)
         if not isinstance(text, str):
             raise PolicyError(f"defaults.{key}: expected a marking string")
         try:
@@ -146,9 +205,14 @@ def parse(data: Mapping[str, Any]) -> Policy:
     groups = _table(data, "cui_release").get("groups", [])
     if not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups):
         raise PolicyError("cui_release.groups must be a list of nation or agreement codes")
+    if vocabulary is not None:
+        for group in groups:
+            vocabulary.check_group(group, "cui_release.groups")
 
     attributes: dict[str, frozenset[str]] = {}
     for nation, attrs in _table(data, "attributes").items():
+        if nation not in markings.NATIONS:
+            raise PolicyError(f"attributes.{nation}: not an ISO 3166-1 alpha-3 nation code")
         if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
             raise PolicyError(f"attributes.{nation}: expected a list of attribute names")
         bad = set(attrs) - _ATTRIBUTES
@@ -182,11 +246,11 @@ def parse(data: Mapping[str, Any]) -> Policy:
     )
 
 
-def load(path: Path) -> Policy:
+def load(path: Path, vocabulary: Vocabulary | None = None) -> Policy:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PolicyError(f"policy file not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"policy file {path.name} is not valid TOML: {exc}") from None
-    return parse(data)
+    return parse(data, vocabulary)

@@ -49,6 +49,7 @@ ASYMMETRIC_ALGORITHMS: Final = frozenset(
     | {"EdDSA", "Ed25519", "Ed448"}
 )
 MAX_TOKEN_LENGTH: Final = 8192
+DEFAULT_MAX_LIFETIME: Final = 24 * 3600
 _MAX_JWKS_BYTES: Final = 256 * 1024
 _MAX_CLAIM_LENGTH: Final = 256
 _MIN_RSA_BITS: Final = 2048
@@ -347,6 +348,7 @@ class TokenValidator:
         algorithms: Collection[str] = DEFAULT_ALGORITHMS,
         leeway: int = 30,
         clock: Callable[[], float] = time.time,
+        max_lifetime: int = DEFAULT_MAX_LIFETIME,
     ) -> None:
         if not issuer or not audience:
             raise ValueError("issuer and audience are required")
@@ -355,6 +357,8 @@ class TokenValidator:
             raise ValueError(f"only asymmetric signature algorithms may be allowed: {not_allowed}")
         if not 0 <= leeway <= 300:
             raise ValueError("leeway must be 0..300 seconds")
+        if max_lifetime < 1:
+            raise ValueError("max_lifetime must be at least 1 second")
         self._issuer = issuer
         self._audience = audience
         self._keys = keys
@@ -362,6 +366,7 @@ class TokenValidator:
         self._registry = _AllowListRegistry(algorithms=sorted(self._algorithms))
         self._leeway = leeway
         self._clock = clock
+        self._max_lifetime = max_lifetime
 
     def validate(self, token: str) -> Principal:
         header = self._header(token)
@@ -416,6 +421,10 @@ class TokenValidator:
         except InvalidClaimError as exc:
             problem = _CLAIM_PROBLEMS.get(exc.claim, "the token has an empty or malformed claim")
             raise TokenError(problem) from None
+        # RFC 8725 3.10 leaves the bound to the service: a leaked token that never expires
+        # (exp in the year 3000) is a standing credential, so refuse long-lived ones outright.
+        if claims["exp"] - claims["iat"] > self._max_lifetime:
+            raise TokenError("the token lifetime (exp - iat) is longer than this service accepts")
 
 
 def _principal(claims: dict[str, Any]) -> Principal:

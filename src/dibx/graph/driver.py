@@ -11,12 +11,15 @@ round trip.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, LiteralString
 
 import neo4j
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, AsyncTransaction
+
+from dibx.errors import Unavailable
 
 Rows = list[dict[str, Any]]
 # Runs inside a write transaction after its statement, before COMMIT; raising rolls it back.
@@ -56,13 +59,54 @@ def compiled(query: str) -> LiteralString:
     return query  # the one place that vouches for compiled text (mypy reads LiteralString as str)
 
 
-def connect(uri: str, user: str, password: str) -> AsyncDriver:
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds; the driver's defaults (30 s connect, 60 s acquire, 30 s of retries) made a
+    request hang for about a minute when Neo4j was down. Short ones fail fast with 503."""
+
+    connect: float = 3.0
+    acquire: float = 5.0
+    retry: float = 3.0
+
+
+def connect(
+    uri: str,
+    user: str,
+    password: str,
+    *,
+    timeouts: Timeouts = Timeouts(),
+    pool_size: int = 50,
+) -> AsyncDriver:
     auth = (user, password) if password else None
     # Server notifications (e.g. "label does not exist" on an empty database) are not errors
     # for compiled reads; keep the log for what matters.
     return AsyncGraphDatabase.driver(
-        uri, auth=auth, max_connection_pool_size=50, notifications_min_severity="OFF"
+        uri,
+        auth=auth,
+        max_connection_pool_size=pool_size,
+        connection_timeout=timeouts.connect,
+        connection_acquisition_timeout=timeouts.acquire,
+        max_transaction_retry_time=timeouts.retry,
+        notifications_min_severity="OFF",
     )
+
+
+# Neo4j down, restarting or saturated, after the driver's own retries: the caller may retry.
+_UNAVAILABLE = (
+    neo4j.exceptions.ServiceUnavailable,
+    neo4j.exceptions.SessionExpired,
+    neo4j.exceptions.ConnectionPoolError,
+    neo4j.exceptions.TransientError,
+)
+
+
+@contextlib.contextmanager
+def unavailable_as_error() -> Iterator[None]:
+    """Driver errors that mean "Neo4j cannot be reached" become `Unavailable` (HTTP 503)."""
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise Unavailable("the database is unavailable; try again shortly") from exc
 
 
 class Graph:
@@ -83,10 +127,11 @@ class Graph:
             # Rows are maps and lists already: skip the deep copy `record.data()` would make.
             return [dict(zip(record.keys(), record, strict=True)) async for record in result]
 
-        async with self.driver.session(
-            database=self.database, default_access_mode=neo4j.READ_ACCESS
-        ) as session:
-            return await session.execute_read(work)
+        with unavailable_as_error():
+            async with self.driver.session(
+                database=self.database, default_access_mode=neo4j.READ_ACCESS
+            ) as session:
+                return await session.execute_read(work)
 
     async def read_one(
         self, query: LiteralString, params: Mapping[str, Any] | None = None
@@ -116,8 +161,9 @@ class Graph:
             # Rows are maps and lists already: skip the deep copy `record.data()` would make.
             return [dict(zip(record.keys(), record, strict=True)) async for record in result]
 
-        async with self.driver.session(database=self.database) as session:
-            return await session.execute_write(work)
+        with unavailable_as_error():
+            async with self.driver.session(database=self.database) as session:
+                return await session.execute_write(work)
 
     async def _write_hooked(
         self, query: LiteralString, params: dict[str, Any], before_commit: BeforeCommit
@@ -128,24 +174,25 @@ class Graph:
         # failure is retried only while the hook has not run (nothing written, nothing
         # recorded); once it has, any failure (COMMIT included) is raised to the caller.
         for attempt in range(1, WRITE_ATTEMPTS + 1):
-            async with self.driver.session(database=self.database) as session:
-                tx: AsyncTransaction | None = None
-                try:
+            with unavailable_as_error():
+                async with self.driver.session(database=self.database) as session:
+                    tx: AsyncTransaction | None = None
                     try:
-                        tx = await session.begin_transaction()
-                        result = await tx.run(query, params)
-                        rows = [dict(zip(r.keys(), r, strict=True)) async for r in result]
-                    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
-                        if attempt < WRITE_ATTEMPTS and exc.is_retryable():
-                            await asyncio.sleep(0.1 * attempt)
-                            continue
-                        raise
-                    await before_commit(rows)
-                    await tx.commit()
-                    return rows
-                finally:
-                    if tx is not None and not tx.closed():
-                        await tx.close()  # ROLLBACK
+                        try:
+                            tx = await session.begin_transaction()
+                            result = await tx.run(query, params)
+                            rows = [dict(zip(r.keys(), r, strict=True)) async for r in result]
+                        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
+                            if attempt < WRITE_ATTEMPTS and e.is_retryable():
+                                await asyncio.sleep(0.1 * attempt)
+                                continue
+                            raise
+                        await before_commit(rows)
+                        await tx.commit()
+                        return rows
+                    finally:
+                        if tx is not None and not tx.closed():
+                            await tx.close()  # ROLLBACK
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def ping(self) -> bool:

@@ -15,6 +15,7 @@ from strawberry.types import ExecutionContext
 from strawberry.utils.logging import StrawberryLogger
 
 from dibx.schema.challenges import Mutation
+from dibx.schema.cost import RequestCost
 from dibx.schema.extensions import Disclosure, ScopeGate, ShapeErrors, is_user_error
 from dibx.schema.queries import Query
 from dibx.schema.types import (
@@ -54,6 +55,7 @@ def build_schema(
         lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         ScopeGate,
+        RequestCost,
         Disclosure,
     ]
     if not introspection:

@@ -158,6 +158,7 @@ def _service(ctx: Context) -> rules.ChallengeService:
         challenger_key=ctx.challenge_key,
         due_days=ctx.challenge_due_days,
         max_page_size=ctx.directory.max_page_size,
+        budget=ctx.budget,
     )
 
 

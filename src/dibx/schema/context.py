@@ -8,6 +8,7 @@ from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope
 from dibx.services.analytics.limits import AnalyticsLimits
 from dibx.services.audit import WriteAudit
+from dibx.services.budget import RequestBudget
 from dibx.services.challenges import DEFAULT_DUE_DAYS
 from dibx.services.directory import Directory
 from dibx.services.disclosure import Disclosure
@@ -34,3 +35,6 @@ class Context:
     writes: WriteAudit | None = None
     # Server secret keying the challenger tags (never shown in any field).
     challenge_key: bytes = b""
+    # What the whole request may spend (records fetched, analysis time), shared by its root
+    # fields and aliases; `directory` and `analytics` are bound to it.
+    budget: RequestBudget = field(default_factory=RequestBudget)

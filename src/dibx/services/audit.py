@@ -185,3 +185,19 @@ class WriteAudit:
             await self._emit(record)
         except AuditError:
             log.error("audit_write_failed", write_id=write_id)
+
+
+def check_writable(spec: str) -> None:
+    """At start: a file sink must be a file (not a directory) this process can append to;
+    otherwise every request would be refused with 503 after a start that looked fine."""
+    if not spec.startswith("file:"):
+        return
+    path = Path(spec.removeprefix("file:"))
+    if path.is_dir():
+        raise AuditError(f"audit sink {path} is a directory; name a file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise AuditError(f"audit sink {path} is not writable: {exc}") from exc

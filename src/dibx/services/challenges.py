@@ -65,6 +65,7 @@ from dibx.graph import challenges as store
 from dibx.graph.driver import Graph, Rows
 from dibx.graph.model import TYPES
 from dibx.services.audit import WriteAudit
+from dibx.services.budget import RequestBudget
 
 DEFAULT_DUE_DAYS = 30
 MAX_TEXT = 4000
@@ -199,6 +200,7 @@ class ChallengeService:
         due_days: int = DEFAULT_DUE_DAYS,
         max_page_size: int = 100,
         clock: Callable[[], datetime] = _now,
+        budget: RequestBudget | None = None,
     ) -> None:
         if due_days < 1:
             raise ValueError("due_days must be at least 1")
@@ -211,6 +213,7 @@ class ChallengeService:
         self.due_days = due_days
         self.max_page_size = max_page_size
         self.clock = clock
+        self.budget = budget
 
     # -- filing -------------------------------------------------------------------------
 
@@ -489,6 +492,8 @@ class ChallengeService:
             raise Invalid("must not be negative", field="first")
         if first > self.max_page_size:
             raise Invalid(f"must be at most {self.max_page_size}", field="first")
+        if self.budget is not None:
+            self.budget.charge(first)  # shares the request's budget with its other root fields
         rows = await store.page(
             self.graph,
             scope,

@@ -1,11 +1,15 @@
 """Directory reads: suppliers, capabilities, nations and agreements, as the caller may see them.
 
-Validates what the caller asked for (page sizes, reference codes) before any query, then
-hands the graph layer one compiled read per root field.
+Validates what the caller asked for (page sizes, reference codes) before any query, charges
+what the read could fetch to the request's budget, then hands the graph layer one compiled
+read per root field (as heavy work when it could fetch many records).
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +19,7 @@ from dibx.graph import reads
 from dibx.graph.driver import Graph
 from dibx.graph.reads import CapabilityFilter, Page, Sort, SupplierFilter
 from dibx.graph.selection import Selected
+from dibx.services.budget import RequestBudget
 from dibx.services.memberships import MembershipDirectory
 
 
@@ -38,6 +43,25 @@ class Directory:
         self.memberships = memberships
         self.max_page_size = max_page_size
         self.max_cost = max_cost
+        # Set on the per-request copy (`for_request`): root fields share one budget.
+        self.budget: RequestBudget | None = None
+
+    def for_request(self, budget: RequestBudget) -> Directory:
+        bound = copy.copy(self)
+        bound.budget = budget
+        return bound
+
+    @contextlib.asynccontextmanager
+    async def _spend(self, cost: int) -> AsyncIterator[None]:
+        if self.budget is None:
+            yield
+            return
+        self.budget.charge(cost)
+        if self.budget.is_heavy(cost):
+            async with self.budget.heavy():
+                yield
+        else:
+            yield
 
     def check_page(self, first: int, field: str = "first") -> None:
         if first < 0:
@@ -45,15 +69,17 @@ class Directory:
         if first > self.max_page_size:
             raise Invalid(f"must be at most {self.max_page_size}", field=field)
 
-    def check_nested(self, selections: list[Selected], rows: int = 1) -> None:
+    def check_nested(self, selections: list[Selected], rows: int = 1) -> int:
         """Every nested `first` is bounded like a root page size, and the rows the whole
-        selection could fetch (page sizes multiplied down each path) by `max_cost`."""
+        selection could fetch (page sizes multiplied down each path) by `max_cost`; returns
+        those rows."""
         cost = self._check(selections, rows)
         if cost > self.max_cost:
             raise LimitExceeded(
                 f"this selection could fetch up to {cost} records, over the limit of "
                 f"{self.max_cost}: ask for smaller pages (first) or fewer nested levels"
             )
+        return cost
 
     def _check(self, selections: list[Selected], rows: int) -> int:
         cost = 0
@@ -93,32 +119,34 @@ class Directory:
         nation_codes: tuple[str, ...] | None = None,
     ) -> Page:
         self.check_page(page.first)
-        self.check_nested(selections, max(page.first, 1))
+        cost = page.first + self.check_nested(selections, max(page.first, 1))
         if supplier_filter is not None:
             await self._check_nations(supplier_filter.nations, "filter.nations")
             await self._check_agreement(supplier_filter.agreement, "filter.agreement")
         if capability_filter is not None:
             await self._check_nations(capability_filter.provided_in, "filter.providedIn")
         await self._check_nations(nation_codes, "codes")
-        return await reads.list_nodes(
-            self.graph,
-            scope,
-            type_name,
-            selections,
-            offset=page.offset,
-            first=page.first,
-            nested_limit=self.max_page_size,
-            want_total=page.want_total,
-            sorts=sorts,
-            supplier_filter=supplier_filter,
-            capability_filter=capability_filter,
-            nation_codes=nation_codes,
-        )
+        async with self._spend(cost):
+            return await reads.list_nodes(
+                self.graph,
+                scope,
+                type_name,
+                selections,
+                offset=page.offset,
+                first=page.first,
+                nested_limit=self.max_page_size,
+                want_total=page.want_total,
+                sorts=sorts,
+                supplier_filter=supplier_filter,
+                capability_filter=capability_filter,
+                nation_codes=nation_codes,
+            )
 
     async def get(
         self, scope: ReleaseScope, type_name: str, key: str, selections: list[Selected]
     ) -> dict[str, Any] | None:
-        self.check_nested(selections)
-        return await reads.get_node(
-            self.graph, scope, type_name, key, selections, nested_limit=self.max_page_size
-        )
+        cost = 1 + self.check_nested(selections)
+        async with self._spend(cost):
+            return await reads.get_node(
+                self.graph, scope, type_name, key, selections, nested_limit=self.max_page_size
+            )

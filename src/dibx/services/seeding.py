@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dibx.graph.driver import Graph
+from dibx.graph.records import Dataset
 from dibx.graph.writes import clear_database, write_dataset
 from dibx.services import datasets, synthetic
 
@@ -15,6 +16,13 @@ from dibx.services import datasets, synthetic
 class SeedReport:
     counts: dict[str, int] = field(default_factory=dict)
     rejected: list[datasets.Rejection] = field(default_factory=list)
+
+
+def _new_nations_only(extra: Dataset, base: Dataset) -> Dataset:
+    # The synthetic graph carries every pycountry nation, as the reference data does: merging
+    # both wrote (MERGE, so harmlessly) and counted each nation twice.
+    known = {n.code for n in base.nations}
+    return replace(extra, nations=[n for n in extra.nations if n.code not in known])
 
 
 async def is_empty(graph: Graph) -> bool:
@@ -42,7 +50,8 @@ async def seed(
         report.rejected.extend(demo_result.rejected)
         dataset = dataset.merged(demo_result.dataset)
     if synthetic_suppliers:
-        dataset = dataset.merged(synthetic.generate(synthetic_suppliers))
+        generated = synthetic.generate(synthetic_suppliers)
+        dataset = dataset.merged(_new_nations_only(generated, dataset))
     if report.rejected:
         echo(f"{len(report.rejected)} row(s) rejected: nothing written")
         return report

@@ -7,11 +7,12 @@ a node limit), so an error never reveals that hidden data exists.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Coroutine
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from dibx.errors import Invalid, LimitExceeded
+from dibx.services.budget import RequestBudget
 
 T = TypeVar("T")
 
@@ -32,6 +33,12 @@ class AnalyticsLimits:
     # Planning assumption for substitutes: share of nominal capacity in use (no utilisation
     # data is held), so spare = capacity x (1 - utilisation).
     assumed_utilisation: float = 0.8
+    # The request's budget, once bound: its analyses share one clock and pass the heavy-work
+    # gate. Unbound (a service used directly), each analysis gets `time_limit_s` of its own.
+    budget: RequestBudget | None = field(default=None, compare=False)
+
+    def bound(self, budget: RequestBudget) -> AnalyticsLimits:
+        return replace(self, budget=budget)
 
     def check_depth(self, depth: int, field: str = "depth") -> int:
         if depth < 0:
@@ -56,13 +63,29 @@ def too_many(
     return LimitExceeded(f"the visible subgraph has more than {limit} {what}; {hint}")
 
 
-async def within(limits: AnalyticsLimits, work: Awaitable[T]) -> T:
-    """Run `work` under the time limit; on expiry it is cancelled (which also abandons the
-    Neo4j transaction: the driver drops the connection) and the caller gets LimitExceeded."""
+async def within(limits: AnalyticsLimits, work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` as heavy work under the time limit (what is left of the request's, when
+    bound); on expiry it is cancelled (which also abandons the Neo4j transaction: the driver
+    drops the connection) and the caller gets LimitExceeded. Waiting for a heavy-work slot
+    counts against the time."""
+    budget = limits.budget
+    left = limits.time_limit_s if budget is None else budget.analytics_left()
+    if left <= 0:
+        work.close()
+        raise LimitExceeded(
+            f"the request's analyses took longer than {limits.time_limit_s:g} s in all; "
+            "run fewer analyses per request"
+        )
     try:
-        async with asyncio.timeout(limits.time_limit_s):
-            return await work
+        async with asyncio.timeout(left):
+            if budget is None:
+                return await work
+            async with budget.heavy():
+                return await work
     except TimeoutError:
         raise LimitExceeded(
-            f"the analysis took longer than {limits.time_limit_s:g} s; lower depth or narrow it"
+            f"the analyses of this request took longer than {limits.time_limit_s:g} s; "
+            "lower depth, narrow them or run fewer per request"
         ) from None
+    finally:
+        work.close()  # never started when the gate refused it; a no-op once it has run
