@@ -138,6 +138,10 @@ class Settings:
     heavy_concurrency: int = 8
     heavy_per_token: int = 2
     heavy_wait_s: int = 10
+    # Bodies over `large_document_bytes` are parsed and run `large_document_concurrency` at a
+    # time (see dibx.app.admission), so floods of big documents cannot starve small queries.
+    large_document_bytes: int = 2048
+    large_document_concurrency: int = 2
     # Supply-chain analytics: bounds, and whom a chain must not depend on.
     analytics_max_depth: int = 8
     analytics_max_nodes: int = 5_000
@@ -211,6 +215,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         heavy_concurrency=_int(env, "DIBX_HEAVY_CONCURRENCY", 8, low=1, high=500),
         heavy_per_token=_int(env, "DIBX_HEAVY_PER_TOKEN", 2, low=1, high=500),
         heavy_wait_s=_int(env, "DIBX_HEAVY_WAIT", 10, low=1, high=600),
+        large_document_bytes=_int(env, "DIBX_LARGE_DOCUMENT_BYTES", 2048, low=256, high=10**8),
+        large_document_concurrency=_int(env, "DIBX_LARGE_DOCUMENT_CONCURRENCY", 2, low=1, high=500),
         challenge_due_days=_int(env, "DIBX_CHALLENGE_DUE_DAYS", 30, low=1, high=365),
         challenge_key_path=Path(env["DIBX_CHALLENGE_KEY_FILE"])
         if env.get("DIBX_CHALLENGE_KEY_FILE")

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dibx import config
 from dibx.app import startup
+from dibx.app.admission import LargeDocuments
 from dibx.app.explorer import explorer_routes
 from dibx.app.graphql_view import DibxGraphQL
 from dibx.auth import policy as policy_module
@@ -157,6 +158,11 @@ def create_app(runtime: Runtime, *, own_graph: bool = True) -> Starlette:
         ),
         budget=budget,
         max_body_bytes=settings.max_body_bytes,
+        large_documents=LargeDocuments(
+            threshold=settings.large_document_bytes,
+            concurrency=settings.large_document_concurrency,
+            wait_s=float(settings.heavy_wait_s),
+        ),
     )
 
     async def healthz(_: Request) -> Response:

@@ -11,6 +11,7 @@ work refused by the gate: 429 with Retry-After.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -29,10 +30,11 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from dibx.app.admission import LargeDocuments
 from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
 from dibx.auth.tokens import TokenError, TokenValidator, bearer_token
-from dibx.errors import Unavailable
+from dibx.errors import Busy, Unavailable
 from dibx.schema.context import Context
 from dibx.schema.extensions import INSUFFICIENT_SCOPE
 from dibx.services.analytics.limits import AnalyticsLimits
@@ -107,12 +109,19 @@ async def _operation(request: Request) -> Operation:
         return Operation()
     document = str(body.get("query") or "")
     requested = body.get("operationName")
+    return _named(document, requested if isinstance(requested, str) else None)
+
+
+@functools.lru_cache(maxsize=256)
+def _named(document: str, requested: str | None) -> Operation:
+    # The audit names the operation from a second parse of the document; dashboards send the
+    # same documents again and again, so identical ones are parsed once.
     try:
-        ast = get_operation_ast(parse(document), requested if isinstance(requested, str) else None)
+        ast = get_operation_ast(parse(document), requested)
     except GraphQLError:
         return Operation(document)
     if ast is None:
-        return Operation(document, requested if isinstance(requested, str) else None)
+        return Operation(document, requested)
     fields = tuple(s.name.value for s in ast.selection_set.selections if isinstance(s, FieldNode))
     name = ast.name.value if ast.name else None
     return Operation(document, name, ast.operation.value, fields)
@@ -141,6 +150,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         analytics: AnalyticsLimits | None = None,
         budget: Callable[[Principal], RequestBudget] | None = None,
         max_body_bytes: int = 1_000_000,
+        large_documents: LargeDocuments | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -158,6 +168,9 @@ class DibxGraphQL(GraphQL[Context, None]):
         self.analytics = analytics or AnalyticsLimits()
         self.new_budget = budget or (lambda _: RequestBudget())
         self.max_body_bytes = max_body_bytes
+        self.large_documents = large_documents or LargeDocuments(
+            threshold=max_body_bytes, concurrency=1, wait_s=0.0
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -221,7 +234,8 @@ class DibxGraphQL(GraphQL[Context, None]):
         try:
             reply: Response
             try:
-                reply = await self.run(Request(scope, replayed))
+                async with self.large_documents.admit(len(payload)):
+                    reply = await self.run(Request(scope, replayed))
             except HTTPException as exc:
                 # strawberry answers a malformed request in plain text; callers get JSON, a code.
                 await self._audit_refusal(principal, "BAD_REQUEST")
@@ -229,6 +243,9 @@ class DibxGraphQL(GraphQL[Context, None]):
                     {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
                     status_code=exc.status_code,
                 )
+            except Busy as exc:
+                await self._audit_refusal(principal, exc.code)
+                reply = _error(429, exc.code, str(exc), retry_after=RETRY_AFTER_S)
             await reply(scope, replayed, send_tracked)
         except Unavailable as exc:
             # Raised before execution (resolving the caller's groups): said as 503, audited.
