@@ -49,7 +49,14 @@ class Api:
         sink: AuditSink | None = None,
     ) -> None:
         """`sink` replaces the memory audit sink (`self.audit` then stays empty)."""
-        settings = config.load({"DIBX_ENV": "test", "DIBX_DATA_DIR": str(tmp), **(env or {})})
+        base = {
+            "DIBX_ENV": "test",
+            "DIBX_DATA_DIR": str(tmp),
+            # Tests check what analyses answer, not how fast: the first run of each query plan
+            # can take seconds on a busy machine. Tests of the limit itself set their own.
+            "DIBX_ANALYTICS_TIME_LIMIT": "120",
+        }
+        settings = config.load({**base, **(env or {})})
         self.audit = MemorySink()
         self.graph = graph
         self.runtime: Runtime = build_runtime(settings, graph=graph, audit=sink or self.audit)
