@@ -255,8 +255,9 @@ class DibxGraphQL(GraphQL[Context, None]):
                 response = _error(503, SERVICE_UNAVAILABLE, str(exc), retry_after=RETRY_AFTER_S)
                 await response(scope, receive, send)
 
-    async def _audit_refusal(self, principal: Principal, code: str) -> None:
-        record = {
+    def _who(self, principal: Principal) -> dict[str, Any]:
+        """The head of every request's audit record: when, and who acted for which nation."""
+        return {
             "time": datetime.now(UTC).isoformat(),
             "event": "graphql_request",
             "subject": principal.subject,
@@ -265,6 +266,11 @@ class DibxGraphQL(GraphQL[Context, None]):
             "org": principal.org,
             "token_id": principal.token_id,
             "policy_version": self.policy.version,
+        }
+
+    async def _audit_refusal(self, principal: Principal, code: str) -> None:
+        record = {
+            **self._who(principal),
             "outcome": "refused",
             "error_codes": [code],
         }
@@ -379,13 +385,7 @@ class DibxGraphQL(GraphQL[Context, None]):
             else ("partial" if result.errors else "ok")
         )
         return {
-            "time": datetime.now(UTC).isoformat(),
-            "event": "graphql_request",
-            "subject": principal.subject,
-            "client": principal.client_id,
-            "nation": principal.nation,
-            "org": principal.org,
-            "token_id": principal.token_id,
+            **self._who(principal),
             "operation": operation.name,
             "operation_type": operation.kind,
             "root_fields": list(operation.root_fields),
@@ -393,7 +393,6 @@ class DibxGraphQL(GraphQL[Context, None]):
             "released": disclosure.released_count,
             "withheld": len(disclosure.withheld),
             "markings": disclosure.markings_involved,
-            "policy_version": self.policy.version,
             "outcome": outcome,
             "error_codes": sorted(c for c in codes if c),
             # The graph writes this request committed, each recorded before its commit.
