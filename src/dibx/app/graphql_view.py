@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ import structlog
 from cross_web import HTTPException
 from graphql import FieldNode, GraphQLError, get_operation_ast, parse
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
@@ -33,6 +36,7 @@ from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
 from dibx.auth.tokens import TokenError, TokenValidator, bearer_token
 from dibx.errors import Unavailable
+from dibx.graph.driver import request_context
 from dibx.schema.context import Context
 from dibx.schema.extensions import INSUFFICIENT_SCOPE
 from dibx.services.analytics.limits import AnalyticsLimits
@@ -46,6 +50,7 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 RETRY_AFTER_S = "5"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class _TooLarge(Exception):
@@ -160,6 +165,12 @@ class DibxGraphQL(GraphQL[Context, None]):
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Every transaction of the request carries its id (the caller's X-Request-Id if sane).
+        given = Headers(scope=scope).get("x-request-id", "") if scope["type"] == "http" else ""
+        with request_context(given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex):
+            await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await Response(status_code=404)(scope, receive, send)
             return
