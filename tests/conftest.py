@@ -46,7 +46,7 @@ async def neo4j_driver(neo4j_uri: str) -> AsyncIterator[neo4j.AsyncDriver]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def clean_db(neo4j_driver: neo4j.AsyncDriver) -> AsyncIterator[None]:
-    await clear_database(neo4j_driver, DATABASE)
+    await clear_database(Graph(neo4j_driver, DATABASE))
     yield
 
 

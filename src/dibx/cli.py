@@ -61,7 +61,9 @@ async def _seed(
     from dibx.services import seeding
 
     graph = Graph(
-        connect(uri, settings.neo4j_user, settings.neo4j_password), settings.neo4j_database
+        connect(uri, settings.neo4j_user, settings.neo4j_password),
+        settings.neo4j_database,
+        tx_timeout=settings.neo4j_tx_timeout_s,
     )
     try:
         await migrations.apply(graph)

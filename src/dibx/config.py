@@ -117,6 +117,8 @@ class Settings:
     neo4j_acquire_timeout_s: int = 5
     neo4j_retry_time_s: int = 3
     neo4j_pool_size: int = 50
+    # Server-side timeout of each transaction (seconds): Neo4j stops a runaway query itself.
+    neo4j_tx_timeout_s: int = 30
     data_dir: Path = Path("var")
     # HTTP
     host: str = "127.0.0.1"
@@ -199,6 +201,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         neo4j_acquire_timeout_s=_int(env, "DIBX_NEO4J_ACQUIRE_TIMEOUT", 5, low=1, high=120),
         neo4j_retry_time_s=_int(env, "DIBX_NEO4J_RETRY_TIME", 3, low=0, high=120),
         neo4j_pool_size=_int(env, "DIBX_NEO4J_POOL_SIZE", 50, low=4, high=1000),
+        neo4j_tx_timeout_s=_int(env, "DIBX_NEO4J_TX_TIMEOUT", 30, low=1, high=3600),
         data_dir=data_dir,
         host=env.get("DIBX_HOST", "127.0.0.1"),
         port=_int(env, "DIBX_PORT", 8000, low=1, high=65535),

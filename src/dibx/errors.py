@@ -6,7 +6,8 @@ DibxError                 message + code, safe to show
  ├── Forbidden            the caller lacks a scope for the operation
  ├── Conflict             the request clashes with the current state
  ├── LimitExceeded        depth, aliases, size or cost over the configured limits
- │    └── Busy            too much heavy work in flight: retry later (HTTP 429)
+ │    ├── Busy            too much heavy work in flight: retry later (HTTP 429)
+ │    └── TimedOut        a query ran past the transaction timeout and was stopped
  └── Unavailable          the database cannot be reached now (HTTP 503)
 """
 
@@ -47,6 +48,12 @@ class LimitExceeded(DibxError):
 
 class Busy(LimitExceeded):
     """Refused before any work: the caller (or everyone) already runs too much heavy work."""
+
+
+class TimedOut(LimitExceeded):
+    """Neo4j stopped a transaction that ran past its timeout (DIBX_NEO4J_TX_TIMEOUT)."""
+
+    code = "TIMEOUT"
 
 
 class Unavailable(DibxError):

@@ -27,6 +27,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from dibx import config
 from dibx.app import build_runtime, create_app
+from dibx.graph.driver import Graph
 from dibx.graph.writes import clear_database, write_dataset
 from dibx.services.audit import MemorySink
 from dibx.services.datasets import default_data_dir, load_demo, load_reference
@@ -60,13 +61,13 @@ def explorer_built(project_root: Path) -> None:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def demo_graph(neo4j_driver: neo4j.AsyncDriver) -> AsyncIterator[None]:
-    await clear_database(neo4j_driver, DATABASE)
+    await clear_database(Graph(neo4j_driver, DATABASE))
     reference, demo = load_reference(default_data_dir()), load_demo(default_data_dir())
     assert reference.ok
     assert demo.ok
-    await write_dataset(neo4j_driver, DATABASE, reference.dataset.merged(demo.dataset))
+    await write_dataset(Graph(neo4j_driver, DATABASE), reference.dataset.merged(demo.dataset))
     yield
-    await clear_database(neo4j_driver, DATABASE)
+    await clear_database(Graph(neo4j_driver, DATABASE))
 
 
 @pytest.fixture(scope="module")

@@ -191,7 +191,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
 
 
 async def reload(api: Api, dataset: b.Dataset) -> None:
-    await clear_database(api.graph.driver, api.graph.database)
+    await clear_database(api.graph)
     await api.load(dataset)
 
 

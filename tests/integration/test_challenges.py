@@ -458,7 +458,7 @@ async def test_each_step_is_audited_with_its_operation(api: Api) -> None:
 
 
 async def test_deadline_is_configurable_and_overdue_is_reported(graph: Graph) -> None:
-    await write_dataset(graph.driver, graph.database, data())
+    await write_dataset(graph, data())
     policy = policy_module.load(Api.shipped_policy())
     gbr = Principal("analyst", "test", "GBR", None, frozenset(CHALLENGER), frozenset(), None)
     groups = [a for a, members in b.TEST_MEMBERSHIPS.items() if "GBR" in members]

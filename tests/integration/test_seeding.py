@@ -16,3 +16,12 @@ async def test_seed_with_a_synthetic_graph_counts_each_nation_once(graph: Graph)
     row = await graph.read_one("MATCH (n:Nation) RETURN count(n) AS n")
     assert row is not None
     assert report.counts["Nation"] == row["n"] == 249
+
+
+async def test_seeding_and_its_reset_are_counted_writes(graph: Graph) -> None:
+    report = await seeding.seed(graph, shipped.reference_dir(), demo=True, reset=True)
+    kinds = [k for k, n in report.counts.items() if n and k != "BASED_IN"]
+    # Every kind written takes at least one batch; the reset at least one (empty) batch of
+    # relationships and one of nodes. All of them through the Graph, counted.
+    assert graph.stats.writes >= len(kinds) + 2
+    assert any("MERGE (s:Supplier" in q for q in graph.stats.last)

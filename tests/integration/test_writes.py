@@ -8,6 +8,7 @@ from typing import Any, LiteralString
 import neo4j
 import pytest
 
+from dibx.graph.driver import Graph
 from dibx.graph.records import Dataset
 from dibx.graph.writes import MissingEndpointError, clear_database, write_dataset
 from dibx.services.datasets import default_data_dir, load_demo, load_reference
@@ -48,7 +49,10 @@ async def test_reference_and_demo_written_as_counted(
     dataset = reference_and_demo()
     seen: list[tuple[str, int]] = []
     written = await write_dataset(
-        neo4j_driver, DB, dataset, batch_size=50, progress=lambda k, n: seen.append((k, n))
+        Graph(neo4j_driver, DB),
+        dataset,
+        batch_size=50,
+        progress=lambda k, n: seen.append((k, n)),
     )
     expected = {k: v for k, v in dataset.counts().items() if v}
     assert {k: v for k, v in written.items() if v} == expected
@@ -60,7 +64,7 @@ async def test_reference_and_demo_written_as_counted(
 async def test_markings_and_release_lists_are_stored(
     neo4j_driver: neo4j.AsyncDriver, clean_db: None
 ) -> None:
-    await write_dataset(neo4j_driver, DB, reference_and_demo())
+    await write_dataset(Graph(neo4j_driver, DB), reference_and_demo())
     (nation,) = await rows(neo4j_driver, "MATCH (n:Nation {code: 'USA'}) RETURN properties(n) AS p")
     assert nation["p"] == {
         "code": "USA",
@@ -106,7 +110,7 @@ async def test_rewrite_is_idempotent_and_replaces_markings(
     neo4j_driver: neo4j.AsyncDriver, clean_db: None
 ) -> None:
     dataset = reference_and_demo()
-    await write_dataset(neo4j_driver, DB, dataset)
+    await write_dataset(Graph(neo4j_driver, DB), dataset)
     before = await graph_counts(neo4j_driver)
     first = dataset.suppliers[0]
     moved = dataclasses.replace(
@@ -116,7 +120,7 @@ async def test_rewrite_is_idempotent_and_replaces_markings(
         employees=None,
     )
     again = dataclasses.replace(dataset, suppliers=[moved, *dataset.suppliers[1:]])
-    await write_dataset(neo4j_driver, DB, again, batch_size=7)
+    await write_dataset(Graph(neo4j_driver, DB), again, batch_size=7)
     assert await graph_counts(neo4j_driver) == before
     (row,) = await rows(
         neo4j_driver,
@@ -132,15 +136,15 @@ async def test_missing_endpoint_writes_nothing(
 ) -> None:
     demo = load_demo(default_data_dir()).dataset  # without the reference: no nations
     with pytest.raises(MissingEndpointError, match=r"19 Nation key\(s\) not found: AUS, BEL"):
-        await write_dataset(neo4j_driver, DB, demo)
+        await write_dataset(Graph(neo4j_driver, DB), demo)
     assert await graph_counts(neo4j_driver) == {}
 
 
 async def test_demo_after_reference_uses_nations_in_the_database(
     neo4j_driver: neo4j.AsyncDriver, clean_db: None
 ) -> None:
-    await write_dataset(neo4j_driver, DB, load_reference(default_data_dir()).dataset)
-    written = await write_dataset(neo4j_driver, DB, load_demo(default_data_dir()).dataset)
+    await write_dataset(Graph(neo4j_driver, DB), load_reference(default_data_dir()).dataset)
+    written = await write_dataset(Graph(neo4j_driver, DB), load_demo(default_data_dir()).dataset)
     assert written["BASED_IN"] == written["Supplier"] >= 60
 
 
@@ -148,13 +152,28 @@ async def test_synthetic_graph_writes_and_clears(
     neo4j_driver: neo4j.AsyncDriver, clean_db: None
 ) -> None:
     dataset = generate(2000)
-    written = await write_dataset(neo4j_driver, DB, dataset, batch_size=1000)
+    written = await write_dataset(Graph(neo4j_driver, DB), dataset, batch_size=1000)
     assert written["SOURCES_FROM"] == len(dataset.sources_from)
     assert await count(neo4j_driver, "MATCH ()-[r:SOURCES_FROM]->() RETURN count(r) AS n") == len(
         dataset.sources_from
     )
-    deleted = await clear_database(neo4j_driver, DB, batch_size=700)
+    deleted = await clear_database(Graph(neo4j_driver, DB), batch_size=700)
     assert deleted == len(dataset.suppliers) + len(dataset.capabilities) + len(dataset.nations)
     assert await graph_counts(neo4j_driver) == {}
     # The schema bookkeeping survives a clear.
     assert await count(neo4j_driver, "MATCH (m:Migration) RETURN count(m) AS n") > 0
+
+
+async def test_every_batch_and_clear_goes_through_the_counted_graph(
+    neo4j_driver: neo4j.AsyncDriver, clean_db: None
+) -> None:
+    graph = Graph(neo4j_driver, DB)
+    dataset = load_reference(default_data_dir()).dataset
+    written = await write_dataset(graph, dataset, batch_size=100)
+    batches = sum(-(-n // 100) for kind, n in written.items() if kind != "BASED_IN")
+    assert graph.stats.writes == batches
+    assert graph.stats.reads == 0  # every endpoint is in the dataset: nothing to look up
+    before = graph.stats.writes
+    assert await clear_database(graph, batch_size=1000) > 0
+    # relationships (one batch, then an empty one), nodes (batches, then an empty one)
+    assert graph.stats.writes - before >= 4

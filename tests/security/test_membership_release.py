@@ -141,7 +141,7 @@ async def test_hidden_membership_does_not_shape_the_banner(api: Api) -> None:
 
 
 async def answers(api: Api, data: Dataset, nation: str) -> list[dict[str, Any]]:
-    await clear_database(api.graph.driver, api.graph.database)
+    await clear_database(api.graph)
     await api.load(data)
     return [await ok(api, q, nation) for on in DATES for q in as_of_queries(on)]
 

@@ -197,7 +197,7 @@ def censored(data: Dataset, groups: frozenset[str]) -> Dataset:
 
 
 async def responses(api: Api, data: Dataset, nation: str, documents: list[str]) -> list[Any]:
-    await clear_database(api.graph.driver, api.graph.database)
+    await clear_database(api.graph)
     await api.load(data)
     out = []
     for document in documents:
@@ -242,7 +242,7 @@ async def test_noninterference_has_teeth(api: Api) -> None:
 @given(marks=st.lists(marking_st(), min_size=1, max_size=25))
 async def test_cypher_check_agrees_with_reference_model(api: Api, marks: list[Marking]) -> None:
     data = b.dataset(suppliers=[b.supplier(f"k{i}", record=str(m)) for i, m in enumerate(marks)])
-    await clear_database(api.graph.driver, api.graph.database)
+    await clear_database(api.graph)
     await api.load(data)
     for nation in ("USA", "GBR", "AUS", "CAN", "NZL", "JPN", "KOR", "POL", "BRA"):
         for attributes in ((), ("FED", "EXPORT_AUTH", "GOV", "DL", "FEDCON")):

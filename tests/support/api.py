@@ -70,7 +70,7 @@ class Api:
         return shipped.policy_file()
 
     async def load(self, dataset: Dataset) -> None:
-        await write_dataset(self.graph.driver, self.graph.database, dataset)
+        await write_dataset(self.graph, dataset)
         self.runtime.memberships.invalidate()
 
     def token(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from dibx.graph.compile import Compiler, merge, released
+from dibx.graph.compile import Compiler, merge
 from dibx.graph.model import SUPPLIER
+from dibx.graph.release import released
 from dibx.graph.selection import Selected, result_key
 
 
@@ -15,7 +16,7 @@ def sel(name: str, *children: Selected, **args: object) -> Selected:
 
 
 def test_release_predicate_falls_back_to_policy_default() -> None:
-    text = released("n.release_name", "Supplier_name")
+    text = released("n", "Supplier", "name")
     assert text == (
         "all(c IN coalesce(n.release_name, $dr.Supplier_name) "
         "WHERE any(g IN split(c, '|') WHERE g IN $groups))"

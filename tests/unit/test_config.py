@@ -13,6 +13,8 @@ def test_defaults_are_development() -> None:
     assert settings.dev_issuer
     assert settings.graphiql
     assert settings.nations_of_concern == ("CHN", "IRN", "PRK", "RUS")
+    assert settings.neo4j_tx_timeout_s == 30
+    assert config.load({"DIBX_NEO4J_TX_TIMEOUT": "5"}).neo4j_tx_timeout_s == 5
 
 
 @pytest.mark.parametrize(
@@ -32,6 +34,7 @@ def test_defaults_are_development() -> None:
         ),
         ({"DIBX_AUDIT_SINK": "syslog"}, "expected stdout or file:<path>"),
         ({"DIBX_NATIONS_OF_CONCERN": "CHN,XXX"}, "not ISO 3166-1 alpha-3 codes: XXX"),
+        ({"DIBX_NEO4J_TX_TIMEOUT": "0"}, "DIBX_NEO4J_TX_TIMEOUT=0: expected 1..3600"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:

@@ -81,7 +81,7 @@ def build_runtime(
             ),
             pool_size=settings.neo4j_pool_size,
         )
-        graph = Graph(driver, settings.neo4j_database)
+        graph = Graph(driver, settings.neo4j_database, tx_timeout=settings.neo4j_tx_timeout_s)
     memberships = MembershipDirectory(graph)
     return Runtime(
         settings=settings,

@@ -14,6 +14,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +25,7 @@ import structlog
 from cross_web import HTTPException
 from graphql import FieldNode, GraphQLError, get_operation_ast, parse
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
@@ -35,6 +38,7 @@ from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
 from dibx.auth.tokens import TokenError, TokenValidator, bearer_token
 from dibx.errors import Busy, Unavailable
+from dibx.graph.driver import current_request_id, request_context
 from dibx.schema.context import Context
 from dibx.schema.extensions import INSUFFICIENT_SCOPE
 from dibx.services.analytics.limits import AnalyticsLimits
@@ -48,6 +52,7 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 RETRY_AFTER_S = "5"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class _TooLarge(Exception):
@@ -173,6 +178,12 @@ class DibxGraphQL(GraphQL[Context, None]):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Every transaction of the request carries its id (the caller's X-Request-Id if sane).
+        given = Headers(scope=scope).get("x-request-id", "") if scope["type"] == "http" else ""
+        with request_context(given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex):
+            await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await Response(status_code=404)(scope, receive, send)
             return
@@ -260,6 +271,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         return {
             "time": datetime.now(UTC).isoformat(),
             "event": "graphql_request",
+            "request_id": current_request_id(),  # also on its Neo4j transactions' metadata
             "subject": principal.subject,
             "client": principal.client_id,
             "nation": principal.nation,

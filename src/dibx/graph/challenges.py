@@ -29,9 +29,9 @@ from datetime import datetime
 from typing import Any
 
 from dibx.auth.release import ReleaseScope
-from dibx.graph.compile import record_visible, released
 from dibx.graph.driver import BeforeCommit, Graph, compiled
 from dibx.graph.model import TYPES
+from dibx.graph.release import clauses_in_force, marking_in_force, met, released, visible
 
 LABEL = "MarkingChallenge"  # constraint and index in migrations/0002_challenges.cypher
 REL = "CHALLENGES"
@@ -90,31 +90,6 @@ def model_field(type_name: str, field: str | None) -> str | None:
 # -- expressions ------------------------------------------------------------------------------
 
 
-def _marking_of(var: str, type_name: str, field: str | None) -> str:
-    """The marking in force: stored canonical text, else the policy default ($dm)."""
-    if field is None:
-        return f"coalesce({var}.marking, $dm.{type_name})"
-    return f"coalesce({var}.marking_{field}, $dm.{type_name}_{field})"
-
-
-def _clauses_of(var: str, type_name: str, field: str | None) -> str:
-    """The release clauses in force: stored list, else the policy default ($dr)."""
-    if field is None:
-        return f"coalesce({var}.release, $dr.{type_name})"
-    return f"coalesce({var}.release_{field}, $dr.{type_name}_{field})"
-
-
-def meets(clauses: str) -> str:
-    """`compile.released` over a clause list chosen per row (a unit test keeps them equal)."""
-    return f"all(c IN {clauses} WHERE any(g IN split(c, '|') WHERE g IN $groups))"
-
-
-def _released_to_caller(var: str, type_name: str, field: str | None) -> str:
-    if field is None:
-        return record_visible(var, type_name)
-    return released(f"{var}.release_{field}", f"{type_name}_{field}")
-
-
 def _per_field(
     type_name: str, expr: Callable[[str | None], str], selector: str = f"{CH}.field"
 ) -> str:
@@ -141,13 +116,14 @@ def _per_type(expr: Callable[[str], str]) -> str:
 # field (cheap lookups), then checked once each; null (unknown type or field) is not released.
 _PORTION = (
     f"WITH {CH}, {TG}, "
-    f"{_per_type(lambda t: _clauses_of(TG, t, None))} AS recordClauses, "
-    f"{_per_type(lambda t: _per_field(t, lambda f: _clauses_of(TG, t, f)))} AS portionClauses, "
-    f"{_per_type(lambda t: _marking_of(TG, t, None))} AS recordMarking, "
-    f"{_per_type(lambda t: _per_field(t, lambda f: _marking_of(TG, t, f)))} AS liveMarking "
+    f"{_per_type(lambda t: clauses_in_force(TG, t, None))} AS recordClauses, "
+    f"{_per_type(lambda t: _per_field(t, lambda f: clauses_in_force(TG, t, f)))} "
+    "AS portionClauses, "
+    f"{_per_type(lambda t: marking_in_force(TG, t, None))} AS recordMarking, "
+    f"{_per_type(lambda t: _per_field(t, lambda f: marking_in_force(TG, t, f)))} AS liveMarking "
     f"WITH {CH}, {TG}, recordMarking, liveMarking, "
-    f"coalesce({meets('recordClauses')}, false) AS recordVisible, "
-    f"coalesce({meets('portionClauses')}, false) AS portionReleased "
+    f"coalesce({met('recordClauses')}, false) AS recordVisible, "
+    f"coalesce({met('portionClauses')}, false) AS portionReleased "
 )
 
 # Who sees a challenge: only callers who see its target record, and of those only the
@@ -208,7 +184,7 @@ class TargetMarking:
 
 def _target_match(type_name: str) -> str:
     node = TYPES[type_name]
-    return f"MATCH ({TG}:{node.label} {{{node.key}: $key}}) WHERE {record_visible(TG, type_name)} "
+    return f"MATCH ({TG}:{node.label} {{{node.key}: $key}}) WHERE {visible(TG, type_name)} "
 
 
 def _same_portion(var: str) -> str:
@@ -220,12 +196,12 @@ async def target_marking(
 ) -> TargetMarking | None:
     """The challenged portion's marking, or None when the record is absent or hidden."""
     f = model_field(type_name, field)
-    marking = _per_field(type_name, lambda x: _marking_of(TG, type_name, x), "$field")
-    clauses = _per_field(type_name, lambda x: _clauses_of(TG, type_name, x), "$field")
+    marking = _per_field(type_name, lambda x: marking_in_force(TG, type_name, x), "$field")
+    clauses = _per_field(type_name, lambda x: clauses_in_force(TG, type_name, x), "$field")
     query = (
         _target_match(type_name) + f"RETURN {marking} AS marking, "
-        f"coalesce({meets(clauses)}, false) AS released, "
-        f"{_marking_of(TG, type_name, None)} AS recordMarking, "
+        f"coalesce({met(clauses)}, false) AS released, "
+        f"{marking_in_force(TG, type_name, None)} AS recordMarking, "
         f"head(COLLECT {{ MATCH (x:{LABEL} {{state: '{PENDING}'}})-[:{REL}]->({TG}) "
         f"WHERE x.challengerNation = $nation AND {_same_portion('x')} RETURN x.id }}) AS pending"
     )
@@ -266,7 +242,7 @@ async def create(
     if unknown:
         raise ValueError(f"not a challenge property: {', '.join(sorted(unknown))}")
     values = {k: v for k, v in props.items() if v is not None}
-    marking = _per_field(type_name, lambda x: _marking_of(TG, type_name, x), "$field")
+    marking = _per_field(type_name, lambda x: marking_in_force(TG, type_name, x), "$field")
     query = (
         _target_match(type_name) + f"WITH {TG} WHERE coalesce({marking}, 'UNMARKED') = $expected "
         f"CREATE ({CH}:{LABEL} $props)-[:{REL}]->({TG}) " + _RETURN
@@ -329,11 +305,11 @@ async def decide(
     query = (
         f"MATCH ({CH}:{LABEL} {{id: $id}})-[:{REL}]->({TG}:{node.label}) "
         f"WHERE {CH}.state = '{PENDING}' AND {CH}.targetType = '{type_name}' "
-        f"AND {_same_portion(CH)} AND {record_visible(TG, type_name)} "
-        f"AND {_released_to_caller(TG, type_name, f)} "
+        f"AND {_same_portion(CH)} AND {visible(TG, type_name)} "
+        f"AND {released(TG, type_name, f)} "
         f"AND coalesce({TG}.{ORIGIN_NATION}, $designator) = $nation "
         f"AND coalesce({CH}.challengerTag <> $callerTag, true) "
-        f"AND coalesce({_marking_of(TG, type_name, f)}, 'UNMARKED') = $expected "
+        f"AND coalesce({marking_in_force(TG, type_name, f)}, 'UNMARKED') = $expected "
         f"SET {', '.join(sets)} " + _RETURN
     )
     rows = await graph.write(

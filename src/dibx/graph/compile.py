@@ -9,11 +9,11 @@ What the compiled query returns for a node is a map:
     __fm    {field: [marking, released]} for every field, when `fieldMarkings` is selected
     <key>   for a relation: {total, items: [{edge, node}]} (or one item for a to-one relation)
 
-The release check of a marking's clauses against the caller's groups is
-`all(c IN <clauses> WHERE any(g IN split(c, '|') WHERE g IN $groups))`: a missing clause
-list falls back to the policy default for the type and field, and a missing default is null,
-which fails the check (deny by default). Records and edges that fail are not matched at all,
-so counts, order and pagination never see them; fields that fail come back as null.
+Every release check and marking comes from `dibx.graph.release` (the one place that writes
+them): a missing clause list falls back to the policy default for the type and field, and a
+missing default is null, which fails the check (deny by default). Records and edges that fail
+are not matched at all, so counts, order and pagination never see them; fields that fail come
+back as null.
 """
 
 from __future__ import annotations
@@ -23,44 +23,10 @@ from datetime import date
 from typing import Any
 
 from dibx.graph.model import TYPES, NodeType, Relation
+from dibx.graph.release import dated_holds, marking_in_force, released, visible
 from dibx.graph.selection import Selected
 
 CONNECTION_PARTS = {"totalCount", "edges", "nodes", "pageInfo"}
-
-
-def released(prop: str, default_key: str) -> str:
-    """Cypher predicate: the clause list `prop` (or the policy default) is met by $groups."""
-    return (
-        f"all(c IN coalesce({prop}, $dr.{default_key}) "
-        f"WHERE any(g IN split(c, '|') WHERE g IN $groups))"
-    )
-
-
-def record_visible(var: str, type_name: str) -> str:
-    return released(f"{var}.release", type_name)
-
-
-def field_value(var: str, owner: str, name: str) -> str:
-    """The field's value where released, else null: how filters and sorts must read fields."""
-    check = released(f"{var}.release_{name}", f"{owner}_{name}")
-    return f"CASE WHEN {check} THEN {var}.{name} END"
-
-
-def dated_holds(var: str, edge_type: str, as_of: str) -> str:
-    """Cypher predicate: the dated edge `var` (`since`/`until`) holds on `as_of`, as the caller
-    may know it.
-
-    Fails closed on withheld dates. A withheld `since` read as null could never show that the
-    edge held, and a withheld `until` read as null would mean "open-ended", which is a claim
-    the caller may not learn: so an edge with either date withheld holds on no date at all.
-    The answer then never depends on a withheld date (bisecting `asOf` learns nothing).
-    """
-    since = released(f"{var}.release_since", f"{edge_type}_since")
-    until = released(f"{var}.release_until", f"{edge_type}_until")
-    return (
-        f"{since} AND {until} AND {var}.since <= {as_of} "
-        f"AND ({var}.until IS NULL OR {var}.until > {as_of})"
-    )
 
 
 def merge(selections: list[Selected]) -> list[Selected]:
@@ -98,7 +64,7 @@ class Compiler:
     def node(self, var: str, node_type: NodeType, selections: list[Selected]) -> str:
         parts = [
             f"__key: {var}.{node_type.key}",
-            f"__m: coalesce({var}.marking, $dm.{node_type.name})",
+            f"__m: {marking_in_force(var, node_type.name)}",
         ]
         for sel in merge(selections):
             if sel.name in node_type.fields:
@@ -111,22 +77,19 @@ class Compiler:
         return "{" + ", ".join(dict.fromkeys(parts)) + "}"
 
     def _field(self, var: str, owner: str, name: str) -> list[str]:
-        check = released(f"{var}.release_{name}", f"{owner}_{name}")
         return [
-            f"`{name}`: CASE WHEN {check} THEN [{var}.`{name}`] END",
-            f"`__m_{name}`: coalesce({var}.marking_{name}, $dm.{owner}_{name})",
+            f"`{name}`: CASE WHEN {released(var, owner, name)} THEN [{var}.`{name}`] END",
+            f"`__m_{name}`: {marking_in_force(var, owner, name)}",
         ]
 
     def _field_markings(self, var: str, owner: str, names: tuple[str, ...]) -> str:
         entries = [
-            f"`{n}`: [coalesce({var}.marking_{n}, $dm.{owner}_{n}), "
-            f"{released(f'{var}.release_{n}', f'{owner}_{n}')}]"
-            for n in names
+            f"`{n}`: [{marking_in_force(var, owner, n)}, {released(var, owner, n)}]" for n in names
         ]
         return "__fm: {" + ", ".join(entries) + "}"
 
     def _edge(self, var: str, rel: Relation, selections: list[Selected]) -> str:
-        parts = [f"__m: coalesce({var}.marking, $dm.{rel.edge_type})"]
+        parts = [f"__m: {marking_in_force(var, rel.edge_type)}"]
         for sel in merge(selections):
             if sel.name in rel.edge_fields:
                 parts.extend(self._field(var, rel.edge_type, sel.name))
@@ -144,7 +107,7 @@ class Compiler:
             if rel.direction == "out"
             else f"({var})<-[{edge}:{rel.rel}]-({other}:{target.label})"
         )
-        where = [released(f"{edge}.release", rel.edge_type), record_visible(other, target.name)]
+        where = [visible(edge, rel.edge_type), visible(other, target.name)]
         if rel.dated:
             as_of = self.param(sel.arg("asOf") or self.as_of)
             where.append(dated_holds(edge, rel.edge_type, as_of))

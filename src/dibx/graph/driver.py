@@ -5,7 +5,12 @@ Reads go through `execute_read` (so a cluster can route them to followers), writ
 consume their results inside the transaction. A write that must be audited before it commits
 passes `before_commit`: it runs in an explicit transaction instead (see `Graph.write`). Every
 query is counted, which is how the tests prove that a GraphQL root field costs exactly one
-round trip.
+round trip. All Cypher (reads, writes, migrations, seeding) goes through `Graph`.
+
+Every transaction carries a server-side timeout (`DIBX_NEO4J_TX_TIMEOUT`; a call may pass its
+own, e.g. `NO_TIMEOUT` for bulk loads) so a runaway query is stopped by Neo4j itself, and the
+request id (`request_context`) as transaction metadata, so `SHOW TRANSACTIONS` and the query
+log name the request a query ran for.
 """
 
 from __future__ import annotations
@@ -13,19 +18,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, LiteralString
 
 import neo4j
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, AsyncTransaction
 
-from dibx.errors import Unavailable
+from dibx.errors import TimedOut, Unavailable
 
 Rows = list[dict[str, Any]]
 # Runs inside a write transaction after its statement, before COMMIT; raising rolls it back.
 BeforeCommit = Callable[[Rows], Awaitable[None]]
 # Attempts of a hooked write; only failures before the hook ran are retried (see Graph.write).
 WRITE_ATTEMPTS = 3
+# Seconds a transaction may run on the server unless the caller says otherwise.
+DEFAULT_TX_TIMEOUT = 30.0
+# Neo4j reads a zero timeout as "no limit": for bulk loads whose batches may take long.
+NO_TIMEOUT = 0.0
+
+# The request the current task serves, sent with every transaction as metadata.
+_REQUEST_ID: ContextVar[str | None] = ContextVar("dibx_request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    return _REQUEST_ID.get()
+
+
+@contextlib.contextmanager
+def request_context(request_id: str) -> Iterator[None]:
+    """Tag every transaction sent inside the block with `request_id`."""
+    token = _REQUEST_ID.set(request_id)
+    try:
+        yield
+    finally:
+        _REQUEST_ID.reset(token)
 
 
 @dataclass
@@ -100,28 +127,60 @@ _UNAVAILABLE = (
 )
 
 
+def _timed_out(exc: neo4j.exceptions.Neo4jError) -> bool:
+    # Neo.ClientError.Transaction.TransactionTimedOut[ClientConfiguration]: the server stopped
+    # a transaction that ran past its timeout.
+    return "TransactionTimedOut" in (exc.code or "")
+
+
 @contextlib.contextmanager
 def unavailable_as_error() -> Iterator[None]:
-    """Driver errors that mean "Neo4j cannot be reached" become `Unavailable` (HTTP 503)."""
+    """Driver errors that mean "Neo4j cannot be reached" become `Unavailable` (HTTP 503); a
+    transaction stopped by its server-side timeout becomes `TimedOut`."""
     try:
         yield
+    except neo4j.exceptions.Neo4jError as exc:
+        if _timed_out(exc):
+            raise TimedOut("the query ran past its time limit and was stopped") from exc
+        if isinstance(exc, _UNAVAILABLE):
+            raise Unavailable("the database is unavailable; try again shortly") from exc
+        raise
     except _UNAVAILABLE as exc:
         raise Unavailable("the database is unavailable; try again shortly") from exc
 
 
 class Graph:
-    """Thin wrapper over an AsyncDriver bound to one database."""
+    """Thin wrapper over an AsyncDriver bound to one database.
 
-    def __init__(self, driver: AsyncDriver, database: str) -> None:
+    `tx_timeout` (seconds) is the server-side timeout of every transaction; a call may pass
+    `tx_timeout` instead (`NO_TIMEOUT` for none).
+    """
+
+    def __init__(
+        self, driver: AsyncDriver, database: str, *, tx_timeout: float = DEFAULT_TX_TIMEOUT
+    ) -> None:
         self.driver = driver
         self.database = database
+        self.tx_timeout = tx_timeout
         self.stats = QueryStats()
 
+    def _tx_config(self, tx_timeout: float | None) -> dict[str, Any]:
+        request_id = current_request_id()
+        return {
+            "timeout": self.tx_timeout if tx_timeout is None else tx_timeout,
+            "metadata": None if request_id is None else {"requestId": request_id},
+        }
+
     async def read(
-        self, query: LiteralString, params: Mapping[str, Any] | None = None
+        self,
+        query: LiteralString,
+        params: Mapping[str, Any] | None = None,
+        *,
+        tx_timeout: float | None = None,
     ) -> list[dict[str, Any]]:
         self.stats.record("read", query)
 
+        @neo4j.unit_of_work(**self._tx_config(tx_timeout))
         async def work(tx: AsyncManagedTransaction) -> list[dict[str, Any]]:
             result = await tx.run(query, dict(params or {}))
             # Rows are maps and lists already: skip the deep copy `record.data()` would make.
@@ -134,9 +193,13 @@ class Graph:
                 return await session.execute_read(work)
 
     async def read_one(
-        self, query: LiteralString, params: Mapping[str, Any] | None = None
+        self,
+        query: LiteralString,
+        params: Mapping[str, Any] | None = None,
+        *,
+        tx_timeout: float | None = None,
     ) -> dict[str, Any] | None:
-        rows = await self.read(query, params)
+        rows = await self.read(query, params, tx_timeout=tx_timeout)
         return rows[0] if rows else None
 
     async def write(
@@ -145,6 +208,7 @@ class Graph:
         params: Mapping[str, Any] | None = None,
         *,
         before_commit: BeforeCommit | None = None,
+        tx_timeout: float | None = None,
     ) -> list[dict[str, Any]]:
         """Run one write statement in one transaction and return its rows.
 
@@ -153,9 +217,11 @@ class Graph:
         back and nothing is written.
         """
         self.stats.record("write", query)
+        config = self._tx_config(tx_timeout)
         if before_commit is not None:
-            return await self._write_hooked(query, dict(params or {}), before_commit)
+            return await self._write_hooked(query, dict(params or {}), before_commit, config)
 
+        @neo4j.unit_of_work(**config)
         async def work(tx: AsyncManagedTransaction) -> list[dict[str, Any]]:
             result = await tx.run(query, dict(params or {}))
             # Rows are maps and lists already: skip the deep copy `record.data()` would make.
@@ -166,7 +232,11 @@ class Graph:
                 return await session.execute_write(work)
 
     async def _write_hooked(
-        self, query: LiteralString, params: dict[str, Any], before_commit: BeforeCommit
+        self,
+        query: LiteralString,
+        params: dict[str, Any],
+        before_commit: BeforeCommit,
+        config: dict[str, Any],
     ) -> Rows:
         # An explicit transaction, not execute_write: a managed transaction reruns its whole
         # work function after a transient error, so a hook inside it could run for attempts
@@ -179,7 +249,7 @@ class Graph:
                     tx: AsyncTransaction | None = None
                     try:
                         try:
-                            tx = await session.begin_transaction()
+                            tx = await session.begin_transaction(**config)
                             result = await tx.run(query, params)
                             rows = [dict(zip(r.keys(), r, strict=True)) async for r in result]
                         except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:

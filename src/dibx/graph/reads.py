@@ -8,16 +8,10 @@ from enum import Enum
 from typing import Any
 
 from dibx.auth.release import ReleaseScope
-from dibx.graph.compile import (
-    Compiler,
-    connection_node_selections,
-    dated_holds,
-    field_value,
-    record_visible,
-    released,
-)
+from dibx.graph.compile import Compiler, connection_node_selections
 from dibx.graph.driver import Graph, compiled
 from dibx.graph.model import TYPES, NodeType
+from dibx.graph.release import dated_holds, field_value, released, visible
 from dibx.graph.selection import Selected
 
 
@@ -67,19 +61,19 @@ def _supplier_where(c: Compiler, f: SupplierFilter) -> tuple[list[str], list[str
         anchors.append(
             f"(k0:Capability {{id: {c.param(f.capability)}}})<-[p0:PROVIDES]-(n0:Supplier)"
         )
-        where += [record_visible("k0", "Capability"), record_visible("p0", "PROVIDES")]
+        where += [visible("k0", "Capability"), visible("p0", "PROVIDES")]
     if f.nations:
         anchors.append("(n0:Supplier)-[b0:BASED_IN]->(x0:Nation)")
-        where += [f"x0.code IN {c.param(list(f.nations))}", record_visible("b0", "BASED_IN")]
+        where += [f"x0.code IN {c.param(list(f.nations))}", visible("b0", "BASED_IN")]
     if f.agreement:
         # The membership is read as the caller may see it: a hidden edge is absent and a
         # withheld date establishes nothing (see `dated_holds`).
         as_of = c.param(f.as_of or c.as_of)
         where.append(
             "EXISTS { MATCH (n0)-[b:BASED_IN]->(x:Nation)-[m:MEMBER_OF]->(a:Agreement) "
-            f"WHERE a.code = {c.param(f.agreement)} AND {record_visible('b', 'BASED_IN')} "
-            f"AND {record_visible('x', 'Nation')} AND {record_visible('m', 'MEMBER_OF')} "
-            f"AND {record_visible('a', 'Agreement')} AND {dated_holds('m', 'MEMBER_OF', as_of)} }}"
+            f"WHERE a.code = {c.param(f.agreement)} AND {visible('b', 'BASED_IN')} "
+            f"AND {visible('x', 'Nation')} AND {visible('m', 'MEMBER_OF')} "
+            f"AND {visible('a', 'Agreement')} AND {dated_holds('m', 'MEMBER_OF', as_of)} }}"
         )
     if f.name_contains:
         # A withheld name reads as null, so a search can never match on what is withheld.
@@ -103,8 +97,8 @@ def _capability_where(c: Compiler, f: CapabilityFilter) -> list[str]:
         where.append(
             "EXISTS { MATCH (n0)<-[p:PROVIDES]-(s:Supplier)-[b:BASED_IN]->(x:Nation) "
             f"WHERE x.code IN {c.param(list(f.provided_in))} "
-            f"AND {record_visible('p', 'PROVIDES')} AND {record_visible('s', 'Supplier')} "
-            f"AND {record_visible('b', 'BASED_IN')} }}"
+            f"AND {visible('p', 'PROVIDES')} AND {visible('s', 'Supplier')} "
+            f"AND {visible('b', 'BASED_IN')} }}"
         )
     return where
 
@@ -161,7 +155,7 @@ def _split_page(
     offset) if the page starts past the head.
     """
     var, key = "n0", node_type.key
-    check = released(f"{var}.release_{name}", f"{node_type.name}_{name}")
+    check = released(var, node_type.name, name)
     head_match = (
         f"MATCH ({var}:{node_type.label}) WHERE {var}.{name} IS NOT NULL AND {check} AND "
         + " AND ".join(where)
@@ -209,7 +203,7 @@ async def list_nodes(
 ) -> Page:
     node_type = TYPES[type_name]
     c = Compiler(as_of=scope.as_of, nested_limit=nested_limit)
-    where = [record_visible("n0", node_type.name)]
+    where = [visible("n0", node_type.name)]
     filter_anchors: list[str] = []
     if supplier_filter is not None:
         filter_anchors, supplier_where = _supplier_where(c, supplier_filter)
@@ -268,7 +262,7 @@ async def get_node(
     c = Compiler(as_of=scope.as_of, nested_limit=nested_limit)
     query = (
         f"MATCH (n0:{node_type.label} {{{node_type.key}: {c.param(key)}}}) "
-        f"WHERE {record_visible('n0', node_type.name)} "
+        f"WHERE {visible('n0', node_type.name)} "
         f"RETURN {c.node('n0', node_type, selections)} AS item"
     )
     row = await graph.read_one(compiled(query), {**scope.cypher_params(), **c.params})

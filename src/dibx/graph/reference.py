@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from dibx.auth.release import ReleaseScope
-from dibx.graph.compile import dated_holds, record_visible
 from dibx.graph.driver import Graph, compiled
+from dibx.graph.release import dated_holds, visible
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +43,8 @@ async def memberships(graph: Graph) -> list[Membership]:
 
 _RELEASED_MEMBERS = compiled(
     "MATCH (n:Nation)-[m:MEMBER_OF]->(a:Agreement) "
-    f"WHERE {record_visible('n', 'Nation')} AND {record_visible('m', 'MEMBER_OF')} "
-    f"AND {record_visible('a', 'Agreement')} AND {dated_holds('m', 'MEMBER_OF', '$as_of')} "
+    f"WHERE {visible('n', 'Nation')} AND {visible('m', 'MEMBER_OF')} "
+    f"AND {visible('a', 'Agreement')} AND {dated_holds('m', 'MEMBER_OF', '$as_of')} "
     "RETURN a.code AS agreement, collect(DISTINCT n.code) AS members"
 )
 

@@ -1,6 +1,6 @@
 """Supply-chain reads for analytics: the subgraph a caller may see, with the markings it rests on.
 
-Every read applies the same release predicates as the directory reads (`dibx.graph.compile`):
+Every read applies the same release predicates as the directory reads (`dibx.graph.release`):
 a record or edge that fails its check is not matched at all, and a field that fails comes back
 as None (unknown), never as its value. Each value carries the markings it was released under,
 so the analyses can mark what they derive from it.
@@ -19,13 +19,13 @@ disruption); rankings (alternatives, substitutes) are ordered and cut in Cypher 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, LiteralString, TypeVar
 
 from dibx.auth.release import ReleaseScope
-from dibx.graph.compile import record_visible, released
 from dibx.graph.driver import Graph, compiled
+from dibx.graph.release import marking_in_force, released, visible
 
 T = TypeVar("T")
 
@@ -152,15 +152,11 @@ TRADE_FIELDS = ("jurisdiction", "usml", "eccn", "sme", "etl", "classified", "cdn
 # --- Cypher fragments (identifiers from this module only; values are $parameters) ----------
 
 
-def _marking(var: str, type_name: str) -> str:
-    return f"coalesce({var}.marking, $dm.{type_name})"
-
-
 def _field(var: str, owner: str, name: str) -> str:
     """[value, marking] when released (value null when not recorded); [null, marking, false]
     when withheld, so the result can say so. Withheld reads as unknown."""
-    check = released(f"{var}.release_{name}", f"{owner}_{name}")
-    marking = f"coalesce({var}.marking_{name}, $dm.{owner}_{name})"
+    check = released(var, owner, name)
+    marking = marking_in_force(var, owner, name)
     # ELSE also catches a check that is null (no clauses, no default): deny by default.
     return f"CASE WHEN {check} THEN [{var}.`{name}`, {marking}] ELSE [null, {marking}, false] END"
 
@@ -169,9 +165,10 @@ def _nation(var: str) -> str:
     edge, nation = f"{var}_bi", f"{var}_na"
     return (
         f"head(COLLECT {{ MATCH ({var})-[{edge}:BASED_IN]->({nation}:Nation) "
-        f"WHERE {released(f'{edge}.release', 'BASED_IN')} AND {record_visible(nation, 'Nation')} "
+        f"WHERE {visible(edge, 'BASED_IN')} AND {visible(nation, 'Nation')} "
         f"WITH {edge}, {nation} ORDER BY {nation}.code LIMIT 1 "
-        f"RETURN [{nation}.code, {_marking(edge, 'BASED_IN')}, {_marking(nation, 'Nation')}] }})"
+        f"RETURN [{nation}.code, {marking_in_force(edge, 'BASED_IN')}, "
+        f"{marking_in_force(nation, 'Nation')}] }})"
     )
 
 
@@ -185,25 +182,25 @@ def _control(var: str) -> str:
     owners = f"nodes({path})[1..]"
     return (
         f"COLLECT {{ MATCH {path} = ({var})-[:SUBSIDIARY_OF*1..{CONTROL_HOPS}]->({owner}:Supplier) "
-        f"WHERE all({r} IN {links} WHERE {released(f'{r}.release', 'SUBSIDIARY_OF')} "
-        f"AND {released(f'{r}.release_share', 'SUBSIDIARY_OF_share')} "
+        f"WHERE all({r} IN {links} WHERE {visible(r, 'SUBSIDIARY_OF')} "
+        f"AND {released(r, 'SUBSIDIARY_OF', 'share')} "
         f"AND {r}.share > {CONTROL_SHARE}) "
-        f"AND all({x} IN {owners} WHERE {record_visible(x, 'Supplier')}) "
+        f"AND all({x} IN {owners} WHERE {visible(x, 'Supplier')}) "
         f"MATCH ({owner})-[{edge}:BASED_IN]->({nation}:Nation) "
-        f"WHERE {released(f'{edge}.release', 'BASED_IN')} AND {record_visible(nation, 'Nation')} "
+        f"WHERE {visible(edge, 'BASED_IN')} AND {visible(nation, 'Nation')} "
         f"RETURN {{owner: {owner}.id, nation: {nation}.code, "
         f"chain: [{x} IN {owners} | {x}.id], shares: [{r} IN {links} | {r}.share], "
-        f"markings: [{r} IN {links} | {_marking(r, 'SUBSIDIARY_OF')}] "
-        f"+ [{r} IN {links} | coalesce({r}.marking_share, $dm.SUBSIDIARY_OF_share)] "
-        f"+ [{x} IN {owners} | {_marking(x, 'Supplier')}] "
-        f"+ [{_marking(edge, 'BASED_IN')}, {_marking(nation, 'Nation')}]}} }}"
+        f"markings: [{r} IN {links} | {marking_in_force(r, 'SUBSIDIARY_OF')}] "
+        f"+ [{r} IN {links} | {marking_in_force(r, 'SUBSIDIARY_OF', 'share')}] "
+        f"+ [{x} IN {owners} | {marking_in_force(x, 'Supplier')}] "
+        f"+ [{marking_in_force(edge, 'BASED_IN')}, {marking_in_force(nation, 'Nation')}]}} }}"
     )
 
 
 def _supplier(var: str, *, control: bool) -> str:
     parts = [
         f"key: {var}.id",
-        f"m: {_marking(var, 'Supplier')}",
+        f"m: {marking_in_force(var, 'Supplier')}",
         f"name: {_field(var, 'Supplier', 'name')}",
         f"nation: {_nation(var)}",
     ]
@@ -214,7 +211,7 @@ def _supplier(var: str, *, control: bool) -> str:
 
 def _offer(edge: str, sup: str, *, control: bool) -> str:
     return (
-        f"{{m: {_marking(edge, 'PROVIDES')}, "
+        f"{{m: {marking_in_force(edge, 'PROVIDES')}, "
         f"capacity: {_field(edge, 'PROVIDES', 'capacity')}, "
         f"trl: {_field(edge, 'PROVIDES', 'trl')}, "
         f"supplier: {_supplier(sup, control=control)}}}"
@@ -224,38 +221,47 @@ def _offer(edge: str, sup: str, *, control: bool) -> str:
 def _provides(cap: str, edge: str, sup: str) -> str:
     return (
         f"MATCH ({cap})<-[{edge}:PROVIDES]-({sup}:Supplier) "
-        f"WHERE {released(f'{edge}.release', 'PROVIDES')} AND {record_visible(sup, 'Supplier')} "
+        f"WHERE {visible(edge, 'PROVIDES')} AND {visible(sup, 'Supplier')} "
     )
 
 
-def _offers(cap: str, *, control: bool) -> str:
-    """Every visible offer (up to $offer_limit, so an over-large one is detected)."""
+def _offers(cap: str, *, control: bool, limit: str = "$offer_limit") -> str:
+    """Every visible offer (up to $offer_limit, so an over-large one is detected), or the
+    first `limit` (a literal count or a $parameter)."""
     edge, sup = f"{cap}_p", f"{cap}_s"
     return (
         f"COLLECT {{ {_provides(cap, edge, sup)}"
-        f"WITH {edge}, {sup} ORDER BY {sup}.id LIMIT $offer_limit "
+        f"WITH {edge}, {sup} ORDER BY {sup}.id LIMIT {limit} "
         f"RETURN {_offer(edge, sup, control=control)} }}"
     )
 
 
 def _amount(edge: str, name: str = "capacity") -> str:
-    return (
-        f"CASE WHEN {released(f'{edge}.release_{name}', f'PROVIDES_{name}')} "
-        f"THEN toFloat({edge}.{name}) END"
-    )
+    return f"CASE WHEN {released(edge, 'PROVIDES', name)} THEN toFloat({edge}.{name}) END"
 
 
-# A provider is knocked out by name, or by the nation the caller sees it based in.
-REMOVED = "({sup}.id IN $suppliers OR coalesce({nat}[0] IN $nations, false))"
+# Conditions on an offer, given the variables of its supplier and of the [code, markings] of the
+# nation the caller sees it based in (and, for a ranking, of its released capacity).
+OfferTest = Callable[[str, str], str]
+RankTest = Callable[[str, str, str], str]
 
 
-def _groups(cap: str, *, removed: str = "false", trl: bool = False) -> str:
+def _removed(sup: str, nat: str) -> str:
+    """A provider is knocked out by name, or by the nation the caller sees it based in."""
+    return f"({sup}.id IN $suppliers OR coalesce({nat}[0] IN $nations, false))"
+
+
+def _kept(sup: str, nat: str) -> str:
+    return "false"
+
+
+def _groups(cap: str, *, removed: OfferTest = _kept, trl: bool = False) -> str:
     """Offers aggregated per (nation, removed) in Cypher: counts, released capacity and its
     squares, and the distinct markings of everything counted (released fields only)."""
     edge, sup, nat, amount, out = (f"{cap}_g{x}" for x in ("p", "s", "n", "a", "r"))
     trl_marking = (
-        f"+ collect(DISTINCT CASE WHEN {released(f'{edge}.release_trl', 'PROVIDES_trl')} "
-        f"THEN coalesce({edge}.marking_trl, $dm.PROVIDES_trl) END) "
+        f"+ collect(DISTINCT CASE WHEN {released(edge, 'PROVIDES', 'trl')} "
+        f"THEN {marking_in_force(edge, 'PROVIDES', 'trl')} END) "
         if trl
         else ""
     )
@@ -263,14 +269,14 @@ def _groups(cap: str, *, removed: str = "false", trl: bool = False) -> str:
         f"COLLECT {{ {_provides(cap, edge, sup)}"
         f"WITH {edge}, {sup}, {_nation(sup)} AS {nat}, {_amount(edge)} AS {amount} "
         f"WITH {edge}, {sup}, {nat}, {amount}, "
-        f"{removed.format(sup=sup, nat=nat)} AS {out} "
+        f"{removed(sup, nat)} AS {out} "
         f"WITH {nat}[0] AS nation, {out} AS removed, count(*) AS providers, "
         f"count({amount}) AS known, sum({amount}) AS capacity, "
         f"sum({amount} * {amount}) AS squares, "
-        f"collect(DISTINCT {_marking(edge, 'PROVIDES')}) "
-        f"+ collect(DISTINCT {_marking(sup, 'Supplier')}) "
+        f"collect(DISTINCT {marking_in_force(edge, 'PROVIDES')}) "
+        f"+ collect(DISTINCT {marking_in_force(sup, 'Supplier')}) "
         f"+ collect(DISTINCT CASE WHEN {amount} IS NOT NULL "
-        f"THEN coalesce({edge}.marking_capacity, $dm.PROVIDES_capacity) END) "
+        f"THEN {marking_in_force(edge, 'PROVIDES', 'capacity')} END) "
         f"{trl_marking}"
         f"+ collect(DISTINCT {nat}[1]) + collect(DISTINCT {nat}[2]) AS markings "
         "RETURN {nation: nation, removed: removed, providers: providers, known: known, "
@@ -278,14 +284,14 @@ def _groups(cap: str, *, removed: str = "false", trl: bool = False) -> str:
     )
 
 
-def _ranked(cap: str, where: str, limit: str) -> str:
+def _ranked(cap: str, where: RankTest, limit: str) -> str:
     """The first offers by released capacity (unknown last), then TRL, then key."""
     edge, sup, nat, amount, trl = (f"{cap}_r{x}" for x in ("p", "s", "n", "a", "t"))
     return (
         f"COLLECT {{ {_provides(cap, edge, sup)}"
         f"WITH {edge}, {sup}, {_nation(sup)} AS {nat}, {_amount(edge)} AS {amount}, "
         f"{_amount(edge, 'trl')} AS {trl} "
-        f"WHERE {where.format(sup=sup, nat=nat, amount=amount)} "
+        f"WHERE {where(sup, nat, amount)} "
         f"WITH {edge}, {sup}, {amount}, {trl} "
         f"ORDER BY {amount} IS NULL, {amount} DESC, {trl} IS NULL, {trl} DESC, {sup}.id "
         f"LIMIT {limit} RETURN {_offer(edge, sup, control=False)} }}"
@@ -294,7 +300,7 @@ def _ranked(cap: str, where: str, limit: str) -> str:
 
 def _capability(var: str) -> str:
     return (
-        f"{var}.id AS key, {_marking(var, 'Capability')} AS m, "
+        f"{var}.id AS key, {marking_in_force(var, 'Capability')} AS m, "
         f"{_field(var, 'Capability', 'name')} AS name"
     )
 
@@ -303,20 +309,20 @@ def _capability_tier(direction: str, mode: str, *, control: bool) -> LiteralStri
     arrow = "-[q:REQUIRES]->" if direction == "requires" else "<-[q:REQUIRES]-"
     links = (
         f"COLLECT {{ MATCH (cap){arrow}(k:Capability) "
-        f"WHERE {released('q.release', 'REQUIRES')} AND {record_visible('k', 'Capability')} "
-        f"WITH q, k ORDER BY k.id RETURN [k.id, {_marking('q', 'REQUIRES')}] }}"
+        f"WHERE {visible('q', 'REQUIRES')} AND {visible('k', 'Capability')} "
+        f"WITH q, k ORDER BY k.id RETURN [k.id, {marking_in_force('q', 'REQUIRES')}] }}"
     )
     if mode == "offers":
         extra = f"{_offers('cap', control=control)} AS offers, [] AS groups"
     elif mode == "summary":
         # Two offers by key tell whether there is exactly one (a sole source) and which.
-        first = _offers("cap", control=False).replace("$offer_limit", "2")
+        first = _offers("cap", control=False, limit="2")
         extra = f"{first} AS offers, {_groups('cap')} AS groups"
     else:
         extra = "[] AS offers, [] AS groups"
     query = (
         "UNWIND $frontier AS key MATCH (cap:Capability {id: key}) "
-        f"WHERE {record_visible('cap', 'Capability')} "
+        f"WHERE {visible('cap', 'Capability')} "
         f"RETURN {_capability('cap')}, {links} AS links, {extra}"
     )
     return _written(query)
@@ -325,10 +331,10 @@ def _capability_tier(direction: str, mode: str, *, control: bool) -> LiteralStri
 def _supply_tier(*, control: bool) -> LiteralString:
     query = (
         "UNWIND $frontier AS key MATCH (buy:Supplier {id: key})-[r:SOURCES_FROM]->(sel:Supplier) "
-        f"WHERE {record_visible('buy', 'Supplier')} AND {released('r.release', 'SOURCES_FROM')} "
-        f"AND {record_visible('sel', 'Supplier')} "
+        f"WHERE {visible('buy', 'Supplier')} AND {visible('r', 'SOURCES_FROM')} "
+        f"AND {visible('sel', 'Supplier')} "
         "WITH buy, r, sel ORDER BY buy.id, sel.id LIMIT $limit "
-        f"RETURN buy.id AS buyer, {_marking('r', 'SOURCES_FROM')} AS m, "
+        f"RETURN buy.id AS buyer, {marking_in_force('r', 'SOURCES_FROM')} AS m, "
         f"{_field('r', 'SOURCES_FROM', 'item')} AS item, "
         f"{_field('r', 'SOURCES_FROM', 'share')} AS share, "
         f"{_field('r', 'SOURCES_FROM', 'sole')} AS sole, "
@@ -340,7 +346,7 @@ def _supply_tier(*, control: bool) -> LiteralString:
 def _suppliers(*, control: bool) -> LiteralString:
     return _written(
         "UNWIND $keys AS key MATCH (sup:Supplier {id: key}) "
-        f"WHERE {record_visible('sup', 'Supplier')} "
+        f"WHERE {visible('sup', 'Supplier')} "
         f"RETURN {_supplier('sup', control=control)} AS node ORDER BY node.key"
     )
 
@@ -361,20 +367,17 @@ _SUPPLIERS = {control: _suppliers(control=control) for control in (True, False)}
 
 _CAPACITY_BY_NATION = _written(
     "MATCH (cap:Capability {id: $key}) "
-    f"WHERE {record_visible('cap', 'Capability')} "
+    f"WHERE {visible('cap', 'Capability')} "
     f"RETURN {_capability('cap')}, {_groups('cap')} AS groups"
 )
 
 # Per capability: offers split by knocked out or not, and the first remaining allied ones.
 _IMPACT = _written(
     "UNWIND $keys AS key MATCH (cap:Capability {id: key}) "
-    f"WHERE {record_visible('cap', 'Capability')} "
-    f"RETURN {_capability('cap')}, {_groups('cap', removed=REMOVED)} AS groups, "
+    f"WHERE {visible('cap', 'Capability')} "
+    f"RETURN {_capability('cap')}, {_groups('cap', removed=_removed)} AS groups, "
     + _ranked(
-        "cap",
-        "NOT ({sup}.id IN $suppliers OR coalesce({nat}[0] IN $nations, false)) "
-        "AND {nat}[0] IN $allied",
-        "$first",
+        "cap", lambda sup, nat, _: f"NOT {_removed(sup, nat)} AND {nat}[0] IN $allied", "$first"
     )
     + " AS offers ORDER BY key"
 )
@@ -383,11 +386,14 @@ _IMPACT = _written(
 # markings of every offer their choice and order rest on.
 _CANDIDATES = _written(
     "UNWIND $keys AS key MATCH (cap:Capability {id: key}) "
-    f"WHERE {record_visible('cap', 'Capability')} "
+    f"WHERE {visible('cap', 'Capability')} "
     f"RETURN {_capability('cap')}, {_groups('cap', trl=True)} AS groups, "
     + _ranked(
         "cap",
-        "NOT {sup}.id IN $exclude AND {nat}[0] IN $allied AND ({amount} IS NULL OR {amount} > 0)",
+        lambda sup, nat, amount: (
+            f"NOT {sup}.id IN $exclude AND {nat}[0] IN $allied "
+            f"AND ({amount} IS NULL OR {amount} > 0)"
+        ),
         "$first",
     )
     + " AS offers ORDER BY key"
@@ -395,14 +401,14 @@ _CANDIDATES = _written(
 
 _TRADE = _written(
     "MATCH (cap:Capability {id: $key}) "
-    f"WHERE {record_visible('cap', 'Capability')} "
-    f"RETURN cap.id AS key, {_marking('cap', 'Capability')} AS m, "
+    f"WHERE {visible('cap', 'Capability')} "
+    f"RETURN cap.id AS key, {marking_in_force('cap', 'Capability')} AS m, "
     f"{_field('cap', 'Capability', 'name')} AS name, {{"
     + ", ".join(f"`{f}`: {_field('cap', 'Capability', f)}" for f in TRADE_FIELDS)
     + "} AS fields, ["
     + ", ".join(
-        f"CASE WHEN NOT {released(f'cap.release_{f}', f'Capability_{f}')} "
-        f"THEN ['{f}', coalesce(cap.marking_{f}, $dm.Capability_{f})] END"
+        f"CASE WHEN NOT {released('cap', 'Capability', f)} "
+        f"THEN ['{f}', {marking_in_force('cap', 'Capability', f)}] END"
         for f in TRADE_FIELDS
     )
     + "] AS withheld"
@@ -413,14 +419,14 @@ _TRADE = _written(
 _OFFERED_BY = _written(
     "CALL () { "
     "UNWIND $suppliers AS key MATCH (sup:Supplier {id: key})-[p:PROVIDES]->(cap:Capability) "
-    f"WHERE {record_visible('sup', 'Supplier')} AND {released('p.release', 'PROVIDES')} "
-    f"AND {record_visible('cap', 'Capability')} RETURN cap.id AS key "
+    f"WHERE {visible('sup', 'Supplier')} AND {visible('p', 'PROVIDES')} "
+    f"AND {visible('cap', 'Capability')} RETURN cap.id AS key "
     "UNION "
     "UNWIND $nations AS code "
     "MATCH (na:Nation {code: code})<-[b:BASED_IN]-(sup:Supplier)-[p:PROVIDES]->(cap:Capability) "
-    f"WHERE {record_visible('na', 'Nation')} AND {released('b.release', 'BASED_IN')} "
-    f"AND {record_visible('sup', 'Supplier')} "
-    f"AND {released('p.release', 'PROVIDES')} AND {record_visible('cap', 'Capability')} "
+    f"WHERE {visible('na', 'Nation')} AND {visible('b', 'BASED_IN')} "
+    f"AND {visible('sup', 'Supplier')} "
+    f"AND {visible('p', 'PROVIDES')} AND {visible('cap', 'Capability')} "
     "RETURN cap.id AS key } "
     "WITH DISTINCT key ORDER BY key LIMIT $limit RETURN collect(key) AS keys"
 )

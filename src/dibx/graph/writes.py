@@ -5,8 +5,10 @@ only as parameters. Each node and edge is written with `SET x = row.props`, so a
 replaces stale fields and markings instead of leaving them behind. `release` lists are derived
 here from the canonical markings by `dibx.auth.markings`, the one place that knows the rules.
 
-Each batch is its own transaction: a failed import leaves earlier batches written, and since
-every write is a MERGE by key, running the import again converges.
+Each batch is its own transaction, sent through `Graph` (counted, tagged with the request id):
+a failed import leaves earlier batches written, and since every write is a MERGE by key,
+running the import again converges. Bulk loads run without the server-side transaction
+timeout by default (`tx_timeout`); a batch is bounded by `batch_size` instead.
 """
 
 from __future__ import annotations
@@ -15,9 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from typing import Any, LiteralString, Protocol
 
-from neo4j import AsyncDriver, AsyncManagedTransaction, AsyncSession
-
 from dibx.auth import markings
+from dibx.graph.driver import NO_TIMEOUT, Graph
 from dibx.graph.records import Dataset, Markings
 
 __all__ = ["MissingEndpointError", "WriteError", "clear_database", "write_dataset"]
@@ -210,35 +211,27 @@ def _edge_rows(p: _Props, records: Sequence[Any], a: str, b: str) -> Iterator[Ro
 # --- execution -------------------------------------------------------------------------------
 
 
-async def _run_count(tx: AsyncManagedTransaction, query: LiteralString, /, **params: Any) -> int:
-    result = await tx.run(query, **params)
-    record = await result.single(strict=True)
-    return int(record[0])
-
-
-async def _run_missing(
-    tx: AsyncManagedTransaction, query: LiteralString, keys: list[str]
-) -> list[str]:
-    result = await tx.run(query, keys=keys)
-    record = await result.single(strict=True)
-    return list(record["missing"])
+async def _count(graph: Graph, query: LiteralString, tx_timeout: float, **params: Any) -> int:
+    rows = await graph.write(query, params, tx_timeout=tx_timeout)
+    return int(next(iter(rows[0].values())))
 
 
 async def _write(
-    session: AsyncSession,
+    graph: Graph,
     kind: str,
     query: LiteralString,
     rows: Iterator[Row],
     total: int,
     batch_size: int,
     progress: Progress | None,
+    tx_timeout: float,
 ) -> int:
     written = 0
     while written < total:
         batch = list(islice(rows, batch_size))
         if not batch:
             raise WriteError(f"{kind}: expected {total} rows, got {written}")
-        n = await session.execute_write(_run_count, query, rows=batch)
+        n = await _count(graph, query, tx_timeout, rows=batch)
         if n != len(batch):
             raise WriteError(f"{kind}: a batch of {len(batch)} rows wrote {n}")
         written += n
@@ -247,7 +240,7 @@ async def _write(
     return written
 
 
-async def _check_endpoints(session: AsyncSession, dataset: Dataset) -> None:
+async def _check_endpoints(graph: Graph, dataset: Dataset, tx_timeout: float) -> None:
     """Refuse to start when an edge points at a key neither here nor in the database."""
     wanted: dict[str, set[str]] = {
         "Nation": {s.nation for s in dataset.suppliers} | {m.nation for m in dataset.memberships},
@@ -272,7 +265,8 @@ async def _check_endpoints(session: AsyncSession, dataset: Dataset) -> None:
         outside = sorted(keys - present[label])
         if not outside:
             continue
-        missing = await session.execute_read(_run_missing, _MISSING[label], outside)
+        row = await graph.read_one(_MISSING[label], {"keys": outside}, tx_timeout=tx_timeout)
+        missing = [] if row is None else list(row["missing"])
         if missing:
             shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
             problems.append(f"{len(missing)} {label} key(s) not found: {shown}")
@@ -281,18 +275,19 @@ async def _check_endpoints(session: AsyncSession, dataset: Dataset) -> None:
 
 
 async def write_dataset(
-    driver: AsyncDriver,
-    database: str,
+    graph: Graph,
     dataset: Dataset,
     *,
     batch_size: int = 5000,
     progress: Progress | None = None,
+    tx_timeout: float = NO_TIMEOUT,
 ) -> dict[str, int]:
     """Write (MERGE) every record of `dataset`; returns rows written per label / type.
 
     Nodes go first, then edges, each in batches of `batch_size` rows. Edge endpoints may
     come from the database (e.g. a demo dataset written after the reference data); if one
-    exists in neither, nothing is written and MissingEndpointError names it.
+    exists in neither, nothing is written and MissingEndpointError names it. `tx_timeout` is
+    each batch's server-side transaction timeout in seconds (`NO_TIMEOUT`: none).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -335,23 +330,25 @@ async def write_dataset(
         ),
     ]
     counts: dict[str, int] = {}
-    async with driver.session(database=database) as session:
-        await _check_endpoints(session, dataset)
-        for kind, query, rows, total in plan:
-            counts[kind] = await _write(session, kind, query, rows, total, batch_size, progress)
+    await _check_endpoints(graph, dataset, tx_timeout)
+    for kind, query, rows, total in plan:
+        counts[kind] = await _write(
+            graph, kind, query, rows, total, batch_size, progress, tx_timeout
+        )
     counts["BASED_IN"] = counts["Supplier"]
     return counts
 
 
-async def clear_database(driver: AsyncDriver, database: str, *, batch_size: int = 10_000) -> int:
+async def clear_database(
+    graph: Graph, *, batch_size: int = 10_000, tx_timeout: float = NO_TIMEOUT
+) -> int:
     """Delete every relationship and node (but not :Migration records) in batches.
 
     Returns the number of nodes deleted. For tests and reseeding: the schema stays.
     """
     deleted = 0
-    async with driver.session(database=database) as session:
-        while await session.execute_write(_run_count, _DELETE_RELATIONSHIPS, limit=batch_size):
-            pass
-        while n := await session.execute_write(_run_count, _DELETE_NODES, limit=batch_size):
-            deleted += n
+    while await _count(graph, _DELETE_RELATIONSHIPS, tx_timeout, limit=batch_size):
+        pass
+    while n := await _count(graph, _DELETE_NODES, tx_timeout, limit=batch_size):
+        deleted += n
     return deleted

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from dibx.graph.driver import Graph
+from dibx.graph.driver import NO_TIMEOUT, Graph
 from dibx.graph.records import Dataset
 from dibx.graph.writes import clear_database, write_dataset
 from dibx.services import datasets, synthetic
@@ -38,9 +38,11 @@ async def seed(
     synthetic_suppliers: int | None = None,
     reset: bool = False,
     echo: Callable[[str], None] = lambda _: None,
+    tx_timeout: float = NO_TIMEOUT,
 ) -> SeedReport:
     """Reference data always; demo and/or synthetic on request. Nothing is written if any
-    row is rejected: the report lists every rejected row with its reason."""
+    row is rejected: the report lists every rejected row with its reason. `tx_timeout` is the
+    server-side timeout of each batch's transaction (none by default: a bulk load)."""
     report = SeedReport()
     loaded = datasets.load_reference(data_dir)
     report.rejected.extend(loaded.rejected)
@@ -56,7 +58,7 @@ async def seed(
         echo(f"{len(report.rejected)} row(s) rejected: nothing written")
         return report
     if reset:
-        await clear_database(graph.driver, graph.database)
-    report.counts = await write_dataset(graph.driver, graph.database, dataset)
+        await clear_database(graph, tx_timeout=tx_timeout)
+    report.counts = await write_dataset(graph, dataset, tx_timeout=tx_timeout)
     echo("loaded " + ", ".join(f"{k} {v}" for k, v in report.counts.items()))
     return report
