@@ -86,9 +86,7 @@ async def _seed(
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from dibx.app import build_runtime, create_app, startup
+    from dibx.app import startup
 
     settings = _settings()
     # Everything read from files is checked before Neo4j starts: nothing is left running.
@@ -101,6 +99,17 @@ def _serve(args: argparse.Namespace) -> int:
         neo4j_server.status(settings.data_dir / "neo4j") is None
     )
     uri = _ensure_neo4j(settings)
+    try:
+        return _run_service(args, settings, uri)
+    finally:
+        _leave_neo4j(settings, started_here)
+
+
+def _run_service(args: argparse.Namespace, settings: config.Settings, uri: str) -> int:
+    import uvicorn
+
+    from dibx.app import build_runtime, create_app
+
     if args.demo:
         code = asyncio.run(
             _seed(settings, uri, demo=True, synthetic=None, reset=False, only_if_empty=True)
@@ -113,12 +122,27 @@ def _serve(args: argparse.Namespace) -> int:
         runtime = build_runtime(settings)
     except Exception as exc:  # noqa: BLE001 - start-up errors are reported, not traced
         print(f"dibx: cannot start: {exc}", file=sys.stderr)
-        if started_here:
-            neo4j_server.stop(settings.data_dir / "neo4j")
         return 2
     print(banner(settings))
     uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="info")
     return 0
+
+
+def _leave_neo4j(settings: config.Settings, started_here: bool) -> None:
+    """On exit, stop the embedded Neo4j this command started; say so about one it found."""
+    if settings.neo4j_uri:
+        return
+    db_dir = settings.data_dir / "neo4j"
+    if started_here:
+        print("stopping the embedded Neo4j this command started ...", flush=True)
+        neo4j_server.stop(db_dir)
+        print("embedded Neo4j stopped", flush=True)
+    elif neo4j_server.status(db_dir) is not None:
+        print(
+            "the embedded Neo4j was running before this command and keeps running; "
+            "`dibx neo4j stop` stops it",
+            flush=True,
+        )
 
 
 def _env() -> dict[str, str]:

@@ -18,6 +18,7 @@ import sys
 import time
 import venv
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -71,8 +72,25 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return env_dir
 
 
+@dataclass
+class Served:
+    url: str
+    child: subprocess.Popen[bytes]
+    neo4j_dir: Path
+
+    def interrupt(self) -> int:
+        """Ctrl-C, as an operator stops it; the exit code."""
+        if self.child.poll() is None:
+            self.child.send_signal(signal.SIGINT)
+        try:
+            return self.child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.child.kill()
+            return -1
+
+
 @pytest.fixture
-def served(installed: Path, tmp_path: Path) -> Iterator[str]:
+def served(installed: Path, tmp_path: Path) -> Iterator[Served]:
     workdir = tmp_path / "empty"
     workdir.mkdir()
     port = neo4j_server.free_port()
@@ -105,14 +123,10 @@ def served(installed: Path, tmp_path: Path) -> Iterator[str]:
             time.sleep(0.5)
         else:
             pytest.fail("dibx serve --demo did not become ready:\n" + log_text(tmp_path))
-        yield url
+        yield Served(url, child, workdir / "var" / "neo4j")
     finally:
-        child.send_signal(signal.SIGINT)
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-        neo4j_server.stop(workdir / "var" / "neo4j")
+        Served(url, child, workdir / "var" / "neo4j").interrupt()
+        neo4j_server.stop(workdir / "var" / "neo4j")  # only if the test failed before its own
         log.close()
 
 
@@ -120,15 +134,17 @@ def log_text(tmp_path: Path) -> str:
     return (tmp_path / "serve.log").read_text()[-4000:]
 
 
-def test_installed_wheel_serves_the_demo_from_an_empty_directory(served: str) -> None:
+def test_installed_wheel_serves_the_demo_from_an_empty_directory(
+    served: Served, tmp_path: Path
+) -> None:
     token = httpx.post(
-        f"{served}/oauth/token",
+        f"{served.url}/oauth/token",
         auth=("demo-gbr", "demo-gbr-secret"),
         data={"grant_type": "client_credentials"},
         timeout=10,
     ).json()["access_token"]
     reply = httpx.post(
-        f"{served}/graphql",
+        f"{served.url}/graphql",
         json={"query": "{ suppliers { totalCount } agreements { totalCount } }"},
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
@@ -138,3 +154,7 @@ def test_installed_wheel_serves_the_demo_from_an_empty_directory(served: str) ->
     # The shipped demo data and reference data were found and loaded, as a checkout's are.
     assert body["data"] == {"suppliers": {"totalCount": 84}, "agreements": {"totalCount": 10}}
     assert body["extensions"]["releasability"]["nation"] == "GBR"
+    # Ctrl-C stops the service and the embedded Neo4j it started, and says so.
+    assert served.interrupt() == 0
+    assert neo4j_server.status(served.neo4j_dir) is None
+    assert "embedded Neo4j stopped" in log_text(tmp_path)
