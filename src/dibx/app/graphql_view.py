@@ -234,37 +234,29 @@ class DibxGraphQL(GraphQL[Context, None]):
         if payload is None:
             return
         scope.setdefault("state", {})["principal"] = principal
-        started = False
-
-        async def send_tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        # `run` builds the whole reply before anything is sent, so a failure inside it can
+        # still be answered with a reply of its own.
         replayed = _replay(payload, receive)
+        reply: Response
         try:
-            reply: Response
-            try:
-                async with self.large_documents.admit(len(payload)):
-                    reply = await self.run(Request(scope, replayed))
-            except HTTPException as exc:
-                # strawberry answers a malformed request in plain text; callers get JSON, a code.
-                await self._audit_refusal(principal, "BAD_REQUEST")
-                reply = JSONResponse(
-                    {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
-                    status_code=exc.status_code,
-                )
-            except Busy as exc:
-                await self._audit_refusal(principal, exc.code)
-                reply = _error(429, exc.code, str(exc), retry_after=RETRY_AFTER_S)
-            await reply(scope, replayed, send_tracked)
+            async with self.large_documents.admit(len(payload)):
+                reply = await self.run(Request(scope, replayed))
+        except HTTPException as exc:
+            # strawberry answers a malformed request in plain text; callers get JSON, a code.
+            await self._audit_refusal(principal, "BAD_REQUEST")
+            reply = JSONResponse(
+                {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
+                status_code=exc.status_code,
+            )
+        except Busy as exc:
+            await self._audit_refusal(principal, exc.code)
+            reply = _error(429, exc.code, str(exc), retry_after=RETRY_AFTER_S)
         except Unavailable as exc:
             # Raised before execution (resolving the caller's groups): said as 503, audited.
             log.warning("neo4j_unavailable", error=str(exc.__cause__ or exc))
             await self._audit_refusal(principal, SERVICE_UNAVAILABLE)
-            if not started:
-                response = _error(503, SERVICE_UNAVAILABLE, str(exc), retry_after=RETRY_AFTER_S)
-                await response(scope, receive, send)
+            reply = _error(503, SERVICE_UNAVAILABLE, str(exc), retry_after=RETRY_AFTER_S)
+        await reply(scope, replayed, send)
 
     def _who(self, principal: Principal) -> dict[str, Any]:
         """The head of every request's audit record: when, and who acted for which nation."""
