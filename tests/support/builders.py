@@ -100,7 +100,7 @@ def supplier(
     description: str | None = None,
 ) -> SupplierRecord:
     """A supplier whose fields are PUBLIC unless `fields` says otherwise."""
-    marks = _public(SUPPLIER.fields, fields)
+    marks = _public(SUPPLIER.names, fields)
     return SupplierRecord(
         id=key,
         name=name or f"Supplier {key}",
@@ -126,7 +126,7 @@ def capability(
     sme: bool = False,
     usml: str | None = "IV",
 ) -> CapabilityRecord:
-    marks = _public(CAPABILITY.fields, fields)
+    marks = _public(CAPABILITY.names, fields)
     return CapabilityRecord(
         id=key,
         name=name or f"Capability {key}",

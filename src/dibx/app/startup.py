@@ -41,7 +41,7 @@ class Checked:
 def vocabulary(reference_dir: Path) -> policy_module.Vocabulary:
     """Types and fields of the graph model (plus what loaders write), agreements of the
     reference data: what policy keys and groups may name."""
-    fields: dict[str, set[str]] = {t.name: set(t.fields) for t in model.TYPES.values()}
+    fields: dict[str, set[str]] = {t.name: set(t.names) for t in model.TYPES.values()}
     for rel, names in model.EDGE_FIELDS.items():
         fields.setdefault(rel, set()).update(names)
     for name, properties in _LOADED.items():

@@ -81,7 +81,7 @@ def model_field(type_name: str, field: str | None) -> str | None:
         raise ValueError(f"{type_name!r} records cannot be challenged")
     if field is None:
         return None
-    for name in TYPES[type_name].fields:
+    for name in TYPES[type_name].names:
         if name == field:
             return name
     raise ValueError(f"{type_name} has no marked field {field!r}")
@@ -98,7 +98,7 @@ def _per_field(
     A field name outside the allow-list selects nothing (null): fail closed. The selector is
     the challenge's stored field, or `$field` so one query text serves every field of a type.
     """
-    whens = " ".join(f"WHEN '{f}' THEN {expr(f)}" for f in TYPES[type_name].fields)
+    whens = " ".join(f"WHEN '{f}' THEN {expr(f)}" for f in TYPES[type_name].names)
     return f"CASE WHEN {selector} IS NULL THEN {expr(None)} ELSE CASE {selector} {whens} END END"
 
 

@@ -67,10 +67,10 @@ class Compiler:
             f"__m: {marking_in_force(var, node_type.name)}",
         ]
         for sel in merge(selections):
-            if sel.name in node_type.fields:
+            if sel.name in node_type.names:
                 parts.extend(self._field(var, node_type.name, sel.name))
             elif sel.name == "fieldMarkings":
-                parts.append(self._field_markings(var, node_type.name, node_type.fields))
+                parts.append(self._field_markings(var, node_type.name, node_type.names))
             elif sel.name in node_type.relations:
                 rel = node_type.relations[sel.name]
                 parts.append(f"`{sel.key}`: {self._relation(var, rel, sel)}")

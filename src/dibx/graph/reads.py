@@ -115,7 +115,7 @@ def _order(node_type: NodeType, sorts: tuple[Sort, ...]) -> str:
         if sort.field is SortField.KEY:
             keys.append(f"n0.{node_type.key} {direction}")
             continue
-        if sort.field.value not in node_type.fields:
+        if sort.field.value not in node_type.names:
             raise ValueError(f"{node_type.name} cannot be sorted by {sort.field.value}")
         # Sorting reads the field as the caller sees it: withheld sorts as null.
         expr = field_value("n0", node_type.name, sort.field.value)
@@ -132,7 +132,7 @@ def _index_sortable(node_type: NodeType, sorts: tuple[Sort, ...]) -> bool:
     return (
         sort.field is not SortField.KEY
         and not sort.descending
-        and sort.field.value in node_type.fields
+        and sort.field.value in node_type.names
     )
 
 

@@ -235,8 +235,8 @@ class ChallengeService:
                 f"is a {target_type} id; challenges apply to {' or '.join(CHALLENGEABLE)} records",
                 field="input.target",
             )
-        if field is not None and field not in TYPES[target_type].fields:
-            known = ", ".join(TYPES[target_type].fields)
+        if field is not None and field not in TYPES[target_type].names:
+            known = ", ".join(TYPES[target_type].names)
             raise Invalid(
                 f"{target_type} has no field {field!r}; one of: {known} "
                 "(or null for the record's own marking)",
