@@ -109,6 +109,7 @@ def _run_service(args: argparse.Namespace, settings: config.Settings, uri: str) 
     import uvicorn
 
     from dibx.app import build_runtime, create_app
+    from dibx.app.shutdown import DrainingServer
 
     if args.demo:
         code = asyncio.run(
@@ -124,7 +125,18 @@ def _run_service(args: argparse.Namespace, settings: config.Settings, uri: str) 
         print(f"dibx: cannot start: {exc}", file=sys.stderr)
         return 2
     print(banner(settings))
-    uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="info")
+    server = DrainingServer(
+        uvicorn.Config(
+            create_app(runtime),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            timeout_graceful_shutdown=settings.shutdown.grace_s,
+        ),
+        drain=runtime.drain,
+        delay_s=settings.shutdown.drain_delay_s,
+    )
+    server.run()
     return 0
 
 

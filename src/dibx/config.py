@@ -105,6 +105,50 @@ def _explorer_oidc(env: Mapping[str, str]) -> ExplorerOidc | None:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitSettings:
+    """Request rates, per minute, a token bucket each; 0 switches a limit off.
+
+    Buckets live in each process: the rates are divided by `instances`, the number of API
+    processes (replicas x workers) the traffic is spread over, so together they never admit
+    more than the configured rate (see dibx.app.ratelimit for what that costs)."""
+
+    per_token: int = 600  # one subject of one client, whatever token it holds
+    per_token_burst: int = 60
+    per_address: int = 3000  # one client address, before the token is even looked at
+    per_address_burst: int = 200
+    instances: int = 1
+
+
+def _rate_limits(env: Mapping[str, str]) -> RateLimitSettings:
+    per_minute = {"low": 0, "high": 10_000_000}
+    burst = {"low": 1, "high": 1_000_000}
+    return RateLimitSettings(
+        per_token=_int(env, "DIBX_RATE_PER_TOKEN", 600, **per_minute),
+        per_token_burst=_int(env, "DIBX_RATE_PER_TOKEN_BURST", 60, **burst),
+        per_address=_int(env, "DIBX_RATE_PER_ADDRESS", 3000, **per_minute),
+        per_address_burst=_int(env, "DIBX_RATE_PER_ADDRESS_BURST", 200, **burst),
+        instances=_int(env, "DIBX_RATE_INSTANCES", 1, low=1, high=1000),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownSettings:
+    """On SIGTERM: answer /readyz 503 for `drain_delay_s` while still serving (a load balancer
+    stops sending), then stop accepting and give requests in flight up to `grace_s` to end.
+    Together they must stay under the orchestrator's kill timeout."""
+
+    drain_delay_s: int = 5
+    grace_s: int = 25
+
+
+def _shutdown(env: Mapping[str, str]) -> ShutdownSettings:
+    return ShutdownSettings(
+        drain_delay_s=_int(env, "DIBX_DRAIN_DELAY", 5, low=0, high=300),
+        grace_s=_int(env, "DIBX_SHUTDOWN_GRACE", 25, low=0, high=3600),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     # Neo4j: unset URI means "start the embedded server under data_dir".
     neo4j_uri: str | None = None
@@ -167,6 +211,8 @@ class Settings:
     reference_dir: Path = field(default_factory=shipped.reference_dir)
     # Explorer sign-in against a real issuer (OAuth authorization code + PKCE): all or none.
     explorer_oidc: ExplorerOidc | None = None
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    shutdown: ShutdownSettings = field(default_factory=ShutdownSettings)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -240,6 +286,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         audit_sink=env.get("DIBX_AUDIT_SINK", "stdout"),
         reference_dir=Path(env.get("DIBX_REFERENCE_DIR") or shipped.reference_dir()),
         explorer_oidc=_explorer_oidc(env),
+        rate_limits=_rate_limits(env),
+        shutdown=_shutdown(env),
     )
     if production and settings.dev_issuer:
         raise ConfigError("DIBX_DEV_ISSUER must be false in production")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,10 @@ class Api:
         tmp: Path,
         env: Mapping[str, str] | None = None,
         sink: AuditSink | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`sink` replaces the memory audit sink (`self.audit` then stays empty)."""
+        """`sink` replaces the memory audit sink (`self.audit` then stays empty); `clock`
+        drives the rate limits' buckets."""
         base = {
             "DIBX_ENV": "test",
             "DIBX_DATA_DIR": str(tmp),
@@ -60,7 +63,7 @@ class Api:
         self.audit = MemorySink()
         self.graph = graph
         self.runtime: Runtime = build_runtime(settings, graph=graph, audit=sink or self.audit)
-        self.app = create_app(self.runtime, own_graph=False)
+        self.app = create_app(self.runtime, own_graph=False, clock=clock)
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url="http://dibx.test"
         )

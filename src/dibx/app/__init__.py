@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import hmac
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -23,6 +23,8 @@ from dibx.app import startup
 from dibx.app.admission import LargeDocuments
 from dibx.app.explorer import explorer_routes
 from dibx.app.graphql_view import DibxGraphQL
+from dibx.app.ratelimit import AddressLimit, RateLimits
+from dibx.app.shutdown import Drain, DrainAware
 from dibx.auth import policy as policy_module
 from dibx.auth.dev_issuer import DevIssuer
 from dibx.auth.oauth_routes import oauth_routes
@@ -54,6 +56,7 @@ class Runtime:
     memberships: MembershipDirectory
     directory: Directory
     challenge_key: bytes  # keys the challenger tags (dibx.services.challenges)
+    drain: Drain = field(default_factory=Drain)  # set on SIGTERM (dibx.app.shutdown)
 
 
 def neo4j_uri(settings: config.Settings) -> str:
@@ -106,7 +109,10 @@ def build_runtime(
     )
 
 
-def create_app(runtime: Runtime, *, own_graph: bool = True) -> Starlette:
+def create_app(
+    runtime: Runtime, *, own_graph: bool = True, clock: Callable[[], float] = time.monotonic
+) -> Starlette:
+    """`clock` drives the rate limits' token buckets (tests pass their own)."""
     settings = runtime.settings
     registry = CollectorRegistry()
     requests = Counter(
@@ -123,6 +129,12 @@ def create_app(runtime: Runtime, *, own_graph: bool = True) -> Starlette:
     )
     Gauge("dibx_heavy_work", "Heavy operations holding a slot now", registry=registry).set_function(
         lambda: heavy.held
+    )
+    rate_limited = Counter(
+        "dibx_rate_limited_total", "Requests refused by a rate limit", ["reason"], registry=registry
+    )
+    limits = RateLimits(
+        settings.rate_limits, clock=clock, refused=lambda reason: rate_limited.labels(reason).inc()
     )
 
     def budget(principal: Principal) -> RequestBudget:
@@ -163,12 +175,16 @@ def create_app(runtime: Runtime, *, own_graph: bool = True) -> Starlette:
             concurrency=settings.large_document_concurrency,
             wait_s=float(settings.heavy_wait_s),
         ),
+        limits=limits,
     )
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
+        if runtime.drain.started:
+            # Shutting down: the load balancer stops sending while requests still get answers.
+            return JSONResponse({"status": "draining"}, status_code=503)
         if await runtime.graph.ping():
             return JSONResponse({"status": "ready", "neo4j": "reachable"})
         return JSONResponse({"status": "not ready", "neo4j": "unreachable"}, status_code=503)
@@ -240,9 +256,18 @@ def create_app(runtime: Runtime, *, own_graph: bool = True) -> Starlette:
                 latency.labels(route).observe(time.perf_counter() - start)
 
     app = Starlette(
-        routes=routes, lifespan=lifespan, middleware=[Middleware(Observe), Middleware(NoStore)]
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(Observe),
+            Middleware(DrainAware, drain=runtime.drain),
+            # Audit of refusals by address plugs in as AddressLimit's `on_refused`.
+            Middleware(AddressLimit, limits=limits),
+            Middleware(NoStore),
+        ],
     )
     app.state.heavy = heavy  # the process-wide heavy-work gate (operators' and tests' view)
+    app.state.limits = limits
     return app
 
 

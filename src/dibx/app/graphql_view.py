@@ -6,7 +6,8 @@ limits, execution; each graph write audited before it commits, see
 `dibx.services.audit.WriteAudit`) -> audit record (the request fails closed if the audit
 cannot be written, or if a write was refused for want of one) -> response with banner and
 withheld list under `extensions`. Neo4j unreachable: 503 SERVICE_UNAVAILABLE, audited; heavy
-work refused by the gate: 429 with Retry-After.
+work refused by the gate: 429 with Retry-After. Rate limits (dibx.app.ratelimit): per address
+before the token, per token holder right after it, both 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from dibx.app.admission import LargeDocuments
+from dibx.app.ratelimit import RATE_LIMITED, RateLimits, too_many
 from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
 from dibx.auth.tokens import TokenError, TokenValidator, bearer_token
@@ -156,6 +158,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         budget: Callable[[Principal], RequestBudget] | None = None,
         max_body_bytes: int = 1_000_000,
         large_documents: LargeDocuments | None = None,
+        limits: RateLimits | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -176,6 +179,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         self.large_documents = large_documents or LargeDocuments(
             threshold=max_body_bytes, concurrency=1, wait_s=0.0
         )
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Every transaction of the request carries its id (the caller's X-Request-Id if sane).
@@ -224,6 +228,14 @@ class DibxGraphQL(GraphQL[Context, None]):
                 headers={"WWW-Authenticate": exc.www_authenticate(self.realm)},
             )
             await response(scope, receive, send)
+            return
+        # Per-token rate limit: after the (CPU-only) token check, before the body is read.
+        wait = self.limits.check_token(principal.subject, principal.client_id) if self.limits else 0
+        if wait:
+            await self._audit_refusal(principal, RATE_LIMITED)
+            limited = too_many(wait, "token holder")
+            limited.headers["connection"] = "close"  # the body is left unread
+            await limited(scope, receive, send)
             return
         try:
             payload = await _read_body(receive, self.max_body_bytes)
