@@ -10,7 +10,7 @@ EXPLORER_BUILT := src/dibx/app/explorer_static/BUILT
 EXPLORER_DEPS := explorer/node_modules/.package-lock.json
 EXPLORER_SRC := $(wildcard explorer/src/*.* explorer/src/*/*.*) explorer/build.mjs explorer/tsconfig.json
 
-.PHONY: demo test lint bench clean-data lock explorer chromium
+.PHONY: demo test lint bench soak vegeta clean-data lock explorer chromium
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	@command -v java >/dev/null || { echo "dibx needs Java 17+: apt-get install openjdk-17-jre-headless maven"; exit 1; }
@@ -58,6 +58,18 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.run
+
+# The load generator of `make soak`: vegeta (MIT), pinned, built by `go install` into bench/.bin.
+VEGETA_VERSION := v12.13.0
+bench/.bin/vegeta:
+	@command -v go >/dev/null || { echo "make soak needs Go to install vegeta: apt-get install golang"; exit 1; }
+	GOBIN=$(CURDIR)/bench/.bin go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
+
+vegeta: bench/.bin/vegeta
+
+# Loopback load and soak run (bench/README.md, "Soak"); e.g. SOAK_ARGS="--suppliers 50000 --duration 60"
+soak: $(STAMP) bench/.bin/vegeta
+	$(VENV)/bin/python -m bench.soak $(SOAK_ARGS)
 
 clean-data:
 	-$(VENV)/bin/dibx neo4j stop

@@ -135,7 +135,7 @@ async def run(args: argparse.Namespace, uri: str) -> dict[str, Any]:
         data = datasets.load_reference(shipped.reference_dir()).dataset
         data = data.merged(synthetic.generate(args.suppliers, seed=args.seed))
         generated = time.perf_counter()
-        counts = await write_dataset(graph.driver, graph.database, data, batch_size=10_000)
+        counts = await write_dataset(graph, data, batch_size=10_000)
         load = {
             "generate_s": round(generated - started, 1),
             "write_s": round(time.perf_counter() - generated, 1),

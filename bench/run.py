@@ -127,9 +127,7 @@ async def load_data(
             log(f"  writing {kind}: {written:,}")
 
     started = time.perf_counter()
-    written = await write_dataset(
-        graph.driver, graph.database, dataset, batch_size=batch_size, progress=progress
-    )
+    written = await write_dataset(graph, dataset, batch_size=batch_size, progress=progress)
     await graph.write("CALL db.awaitIndexes(600)")
     write_s = time.perf_counter() - started
     log(f"wrote {rows:,} rows in {write_s:.1f}s ({rows / write_s:,.0f} rows/s)")

@@ -54,7 +54,11 @@ def _refused(port: int) -> bool:
 
 
 @pytest.fixture
-def served(neo4j_uri: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def served(
+    neo4j_uri: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """`dibx serve` with (drain delay, grace) from the test's parameter, else (2, 60)."""
+    delay, grace = getattr(request, "param", (2, 60))
     port = neo4j_server.free_port()
     env = {
         **os.environ,
@@ -64,8 +68,8 @@ def served(neo4j_uri: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[by
         "DIBX_DATA_DIR": str(tmp_path),
         "DIBX_PORT": str(port),
         "DIBX_AUDIT_SINK": f"file:{tmp_path / 'audit.jsonl'}",
-        "DIBX_DRAIN_DELAY": "2",
-        "DIBX_SHUTDOWN_GRACE": "60",
+        "DIBX_DRAIN_DELAY": str(delay),
+        "DIBX_SHUTDOWN_GRACE": str(grace),
     }
     log = (tmp_path / "serve.log").open("w")
     child = subprocess.Popen(
@@ -84,11 +88,8 @@ def served(neo4j_uri: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[by
         log.close()
 
 
-def test_sigterm_drains_a_request_in_flight(
-    served: tuple[subprocess.Popen[bytes], int], tmp_path: Path
-) -> None:
-    child, port = served
-    base = f"http://127.0.0.1:{port}"
+def _hold(port: int, tmp_path: Path) -> socket.socket:
+    """A connection with a request in flight: headers and half the body sent."""
     issuer = DevIssuer.from_path(
         tmp_path / "dev-keys" / "jwks-private.json", "http://127.0.0.1:8000", "dibx"
     )
@@ -100,8 +101,19 @@ def test_sigterm_drains_a_request_in_flight(
         f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(QUERY)}\r\n\r\n"
     ).encode()
-    half = len(QUERY) // 2
-    held.sendall(head + QUERY[:half])
+    held.sendall(head + QUERY[:HALF])
+    return held
+
+
+HALF = len(QUERY) // 2
+
+
+def test_sigterm_drains_a_request_in_flight(
+    served: tuple[subprocess.Popen[bytes], int], tmp_path: Path
+) -> None:
+    child, port = served
+    base = f"http://127.0.0.1:{port}"
+    held = _hold(port, tmp_path)
 
     child.send_signal(signal.SIGTERM)
     # Readiness turns first, while the server still answers (and closes what it answers).
@@ -110,7 +122,7 @@ def test_sigterm_drains_a_request_in_flight(
     _wait("new connections are refused", lambda: _refused(port))
     assert child.poll() is None  # ...while the request in flight keeps the process up.
 
-    held.sendall(QUERY[half:])
+    held.sendall(QUERY[HALF:])
     reply = b""
     while chunk := held.recv(65536):
         reply += chunk
@@ -124,3 +136,21 @@ def test_sigterm_drains_a_request_in_flight(
 
     assert child.wait(timeout=60) == 0
     assert "draining" in (tmp_path / "serve.log").read_text()
+
+
+@pytest.mark.parametrize("served", [(0, 1)], indirect=True)
+def test_the_grace_period_bounds_the_wait(
+    served: tuple[subprocess.Popen[bytes], int], tmp_path: Path
+) -> None:
+    """A request that never completes (its client stalls) does not keep the process up."""
+    child, port = served
+    held = _hold(port, tmp_path)
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=60) == 0  # after the 1 s grace, not when the client goes
+    try:
+        reply = held.recv(65536)
+    except ConnectionResetError:
+        reply = b""
+    held.close()
+    assert not reply.startswith(b"HTTP/1.1 200")  # cut off, not answered as if complete
+    assert "timeout graceful shutdown exceeded" in (tmp_path / "serve.log").read_text()

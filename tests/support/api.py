@@ -58,6 +58,10 @@ class Api:
             # Tests check what analyses answer, not how fast: the first run of each query plan
             # can take seconds on a busy machine. Tests of the limit itself set their own.
             "DIBX_ANALYTICS_TIME_LIMIT": "120",
+            # Tests send hundreds of requests a second from one address and token; the rate
+            # limits' own tests (test_rate_limits.py) set theirs.
+            "DIBX_RATE_PER_ADDRESS": "0",
+            "DIBX_RATE_PER_TOKEN": "0",
         }
         settings = config.load({**base, **(env or {})})
         self.audit = MemorySink()
