@@ -193,6 +193,7 @@ def summarize(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
     ok: list[float] = []
     graphql_errors: Counter[str] = Counter()
     transport: Counter[str] = Counter()
+    examples: dict[str, str] = {}  # the first body of each non-200 status
     for row in rows:
         codes[str(row["code"])] += 1
         if row.get("error") and row["code"] == 0:
@@ -204,6 +205,8 @@ def summarize(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
         except ValueError:
             parsed = {}
         errors = parsed.get("errors") if isinstance(parsed, dict) else None
+        if row["code"] != 200:
+            examples.setdefault(str(row["code"]), body.decode(errors="replace")[:300])
         if row["code"] == 200 and not errors:
             ok.append(row["latency"] / 1e6)
         for error in errors or []:
@@ -216,6 +219,7 @@ def summarize(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
         "status": dict(sorted(codes.items())),
         "error_codes": dict(graphql_errors.most_common()),
         "transport_errors": dict(transport.most_common(5)),
+        "examples": examples,
         "req_per_s": round(len(rows) / seconds, 1),
         "p50_ms": round(_pct(latencies, 0.50), 1),
         "p99_ms": round(_pct(latencies, 0.99), 1),
@@ -386,6 +390,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 restart = Restart(data_dir, port, args.heap, args.page_cache, args.duration / 3)
                 outage = phase(args, "neo4j-restart", targets, tmp, api.pid, restart)
                 ready = httpx.get(f"{url}/readyz", timeout=10).status_code
+            logged = api_log_errors(tmp / "serve.log")
         finally:
             neo4j_server.stop(data_dir)
     return {
@@ -398,8 +403,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "data": loaded,
         "api_rss_mb_at_start": round(rss_start, 1),
         "readyz_after": ready,
+        "api_log_errors": logged,
         "phases": [steady, outage],
     }
+
+
+def api_log_errors(path: Path) -> dict[str, int]:
+    """Exception lines in the API's output (the last line of each traceback), counted."""
+    found: Counter[str] = Counter()
+    in_traceback = False
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("Traceback (most recent call last)"):
+            in_traceback = True
+        elif (
+            in_traceback
+            and line[:1] not in (" ", "\t", "")
+            and not line.startswith(("During handling", "The above exception"))
+        ):
+            found[line[:200]] += 1
+            in_traceback = False
+    return dict(found.most_common(10))
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -432,6 +455,12 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {p['phase']} | {p['api_rss_mb_before']} | {p['api_rss_mb_after']} | "
             f"{p['load_1m'][0]} → {p['load_1m'][1]} | {'; '.join(p['events'])} |"
         )
+    lines += ["", "Exceptions in the API's output:", ""]
+    lines += [f"- {n} x `{line}`" for line, n in result["api_log_errors"].items()] or ["- none"]
+    lines += ["", "First body of each non-200 status:", ""]
+    for p in result["phases"]:
+        for status, body in p["all"]["examples"].items():
+            lines.append(f"- {p['phase']}, {status}: `{body.strip() or '(empty)'}`")
     for p in result["phases"]:
         for kind in ("reads", "analytics"):
             lines += [
