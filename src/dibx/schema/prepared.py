@@ -8,7 +8,8 @@ queries even with large bodies admitted two at a time (`dibx.app.admission`).
 
 - A document over `offload_bytes` is parsed and validated in a worker thread. The loop keeps
   serving: it takes the GIL back within the interpreter's switch interval (5 ms) whenever it
-  has work. Only admitted large bodies get here, so at most that many threads do this.
+  has work. One document at a time is worked on this way (`DocumentCache.workers`, one per schema): each busy
+  thread takes its share of the GIL, so two would leave the loop a third of it, not half.
 - A document that parsed and validated without error is remembered, keyed by its text and
   the caller's scopes: the scope gate (`ScopeGate`) is the only rule that depends on the
   caller; the depth, alias, token and introspection rules are fixed per schema, and each
@@ -50,6 +51,7 @@ class DocumentCache:
         self.size = size
         self.max_text = max_text
         self._documents: OrderedDict[_Key, DocumentNode] = OrderedDict()
+        self.workers = anyio.CapacityLimiter(1)  # parses and validations off the loop at once
 
     def get(self, key: _Key) -> DocumentNode | None:
         document = self._documents.get(key)
@@ -98,7 +100,7 @@ class PreparedDocuments(SchemaExtension):
                 self._cached = True
             elif self._large() and OperationType.QUERY in context.allowed_operations:
                 parsed = await anyio.to_thread.run_sync(
-                    _parse, context.query, dict(context.parse_options)
+                    _parse, context.query, dict(context.parse_options), limiter=self.cache.workers
                 )
                 if isinstance(parsed, GraphQLError):
                     self._parse_error = parsed
@@ -126,7 +128,8 @@ class PreparedDocuments(SchemaExtension):
                     context.schema._schema,
                     context.graphql_document,
                     context.validation_rules,
-                )
+                ),
+                limiter=self.cache.workers,
             )
         yield
         # Validated here or by strawberry (small documents, on the loop): remember it if clean.
