@@ -8,8 +8,8 @@ queries even with large bodies admitted two at a time (`dibx.app.admission`).
 
 - A document over `offload_bytes` is parsed and validated in a worker thread. The loop keeps
   serving: it takes the GIL back within the interpreter's switch interval (5 ms) whenever it
-  has work. One document at a time is worked on this way (`DocumentCache.workers`, one per schema): each busy
-  thread takes its share of the GIL, so two would leave the loop a third of it, not half.
+  has work. One document at a time per schema is worked on this way (`DocumentCache.workers`):
+  each busy thread takes its share of the GIL, so two would leave the loop a third, not half.
 - A document that parsed and validated without error is remembered, keyed by its text and
   the caller's scopes: the scope gate (`ScopeGate`) is the only rule that depends on the
   caller; the depth, alias, token and introspection rules are fixed per schema, and each
