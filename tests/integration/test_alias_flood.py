@@ -2,13 +2,16 @@
 
 Each flood request asks for 30 aliases of a nested read (about 10,000 records each, 303,000
 in all): the request budget refuses it before any query, heavy reads hold at most
-`DIBX_HEAVY_CONCURRENCY` driver connections, and large documents are parsed a few at a time
-(`dibx.app.admission`), so the flood cannot hold the event loop. The light query is timed
-alone, then under the flood (clients and API share one process and event loop here, which
-is harsher than separate machines); the bound is deliberately generous (10x the quiet
-median or 2 s, whichever is larger), since the machine running the tests is shared. The
-figures are printed for the record. Without the admission of large documents the light
-query's median under this flood was 7.7 s.
+`DIBX_HEAVY_CONCURRENCY` driver connections, large documents are admitted a few at a time
+(`dibx.app.admission`) and parsed and validated in a worker thread, clean ones once per
+caller's scopes (`dibx.schema.prepared`), so the flood cannot hold the event loop. The flood
+sends the same document again and again, or a different one each time (nothing cached).
+
+The light query is timed alone, then under the flood (clients, API and the flood share one
+process and event loop here, and the machine running the tests is shared). The bound is a
+ratio to the quiet median plus a fixed slack for that noise: median under 3x quiet + 0.25 s,
+p95 under twice that. Parsing on the loop, the median under this flood was 0.9-1.9 s for a
+quiet 50 ms, far outside it. The figures are printed for the record.
 """
 
 from __future__ import annotations
@@ -28,9 +31,16 @@ pytestmark = pytest.mark.neo4j
 
 SUPPLIERS, CAPABILITIES = 100, 100
 WIDE = "suppliers(first: 100) { nodes { key capabilities(first: 100) { nodes { key } } } }"
-FLOOD = "query { " + " ".join(f"a{i}: {WIDE}" for i in range(30)) + " }"
+
+
+def flood(tag: str = "") -> str:
+    return "query { " + " ".join(f"a{i}{tag}: {WIDE}" for i in range(30)) + " }"
+
+
+FLOOD = flood()
 LIGHT = 'query { nations(codes: ["GBR", "USA"]) { nodes { code name } } }'
-CLIENTS, SAMPLES = 16, 15
+CLIENTS, SAMPLES = 16, 20
+SLACK_S = 0.25
 
 
 async def _light(api: Api, token: str) -> float:
@@ -43,7 +53,8 @@ async def _light(api: Api, token: str) -> float:
     return elapsed
 
 
-async def test_light_query_keeps_its_latency_under_an_alias_flood(api: Api) -> None:
+@pytest.mark.parametrize("varied", [False, True], ids=["same-document", "varied-documents"])
+async def test_light_query_keeps_its_latency_under_an_alias_flood(api: Api, varied: bool) -> None:
     caps = [f"c{i}" for i in range(CAPABILITIES)]
     await api.load(
         b.dataset(
@@ -61,8 +72,10 @@ async def test_light_query_keeps_its_latency_under_an_alias_flood(api: Api) -> N
 
     async def client(n: int) -> None:
         token = api.token("USA", subject=f"flooder-{n}")
+        sent = 0
         while not stop.is_set():
-            reply = await api.query(FLOOD, token=token)
+            sent += 1
+            reply = await api.query(flood(f"_{n}_{sent}") if varied else FLOOD, token=token)
             flood_replies.append(reply.status)
 
     flooders = [asyncio.create_task(client(n)) for n in range(CLIENTS)]
@@ -76,17 +89,20 @@ async def test_light_query_keeps_its_latency_under_an_alias_flood(api: Api) -> N
         await asyncio.gather(*flooders)
 
     quiet_p50, loaded_p50 = statistics.median(quiet), statistics.median(loaded)
-    bound = max(10 * quiet_p50, 2.0)
+    quiet_p95 = statistics.quantiles(quiet, n=20)[-1]
+    loaded_p95 = statistics.quantiles(loaded, n=20)[-1]
+    bound = 3 * quiet_p50 + SLACK_S
     print(
-        f"\nlight query alone: p50 {quiet_p50 * 1000:.0f} ms, max {max(quiet) * 1000:.0f} ms; "
+        f"\nlight query alone: p50 {quiet_p50 * 1000:.0f} ms, p95 {quiet_p95 * 1000:.0f} ms; "
         f"under {CLIENTS} flooding clients ({len(flood_replies)} flood requests answered): "
-        f"p50 {loaded_p50 * 1000:.0f} ms, max {max(loaded) * 1000:.0f} ms; "
+        f"p50 {loaded_p50 * 1000:.0f} ms, p95 {loaded_p95 * 1000:.0f} ms, "
+        f"max {max(loaded) * 1000:.0f} ms; "
         f"bound {bound * 1000:.0f} ms"
     )
     assert flood_replies
     assert set(flood_replies) <= {200, 429}
     assert loaded_p50 < bound
-    assert max(loaded) < 2 * bound
+    assert loaded_p95 < 2 * bound
 
 
 async def test_large_documents_wait_their_turn_and_small_ones_never_do() -> None:

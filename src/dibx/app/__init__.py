@@ -151,6 +151,7 @@ def create_app(
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
         introspection=settings.introspection,
+        offload_bytes=settings.large_document_bytes,
     )
     graphql = DibxGraphQL(
         schema,

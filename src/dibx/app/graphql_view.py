@@ -107,7 +107,7 @@ class Operation:
     root_fields: tuple[str, ...] = ()
 
 
-async def _operation(request: Request) -> Operation:
+async def _operation(request: Request, inline_bytes: int) -> Operation:
     try:
         body = json.loads(await request.body())
     except (ValueError, RecursionError):  # strawberry's parse answers these with a 400
@@ -116,7 +116,11 @@ async def _operation(request: Request) -> Operation:
         return Operation()
     document = str(body.get("query") or "")
     requested = body.get("operationName")
-    return _named(document, requested if isinstance(requested, str) else None)
+    name = requested if isinstance(requested, str) else None
+    if len(document) > inline_bytes:
+        # A large document's parse would hold the event loop (see dibx.schema.prepared).
+        return await run_in_threadpool(_named, document, name)
+    return _named(document, name)
 
 
 @functools.lru_cache(maxsize=256)
@@ -306,7 +310,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         principal: Principal = request.state.principal
         today = datetime.now(UTC).date()
         groups = await self.memberships.groups_of(principal.nation, today)
-        operation = await _operation(request)
+        operation = await _operation(request, self.large_documents.threshold)
         scope = self.policy.scope_for(principal, groups, today)
         budget = self.new_budget(principal)
         context = Context(

@@ -17,6 +17,7 @@ from strawberry.utils.logging import StrawberryLogger
 from dibx.schema.challenges import Mutation
 from dibx.schema.cost import RequestCost
 from dibx.schema.extensions import Disclosure, ScopeGate, ShapeErrors, is_user_error
+from dibx.schema.prepared import DocumentCache, PreparedDocuments
 from dibx.schema.queries import Query
 from dibx.schema.types import (
     Agreement,
@@ -47,6 +48,7 @@ def build_schema(
     max_aliases: int = 30,
     max_tokens: int = 2000,
     introspection: bool = True,
+    offload_bytes: int = 2048,
 ) -> strawberry.Schema:
     # Suggestions go with introspection: "Did you mean ...?" would recover the schema.
     extensions: list[object] = [
@@ -60,6 +62,9 @@ def build_schema(
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    # Last: it validates with the rules the others added (see dibx.schema.prepared).
+    documents = DocumentCache()
+    extensions.append(lambda: PreparedDocuments(documents, offload_bytes=offload_bytes))
     return DibxSchema(
         query=Query,
         mutation=Mutation,

@@ -1,0 +1,71 @@
+"""Large documents parsed and validated off the event loop, clean ones remembered per caller's
+scopes (`dibx.schema.prepared`): the answers are those of the inline path, error for error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dibx.graph.driver import Graph
+from tests.support import builders as b
+from tests.support.api import READ, Api
+
+pytestmark = pytest.mark.neo4j
+
+PAD = "# " + "x" * 3000 + "\n"  # a comment: makes a document large without a token
+NATIONS = 'nations(codes: ["GBR"]) { nodes { code name } }'
+WIDE = "suppliers(first: 100) { nodes { capabilities(first: 100) { nodes { key } } } }"
+ALIASES = " ".join(f"n{i}: {NATIONS}" for i in range(3))
+DOCUMENTS = {
+    "clean": f"{PAD}query {{ {ALIASES} }}",
+    "syntax error": f"{PAD}query {{ {ALIASES} ",
+    "over the token limit": "query { " + " ".join(f"a{i}: __typename" for i in range(1100)) + " }",
+    "unknown field": f"{PAD}query {{ {ALIASES} nope }}",
+    "too deep": PAD + "query { " + 'supplier(key: "s") { ' * 13 + "key" + " }" * 14,
+    "scope missing": f"{PAD}query {{ {ALIASES} supplyChain {{ edges {{ sole }} }} }}",
+    "over budget": PAD + "query { " + " ".join(f"a{i}: {WIDE}" for i in range(5)) + " }",
+}
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
+async def test_a_large_document_is_answered_as_when_parsed_on_the_loop(
+    api: Api, graph: Graph, tmp_path: Path, name: str
+) -> None:
+    await api.load(b.dataset())
+    document = DOCUMENTS[name]
+    assert len(document) > 2048
+    # The same app, but every document is parsed and validated inline, as before.
+    inline = Api(graph, tmp_path / "inline", env={"DIBX_LARGE_DOCUMENT_BYTES": str(10**8)})
+    try:
+        for _ in range(2):  # the second time, a clean document comes from the cache
+            offloaded = await api.query(document, token=api.token("GBR", scopes=("supplier:read",)))
+            expected = await inline.query(
+                document, token=inline.token("GBR", scopes=("supplier:read",))
+            )
+            assert (offloaded.status, offloaded.body) == (expected.status, expected.body)
+    finally:
+        await inline.close()
+    if name == "clean":
+        assert offloaded.status == 200
+        assert offloaded.data["n0"]["nodes"][0]["code"] == "GBR"
+    else:
+        assert offloaded.errors
+
+
+@pytest.mark.parametrize("size", ["small", "large"])
+async def test_a_remembered_document_is_still_checked_against_the_callers_scopes(
+    api: Api, size: str
+) -> None:
+    await api.load(b.dataset())
+    document = ("" if size == "small" else PAD) + f"query {{ {NATIONS} }}"
+    allowed = await api.query(document, token=api.token("GBR", scopes=READ))
+    assert allowed.status == 200
+    assert allowed.errors == []
+    # Same text, cached as clean for the first caller: refused for one without the scope.
+    refused = await api.query(document, token=api.token("GBR", scopes=("supply_chain:read",)))
+    assert refused.status == 403
+    assert [e["extensions"]["code"] for e in refused.errors] == ["INSUFFICIENT_SCOPE"]
+    assert refused.data is None
+    again = await api.query(document, token=api.token("GBR", scopes=READ))
+    assert (again.status, again.errors) == (200, [])
