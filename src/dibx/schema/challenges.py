@@ -7,14 +7,17 @@ challenge reveals that record), so the banner and the audit count it like the re
 
 import datetime
 from enum import Enum
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
+from dibx.auth.principal import MARKING_ADJUDICATE, MARKING_CHALLENGE
+from dibx.schema.connection import Connection, Edge, Rows
 from dibx.schema.context import Context
 from dibx.schema.ids import decode_cursor, decode_id, encode_cursor, encode_id
+from dibx.schema.scopes import root_field, root_mutation
 from dibx.schema.selection import selections_of
-from dibx.schema.types import PageInfo
 from dibx.services import challenges as rules
 
 
@@ -91,38 +94,28 @@ class ChallengeReceipt:
     deciding_authority: str
 
 
-@strawberry.type
-class MarkingChallengeEdge:
-    cursor: str
-    node: MarkingChallenge
+MarkingChallengeConnection = Connection[Edge[MarkingChallenge], MarkingChallenge]
 
 
-@strawberry.type
-class MarkingChallengeConnection:
-    _page: strawberry.Private[rules.ChallengePage]
-    _nodes: strawberry.Private[list[MarkingChallenge]]
+def _connection(page: rules.ChallengePage, nodes: list[MarkingChallenge]) -> Any:
+    start = page.offset
 
-    @strawberry.field(description="How many challenges you may see in all.")
-    def total_count(self) -> int:
-        return int(self._page.total or 0)
+    def edges(_: Info[Any, Any]) -> list[Edge[MarkingChallenge]]:
+        return [Edge(cursor=encode_cursor(start + i), build=_const(n)) for i, n in enumerate(nodes)]
 
-    @strawberry.field
-    def edges(self) -> list[MarkingChallengeEdge]:
-        start = self._page.offset
-        return [
-            MarkingChallengeEdge(cursor=encode_cursor(start + i), node=n)
-            for i, n in enumerate(self._nodes)
-        ]
+    end = encode_cursor(page.offset + len(page.items) - 1) if page.items else None
+    rows = Rows(
+        edges=edges,
+        nodes=lambda _: nodes,
+        has_next=page.has_next,
+        end_cursor=end,
+        total=int(page.total or 0),
+    )
+    return MarkingChallengeConnection(rows=rows)
 
-    @strawberry.field
-    def nodes(self) -> list[MarkingChallenge]:
-        return self._nodes
 
-    @strawberry.field
-    def page_info(self) -> PageInfo:
-        page = self._page
-        end = encode_cursor(page.offset + len(page.items) - 1) if page.items else None
-        return PageInfo(has_next_page=page.has_next, end_cursor=end)
+def _const(node: MarkingChallenge) -> Any:
+    return lambda _: node
 
 
 @strawberry.input(description="A challenge of a record's marking or of one of its fields.")
@@ -151,15 +144,7 @@ class DecideChallengeInput:
 def _service(ctx: Context) -> rules.ChallengeService:
     if ctx.writes is None:  # every request context has one; no write goes unaudited
         raise RuntimeError("the request context has no write audit")
-    return rules.ChallengeService(
-        ctx.directory.graph,
-        ctx.policy,
-        audit=ctx.writes,
-        challenger_key=ctx.challenge_key,
-        due_days=ctx.challenge_due_days,
-        max_page_size=ctx.directory.max_page_size,
-        budget=ctx.budget,
-    )
+    return ctx.services.challenges.for_request(ctx.writes, ctx.budget)
 
 
 def _out(info: Info[Context, None], c: rules.Challenge) -> MarkingChallenge:
@@ -200,8 +185,9 @@ def _out(info: Info[Context, None], c: rules.Challenge) -> MarkingChallenge:
 
 @strawberry.type
 class ChallengeQuery:
-    @strawberry.field(
-        description="A marking challenge by id; null if absent or not visible to you."
+    @root_field(
+        scope=MARKING_CHALLENGE,
+        description="A marking challenge by id; null if absent or not visible to you.",
     )
     async def marking_challenge(
         self, info: Info[Context, None], id: strawberry.ID
@@ -210,14 +196,16 @@ class ChallengeQuery:
         found = await _service(ctx).get(ctx.principal, ctx.scope, str(id))
         return None if found is None else _out(info, found)
 
-    @strawberry.field(description="Marking challenges you may see, newest first.")
+    @root_field(
+        scope=MARKING_CHALLENGE, description="Marking challenges you may see, newest first."
+    )
     async def marking_challenges(
         self,
         info: Info[Context, None],
         state: ChallengeState | None = None,
         first: int = 20,
         after: str | None = None,
-    ) -> MarkingChallengeConnection:
+    ) -> MarkingChallengeConnection:  # type: ignore[valid-type]
         ctx = info.context
         want_total = any(s.name == "totalCount" for s in selections_of(info._raw_info))
         page = await _service(ctx).page(
@@ -228,17 +216,17 @@ class ChallengeQuery:
             offset=decode_cursor(after),
             want_total=want_total,
         )
-        nodes = [_out(info, c) for c in page.items]
-        return MarkingChallengeConnection(_page=page, _nodes=nodes)
+        return _connection(page, [_out(info, c) for c in page.items])
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(
+    @root_mutation(
+        scope=MARKING_CHALLENGE,
         description=(
             "Challenge the marking of a record or of one of its fields (32 CFR 2002.50). "
             "The marking stays in force while the challenge is pending."
-        )
+        ),
     )
     async def challenge_marking(
         self, info: Info[Context, None], input: ChallengeMarkingInput
@@ -269,8 +257,9 @@ class Mutation:
             deciding_authority=rules.DECIDING_AUTHORITY,
         )
 
-    @strawberry.mutation(
-        description="Decide a pending challenge: UPHOLD keeps the marking, CHANGE replaces it."
+    @root_mutation(
+        scope=MARKING_ADJUDICATE,
+        description="Decide a pending challenge: UPHOLD keeps the marking, CHANGE replaces it.",
     )
     async def decide_challenge(
         self, info: Info[Context, None], input: DecideChallengeInput
@@ -286,8 +275,9 @@ class Mutation:
         )
         return _out(info, decided)
 
-    @strawberry.mutation(
-        description="Escalate a decided challenge to an impartial arbiter (challenger's nation)."
+    @root_mutation(
+        scope=MARKING_CHALLENGE,
+        description="Escalate a decided challenge to an impartial arbiter (challenger's nation).",
     )
     async def escalate_challenge(
         self, info: Info[Context, None], id: strawberry.ID, reason: str
