@@ -11,7 +11,6 @@ from strawberry.extensions import (
     QueryDepthLimiter,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.utils.logging import StrawberryLogger
 
@@ -63,7 +62,10 @@ def build_schema(
     # The object types are the model's; the runtime serving this schema must compile reads
     # with the same model (`Directory.model`).
     types = build_types(model)
-    query = merge_types("Query", (AnalyticsQuery, ChallengeQuery, directory_query(types)))
+    roots = (AnalyticsQuery, ChallengeQuery, directory_query(types))
+    query = strawberry.type(
+        type("Query", roots, {}), description="Reads: the directory, analyses and challenges."
+    )
     return DibxSchema(
         query=query,
         mutation=Mutation,

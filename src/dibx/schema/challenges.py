@@ -6,8 +6,9 @@ challenge reveals that record), so the banner and the audit count it like the re
 """
 
 import datetime
+from collections.abc import Callable
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -23,23 +24,23 @@ from dibx.services import challenges as rules
 
 @strawberry.enum(description="Where a marking challenge stands.")
 class ChallengeState(Enum):
-    PENDING = "PENDING"
-    UPHELD = "UPHELD"
-    CHANGED = "CHANGED"
-    ESCALATED = "ESCALATED"
+    PENDING = strawberry.enum_value("PENDING", description="Filed, awaiting a decision.")
+    UPHELD = strawberry.enum_value("UPHELD", description="Decided: the marking stays.")
+    CHANGED = strawberry.enum_value("CHANGED", description="Decided: the marking was changed.")
+    ESCALATED = strawberry.enum_value("ESCALATED", description="Escalated to an arbiter.")
 
 
 @strawberry.enum(description="An adjudicator's decision on a pending challenge.")
 class ChallengeDecision(Enum):
-    UPHOLD = "UPHOLD"
-    CHANGE = "CHANGE"
+    UPHOLD = strawberry.enum_value("UPHOLD", description="Keep the marking.")
+    CHANGE = strawberry.enum_value("CHANGE", description="Replace the marking.")
 
 
 @strawberry.type(description="One recorded step of a challenge.")
 class ChallengeStep:
     action: str = strawberry.field(description="FILED, UPHELD, CHANGED or ESCALATED.")
-    at: datetime.datetime
-    nation: str
+    at: datetime.datetime = strawberry.field(description="When.")
+    nation: str = strawberry.field(description="The acting nation.")
     subject: str | None = strawberry.field(description="Null for an anonymous filing.")
     note: str | None = strawberry.field(description="The rationale or the escalation reason.")
     marking: str | None = strawberry.field(description="The marking a CHANGE put in force.")
@@ -53,10 +54,10 @@ class ChallengeStep:
     )
 )
 class MarkingChallenge:
-    id: strawberry.ID
-    state: ChallengeState
+    id: strawberry.ID = strawberry.field(description="The challenge's id.")
+    state: ChallengeState = strawberry.field(description="Where it stands.")
     target_id: strawberry.ID = strawberry.field(description="Global id of the record challenged.")
-    target_type: str
+    target_type: str = strawberry.field(description="Supplier or Capability.")
     field: str | None = strawberry.field(
         description="The challenged field; null when the record's own marking is challenged."
     )
@@ -67,37 +68,38 @@ class MarkingChallenge:
     marking_in_force: str | None = strawberry.field(
         description="The marking in force now (null if the policy conceals it from you)."
     )
-    proposed_marking: str
-    justification: str
-    anonymous: bool
-    challenger_nation: str
+    proposed_marking: str = strawberry.field(description="The marking the challenger proposes.")
+    justification: str = strawberry.field(description="Why the challenger believes it is wrong.")
+    anonymous: bool = strawberry.field(description="Whether the challenger's identity is kept off.")
+    challenger_nation: str = strawberry.field(description="The challenger's nation.")
     challenger_subject: str | None = strawberry.field(
         description="Null for anonymous challenges, always."
     )
-    created_at: datetime.datetime
+    created_at: datetime.datetime = strawberry.field(description="When it was filed.")
     due_at: datetime.datetime = strawberry.field(description="When a decision is due.")
     overdue: bool = strawberry.field(description="Open (pending or escalated) past `dueAt`.")
-    decision: ChallengeDecision | None
-    decided_at: datetime.datetime | None
-    deciding_authority: str
-    history: list[ChallengeStep]
+    decision: ChallengeDecision | None = strawberry.field(description="The decision, once decided.")
+    decided_at: datetime.datetime | None = strawberry.field(description="When it was decided.")
+    deciding_authority: str = strawberry.field(description="Who decides.")
+    history: list[ChallengeStep] = strawberry.field(
+        description="Every recorded step, oldest first."
+    )
 
 
 @strawberry.type(description="Receipt of a filed challenge.")
 class ChallengeReceipt:
-    challenge: MarkingChallenge
-    acknowledgement: str
-    due_at: datetime.datetime
+    challenge: MarkingChallenge = strawberry.field(description="The challenge filed.")
+    acknowledgement: str = strawberry.field(description="The acknowledgement, to keep.")
+    due_at: datetime.datetime = strawberry.field(description="When a decision is due.")
     marking_stays_in_force: bool = strawberry.field(
         description="Always true: the marking stays in force while the challenge is pending."
     )
-    deciding_authority: str
+    deciding_authority: str = strawberry.field(description="Who decides.")
 
 
-MarkingChallengeConnection = Connection[Edge[MarkingChallenge], MarkingChallenge]
-
-
-def _connection(page: rules.ChallengePage, nodes: list[MarkingChallenge]) -> Any:
+def _connection(
+    page: rules.ChallengePage, nodes: list[MarkingChallenge]
+) -> Connection[Edge[MarkingChallenge], MarkingChallenge]:
     start = page.offset
 
     def edges(_: Info[Any, Any]) -> list[Edge[MarkingChallenge]]:
@@ -111,10 +113,10 @@ def _connection(page: rules.ChallengePage, nodes: list[MarkingChallenge]) -> Any
         end_cursor=end,
         total=int(page.total or 0),
     )
-    return MarkingChallengeConnection(rows=rows)
+    return Connection(rows=rows)
 
 
-def _const(node: MarkingChallenge) -> Any:
+def _const(node: MarkingChallenge) -> Callable[[Info[Any, Any]], MarkingChallenge]:
     return lambda _: node
 
 
@@ -133,9 +135,9 @@ class ChallengeMarkingInput:
 
 @strawberry.input(description="An adjudicator's decision on a pending challenge.")
 class DecideChallengeInput:
-    id: strawberry.ID
-    decision: ChallengeDecision
-    rationale: str
+    id: strawberry.ID = strawberry.field(description="The challenge's id.")
+    decision: ChallengeDecision = strawberry.field(description="UPHOLD or CHANGE.")
+    rationale: str = strawberry.field(description="Why; recorded with the decision.")
     new_marking: str | None = strawberry.field(
         default=None, description="Required when the decision is CHANGE."
     )
@@ -190,7 +192,9 @@ class ChallengeQuery:
         description="A marking challenge by id; null if absent or not visible to you.",
     )
     async def marking_challenge(
-        self, info: Info[Context, None], id: strawberry.ID
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The challenge's id.")],
     ) -> MarkingChallenge | None:
         ctx = info.context
         found = await _service(ctx).get(ctx.principal, ctx.scope, str(id))
@@ -202,16 +206,20 @@ class ChallengeQuery:
     async def marking_challenges(
         self,
         info: Info[Context, None],
-        state: ChallengeState | None = None,
-        first: int = 20,
-        after: str | None = None,
-    ) -> MarkingChallengeConnection:  # type: ignore[valid-type]
+        state: Annotated[
+            ChallengeState | None, strawberry.argument(description="Only challenges in this state.")
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="How many to return.")] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="Read on after this cursor.")
+        ] = None,
+    ) -> Connection[Edge[MarkingChallenge], MarkingChallenge]:
         ctx = info.context
         want_total = any(s.name == "totalCount" for s in selections_of(info._raw_info))
         page = await _service(ctx).page(
             ctx.principal,
             ctx.scope,
-            state=state.value if state is not None else None,
+            state=state.name if state is not None else None,
             first=first,
             offset=decode_cursor(after),
             want_total=want_total,
@@ -219,7 +227,7 @@ class ChallengeQuery:
         return _connection(page, [_out(info, c) for c in page.items])
 
 
-@strawberry.type
+@strawberry.type(description="Changes: marking challenges and their decisions.")
 class Mutation:
     @root_mutation(
         scope=MARKING_CHALLENGE,
@@ -229,7 +237,9 @@ class Mutation:
         ),
     )
     async def challenge_marking(
-        self, info: Info[Context, None], input: ChallengeMarkingInput
+        self,
+        info: Info[Context, None],
+        input: Annotated[ChallengeMarkingInput, strawberry.argument(description="The challenge.")],
     ) -> ChallengeReceipt:
         ctx = info.context
         target_type, key = decode_id(input.target, field="input.target")
@@ -262,7 +272,9 @@ class Mutation:
         description="Decide a pending challenge: UPHOLD keeps the marking, CHANGE replaces it.",
     )
     async def decide_challenge(
-        self, info: Info[Context, None], input: DecideChallengeInput
+        self,
+        info: Info[Context, None],
+        input: Annotated[DecideChallengeInput, strawberry.argument(description="The decision.")],
     ) -> MarkingChallenge:
         ctx = info.context
         decided = await _service(ctx).decide(
@@ -280,7 +292,12 @@ class Mutation:
         description="Escalate a decided challenge to an impartial arbiter (challenger's nation).",
     )
     async def escalate_challenge(
-        self, info: Info[Context, None], id: strawberry.ID, reason: str
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The challenge's id.")],
+        reason: Annotated[
+            str, strawberry.argument(description="Why the decision should be reviewed.")
+        ],
     ) -> MarkingChallenge:
         ctx = info.context
         escalated = await _service(ctx).escalate(

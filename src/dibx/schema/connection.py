@@ -20,6 +20,8 @@ from strawberry.schema.name_converter import NameConverter
 from strawberry.types.base import StrawberryObjectDefinition, StrawberryType
 from strawberry.types.info import Info
 
+from dibx.schema.scopes import resolver
+
 E = TypeVar("E")
 N = TypeVar("N")
 
@@ -54,21 +56,21 @@ class Rows:
 class Connection(Generic[E, N]):
     rows: strawberry.Private[Rows]
 
-    @strawberry.field(description=TOTAL)
+    @resolver(TOTAL)
     def total_count(self) -> int:
         if self.rows.total is None:  # the compiler counts only when totalCount is selected
             raise RuntimeError("totalCount was not fetched")
         return self.rows.total
 
-    @strawberry.field(description="The records of this page, each with how it is reached.")
+    @resolver("The records of this page, each with how it is reached.")
     def edges(self, info: Info[Any, Any]) -> list[E]:
         return self.rows.edges(info)
 
-    @strawberry.field(description="The records of this page.")
+    @resolver("The records of this page.")
     def nodes(self, info: Info[Any, Any]) -> list[N]:
         return self.rows.nodes(info)
 
-    @strawberry.field(description=PAGE_INFO)
+    @resolver(PAGE_INFO)
     def page_info(self) -> PageInfo:
         return PageInfo(has_next_page=self.rows.has_next, end_cursor=self.rows.end_cursor)
 
@@ -78,7 +80,7 @@ class Edge(Generic[N]):
     cursor: str = strawberry.field(description="This record's place in the list (for `after`).")
     build: strawberry.Private[Callable[[Info[Any, Any]], N]]
 
-    @strawberry.field(description="The record.")
+    @resolver("The record.")
     def node(self, info: Info[Any, Any]) -> N:
         return self.build(info)
 

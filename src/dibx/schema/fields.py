@@ -11,11 +11,13 @@ from dibx.schema.selection import path_of
 
 @strawberry.type(description="The marking of one field and whether this response released it.")
 class FieldMarking:
-    field: str
+    field: str = strawberry.field(description="The field's name.")
     marking: str | None = strawberry.field(
         description="Null when the policy conceals this marking from callers it withholds from."
     )
-    released: bool
+    released: bool = strawberry.field(
+        description="Whether this response released the field's value to you."
+    )
 
 
 class Record:

@@ -8,23 +8,35 @@ deny by default.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLField
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 _SCOPE = "dibx.scope"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def root_field(*, scope: str, description: str, **kw: Any) -> Any:
+def resolver(description: str, **kw: Any) -> Callable[[F], F]:
+    """`strawberry.field(description=...)` as a typed decorator: strawberry's own, called with
+    arguments, is typed as returning Any, which strict mypy refuses on a method."""
+    decorate: Callable[[F], F] = strawberry.field(description=description, **kw)
+    return decorate
+
+
+def root_field(*, scope: str, description: str, **kw: Any) -> Callable[[F], F]:
     """A root query field that runs only for callers holding `scope`."""
-    return strawberry.field(description=description, metadata={_SCOPE: scope}, **kw)
+    return resolver(description, metadata={_SCOPE: scope}, **kw)
 
 
-def root_mutation(*, scope: str, description: str, **kw: Any) -> Any:
+def root_mutation(*, scope: str, description: str, **kw: Any) -> Callable[[F], F]:
     """A mutation that runs only for callers holding `scope`."""
-    return strawberry.mutation(description=description, metadata={_SCOPE: scope}, **kw)
+    decorate: Callable[[F], F] = strawberry.mutation(
+        description=description, metadata={_SCOPE: scope}, **kw
+    )
+    return decorate
 
 
 def scope_of(field: GraphQLField) -> str | None:

@@ -26,6 +26,7 @@ from dibx.schema.connection import Connection, Edge, Rows
 from dibx.schema.context import Context
 from dibx.schema.fields import FieldMarking, field_markings, marked, record_marking
 from dibx.schema.ids import encode_id
+from dibx.schema.scopes import resolver
 from dibx.schema.selection import own_key
 
 MARKING = "The marking of this record (or edge) itself: it governs whether it is shown at all."
@@ -50,18 +51,18 @@ def snake(name: str) -> str:
 
 @strawberry.interface(description="An object with a stable global id.")
 class Node:
-    @strawberry.field(description="Stable global id (opaque).")
+    @resolver("Stable global id (opaque).")
     def id(self) -> strawberry.ID:
         raise NotImplementedError  # every implementation defines it
 
 
 @strawberry.interface(description="A record or edge that carries markings.")
 class Marked:
-    @strawberry.field(description=MARKING)
+    @resolver(MARKING)
     def marking(self) -> str:
         return record_marking(self)
 
-    @strawberry.field(description="The marking of each field, and whether it was released to you.")
+    @resolver("The marking of each field, and whether it was released to you.")
     def field_markings(self, info: Info[Context, None]) -> list[FieldMarking]:
         return field_markings(self, info)
 
@@ -168,7 +169,7 @@ def _relation_rows(
 
 
 def _many(key: str, rel: Relation, edge_cls: Any, target: Any) -> Any:
-    conn = Connection[edge_cls, target]  # type: ignore[valid-type]
+    conn = Connection[edge_cls, target]
 
     def resolve(
         root: Any,
@@ -254,8 +255,10 @@ def _sort_input(node: NodeType) -> Any:
     }
     for f in node.sortable():
         values[snake(f.name).upper()] = strawberry.enum_value(f.name, description=f.description)
+    functional: Any = Enum  # the enum's name is the model's, not a literal
+    members = functional(f"{node.name}SortField", values)
     field_enum = strawberry.enum(
-        Enum(f"{node.name}SortField", values),  # type: ignore[misc]
+        members,
         description=f"What {node.name} records can be sorted by.",
     )
     cls = type(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -24,7 +26,7 @@ from dibx.services.analytics import gap
 @strawberry.type(description="Providers of a capability based in one nation.")
 class NationCoverage:
     nation: str | None = strawberry.field(description="Null: providers whose nation is withheld.")
-    providers: int
+    providers: int = strawberry.field(description="Providers based in the nation.")
     capacity: float | None = strawberry.field(
         description="Sum of the capacities released to you; null if none is."
     )
@@ -33,23 +35,31 @@ class NationCoverage:
 
 @strawberry.type(description="Providers of a capability in the member nations of an agreement.")
 class GroupCoverage:
-    group: str
-    providers: int
-    capacity: float | None
-    has_provider: bool
+    group: str = strawberry.field(description="The agreement code.")
+    providers: int = strawberry.field(description="Providers based in its member nations.")
+    capacity: float | None = strawberry.field(
+        description="Their released capacity; null if none is released."
+    )
+    has_provider: bool = strawberry.field(description="Whether any member nation has a provider.")
 
 
 @strawberry.type(description="Who provides one capability, and where the gaps are.")
 class CapabilityCoverage:
-    capability: CapabilitySummary
+    capability: CapabilitySummary = strawberry.field(description="The capability.")
     tier: int = strawberry.field(description="REQUIRES links from the capability asked about.")
     required_by: list[str] = strawberry.field(description="Keys of capabilities requiring it.")
-    requires: list[str]
+    requires: list[str] = strawberry.field(description="Keys of the capabilities it requires.")
     providers: int = strawberry.field(description="Providers visible to you.")
-    total_capacity: float | None
-    capacity_unknown: int
-    by_nation: list[NationCoverage]
-    by_agreement: list[GroupCoverage]
+    total_capacity: float | None = strawberry.field(
+        description="Sum of the capacities released to you; null if none is."
+    )
+    capacity_unknown: int = strawberry.field(description="Providers whose capacity is withheld.")
+    by_nation: list[NationCoverage] = strawberry.field(
+        description="Providers and capacity per nation."
+    )
+    by_agreement: list[GroupCoverage] = strawberry.field(
+        description="Providers and capacity per agreement group."
+    )
     groups_without_provider: list[str] = strawberry.field(
         description="Agreements (NTIB, AUKUS, RDP_MOU, NATO, SOSA) with no member provider."
     )
@@ -62,11 +72,17 @@ class CapabilityCoverage:
 
 @strawberry.type(description="A capability and everything it requires, to a depth.")
 class CapabilityGapReport:
-    capability: CapabilityCoverage
-    inputs: list[CapabilityCoverage]
-    sole_sourced: list[CapabilitySummary]
-    without_provider: list[CapabilitySummary]
-    depth: int
+    capability: CapabilityCoverage = strawberry.field(description="The capability asked about.")
+    inputs: list[CapabilityCoverage] = strawberry.field(
+        description="Every capability it requires, to `depth`, nearest first."
+    )
+    sole_sourced: list[CapabilitySummary] = strawberry.field(
+        description="Capabilities with exactly one provider visible to you."
+    )
+    without_provider: list[CapabilitySummary] = strawberry.field(
+        description="Capabilities with no provider visible to you."
+    )
+    depth: int = strawberry.field(description="The REQUIRES depth used.")
     marking: str = strawberry.field(description=MARKING)
 
 
@@ -116,8 +132,10 @@ class Query:
     async def capability_gap(
         self,
         info: Info[Context, None],
-        capability: strawberry.ID,
-        depth: int = 3,
+        capability: Annotated[
+            strawberry.ID, strawberry.argument(description="Global id of the capability.")
+        ],
+        depth: Annotated[int, strawberry.argument(description="REQUIRES links to follow.")] = 3,
     ) -> CapabilityGapReport | None:
         _, key = decode_id(capability, expected="Capability", field="capability")
         r = await service(info).capability_gap(info.context.scope, key, depth)

@@ -51,8 +51,8 @@ def withheld_map() -> Any:
 @strawberry.type(description="A supplier as an analysis used it.")
 class SupplierSummary:
     withheld_: strawberry.Private[dict[str, str]] = withheld_map()
-    id: strawberry.ID
-    key: str
+    id: strawberry.ID = strawberry.field(description="Global id of the supplier.")
+    key: str = strawberry.field(description="The supplier's key in dibx data.")
     name: str | None = said(NAME)
     nation: str | None = strawberry.field(
         description="Where it is based; null when that is withheld from you."
@@ -63,8 +63,8 @@ class SupplierSummary:
 @strawberry.type(description="A capability as an analysis used it.")
 class CapabilitySummary:
     withheld_: strawberry.Private[dict[str, str]] = withheld_map()
-    id: strawberry.ID
-    key: str
+    id: strawberry.ID = strawberry.field(description="Global id of the capability.")
+    key: str = strawberry.field(description="The capability's key in dibx data.")
     name: str | None = said(NAME)
     marking: str = strawberry.field(description=MARKING)
 

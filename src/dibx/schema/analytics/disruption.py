@@ -25,26 +25,28 @@ from dibx.schema.scopes import root_field
 from dibx.services.analytics import disruption
 
 
-@strawberry.type
+@strawberry.type(description="A remaining provider in an allied nation.")
 class AlternativeProvider:
     withheld_: strawberry.Private[dict[str, str]] = withheld_map()
-    supplier: SupplierSummary
-    capacity: float | None = said()
+    supplier: SupplierSummary = strawberry.field(description="The provider.")
+    capacity: float | None = said("Its capacity; null when withheld.")
 
 
 @strawberry.type(description="What one capability loses.")
 class CapabilityImpact:
-    capability: CapabilitySummary
-    providers_before: int
-    providers_after: int
-    capacity_before: float
-    capacity_after: float
-    capacity_lost: float
-    capacity_lost_share: float | None
+    capability: CapabilitySummary = strawberry.field(description="The capability.")
+    providers_before: int = strawberry.field(description="Providers before the knock-out.")
+    providers_after: int = strawberry.field(description="Providers after it.")
+    capacity_before: float = strawberry.field(description="Released capacity before.")
+    capacity_after: float = strawberry.field(description="Released capacity after.")
+    capacity_lost: float = strawberry.field(description="Released capacity lost.")
+    capacity_lost_share: float | None = strawberry.field(
+        description="Share of released capacity lost; null without capacity before."
+    )
     capacity_unknown_removed: int = strawberry.field(
         description="Removed providers whose capacity is withheld from you."
     )
-    lost_every_provider: bool
+    lost_every_provider: bool = strawberry.field(description="Whether every provider is lost.")
     allied_alternatives: list[AlternativeProvider] = strawberry.field(
         description="Remaining providers in allied nations, by capacity."
     )
@@ -53,21 +55,29 @@ class CapabilityImpact:
 
 @strawberry.type(description="A capability that requires, at some depth, a lost one.")
 class ImpairedCapability:
-    capability: CapabilitySummary
-    lost_inputs: list[str]
-    tier: int
+    capability: CapabilitySummary = strawberry.field(description="The capability.")
+    lost_inputs: list[str] = strawberry.field(
+        description="Keys of the lost capabilities it requires."
+    )
+    tier: int = strawberry.field(description="REQUIRES links to the nearest lost input.")
     marking: str = strawberry.field(description=MARKING)
 
 
 @strawberry.type(description="Knock-out of nations and suppliers, then what remains reachable.")
 class DisruptionReport:
-    removed_nations: list[str]
+    removed_nations: list[str] = strawberry.field(description="The nations knocked out.")
     removed_suppliers: list[SupplierSummary] = strawberry.field(
         description="The named suppliers you may see (others are ignored, as if absent)."
     )
-    capabilities: list[CapabilityImpact]
-    lost: list[CapabilitySummary]
-    impaired: list[ImpairedCapability]
+    capabilities: list[CapabilityImpact] = strawberry.field(
+        description="Capabilities that lose providers or capacity."
+    )
+    lost: list[CapabilitySummary] = strawberry.field(
+        description="Capabilities left with no provider."
+    )
+    impaired: list[ImpairedCapability] = strawberry.field(
+        description="Capabilities requiring a lost one."
+    )
     marking: str = strawberry.field(description=MARKING)
 
 
@@ -125,9 +135,18 @@ class Query:
     async def disruption(
         self,
         info: Info[Context, None],
-        remove_nations: list[str] | None = None,
-        remove_suppliers: list[strawberry.ID] | None = None,
-        depth: int = 3,
+        remove_nations: Annotated[
+            list[str] | None,
+            strawberry.argument(description="ISO 3166-1 alpha-3 codes of nations to knock out."),
+        ] = None,
+        remove_suppliers: Annotated[
+            list[strawberry.ID] | None,
+            strawberry.argument(description="Global ids of suppliers to knock out."),
+        ] = None,
+        depth: Annotated[
+            int,
+            strawberry.argument(description="REQUIRES links to follow to impaired capabilities."),
+        ] = 3,
         first: Annotated[
             int, strawberry.argument(description="Allied alternatives listed per capability.")
         ] = 10,

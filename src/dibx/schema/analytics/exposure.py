@@ -23,10 +23,14 @@ from dibx.schema.scopes import root_field
 from dibx.services.analytics import exposure as exposure_service
 
 
-@strawberry.enum
+@strawberry.enum(description="How a path reaches a nation of concern.")
 class ExposureVia(Enum):
-    BASED_IN = "BASED_IN"
-    OWNERSHIP = "OWNERSHIP"
+    BASED_IN = strawberry.enum_value(
+        "BASED_IN", description="A supplier of concern is based in the nation."
+    )
+    OWNERSHIP = strawberry.enum_value(
+        "OWNERSHIP", description="A supplier's controlling owner is based in the nation."
+    )
 
 
 @strawberry.type(description="A supply path from the root to a supplier of concern.")
@@ -34,37 +38,45 @@ class ExposurePath:
     suppliers: list[SupplierSummary] = strawberry.field(
         description="From the root's first supplier down to the supplier of concern."
     )
-    tier: int
-    nation: str
-    via: ExposureVia
+    tier: int = strawberry.field(description="Tiers from the root.")
+    nation: str = strawberry.field(description="The nation of concern reached.")
+    via: ExposureVia = strawberry.field(description="How the nation is reached.")
     share: float | None = strawberry.field(
         description="Product of the shares along the path; null if any is withheld."
     )
     owner: SupplierSummary | None = strawberry.field(
         description="For OWNERSHIP: the controlling owner (majority chain)."
     )
-    owner_chain: list[str]
+    owner_chain: list[str] = strawberry.field(
+        description="Keys of the owners from the supplier to the controlling owner."
+    )
     marking: str = strawberry.field(description=MARKING)
 
 
-@strawberry.type
+@strawberry.type(description="How a supply chain reaches one nation of concern.")
 class NationExposure:
-    nation: str
-    paths: int
-    nearest_tier: int
-    max_share: float | None
+    nation: str = strawberry.field(description="The nation of concern.")
+    paths: int = strawberry.field(description="Paths reaching it.")
+    nearest_tier: int = strawberry.field(description="The fewest tiers to it.")
+    max_share: float | None = strawberry.field(
+        description="The highest path share to it; null if none is known."
+    )
 
 
 @strawberry.type(description="Where a supply chain reaches nations of concern.")
 class ExposureReport:
-    root: strawberry.ID
-    nations_of_concern: list[str]
-    depth: int
-    reached: bool
-    nearest_tier: int | None
-    max_share: float | None
-    path_count: int
-    nations: list[NationExposure]
+    root: strawberry.ID = strawberry.field(description="The supplier or capability asked about.")
+    nations_of_concern: list[str] = strawberry.field(description="The nations of concern used.")
+    depth: int = strawberry.field(description="The depth used.")
+    reached: bool = strawberry.field(description="Whether any path reaches a nation of concern.")
+    nearest_tier: int | None = strawberry.field(
+        description="The fewest tiers to a nation of concern; null if none is reached."
+    )
+    max_share: float | None = strawberry.field(
+        description="The highest path share; null if none is known."
+    )
+    path_count: int = strawberry.field(description="Paths found in all.")
+    nations: list[NationExposure] = strawberry.field(description="Exposure per nation of concern.")
     paths: list[ExposurePath] = strawberry.field(
         description="The first paths by share (highest first), then tier."
     )
@@ -116,12 +128,17 @@ class Query:
         self,
         info: Info[Context, None],
         start: RootArg,
-        depth: int | None = None,
+        depth: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Supply links to follow (default: the server's maximum)."
+            ),
+        ] = None,
         nations_of_concern: Annotated[
             list[str] | None,
             strawberry.argument(description="Default: the server's list (CHN, IRN, PRK, RUS)."),
         ] = None,
-        first: int = 50,
+        first: Annotated[int, strawberry.argument(description="Paths to list.")] = 50,
     ) -> ExposureReport | None:
         type_name, key = root_of(start, "root")
         levels = info.context.analytics.max_depth if depth is None else depth

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -23,8 +25,8 @@ from dibx.services.analytics import dominators
 
 @strawberry.type(description="A supplier whose loss cuts supply paths.")
 class PointOfFailure:
-    supplier: SupplierSummary
-    tier: int
+    supplier: SupplierSummary = strawberry.field(description="The supplier.")
+    tier: int = strawberry.field(description="Supply links from the root.")
     dominates: int = strawberry.field(
         description="Suppliers all of whose supply paths from the root pass through this one."
     )
@@ -32,8 +34,8 @@ class PointOfFailure:
 
 @strawberry.type(description="Dominators of the visible supply graph under a root.")
 class SinglePointsOfFailureReport:
-    root: strawberry.ID
-    target: strawberry.ID | None
+    root: strawberry.ID = strawberry.field(description="The supplier or capability asked about.")
+    target: strawberry.ID | None = strawberry.field(description="The supplier asked about, if any.")
     target_reachable: bool = strawberry.field(
         description="False when the target is not upstream of the root as far as you can see."
     )
@@ -49,10 +51,12 @@ class SinglePointsOfFailureReport:
     critical: list[PointOfFailure] = strawberry.field(
         description="Suppliers that dominate others, most dominated first (top 25)."
     )
-    inputs: int
-    node_count: int
-    depth: int
-    method: str
+    inputs: int = strawberry.field(
+        description="Inputs (suppliers with no visible supplier) within the depth."
+    )
+    node_count: int = strawberry.field(description="Suppliers in the visible supply graph.")
+    depth: int = strawberry.field(description="The depth used.")
+    method: str = strawberry.field(description="How the answer was computed.")
     marking: str = strawberry.field(description=MARKING)
 
 
@@ -79,8 +83,16 @@ class Query:
         self,
         info: Info[Context, None],
         start: RootArg,
-        target: strawberry.ID | None = None,
-        depth: int | None = None,
+        target: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Global id of a supplier upstream to cut off."),
+        ] = None,
+        depth: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Supply links to follow (default: the server's maximum)."
+            ),
+        ] = None,
     ) -> SinglePointsOfFailureReport | None:
         type_name, key = root_of(start, "root")
         goal = decode_id(target, expected="Supplier", field="target")[1] if target else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -24,28 +26,28 @@ from dibx.schema.scopes import root_field
 from dibx.services.analytics import substitutes
 
 
-@strawberry.type
+@strawberry.type(description="A supplier that could substitute.")
 class Substitute:
     withheld_: strawberry.Private[dict[str, str]] = withheld_map()
-    rank: int
-    supplier: SupplierSummary
-    capacity: float | None = said()
+    rank: int = strawberry.field(description="1 for the best.")
+    supplier: SupplierSummary = strawberry.field(description="The supplier.")
+    capacity: float | None = said("Its capacity; null when withheld.")
     spare_capacity: float | None = said("Capacity x (1 - assumed utilisation); see `assumption`.")
-    trl: int | None = said()
+    trl: int | None = said("Its technology readiness level; null when withheld.")
     marking: str = strawberry.field(description=MARKING)
 
 
-@strawberry.type
+@strawberry.type(description="Substitutes for one capability.")
 class SubstituteGroup:
-    capability: CapabilitySummary
-    candidates: list[Substitute]
+    capability: CapabilitySummary = strawberry.field(description="The capability.")
+    candidates: list[Substitute] = strawberry.field(description="Substitutes, best first.")
     marking: str = strawberry.field(description=MARKING)
 
 
 @strawberry.type(description="Allied suppliers that could substitute, ranked.")
 class SubstitutesReport:
-    root: strawberry.ID
-    assumption: str
+    root: strawberry.ID = strawberry.field(description="The supplier or capability asked about.")
+    assumption: str = strawberry.field(description="The utilisation assumed for spare capacity.")
     groups: list[SubstituteGroup] = strawberry.field(
         description="One per capability: the one asked about, or each the supplier provides."
     )
@@ -89,7 +91,10 @@ class Query:
         ),
     )
     async def substitutes(
-        self, info: Info[Context, None], start: RootArg, first: int = 10
+        self,
+        info: Info[Context, None],
+        start: RootArg,
+        first: Annotated[int, strawberry.argument(description="Candidates per capability.")] = 10,
     ) -> SubstitutesReport | None:
         type_name, key = root_of(start, "root")
         r = await service(info).substitutes(info.context.scope, type_name, key, first)

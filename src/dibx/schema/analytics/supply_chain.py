@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -24,26 +25,32 @@ from dibx.schema.scopes import root_field
 from dibx.services.analytics import chain
 
 
-@strawberry.enum
+@strawberry.enum(description="What a supply-tree node is.")
 class SupplyNodeKind(Enum):
-    SUPPLIER = "SUPPLIER"
-    CAPABILITY = "CAPABILITY"
+    SUPPLIER = strawberry.enum_value("SUPPLIER", description="A supplier.")
+    CAPABILITY = strawberry.enum_value("CAPABILITY", description="A capability.")
 
 
-@strawberry.enum
+@strawberry.enum(description="What a supply-tree link is.")
 class SupplyEdgeKind(Enum):
-    SOURCES_FROM = "SOURCES_FROM"
-    PROVIDES = "PROVIDES"
+    SOURCES_FROM = strawberry.enum_value(
+        "SOURCES_FROM", description="The buyer sources from the supplier."
+    )
+    PROVIDES = strawberry.enum_value(
+        "PROVIDES", description="The supplier provides the capability."
+    )
 
 
 @strawberry.type(description="A node of the drawn supply tree.")
 class SupplyNode:
     withheld_: strawberry.Private[dict[str, str]] = withheld_map()
-    id: strawberry.ID
-    key: str
-    kind: SupplyNodeKind
+    id: strawberry.ID = strawberry.field(description="Global id of the supplier or capability.")
+    key: str = strawberry.field(description="Its key in dibx data.")
+    kind: SupplyNodeKind = strawberry.field(description="Supplier or capability.")
     name: str | None = said(NAME)
-    nation: str | None
+    nation: str | None = strawberry.field(
+        description="Where a supplier is based; null if withheld or a capability."
+    )
     tier: int = strawberry.field(description="Links from the root (the root is tier 0).")
     marking: str = strawberry.field(description=MARKING)
 
@@ -51,28 +58,32 @@ class SupplyNode:
 @strawberry.type(description="A supply link: `from` depends on `to` (edges point upstream).")
 class SupplyEdge:
     withheld_: strawberry.Private[dict[str, str]] = withheld_map()
-    from_: strawberry.ID = strawberry.field(name="from")
-    to: strawberry.ID
-    kind: SupplyEdgeKind
+    from_: strawberry.ID = strawberry.field(
+        name="from", description="Global id of the buyer (or the capability)."
+    )
+    to: strawberry.ID = strawberry.field(description="Global id of the supplier.")
+    kind: SupplyEdgeKind = strawberry.field(description="The kind of link.")
     tier: int = strawberry.field(description="The buyer's tier + 1.")
-    item: str | None = said()
+    item: str | None = said("What is bought; null when withheld.")
     share: float | None = said(
         "Share of the buyer's need (SOURCES_FROM), or the provider's share of the "
         "capability's released capacity (PROVIDES); null when withheld."
     )
-    sole: bool | None = said()
+    sole: bool | None = said("Whether this is the buyer's sole source; null when withheld.")
     capacity: float | None = said("PROVIDES only.")
     marking: str = strawberry.field(description=MARKING)
 
 
 @strawberry.type(description="The visible upstream supply tree, as nodes and edges.")
 class SupplyChainGraph:
-    root: SupplyNode
-    depth: int
-    node_count: int
-    edge_count: int
-    nodes: list[SupplyNode]
-    edges: list[SupplyEdge]
+    root: SupplyNode = strawberry.field(
+        description="The supplier or capability the tree starts from."
+    )
+    depth: int = strawberry.field(description="The depth used.")
+    node_count: int = strawberry.field(description="Nodes in the tree.")
+    edge_count: int = strawberry.field(description="Edges in the tree.")
+    nodes: list[SupplyNode] = strawberry.field(description="Every node, the root first.")
+    edges: list[SupplyEdge] = strawberry.field(description="Every supply link.")
     marking: str = strawberry.field(description=MARKING)
 
 
@@ -133,8 +144,13 @@ class Query:
         self,
         info: Info[Context, None],
         start: RootArg,
-        depth: int = 3,
-        max_nodes: int | None = None,
+        depth: Annotated[int, strawberry.argument(description="Supply links to follow.")] = 3,
+        max_nodes: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Refuse past this many visible nodes (default: the server's)."
+            ),
+        ] = None,
     ) -> SupplyChainGraph | None:
         type_name, key = root_of(start, "root")
         r = await service(info).supply_chain(info.context.scope, type_name, key, depth, max_nodes)

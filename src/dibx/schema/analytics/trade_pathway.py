@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -21,36 +22,46 @@ from dibx.schema.scopes import root_field
 from dibx.services.analytics import trade
 
 
-@strawberry.enum
+@strawberry.enum(description="What an advisory trade check concluded.")
 class TradeOutcome(Enum):
-    EXEMPTION_MAY_APPLY = "EXEMPTION_MAY_APPLY"
-    LICENCE_REQUIRED = "LICENCE_REQUIRED"
-    UNDETERMINED = "UNDETERMINED"
-    NOT_AN_EXPORT = "NOT_AN_EXPORT"
+    EXEMPTION_MAY_APPLY = strawberry.enum_value(
+        "EXEMPTION_MAY_APPLY", description="An exemption may cover the transfer."
+    )
+    LICENCE_REQUIRED = strawberry.enum_value(
+        "LICENCE_REQUIRED", description="A licence is required."
+    )
+    UNDETERMINED = strawberry.enum_value(
+        "UNDETERMINED", description="Withheld or missing attributes leave it open."
+    )
+    NOT_AN_EXPORT = strawberry.enum_value(
+        "NOT_AN_EXPORT", description="The destination is the United States."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A released attribute a trade outcome rests on.")
 class TradeAttribute:
-    name: str
-    value: str
-    marking: str
+    name: str = strawberry.field(description="The attribute.")
+    value: str = strawberry.field(description="Its value.")
+    marking: str = strawberry.field(description="Its marking.")
 
 
 @strawberry.type(description="Advisory only: whether an ITAR exemption could cover a transfer.")
 class TradePathway:
-    capability: CapabilitySummary
-    destination: str
-    outcome: TradeOutcome
+    capability: CapabilitySummary = strawberry.field(description="The capability.")
+    destination: str = strawberry.field(description="The destination nation.")
+    outcome: TradeOutcome = strawberry.field(description="The advisory outcome.")
     exemption: str | None = strawberry.field(description="The exemption considered, if any.")
-    reasons: list[str]
+    reasons: list[str] = strawberry.field(description="Why, step by step.")
     relied_on: list[TradeAttribute] = strawberry.field(
         description="The released attributes the outcome rests on."
     )
     undetermined: list[str] = strawberry.field(
         description="Attributes the outcome needs that are withheld from you or not recorded."
     )
-    advisory: bool
-    notice: str
+    advisory: bool = strawberry.field(
+        description="Always true: this is not a licensing determination."
+    )
+    notice: str = strawberry.field(description="What this answer is and is not.")
     marking: str = strawberry.field(description=MARKING)
 
 
@@ -81,7 +92,14 @@ class Query:
         ),
     )
     async def trade_pathway(
-        self, info: Info[Context, None], capability: strawberry.ID, destination: str
+        self,
+        info: Info[Context, None],
+        capability: Annotated[
+            strawberry.ID, strawberry.argument(description="Global id of the capability.")
+        ],
+        destination: Annotated[
+            str, strawberry.argument(description="ISO 3166-1 alpha-3 code of the receiving nation.")
+        ],
     ) -> TradePathway | None:
         _, key = decode_id(capability, expected="Capability", field="capability")
         ctx = info.context
