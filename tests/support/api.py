@@ -15,6 +15,7 @@ from dibx import data as shipped
 from dibx.app import Runtime, build_runtime, create_app
 from dibx.auth.principal import ALL_SCOPES
 from dibx.graph.driver import Graph
+from dibx.graph.model import MODEL, Model
 from dibx.graph.records import Dataset
 from dibx.graph.writes import write_dataset
 from dibx.services.audit import AuditSink, MemorySink
@@ -49,9 +50,11 @@ class Api:
         env: Mapping[str, str] | None = None,
         sink: AuditSink | None = None,
         clock: Callable[[], float] = time.monotonic,
+        model: Model = MODEL,
     ) -> None:
         """`sink` replaces the memory audit sink (`self.audit` then stays empty); `clock`
-        drives the rate limits' buckets."""
+        drives the rate limits' buckets; `model` is the model of record the schema and its
+        reads derive from."""
         base = {
             "DIBX_ENV": "test",
             "DIBX_DATA_DIR": str(tmp),
@@ -66,7 +69,9 @@ class Api:
         settings = config.load({**base, **(env or {})})
         self.audit = MemorySink()
         self.graph = graph
-        self.runtime: Runtime = build_runtime(settings, graph=graph, audit=sink or self.audit)
+        self.runtime: Runtime = build_runtime(
+            settings, graph=graph, audit=sink or self.audit, model=model
+        )
         self.app = create_app(self.runtime, own_graph=False, clock=clock)
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url="http://dibx.test"

@@ -33,10 +33,14 @@ from dibx.auth.server_secret import load_or_create
 from dibx.auth.tokens import TokenValidator
 from dibx.graph import migrations
 from dibx.graph.driver import Graph, Timeouts, connect
+from dibx.graph.model import MODEL, Model
 from dibx.schema import build_schema
+from dibx.schema.context import Services
+from dibx.services.analytics import Analytics
 from dibx.services.analytics.limits import AnalyticsLimits
 from dibx.services.audit import AuditSink, sink_from
 from dibx.services.budget import HeavyWork, RequestBudget
+from dibx.services.challenges import ChallengeService
 from dibx.services.directory import Directory
 from dibx.services.memberships import MembershipDirectory
 
@@ -56,6 +60,8 @@ class Runtime:
     memberships: MembershipDirectory
     directory: Directory
     challenge_key: bytes  # keys the challenger tags (dibx.services.challenges)
+    services: Services  # built once here, bound per request in the GraphQL context
+    model: Model = MODEL  # the schema and the read compiler both derive from it
     drain: Drain = field(default_factory=Drain)  # set on SIGTERM (dibx.app.shutdown)
 
 
@@ -64,7 +70,11 @@ def neo4j_uri(settings: config.Settings) -> str:
 
 
 def build_runtime(
-    settings: config.Settings, *, graph: Graph | None = None, audit: AuditSink | None = None
+    settings: config.Settings,
+    *,
+    graph: Graph | None = None,
+    audit: AuditSink | None = None,
+    model: Model = MODEL,
 ) -> Runtime:
     # Files first (policy, audit sink, keys): a bad one must stop the service before anything.
     checked = startup.preflight(settings)
@@ -86,6 +96,22 @@ def build_runtime(
         )
         graph = Graph(driver, settings.neo4j_database, tx_timeout=settings.neo4j_tx_timeout_s)
     memberships = MembershipDirectory(graph)
+    analytics = AnalyticsLimits(
+        max_depth=settings.analytics_max_depth,
+        max_nodes=settings.analytics_max_nodes,
+        time_limit_s=float(settings.analytics_time_limit_s),
+        nations_of_concern=settings.nations_of_concern,
+    )
+    services = Services(
+        analytics=Analytics(graph, memberships, analytics),
+        challenges=ChallengeService(
+            graph,
+            checked.policy,
+            challenger_key=challenge_key,
+            due_days=settings.challenge_due_days,
+            max_page_size=settings.max_page_size,
+        ),
+    )
     return Runtime(
         settings=settings,
         graph=graph,
@@ -104,8 +130,11 @@ def build_runtime(
             memberships,
             max_page_size=settings.max_page_size,
             max_cost=settings.max_cost,
+            model=model,
         ),
         challenge_key=challenge_key,
+        services=services,
+        model=model,
     )
 
 
@@ -147,6 +176,7 @@ def create_app(
         )
 
     schema = build_schema(
+        runtime.model,
         max_depth=settings.max_depth,
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
@@ -161,14 +191,7 @@ def create_app(
         memberships=runtime.memberships,
         audit=runtime.audit,
         graphiql=settings.graphiql,
-        challenge_due_days=settings.challenge_due_days,
-        challenge_key=runtime.challenge_key,
-        analytics=AnalyticsLimits(
-            max_depth=settings.analytics_max_depth,
-            max_nodes=settings.analytics_max_nodes,
-            time_limit_s=float(settings.analytics_time_limit_s),
-            nations_of_concern=settings.nations_of_concern,
-        ),
+        services=runtime.services,
         budget=budget,
         max_body_bytes=settings.max_body_bytes,
         large_documents=LargeDocuments(

@@ -41,9 +41,8 @@ from dibx.auth.principal import Principal
 from dibx.auth.tokens import TokenError, TokenValidator, bearer_token
 from dibx.errors import Busy, Unavailable
 from dibx.graph.driver import current_request_id, request_context
-from dibx.schema.context import Context
+from dibx.schema.context import Context, Services
 from dibx.schema.extensions import INSUFFICIENT_SCOPE
-from dibx.services.analytics.limits import AnalyticsLimits
 from dibx.services.audit import AuditError, AuditSink, WriteAudit
 from dibx.services.budget import RequestBudget
 from dibx.services.directory import Directory
@@ -156,9 +155,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         audit: AuditSink,
         graphiql: bool,
         realm: str = "dibx",
-        challenge_due_days: int = 30,
-        challenge_key: bytes = b"",
-        analytics: AnalyticsLimits | None = None,
+        services: Services,
         budget: Callable[[Principal], RequestBudget] | None = None,
         max_body_bytes: int = 1_000_000,
         large_documents: LargeDocuments | None = None,
@@ -175,9 +172,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         self.memberships = memberships
         self.audit = audit
         self.realm = realm
-        self.challenge_due_days = challenge_due_days
-        self.challenge_key = challenge_key
-        self.analytics = analytics or AnalyticsLimits()
+        self.services = services
         self.new_budget = budget or (lambda _: RequestBudget())
         self.max_body_bytes = max_body_bytes
         self.large_documents = large_documents or LargeDocuments(
@@ -318,17 +313,16 @@ class DibxGraphQL(GraphQL[Context, None]):
             scope=scope,
             policy=self.policy,
             directory=self.directory.for_request(budget),
+            services=self.services,
             # The banner expands tetragraphs only by memberships released to the caller.
             tetragraphs=await self.memberships.released_to(scope),
-            challenge_due_days=self.challenge_due_days,
-            analytics=self.analytics.bound(budget),
+            analytics=self.services.analytics.limits.bound(budget),
             budget=budget,
             request=request,
             response=response,
             writes=WriteAudit(
                 self.audit, operation=operation.name, policy_version=self.policy.version
             ),
-            challenge_key=self.challenge_key,
         )
         request.state.context = context
         request.state.operation = operation

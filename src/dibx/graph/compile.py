@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from dibx.graph.model import TYPES, NodeType, Relation
+from dibx.graph.model import MODEL, Model, NodeType, Relation
 from dibx.graph.release import dated_holds, marking_in_force, released, visible
 from dibx.graph.selection import Selected
 
@@ -47,6 +47,8 @@ class Compiler:
 
     as_of: date
     nested_limit: int
+    # The model the schema was built from: a relation's far type is looked up here.
+    model: Model = MODEL
     params: dict[str, Any] = field(default_factory=dict)
     _vars: int = 0
 
@@ -100,7 +102,7 @@ class Compiler:
     # -- relations ---------------------------------------------------------------------
 
     def _relation(self, var: str, rel: Relation, sel: Selected) -> str:
-        target = TYPES[rel.target]
+        target = self.model.nodes[rel.target]
         edge, other = self.var("e"), self.var("n")
         arrow = (
             f"({var})-[{edge}:{rel.rel}]->({other}:{target.label})"

@@ -224,6 +224,12 @@ class NodeType:
     fields: tuple[Field, ...] = ()
     relations: dict[str, Relation] = field(default_factory=dict)
     check: RecordCheck | None = None
+    key_description: str = ""  # the GraphQL description of the key field
+
+    @property
+    def key_field(self) -> str:
+        """The GraphQL name of the key: `key` for an `id` (the global id is `id`), else itself."""
+        return "key" if self.key == "id" else self.key
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -544,6 +550,7 @@ SUPPLIER = NodeType(
     key="id",
     key_pattern=KEY_PATTERN,
     key_hint="letters, digits and . _ : - only",
+    key_description="The supplier's key in dibx data.",
     description="A company or facility in the industrial base.",
     fields=_SUPPLIER_FIELDS,
     relations={
@@ -578,6 +585,7 @@ CAPABILITY = NodeType(
     key="id",
     key_pattern=KEY_PATTERN,
     key_hint="letters, digits and . _ : - only",
+    key_description="The capability's key in dibx data.",
     description="Something that can be built or supplied, with export-control facts.",
     fields=_CAPABILITY_FIELDS,
     relations={
@@ -596,6 +604,7 @@ NATION = NodeType(
     key="code",
     key_pattern=NATION_PATTERN,
     key_hint="an ISO 3166-1 alpha-3 code",
+    key_description="ISO 3166-1 alpha-3 code.",
     description="A nation (ISO 3166-1 alpha-3).",
     marking=_PUBLIC,
     fields=(
@@ -619,6 +628,7 @@ AGREEMENT = NodeType(
     key="code",
     key_pattern=CODE_PATTERN,
     key_hint="capital letters, digits and _, 2-16 long",
+    key_description="Agreement code, e.g. NTIB, AUKUS, RDP_MOU, NATO, SOSA.",
     description="An agreement, arrangement or designation nations belong to.",
     marking=_PUBLIC,
     fields=(

@@ -4,27 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from enum import Enum
 from typing import Any
 
 from dibx.auth.release import ReleaseScope
 from dibx.graph.compile import Compiler, connection_node_selections
 from dibx.graph.driver import Graph, compiled
-from dibx.graph.model import TYPES, NodeType
+from dibx.graph.model import MODEL, Model, NodeType
 from dibx.graph.release import dated_holds, field_value, released, visible
 from dibx.graph.selection import Selected
 
-
-class SortField(Enum):
-    KEY = "key"
-    NAME = "name"
-    EMPLOYEES = "employees"
-    AREA = "area"
+KEY = "key"  # sorts by the record's key; any other sort names a sortable field
 
 
 @dataclass(frozen=True, slots=True)
 class Sort:
-    field: SortField
+    field: str
     descending: bool = False
 
 
@@ -112,13 +106,13 @@ def _order(node_type: NodeType, sorts: tuple[Sort, ...]) -> str:
     keys = []
     for sort in sorts:
         direction = "DESC" if sort.descending else "ASC"
-        if sort.field is SortField.KEY:
+        if sort.field == KEY:
             keys.append(f"n0.{node_type.key} {direction}")
             continue
-        if sort.field.value not in node_type.names:
-            raise ValueError(f"{node_type.name} cannot be sorted by {sort.field.value}")
+        if sort.field not in {f.name for f in node_type.sortable()}:
+            raise ValueError(f"{node_type.name} cannot be sorted by {sort.field}")
         # Sorting reads the field as the caller sees it: withheld sorts as null.
-        expr = field_value("n0", node_type.name, sort.field.value)
+        expr = field_value("n0", node_type.name, sort.field)
         keys += [f"{expr} IS NULL ASC", f"{expr} {direction}"]
     keys.append(f"n0.{node_type.key} ASC")
     return ", ".join(keys)
@@ -129,11 +123,7 @@ def _index_sortable(node_type: NodeType, sorts: tuple[Sort, ...]) -> bool:
     if len(sorts) != 1:
         return False
     sort = sorts[0]
-    return (
-        sort.field is not SortField.KEY
-        and not sort.descending
-        and sort.field.value in node_type.names
-    )
+    return sort.field != KEY and not sort.descending and sort.field in node_type.names
 
 
 def _split_page(
@@ -200,9 +190,10 @@ async def list_nodes(
     supplier_filter: SupplierFilter | None = None,
     capability_filter: CapabilityFilter | None = None,
     nation_codes: tuple[str, ...] | None = None,
+    model: Model = MODEL,
 ) -> Page:
-    node_type = TYPES[type_name]
-    c = Compiler(as_of=scope.as_of, nested_limit=nested_limit)
+    node_type = model.nodes[type_name]
+    c = Compiler(as_of=scope.as_of, nested_limit=nested_limit, model=model)
     where = [visible("n0", node_type.name)]
     filter_anchors: list[str] = []
     if supplier_filter is not None:
@@ -231,7 +222,7 @@ async def list_nodes(
     # narrows the records, so those pages sort what the anchor found.
     if not filter_anchors and _index_sortable(node_type, sorts):
         query = _split_page(
-            c, node_type, sorts[0].field.value, where, projection, skip, limit, offset + first + 1
+            c, node_type, sorts[0].field, where, projection, skip, limit, offset + first + 1
         )
     else:
         query = (
@@ -256,10 +247,11 @@ async def get_node(
     selections: list[Selected],
     *,
     nested_limit: int,
+    model: Model = MODEL,
 ) -> dict[str, Any] | None:
     """A record by key, or None: a hidden record looks exactly like a missing one."""
-    node_type = TYPES[type_name]
-    c = Compiler(as_of=scope.as_of, nested_limit=nested_limit)
+    node_type = model.nodes[type_name]
+    c = Compiler(as_of=scope.as_of, nested_limit=nested_limit, model=model)
     query = (
         f"MATCH (n0:{node_type.label} {{{node_type.key}: {c.param(key)}}}) "
         f"WHERE {visible('n0', node_type.name)} "

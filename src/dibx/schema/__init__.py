@@ -14,17 +14,15 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 from strawberry.utils.logging import StrawberryLogger
 
-from dibx.schema.challenges import Mutation
+from dibx.graph.model import MODEL, Model
+from dibx.schema.analytics import AnalyticsQuery
+from dibx.schema.challenges import ChallengeQuery, Mutation
+from dibx.schema.connection import Names
 from dibx.schema.cost import RequestCost
+from dibx.schema.directory import directory_query
 from dibx.schema.extensions import Disclosure, ScopeGate, ShapeErrors, is_user_error
 from dibx.schema.prepared import DocumentCache, PreparedDocuments
-from dibx.schema.queries import Query
-from dibx.schema.types import (
-    Agreement,
-    Capability,
-    Nation,
-    Supplier,
-)
+from dibx.schema.types import build_types
 
 log = structlog.get_logger("dibx.schema")
 
@@ -43,6 +41,7 @@ class DibxSchema(strawberry.Schema):
 
 
 def build_schema(
+    model: Model = MODEL,
     *,
     max_depth: int = 12,
     max_aliases: int = 30,
@@ -65,10 +64,17 @@ def build_schema(
     # Last: it validates with the rules the others added (see dibx.schema.prepared).
     documents = DocumentCache()
     extensions.append(lambda: PreparedDocuments(documents, offload_bytes=offload_bytes))
+    # The object types are the model's; the runtime serving this schema must compile reads
+    # with the same model (`Directory.model`).
+    types = build_types(model)
+    roots = (AnalyticsQuery, ChallengeQuery, directory_query(types))
+    query = strawberry.type(
+        type("Query", roots, {}), description="Reads: the directory, analyses and challenges."
+    )
     return DibxSchema(
-        query=Query,
+        query=query,
         mutation=Mutation,
-        types=[Supplier, Capability, Nation, Agreement],
+        types=list(types.nodes.values()),
         extensions=extensions,  # type: ignore[arg-type]
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, name_converter=Names()),
     )

@@ -6,37 +6,41 @@ challenge reveals that record), so the banner and the audit count it like the re
 """
 
 import datetime
+from collections.abc import Callable
 from enum import Enum
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
+from dibx.auth.principal import MARKING_ADJUDICATE, MARKING_CHALLENGE
+from dibx.schema.connection import Connection, Edge, Rows
 from dibx.schema.context import Context
 from dibx.schema.ids import decode_cursor, decode_id, encode_cursor, encode_id
+from dibx.schema.scopes import root_field, root_mutation
 from dibx.schema.selection import selections_of
-from dibx.schema.types import PageInfo
 from dibx.services import challenges as rules
 
 
 @strawberry.enum(description="Where a marking challenge stands.")
 class ChallengeState(Enum):
-    PENDING = "PENDING"
-    UPHELD = "UPHELD"
-    CHANGED = "CHANGED"
-    ESCALATED = "ESCALATED"
+    PENDING = strawberry.enum_value("PENDING", description="Filed, awaiting a decision.")
+    UPHELD = strawberry.enum_value("UPHELD", description="Decided: the marking stays.")
+    CHANGED = strawberry.enum_value("CHANGED", description="Decided: the marking was changed.")
+    ESCALATED = strawberry.enum_value("ESCALATED", description="Escalated to an arbiter.")
 
 
 @strawberry.enum(description="An adjudicator's decision on a pending challenge.")
 class ChallengeDecision(Enum):
-    UPHOLD = "UPHOLD"
-    CHANGE = "CHANGE"
+    UPHOLD = strawberry.enum_value("UPHOLD", description="Keep the marking.")
+    CHANGE = strawberry.enum_value("CHANGE", description="Replace the marking.")
 
 
 @strawberry.type(description="One recorded step of a challenge.")
 class ChallengeStep:
     action: str = strawberry.field(description="FILED, UPHELD, CHANGED or ESCALATED.")
-    at: datetime.datetime
-    nation: str
+    at: datetime.datetime = strawberry.field(description="When.")
+    nation: str = strawberry.field(description="The acting nation.")
     subject: str | None = strawberry.field(description="Null for an anonymous filing.")
     note: str | None = strawberry.field(description="The rationale or the escalation reason.")
     marking: str | None = strawberry.field(description="The marking a CHANGE put in force.")
@@ -50,10 +54,10 @@ class ChallengeStep:
     )
 )
 class MarkingChallenge:
-    id: strawberry.ID
-    state: ChallengeState
+    id: strawberry.ID = strawberry.field(description="The challenge's id.")
+    state: ChallengeState = strawberry.field(description="Where it stands.")
     target_id: strawberry.ID = strawberry.field(description="Global id of the record challenged.")
-    target_type: str
+    target_type: str = strawberry.field(description="Supplier or Capability.")
     field: str | None = strawberry.field(
         description="The challenged field; null when the record's own marking is challenged."
     )
@@ -64,65 +68,56 @@ class MarkingChallenge:
     marking_in_force: str | None = strawberry.field(
         description="The marking in force now (null if the policy conceals it from you)."
     )
-    proposed_marking: str
-    justification: str
-    anonymous: bool
-    challenger_nation: str
+    proposed_marking: str = strawberry.field(description="The marking the challenger proposes.")
+    justification: str = strawberry.field(description="Why the challenger believes it is wrong.")
+    anonymous: bool = strawberry.field(description="Whether the challenger's identity is kept off.")
+    challenger_nation: str = strawberry.field(description="The challenger's nation.")
     challenger_subject: str | None = strawberry.field(
         description="Null for anonymous challenges, always."
     )
-    created_at: datetime.datetime
+    created_at: datetime.datetime = strawberry.field(description="When it was filed.")
     due_at: datetime.datetime = strawberry.field(description="When a decision is due.")
     overdue: bool = strawberry.field(description="Open (pending or escalated) past `dueAt`.")
-    decision: ChallengeDecision | None
-    decided_at: datetime.datetime | None
-    deciding_authority: str
-    history: list[ChallengeStep]
+    decision: ChallengeDecision | None = strawberry.field(description="The decision, once decided.")
+    decided_at: datetime.datetime | None = strawberry.field(description="When it was decided.")
+    deciding_authority: str = strawberry.field(description="Who decides.")
+    history: list[ChallengeStep] = strawberry.field(
+        description="Every recorded step, oldest first."
+    )
 
 
 @strawberry.type(description="Receipt of a filed challenge.")
 class ChallengeReceipt:
-    challenge: MarkingChallenge
-    acknowledgement: str
-    due_at: datetime.datetime
+    challenge: MarkingChallenge = strawberry.field(description="The challenge filed.")
+    acknowledgement: str = strawberry.field(description="The acknowledgement, to keep.")
+    due_at: datetime.datetime = strawberry.field(description="When a decision is due.")
     marking_stays_in_force: bool = strawberry.field(
         description="Always true: the marking stays in force while the challenge is pending."
     )
-    deciding_authority: str
+    deciding_authority: str = strawberry.field(description="Who decides.")
 
 
-@strawberry.type
-class MarkingChallengeEdge:
-    cursor: str
-    node: MarkingChallenge
+def _connection(
+    page: rules.ChallengePage, nodes: list[MarkingChallenge]
+) -> Connection[Edge[MarkingChallenge], MarkingChallenge]:
+    start = page.offset
+
+    def edges(_: Info[Any, Any]) -> list[Edge[MarkingChallenge]]:
+        return [Edge(cursor=encode_cursor(start + i), build=_const(n)) for i, n in enumerate(nodes)]
+
+    end = encode_cursor(page.offset + len(page.items) - 1) if page.items else None
+    rows = Rows(
+        edges=edges,
+        nodes=lambda _: nodes,
+        has_next=page.has_next,
+        end_cursor=end,
+        total=int(page.total or 0),
+    )
+    return Connection(rows=rows)
 
 
-@strawberry.type
-class MarkingChallengeConnection:
-    _page: strawberry.Private[rules.ChallengePage]
-    _nodes: strawberry.Private[list[MarkingChallenge]]
-
-    @strawberry.field(description="How many challenges you may see in all.")
-    def total_count(self) -> int:
-        return int(self._page.total or 0)
-
-    @strawberry.field
-    def edges(self) -> list[MarkingChallengeEdge]:
-        start = self._page.offset
-        return [
-            MarkingChallengeEdge(cursor=encode_cursor(start + i), node=n)
-            for i, n in enumerate(self._nodes)
-        ]
-
-    @strawberry.field
-    def nodes(self) -> list[MarkingChallenge]:
-        return self._nodes
-
-    @strawberry.field
-    def page_info(self) -> PageInfo:
-        page = self._page
-        end = encode_cursor(page.offset + len(page.items) - 1) if page.items else None
-        return PageInfo(has_next_page=page.has_next, end_cursor=end)
+def _const(node: MarkingChallenge) -> Callable[[Info[Any, Any]], MarkingChallenge]:
+    return lambda _: node
 
 
 @strawberry.input(description="A challenge of a record's marking or of one of its fields.")
@@ -140,9 +135,9 @@ class ChallengeMarkingInput:
 
 @strawberry.input(description="An adjudicator's decision on a pending challenge.")
 class DecideChallengeInput:
-    id: strawberry.ID
-    decision: ChallengeDecision
-    rationale: str
+    id: strawberry.ID = strawberry.field(description="The challenge's id.")
+    decision: ChallengeDecision = strawberry.field(description="UPHOLD or CHANGE.")
+    rationale: str = strawberry.field(description="Why; recorded with the decision.")
     new_marking: str | None = strawberry.field(
         default=None, description="Required when the decision is CHANGE."
     )
@@ -151,15 +146,7 @@ class DecideChallengeInput:
 def _service(ctx: Context) -> rules.ChallengeService:
     if ctx.writes is None:  # every request context has one; no write goes unaudited
         raise RuntimeError("the request context has no write audit")
-    return rules.ChallengeService(
-        ctx.directory.graph,
-        ctx.policy,
-        audit=ctx.writes,
-        challenger_key=ctx.challenge_key,
-        due_days=ctx.challenge_due_days,
-        max_page_size=ctx.directory.max_page_size,
-        budget=ctx.budget,
-    )
+    return ctx.services.challenges.for_request(ctx.writes, ctx.budget)
 
 
 def _out(info: Info[Context, None], c: rules.Challenge) -> MarkingChallenge:
@@ -200,48 +187,59 @@ def _out(info: Info[Context, None], c: rules.Challenge) -> MarkingChallenge:
 
 @strawberry.type
 class ChallengeQuery:
-    @strawberry.field(
-        description="A marking challenge by id; null if absent or not visible to you."
+    @root_field(
+        scope=MARKING_CHALLENGE,
+        description="A marking challenge by id; null if absent or not visible to you.",
     )
     async def marking_challenge(
-        self, info: Info[Context, None], id: strawberry.ID
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The challenge's id.")],
     ) -> MarkingChallenge | None:
         ctx = info.context
         found = await _service(ctx).get(ctx.principal, ctx.scope, str(id))
         return None if found is None else _out(info, found)
 
-    @strawberry.field(description="Marking challenges you may see, newest first.")
+    @root_field(
+        scope=MARKING_CHALLENGE, description="Marking challenges you may see, newest first."
+    )
     async def marking_challenges(
         self,
         info: Info[Context, None],
-        state: ChallengeState | None = None,
-        first: int = 20,
-        after: str | None = None,
-    ) -> MarkingChallengeConnection:
+        state: Annotated[
+            ChallengeState | None, strawberry.argument(description="Only challenges in this state.")
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="How many to return.")] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="Read on after this cursor.")
+        ] = None,
+    ) -> Connection[Edge[MarkingChallenge], MarkingChallenge]:
         ctx = info.context
         want_total = any(s.name == "totalCount" for s in selections_of(info._raw_info))
         page = await _service(ctx).page(
             ctx.principal,
             ctx.scope,
-            state=state.value if state is not None else None,
+            state=state.name if state is not None else None,
             first=first,
             offset=decode_cursor(after),
             want_total=want_total,
         )
-        nodes = [_out(info, c) for c in page.items]
-        return MarkingChallengeConnection(_page=page, _nodes=nodes)
+        return _connection(page, [_out(info, c) for c in page.items])
 
 
-@strawberry.type
+@strawberry.type(description="Changes: marking challenges and their decisions.")
 class Mutation:
-    @strawberry.mutation(
+    @root_mutation(
+        scope=MARKING_CHALLENGE,
         description=(
             "Challenge the marking of a record or of one of its fields (32 CFR 2002.50). "
             "The marking stays in force while the challenge is pending."
-        )
+        ),
     )
     async def challenge_marking(
-        self, info: Info[Context, None], input: ChallengeMarkingInput
+        self,
+        info: Info[Context, None],
+        input: Annotated[ChallengeMarkingInput, strawberry.argument(description="The challenge.")],
     ) -> ChallengeReceipt:
         ctx = info.context
         target_type, key = decode_id(input.target, field="input.target")
@@ -269,11 +267,14 @@ class Mutation:
             deciding_authority=rules.DECIDING_AUTHORITY,
         )
 
-    @strawberry.mutation(
-        description="Decide a pending challenge: UPHOLD keeps the marking, CHANGE replaces it."
+    @root_mutation(
+        scope=MARKING_ADJUDICATE,
+        description="Decide a pending challenge: UPHOLD keeps the marking, CHANGE replaces it.",
     )
     async def decide_challenge(
-        self, info: Info[Context, None], input: DecideChallengeInput
+        self,
+        info: Info[Context, None],
+        input: Annotated[DecideChallengeInput, strawberry.argument(description="The decision.")],
     ) -> MarkingChallenge:
         ctx = info.context
         decided = await _service(ctx).decide(
@@ -286,11 +287,17 @@ class Mutation:
         )
         return _out(info, decided)
 
-    @strawberry.mutation(
-        description="Escalate a decided challenge to an impartial arbiter (challenger's nation)."
+    @root_mutation(
+        scope=MARKING_CHALLENGE,
+        description="Escalate a decided challenge to an impartial arbiter (challenger's nation).",
     )
     async def escalate_challenge(
-        self, info: Info[Context, None], id: strawberry.ID, reason: str
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The challenge's id.")],
+        reason: Annotated[
+            str, strawberry.argument(description="Why the decision should be reviewed.")
+        ],
     ) -> MarkingChallenge:
         ctx = info.context
         escalated = await _service(ctx).escalate(

@@ -14,47 +14,17 @@ from graphql import (
 )
 from strawberry.extensions import MaskErrors, SchemaExtension
 
-from dibx.auth.principal import (
-    MARKING_ADJUDICATE,
-    MARKING_CHALLENGE,
-    SUPPLIER_READ,
-    SUPPLY_CHAIN_READ,
-)
 from dibx.errors import DibxError, Invalid
+from dibx.schema.scopes import scope_of
 
-# Every root field and the scope it needs. A root field missing here needs a scope nobody
-# has: deny by default.
-ROOT_SCOPES: dict[str, str] = {
-    "node": SUPPLIER_READ,
-    "supplier": SUPPLIER_READ,
-    "suppliers": SUPPLIER_READ,
-    "capability": SUPPLIER_READ,
-    "capabilities": SUPPLIER_READ,
-    "nation": SUPPLIER_READ,
-    "nations": SUPPLIER_READ,
-    "agreement": SUPPLIER_READ,
-    "agreements": SUPPLIER_READ,
-    "viewer": SUPPLIER_READ,
-    "capabilityGap": SUPPLY_CHAIN_READ,
-    "supplyChain": SUPPLY_CHAIN_READ,
-    "singlePointsOfFailure": SUPPLY_CHAIN_READ,
-    "concentration": SUPPLY_CHAIN_READ,
-    "exposure": SUPPLY_CHAIN_READ,
-    "disruption": SUPPLY_CHAIN_READ,
-    "substitutes": SUPPLY_CHAIN_READ,
-    "tradePathway": SUPPLY_CHAIN_READ,
-    "markingChallenge": MARKING_CHALLENGE,
-    "markingChallenges": MARKING_CHALLENGE,
-    "challengeMarking": MARKING_CHALLENGE,
-    "escalateChallenge": MARKING_CHALLENGE,
-    "decideChallenge": MARKING_ADJUDICATE,
-}
+# What a root field that declares no scope needs: a scope nobody has (deny by default).
 _UNGRANTABLE = "none:ungrantable"
 INSUFFICIENT_SCOPE = "INSUFFICIENT_SCOPE"
 
 
 class ScopeGate(SchemaExtension):
-    """Refuses the whole operation, before it runs, if any root field needs a missing scope."""
+    """Refuses the whole operation, before it runs, if any root field needs a missing scope
+    (the scope each declares where it is defined, `dibx.schema.scopes`)."""
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context.context
@@ -66,10 +36,11 @@ class ScopeGate(SchemaExtension):
                 if parent is None or parent.name not in {"Query", "Mutation"}:
                     return
                 name = node.name.value
-                if name.startswith("__") or self.context.get_field_def() is None:
+                field = self.context.get_field_def()
+                if name.startswith("__") or field is None:
                     # A field the schema lacks is for validation to report, not a scope.
                     return
-                needed = ROOT_SCOPES.get(name, _UNGRANTABLE)
+                needed = scope_of(field) or _UNGRANTABLE
                 if needed not in scopes:
                     self.report_error(
                         GraphQLError(

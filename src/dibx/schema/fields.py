@@ -11,11 +11,13 @@ from dibx.schema.selection import path_of
 
 @strawberry.type(description="The marking of one field and whether this response released it.")
 class FieldMarking:
-    field: str
+    field: str = strawberry.field(description="The field's name.")
     marking: str | None = strawberry.field(
         description="Null when the policy conceals this marking from callers it withholds from."
     )
-    released: bool
+    released: bool = strawberry.field(
+        description="Whether this response released the field's value to you."
+    )
 
 
 class Record:
@@ -41,21 +43,21 @@ def release(root: Record, info: Info[Context, None], name: str) -> Any:
     return entry[0]
 
 
-def marked(name: str, kind: Any, description: str | None = None) -> Any:
+def marked(name: str, kind: Any, description: str) -> Any:
     """A nullable field whose value is released per its marking (null when withheld)."""
 
     def resolve(root: Record, info: Info[Context, None]) -> Any:
         return release(root, info, name)
 
     resolve.__annotations__["return"] = Optional[kind]  # noqa: UP045 - built at run time
-    return strawberry.field(resolver=resolve, description=description)
+    return strawberry.field(resolver=resolve, name=name, description=description)
 
 
-def record_marking(root: Record) -> str:
+def record_marking(root: Any) -> str:
     return str(root._d.get("__m") or "UNMARKED")
 
 
-def field_markings(root: Record, info: Info[Context, None]) -> list[FieldMarking]:
+def field_markings(root: Any, info: Info[Context, None]) -> list[FieldMarking]:
     policy = info.context.policy
     result = []
     for name, (marking, ok) in sorted((root._d.get("__fm") or {}).items()):

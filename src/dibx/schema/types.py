@@ -1,345 +1,278 @@
-"""GraphQL object types. Each wraps one map returned by a compiled query (see graph.compile).
+"""GraphQL object types derived from a `Model`: nodes, edges, connections and sort inputs.
 
+Each node or edge object wraps one map returned by a compiled query (see graph.compile).
 Nothing here queries the database: nested fields read what the root field's single query
-already fetched, found under the key the compiler gave them (`own_key`).
+already fetched, found under the key the compiler gave them (`own_key`). A field declared in
+the model is a field here, with the model's description; nothing else names it.
+
+Types refer to each other in cycles (a Supplier's offers lead to Capabilities, whose
+providers lead back), so every class is made first and decorated once all exist.
 """
 
+from __future__ import annotations
+
 import datetime
-from typing import Any
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
+from dibx.graph.model import MODEL, Model, NodeType, Relation
+from dibx.schema.connection import Connection, Edge, Rows
 from dibx.schema.context import Context
 from dibx.schema.fields import FieldMarking, field_markings, marked, record_marking
 from dibx.schema.ids import encode_id
+from dibx.schema.scopes import resolver
 from dibx.schema.selection import own_key
 
 MARKING = "The marking of this record (or edge) itself: it governs whether it is shown at all."
+FIRST = "How many to return (at most the server's page size)."
+AS_OF = "The date the memberships are read for (default today)."
 
 
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None = None
+def returning(kind: Any, **arguments: Any) -> Callable[[Any], Any]:
+    """Give a resolver its GraphQL return type (and argument types), chosen at run time:
+    model-derived types are values, which a static annotation cannot name."""
+
+    def apply(fn: Any) -> Any:
+        fn.__annotations__.update(arguments, **{"return": kind})
+        return fn
+
+    return apply
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 @strawberry.interface(description="An object with a stable global id.")
 class Node:
-    @strawberry.field(description="Stable global id (opaque).")
+    @resolver("Stable global id (opaque).")
     def id(self) -> strawberry.ID:
         raise NotImplementedError  # every implementation defines it
 
 
-def _relation(root: Any, info: Info[Context, None]) -> dict[str, Any]:
-    data: dict[str, Any] = root._d.get(own_key(info._raw_info)) or {"items": [], "first": 0}
-    return data
+@strawberry.interface(description="A record or edge that carries markings.")
+class Marked:
+    @resolver(MARKING)
+    def marking(self) -> str:
+        return record_marking(self)
+
+    @resolver("The marking of each field, and whether it was released to you.")
+    def field_markings(self, info: Info[Context, None]) -> list[FieldMarking]:
+        return field_markings(self, info)
 
 
-def _wrap(info: Info[Context, None], cls: Any, data: dict[str, Any], **extra: Any) -> Any:
-    # A record handed out is a released portion: its own marking joins the banner.
+@strawberry.enum(description="Which way a sort runs.")
+class SortDirection(Enum):
+    ASC = strawberry.enum_value("asc", description="Smallest first; withheld and null last.")
+    DESC = strawberry.enum_value("desc", description="Largest first; withheld and null last.")
+
+
+def wrap(info: Info[Context, None], cls: Any, data: dict[str, Any], **extra: Any) -> Any:
+    """A record handed out is a released portion: its own marking joins the banner."""
     info.context.disclosure.release(data.get("__m"))
     return cls(_d=data, **extra)
 
 
-@strawberry.interface(description="A record or edge that carries markings.")
-class Marked:
-    @strawberry.field(description=MARKING)
-    def marking(self) -> str:
-        return record_marking(self)  # type: ignore[arg-type]
-
-    @strawberry.field(description="The marking of each field, and whether it was released to you.")
-    def field_markings(self, info: Info[Context, None]) -> list[FieldMarking]:
-        return field_markings(self, info)  # type: ignore[arg-type]
+def root_rows(info: Info[Context, None], cls: Any, items: list[dict[str, Any]]) -> list[Any]:
+    return [wrap(info, cls, item) for item in items]
 
 
-# -- nodes ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ModelTypes:
+    """The GraphQL types of one model: node classes, root connections and sort inputs."""
+
+    model: Model
+    nodes: dict[str, Any]
+    connections: dict[str, Any]  # node type -> Connection[Edge[node], node]
+    sorts: dict[str, Any]  # node type -> its sort input (types with sortable fields)
+
+    def page(
+        self, info: Info[Context, None], type_name: str, page: Any, cursor_of: Callable[[int], str]
+    ) -> Any:
+        """A root connection over a page of records (`dibx.graph.reads.Page`)."""
+        cls = self.nodes[type_name]
+        start, items = page.offset, page.items
+        end = start + len(items)
+
+        def edges(info: Info[Context, None]) -> list[Any]:
+            return [
+                Edge(cursor=cursor_of(start + i), build=_builder(cls, item))
+                for i, item in enumerate(items)
+            ]
+
+        # An empty page ends where it started: its endCursor is the `after` it was given
+        # (null at the start), so paging on from endCursor never starts over.
+        rows = Rows(
+            edges=edges,
+            nodes=lambda info: root_rows(info, cls, items),
+            has_next=page.has_next,
+            end_cursor=cursor_of(end - 1) if end > 0 else None,
+            total=int(page.total or 0),
+        )
+        return self.connections[type_name](rows=rows)
 
 
-@strawberry.type(description="A company or facility in the industrial base.")
-class Supplier(Marked, Node):
-    _d: strawberry.Private[dict[str, Any]]
+def _builder(cls: Any, item: dict[str, Any]) -> Callable[[Info[Context, None]], Any]:
+    return lambda info: wrap(info, cls, item)
 
-    @strawberry.field(description="Stable global id (opaque).")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(encode_id("Supplier", self._d["__key"]))
 
-    @strawberry.field(description="The supplier's key in dibx data.")
-    def key(self) -> str:
-        return str(self._d["__key"])
+def _blank(name: str, bases: tuple[type, ...]) -> Any:
+    annotations: dict[str, Any] = {"_d": strawberry.Private[dict[str, Any]]}
+    if not bases:  # an edge: the relationship's map and its far node's
+        annotations["_n"] = strawberry.Private[dict[str, Any]]
+    return type(name, (Marked, *bases), {"__annotations__": annotations, "__module__": __name__})
 
-    name = marked("name", str)
-    cage = marked("cage", str, "Commercial and Government Entity code.")
-    city = marked("city", str)
-    description = marked("description", str)
-    employees = marked("employees", int)
 
-    @strawberry.field(description="The nation the supplier is based in (null if withheld).")
-    def nation(self, info: Info[Context, None]) -> "Nation | None":
-        data = self._d.get(own_key(info._raw_info))
+def _key_fields(cls: Any, node: NodeType) -> None:
+    type_name = node.name
+
+    def global_id(root: Any) -> strawberry.ID:
+        return strawberry.ID(encode_id(type_name, root._d["__key"]))
+
+    def key(root: Any) -> str:
+        return str(root._d["__key"])
+
+    cls.id = strawberry.field(resolver=global_id, description="Stable global id (opaque).")
+    setattr(
+        cls,
+        snake(node.key_field),
+        strawberry.field(
+            resolver=key,
+            name=node.key_field,
+            description=node.key_description or f"The {type_name}'s key ({node.key_hint}).",
+        ),
+    )
+
+
+def _relation_data(root: Any, info: Info[Context, None]) -> dict[str, Any]:
+    data: dict[str, Any] = root._d.get(own_key(info._raw_info)) or {"items": [], "first": 0}
+    return data
+
+
+def _relation_rows(
+    info: Info[Context, None], edge_cls: Any, target: Any, data: dict[str, Any]
+) -> Rows:
+    items, first = data["items"], data["first"]
+    shown = items[:first]
+    return Rows(
+        edges=lambda info: [wrap(info, edge_cls, i["edge"], _n=i["node"]) for i in shown],
+        nodes=lambda info: [wrap(info, target, i["node"]) for i in shown],
+        has_next=len(items) > first,
+        total=None if data.get("total") is None else int(data["total"]),
+    )
+
+
+def _many(key: str, rel: Relation, edge_cls: Any, target: Any) -> Any:
+    conn = Connection[edge_cls, target]
+
+    def resolve(
+        root: Any,
+        info: Info[Context, None],
+        first: Annotated[int, strawberry.argument(description=FIRST)] = 20,
+    ) -> Any:
+        return conn(rows=_relation_rows(info, edge_cls, target, _relation_data(root, info)))
+
+    def resolve_dated(
+        root: Any,
+        info: Info[Context, None],
+        first: Annotated[int, strawberry.argument(description=FIRST)] = 20,
+        as_of: Annotated[datetime.date | None, strawberry.argument(description=AS_OF)] = None,
+    ) -> Any:
+        # `asOf` was compiled into the query; the result is found under its key.
+        return resolve(root, info, first)
+
+    # The default page size is the relation's own.
+    resolve.__defaults__ = (rel.first,)
+    resolve_dated.__defaults__ = (rel.first, None)
+    chosen = resolve_dated if rel.dated else resolve
+    return strawberry.field(resolver=returning(conn)(chosen), name=key, description=rel.description)
+
+
+def _one(key: str, rel: Relation, target: Any) -> Any:
+    @returning(target | None)
+    def resolve(root: Any, info: Info[Context, None]) -> Any:
+        data = root._d.get(own_key(info._raw_info))
         if data is None:
             return None
-        # The BASED_IN edge is a released portion too: its marking joins the banner.
+        # The edge is a released portion too: its marking joins the banner.
         info.context.disclosure.release(data["edge"].get("__m"))
-        return _wrap(info, Nation, data["node"])
+        return wrap(info, target, data["node"])
 
-    @strawberry.field(description="Capabilities this supplier provides, with capacity.")
-    def capabilities(self, info: Info[Context, None], first: int = 20) -> "OfferConnection":
-        return _wrap_conn(info, OfferConnection, _relation(self, info))
-
-    @strawberry.field(description="Its direct suppliers (one tier upstream).")
-    def suppliers(self, info: Info[Context, None], first: int = 20) -> "SupplyConnection":
-        return _wrap_conn(info, SupplyConnection, _relation(self, info))
-
-    @strawberry.field(description="Its direct customers (one tier downstream).")
-    def customers(self, info: Info[Context, None], first: int = 20) -> "SupplyConnection":
-        return _wrap_conn(info, SupplyConnection, _relation(self, info))
-
-    @strawberry.field(description="Companies that own a share of this one.")
-    def owners(self, info: Info[Context, None], first: int = 20) -> "OwnershipConnection":
-        return _wrap_conn(info, OwnershipConnection, _relation(self, info))
-
-    @strawberry.field(description="Companies this one owns a share of.")
-    def subsidiaries(self, info: Info[Context, None], first: int = 20) -> "OwnershipConnection":
-        return _wrap_conn(info, OwnershipConnection, _relation(self, info))
+    return strawberry.field(resolver=resolve, name=key, description=rel.description)
 
 
-@strawberry.type(description="Something that can be built or supplied, with export-control facts.")
-class Capability(Marked, Node):
-    _d: strawberry.Private[dict[str, Any]]
-
-    @strawberry.field(description="Stable global id (opaque).")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(encode_id("Capability", self._d["__key"]))
-
-    @strawberry.field(description="The capability's key in dibx data.")
-    def key(self) -> str:
-        return str(self._d["__key"])
-
-    name = marked("name", str)
-    area = marked("area", str)
-    description = marked("description", str)
-    jurisdiction = marked("jurisdiction", str, "ITAR, EAR or NONE.")
-    usml = marked("usml", str, "USML category (22 CFR 121.1) when ITAR.")
-    eccn = marked("eccn", str, "Export Control Classification Number when EAR.")
-    sme = marked("sme", bool, "Significant military equipment.")
-    etl = marked("etl", bool, "On the AUKUS Excluded Technology List (ITAR 126 Supp. 2).")
-    classified = marked("classified", bool)
-    cdn_excluded = marked("cdnExcluded", bool, "Excluded from the Canadian exemption (126.5).")
-
-    @strawberry.field(description="Suppliers providing this capability, with capacity.")
-    def providers(self, info: Info[Context, None], first: int = 20) -> "ProviderConnection":
-        return _wrap_conn(info, ProviderConnection, _relation(self, info))
-
-    @strawberry.field(description="Capabilities this one is built from.")
-    def requires(self, info: Info[Context, None], first: int = 20) -> "CapabilityLinkConnection":
-        return _wrap_conn(info, CapabilityLinkConnection, _relation(self, info))
-
-    @strawberry.field(description="Capabilities built from this one.")
-    def required_by(self, info: Info[Context, None], first: int = 20) -> "CapabilityLinkConnection":
-        return _wrap_conn(info, CapabilityLinkConnection, _relation(self, info))
-
-
-@strawberry.type(description="A nation (ISO 3166-1 alpha-3).")
-class Nation(Marked, Node):
-    _d: strawberry.Private[dict[str, Any]]
-
-    @strawberry.field(description="Stable global id (opaque).")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(encode_id("Nation", self._d["__key"]))
-
-    @strawberry.field(description="ISO 3166-1 alpha-3 code.")
-    def code(self) -> str:
-        return str(self._d["__key"])
-
-    name = marked("name", str)
-
-    @strawberry.field(description="Agreements the nation belongs to as of a date (default today).")
-    def agreements(
-        self,
-        info: Info[Context, None],
-        first: int = 50,
-        as_of: datetime.date | None = None,
-    ) -> "AgreementMembershipConnection":
-        return _wrap_conn(info, AgreementMembershipConnection, _relation(self, info))
-
-    @strawberry.field(description="Suppliers based in this nation.")
-    def suppliers(self, info: Info[Context, None], first: int = 20) -> "BasedInConnection":
-        return _wrap_conn(info, BasedInConnection, _relation(self, info))
-
-
-@strawberry.type(description="An agreement, arrangement or designation nations belong to.")
-class Agreement(Marked, Node):
-    _d: strawberry.Private[dict[str, Any]]
-
-    @strawberry.field(description="Stable global id (opaque).")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(encode_id("Agreement", self._d["__key"]))
-
-    @strawberry.field(description="Agreement code, e.g. NTIB, AUKUS, RDP_MOU, NATO, SOSA.")
-    def code(self) -> str:
-        return str(self._d["__key"])
-
-    name = marked("name", str)
-    kind = marked("kind", str)
-
-    @strawberry.field(description="Member nations as of a date (default today).")
-    def members(
-        self,
-        info: Info[Context, None],
-        first: int = 50,
-        as_of: datetime.date | None = None,
-    ) -> "NationMembershipConnection":
-        return _wrap_conn(info, NationMembershipConnection, _relation(self, info))
-
-
-# -- edges (a relationship and the node at its other end) --------------------------------
-
-
-def _edge_node(cls: Any) -> Any:
+def _far_node(target: Any) -> Any:
+    @returning(target)
     def resolve(root: Any, info: Info[Context, None]) -> Any:
-        return _wrap(info, cls, root._n)
+        return wrap(info, target, root._n)
 
-    resolve.__annotations__["return"] = cls
     return strawberry.field(resolver=resolve, description="The record at the other end.")
 
 
-@strawberry.type(description="A supplier's offer of a capability.")
-class Offer(Marked):
-    _d: strawberry.Private[dict[str, Any]]
-    _n: strawberry.Private[dict[str, Any]]
-    node: Capability = _edge_node(Capability)
-    capacity = marked("capacity", float, "Capacity in `unit` per year.")
-    unit = marked("unit", str)
-    trl = marked("trl", int, "Technology readiness level, 1-9.")
-    lead_time_days = marked("leadTimeDays", int)
-
-
-@strawberry.type(description="A supplier offering the capability.")
-class ProviderOffer(Marked):
-    _d: strawberry.Private[dict[str, Any]]
-    _n: strawberry.Private[dict[str, Any]]
-    node: Supplier = _edge_node(Supplier)
-    capacity = marked("capacity", float, "Capacity in `unit` per year.")
-    unit = marked("unit", str)
-    trl = marked("trl", int, "Technology readiness level, 1-9.")
-    lead_time_days = marked("leadTimeDays", int)
-
-
-@strawberry.type(description="One tier of supply between a buyer and its supplier.")
-class SupplyLink(Marked):
-    _d: strawberry.Private[dict[str, Any]]
-    _n: strawberry.Private[dict[str, Any]]
-    node: Supplier = _edge_node(Supplier)
-    item = marked("item", str)
-    share = marked("share", float, "Share of the buyer's need for the item, 0-1.")
-    sole = marked("sole", bool, "Whether this is the buyer's sole source of the item.")
-
-
-@strawberry.type(description="An ownership link between companies.")
-class Ownership(Marked):
-    _d: strawberry.Private[dict[str, Any]]
-    _n: strawberry.Private[dict[str, Any]]
-    node: Supplier = _edge_node(Supplier)
-    share = marked("share", float, "Share owned, 0-1.")
-
-
-@strawberry.type(description="A REQUIRES link between capabilities.")
-class CapabilityLink(Marked):
-    _d: strawberry.Private[dict[str, Any]]
-    _n: strawberry.Private[dict[str, Any]]
-    node: Capability = _edge_node(Capability)
-
-
-@strawberry.type(description="A nation's membership in an agreement.")
-class AgreementMembership(Marked):
-    _d: strawberry.Private[dict[str, Any]]
-    _n: strawberry.Private[dict[str, Any]]
-    node: Agreement = _edge_node(Agreement)
-    since = marked("since", datetime.date)
-    until = marked("until", datetime.date)
-    source = marked("source", str)
-
-
-@strawberry.type(description="A nation's membership in an agreement.")
-class NationMembership(Marked):
-    _d: strawberry.Private[dict[str, Any]]
-    _n: strawberry.Private[dict[str, Any]]
-    node: Nation = _edge_node(Nation)
-    since = marked("since", datetime.date)
-    until = marked("until", datetime.date)
-    source = marked("source", str)
-
-
-@strawberry.type(description="A supplier based in the nation.")
-class BasedIn(Marked):
-    _d: strawberry.Private[dict[str, Any]]
-    _n: strawberry.Private[dict[str, Any]]
-    node: Supplier = _edge_node(Supplier)
-
-
-# -- relation connections -----------------------------------------------------------------
-
-
-@strawberry.type(description="Fields every connection has.")
-class ConnectionBase:
-    _data: strawberry.Private[dict[str, Any]]
-
-    @strawberry.field(description="How many you may see in all (never counts hidden records).")
-    def total_count(self) -> int:
-        total = self._data.get("total")
-        if total is None:  # the compiler counts only when totalCount is selected
-            raise RuntimeError("totalCount was not fetched")
-        return int(total)
-
-    @strawberry.field
-    def page_info(self) -> PageInfo:
-        return PageInfo(has_next_page=len(self._data["items"]) > self._data["first"])
-
-
-def _edges(cls: Any) -> Any:
-    def resolve(root: Any, info: Info[Context, None]) -> Any:
-        items = root._data["items"][: root._data["first"]]
-        return [_wrap(info, cls, item["edge"], _n=item["node"]) for item in items]
-
-    resolve.__annotations__["return"] = list[cls]
-    return strawberry.field(resolver=resolve)
-
-
-def _nodes(cls: Any) -> Any:
-    def resolve(root: Any, info: Info[Context, None]) -> Any:
-        items = root._data["items"][: root._data["first"]]
-        return [_wrap(info, cls, item["node"]) for item in items]
-
-    resolve.__annotations__["return"] = list[cls]
-    return strawberry.field(resolver=resolve)
-
-
-def _wrap_conn(info: Info[Context, None], cls: Any, data: dict[str, Any]) -> Any:
-    return cls(_data=data)
-
-
-def _connection(name: str, edge: Any, node: Any) -> Any:
-    """A relation's connection type: edges (the relationship and its far record) and nodes."""
-    namespace: dict[str, Any] = {
-        "__annotations__": {
-            "_data": strawberry.Private[dict[str, Any]],
-            "edges": list[edge],
-            "nodes": list[node],
-        },
-        "edges": _edges(edge),
-        "nodes": _nodes(node),
+def build_types(model: Model = MODEL) -> ModelTypes:
+    nodes = {name: _blank(name, (Node,)) for name in model.nodes}
+    edges: dict[str, Any] = {}
+    for node in model.nodes.values():
+        cls = nodes[node.name]
+        _key_fields(cls, node)
+        for f in node.fields:
+            setattr(cls, f.attr, marked(f.name, f.kind, f.description))
+        for key, rel in node.relations.items():
+            target = nodes[rel.target]
+            if not rel.many:
+                setattr(cls, snake(key), _one(key, rel, target))
+                continue
+            edge_cls = edges.get(rel.edge_name)
+            if edge_cls is None:
+                edge_cls = edges[rel.edge_name] = _blank(rel.edge_name, ())
+                edge_cls.__doc__ = rel.edge.description
+                edge_cls.node = _far_node(target)
+                for f in rel.edge.fields:
+                    setattr(edge_cls, f.attr, marked(f.name, f.kind, f.description))
+            setattr(cls, snake(key), _many(key, rel, edge_cls, target))
+    for name, cls in edges.items():
+        strawberry.type(cls, name=name, description=cls.__doc__)
+    for node in model.nodes.values():
+        strawberry.type(nodes[node.name], name=node.name, description=node.description)
+    connections = {
+        name: Connection[Edge[cls], cls]  # type: ignore[valid-type]
+        for name, cls in nodes.items()
     }
-    return strawberry.type(type(name, (ConnectionBase,), namespace))
+    sorts = {n.name: _sort_input(n) for n in model.nodes.values() if n.sortable()}
+    return ModelTypes(model=model, nodes=nodes, connections=connections, sorts=sorts)
 
 
-OfferConnection = _connection("OfferConnection", Offer, Capability)
-ProviderConnection = _connection("ProviderConnection", ProviderOffer, Supplier)
-SupplyConnection = _connection("SupplyConnection", SupplyLink, Supplier)
-OwnershipConnection = _connection("OwnershipConnection", Ownership, Supplier)
-CapabilityLinkConnection = _connection("CapabilityLinkConnection", CapabilityLink, Capability)
-AgreementMembershipConnection = _connection(
-    "AgreementMembershipConnection", AgreementMembership, Agreement
-)
-NationMembershipConnection = _connection("NationMembershipConnection", NationMembership, Nation)
-BasedInConnection = _connection("BasedInConnection", BasedIn, Supplier)
+def _sort_input(node: NodeType) -> Any:
+    """`<Type>SortField` (the key and every sortable field) and the `<Type>Sort` input."""
+    values: dict[str, Any] = {
+        "KEY": strawberry.enum_value("key", description=f"The {node.name}'s key.")
+    }
+    for f in node.sortable():
+        values[snake(f.name).upper()] = strawberry.enum_value(f.name, description=f.description)
+    functional: Any = Enum  # the enum's name is the model's, not a literal
+    members = functional(f"{node.name}SortField", values)
+    field_enum = strawberry.enum(
+        members,
+        description=f"What {node.name} records can be sorted by.",
+    )
+    cls = type(
+        f"{node.name}Sort",
+        (),
+        {
+            "__annotations__": {"field": field_enum, "direction": SortDirection},
+            "__module__": __name__,
+            "field": strawberry.field(description="The field to sort by."),
+            "direction": strawberry.field(
+                default=SortDirection.ASC, description="Ascending (default) or descending."
+            ),
+        },
+    )
+    return strawberry.input(
+        cls, description="Sort order; a field withheld from you sorts as null (last)."
+    )

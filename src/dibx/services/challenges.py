@@ -46,6 +46,7 @@ Rules as implemented:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
@@ -195,7 +196,7 @@ class ChallengeService:
         graph: Graph,
         policy: Policy,
         *,
-        audit: WriteAudit,
+        audit: WriteAudit | None = None,
         challenger_key: bytes,
         due_days: int = DEFAULT_DUE_DAYS,
         max_page_size: int = 100,
@@ -214,6 +215,17 @@ class ChallengeService:
         self.max_page_size = max_page_size
         self.clock = clock
         self.budget = budget
+
+    def for_request(self, audit: WriteAudit, budget: RequestBudget) -> ChallengeService:
+        """This service (built once) bound to one request's write audit and budget."""
+        bound = copy.copy(self)
+        bound.audit, bound.budget = audit, budget
+        return bound
+
+    def _audit(self) -> WriteAudit:
+        if self.audit is None:  # no write goes unaudited
+            raise RuntimeError("the challenge service has no write audit")
+        return self.audit
 
     # -- filing -------------------------------------------------------------------------
 
@@ -296,7 +308,7 @@ class ChallengeService:
                 "marking_after": current,  # filing changes no marking
             }
 
-        row = await self.audit.run(
+        row = await self._audit().run(
             principal,
             "challengeMarking",
             describe,
@@ -387,7 +399,7 @@ class ChallengeService:
                 "marking_after": item["liveMarking"],
             }
 
-        updated = await self.audit.run(
+        updated = await self._audit().run(
             principal,
             "decideChallenge",
             describe,
@@ -448,7 +460,7 @@ class ChallengeService:
                 "state_after": item["state"],
             }
 
-        updated = await self.audit.run(
+        updated = await self._audit().run(
             principal,
             "escalateChallenge",
             describe,

@@ -17,6 +17,7 @@ from dibx.auth.release import ReleaseScope
 from dibx.errors import Invalid, LimitExceeded
 from dibx.graph import reads
 from dibx.graph.driver import Graph
+from dibx.graph.model import MODEL, Model
 from dibx.graph.reads import CapabilityFilter, Page, Sort, SupplierFilter
 from dibx.graph.selection import Selected
 from dibx.services.budget import RequestBudget
@@ -38,8 +39,11 @@ class Directory:
         *,
         max_page_size: int,
         max_cost: int = 20_000,
+        model: Model = MODEL,
     ) -> None:
         self.graph = graph
+        # The model the served schema was built from; reads compile against it.
+        self.model = model
         self.memberships = memberships
         self.max_page_size = max_page_size
         self.max_cost = max_cost
@@ -140,6 +144,7 @@ class Directory:
                 supplier_filter=supplier_filter,
                 capability_filter=capability_filter,
                 nation_codes=nation_codes,
+                model=self.model,
             )
 
     async def get(
@@ -148,5 +153,11 @@ class Directory:
         cost = 1 + self.check_nested(selections)
         async with self._spend(cost):
             return await reads.get_node(
-                self.graph, scope, type_name, key, selections, nested_limit=self.max_page_size
+                self.graph,
+                scope,
+                type_name,
+                key,
+                selections,
+                nested_limit=self.max_page_size,
+                model=self.model,
             )

@@ -65,6 +65,10 @@ class Analytics:
         self.memberships = memberships
         self.limits = limits
 
+    def with_limits(self, limits: AnalyticsLimits) -> Analytics:
+        """This service (built once) under one request's limits (bound to its budget)."""
+        return Analytics(self.graph, self.memberships, limits)
+
     # -- shared ----------------------------------------------------------------------------
 
     async def _tetragraphs(self, scope: ReleaseScope) -> Tetragraphs:

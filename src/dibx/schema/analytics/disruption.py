@@ -1,0 +1,165 @@
+"""The `disruption` analysis: its result types and its root field."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from dibx.auth.principal import SUPPLY_CHAIN_READ
+from dibx.schema.analytics.common import (
+    MARKING,
+    CapabilitySummary,
+    SupplierSummary,
+    capability_summary,
+    released,
+    said,
+    service,
+    supplier_summary,
+    withheld_map,
+)
+from dibx.schema.context import Context
+from dibx.schema.ids import decode_id
+from dibx.schema.scopes import root_field
+from dibx.services.analytics import disruption
+
+
+@strawberry.type(description="A remaining provider in an allied nation.")
+class AlternativeProvider:
+    withheld_: strawberry.Private[dict[str, str]] = withheld_map()
+    supplier: SupplierSummary = strawberry.field(description="The provider.")
+    capacity: float | None = said("Its capacity; null when withheld.")
+
+
+@strawberry.type(description="What one capability loses.")
+class CapabilityImpact:
+    capability: CapabilitySummary = strawberry.field(description="The capability.")
+    providers_before: int = strawberry.field(description="Providers before the knock-out.")
+    providers_after: int = strawberry.field(description="Providers after it.")
+    capacity_before: float = strawberry.field(description="Released capacity before.")
+    capacity_after: float = strawberry.field(description="Released capacity after.")
+    capacity_lost: float = strawberry.field(description="Released capacity lost.")
+    capacity_lost_share: float | None = strawberry.field(
+        description="Share of released capacity lost; null without capacity before."
+    )
+    capacity_unknown_removed: int = strawberry.field(
+        description="Removed providers whose capacity is withheld from you."
+    )
+    lost_every_provider: bool = strawberry.field(description="Whether every provider is lost.")
+    allied_alternatives: list[AlternativeProvider] = strawberry.field(
+        description="Remaining providers in allied nations, by capacity."
+    )
+    marking: str = strawberry.field(description=MARKING)
+
+
+@strawberry.type(description="A capability that requires, at some depth, a lost one.")
+class ImpairedCapability:
+    capability: CapabilitySummary = strawberry.field(description="The capability.")
+    lost_inputs: list[str] = strawberry.field(
+        description="Keys of the lost capabilities it requires."
+    )
+    tier: int = strawberry.field(description="REQUIRES links to the nearest lost input.")
+    marking: str = strawberry.field(description=MARKING)
+
+
+@strawberry.type(description="Knock-out of nations and suppliers, then what remains reachable.")
+class DisruptionReport:
+    removed_nations: list[str] = strawberry.field(description="The nations knocked out.")
+    removed_suppliers: list[SupplierSummary] = strawberry.field(
+        description="The named suppliers you may see (others are ignored, as if absent)."
+    )
+    capabilities: list[CapabilityImpact] = strawberry.field(
+        description="Capabilities that lose providers or capacity."
+    )
+    lost: list[CapabilitySummary] = strawberry.field(
+        description="Capabilities left with no provider."
+    )
+    impaired: list[ImpairedCapability] = strawberry.field(
+        description="Capabilities requiring a lost one."
+    )
+    marking: str = strawberry.field(description=MARKING)
+
+
+def _disruption(r: disruption.DisruptionReport) -> DisruptionReport:
+    return DisruptionReport(
+        removed_nations=list(r.removed_nations),
+        removed_suppliers=[supplier_summary(s) for s in r.removed_suppliers],
+        capabilities=[
+            CapabilityImpact(
+                capability=capability_summary(i.capability),
+                providers_before=i.providers_before,
+                providers_after=i.providers_after,
+                capacity_before=i.capacity_before,
+                capacity_after=i.capacity_after,
+                capacity_lost=i.capacity_lost,
+                capacity_lost_share=i.capacity_lost_share,
+                capacity_unknown_removed=i.capacity_unknown_removed,
+                lost_every_provider=i.lost_every_provider,
+                allied_alternatives=[
+                    AlternativeProvider(
+                        supplier=supplier_summary(a.supplier),
+                        capacity=a.capacity,
+                        withheld_=dict(a.withheld),
+                    )
+                    for a in i.allied_alternatives
+                ],
+                marking=i.marking,
+            )
+            for i in r.capabilities
+        ],
+        lost=[capability_summary(c) for c in r.lost],
+        impaired=[
+            ImpairedCapability(
+                capability=capability_summary(i.capability),
+                lost_inputs=list(i.lost_inputs),
+                tier=i.tier,
+                marking=i.marking,
+            )
+            for i in r.impaired
+        ],
+        marking=r.marking,
+    )
+
+
+@strawberry.type
+class Query:
+    @root_field(
+        scope=SUPPLY_CHAIN_READ,
+        description=(
+            "What is lost if nations or suppliers drop out: capabilities that lose every "
+            "provider or some capacity, remaining allied providers, and capabilities that "
+            "require a lost one (to `depth` REQUIRES links)."
+        ),
+    )
+    async def disruption(
+        self,
+        info: Info[Context, None],
+        remove_nations: Annotated[
+            list[str] | None,
+            strawberry.argument(description="ISO 3166-1 alpha-3 codes of nations to knock out."),
+        ] = None,
+        remove_suppliers: Annotated[
+            list[strawberry.ID] | None,
+            strawberry.argument(description="Global ids of suppliers to knock out."),
+        ] = None,
+        depth: Annotated[
+            int,
+            strawberry.argument(description="REQUIRES links to follow to impaired capabilities."),
+        ] = 3,
+        first: Annotated[
+            int, strawberry.argument(description="Allied alternatives listed per capability.")
+        ] = 10,
+    ) -> DisruptionReport:
+        keys = [
+            decode_id(s, expected="Supplier", field="removeSuppliers")[1]
+            for s in remove_suppliers or []
+        ]
+        r = await service(info).disruption(
+            info.context.scope,
+            nations=remove_nations or [],
+            suppliers=keys,
+            depth=depth,
+            first=first,
+        )
+        return released(info, _disruption(r))

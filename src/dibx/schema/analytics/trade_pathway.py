@@ -1,0 +1,107 @@
+"""The `tradePathway` analysis: its result types and its root field."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from dibx.auth.principal import SUPPLY_CHAIN_READ
+from dibx.schema.analytics.common import (
+    MARKING,
+    CapabilitySummary,
+    capability_summary,
+    released,
+    service,
+)
+from dibx.schema.context import Context
+from dibx.schema.ids import decode_id
+from dibx.schema.scopes import root_field
+from dibx.services.analytics import trade
+
+
+@strawberry.enum(description="What an advisory trade check concluded.")
+class TradeOutcome(Enum):
+    EXEMPTION_MAY_APPLY = strawberry.enum_value(
+        "EXEMPTION_MAY_APPLY", description="An exemption may cover the transfer."
+    )
+    LICENCE_REQUIRED = strawberry.enum_value(
+        "LICENCE_REQUIRED", description="A licence is required."
+    )
+    UNDETERMINED = strawberry.enum_value(
+        "UNDETERMINED", description="Withheld or missing attributes leave it open."
+    )
+    NOT_AN_EXPORT = strawberry.enum_value(
+        "NOT_AN_EXPORT", description="The destination is the United States."
+    )
+
+
+@strawberry.type(description="A released attribute a trade outcome rests on.")
+class TradeAttribute:
+    name: str = strawberry.field(description="The attribute.")
+    value: str = strawberry.field(description="Its value.")
+    marking: str = strawberry.field(description="Its marking.")
+
+
+@strawberry.type(description="Advisory only: whether an ITAR exemption could cover a transfer.")
+class TradePathway:
+    capability: CapabilitySummary = strawberry.field(description="The capability.")
+    destination: str = strawberry.field(description="The destination nation.")
+    outcome: TradeOutcome = strawberry.field(description="The advisory outcome.")
+    exemption: str | None = strawberry.field(description="The exemption considered, if any.")
+    reasons: list[str] = strawberry.field(description="Why, step by step.")
+    relied_on: list[TradeAttribute] = strawberry.field(
+        description="The released attributes the outcome rests on."
+    )
+    undetermined: list[str] = strawberry.field(
+        description="Attributes the outcome needs that are withheld from you or not recorded."
+    )
+    advisory: bool = strawberry.field(
+        description="Always true: this is not a licensing determination."
+    )
+    notice: str = strawberry.field(description="What this answer is and is not.")
+    marking: str = strawberry.field(description=MARKING)
+
+
+def _trade(r: trade.TradePathway) -> TradePathway:
+    return TradePathway(
+        capability=capability_summary(r.capability),
+        destination=r.destination,
+        outcome=TradeOutcome(r.outcome),
+        exemption=r.exemption,
+        reasons=list(r.reasons),
+        relied_on=[
+            TradeAttribute(name=a.name, value=a.value, marking=a.marking) for a in r.relied_on
+        ],
+        undetermined=list(r.undetermined),
+        advisory=r.advisory,
+        notice=r.notice,
+        marking=r.marking,
+    )
+
+
+@strawberry.type
+class Query:
+    @root_field(
+        scope=SUPPLY_CHAIN_READ,
+        description=(
+            "Advisory only: whether ITAR 126.7 (AUKUS) or 126.5 (Canada) could cover a "
+            "transfer to `destination`, from the attributes released to you."
+        ),
+    )
+    async def trade_pathway(
+        self,
+        info: Info[Context, None],
+        capability: Annotated[
+            strawberry.ID, strawberry.argument(description="Global id of the capability.")
+        ],
+        destination: Annotated[
+            str, strawberry.argument(description="ISO 3166-1 alpha-3 code of the receiving nation.")
+        ],
+    ) -> TradePathway | None:
+        _, key = decode_id(capability, expected="Capability", field="capability")
+        ctx = info.context
+        r = await service(info).trade_pathway(ctx.scope, key, destination, ctx.policy.discloses)
+        return None if r is None else released(info, _trade(r))
