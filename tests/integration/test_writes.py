@@ -9,11 +9,13 @@ import neo4j
 import pytest
 
 from dibx.graph.driver import Graph
-from dibx.graph.records import Dataset
-from dibx.graph.writes import MissingEndpointError, clear_database, write_dataset
+from dibx.graph.model import MODEL, Field
+from dibx.graph.records import Dataset, EdgeRecord, Markings, NodeRecord
+from dibx.graph.writes import MissingEndpointError, WriteError, clear_database, write_dataset
 from dibx.ingest.demo import load_demo
 from dibx.ingest.reference import default_data_dir, load_reference
 from dibx.ingest.synthetic import generate
+from tests.support import builders as b
 
 pytestmark = pytest.mark.neo4j
 DB = "neo4j"
@@ -179,3 +181,22 @@ async def test_every_batch_and_clear_goes_through_the_counted_graph(
     assert await clear_database(graph, batch_size=1000) > 0
     # relationships (one batch, then an empty one), nodes (batches, then an empty one)
     assert graph.stats.writes - before >= 4
+
+
+async def test_a_field_added_to_the_model_is_written_from_the_model_passed(
+    neo4j_driver: neo4j.AsyncDriver, clean_db: None
+) -> None:
+    extended = MODEL.with_field("Supplier", Field("website", str, "The supplier's web site."))
+    supplier = extended.nodes["Supplier"]
+    marks = Markings.build("PUBLIC", dict.fromkeys(supplier.names, "PUBLIC") | {"website": "CUI"})
+    based_in = EdgeRecord.of(extended.edges["BASED_IN"], "s1", "USA", Markings("PUBLIC"))
+    record = NodeRecord.of(supplier, "s1", marks, {"name": "S", "website": "x.test"}, (based_in,))
+    graph = Graph(neo4j_driver, DB)
+    await write_dataset(graph, b.reference())
+    with pytest.raises(WriteError, match=r"the model has no field\(s\) website"):
+        await write_dataset(graph, Dataset.of([record]))  # the model of record: no such field
+    written = await write_dataset(graph, Dataset.of([record]), model=extended)
+    assert (written["Supplier"], written["BASED_IN"]) == (1, 1)
+    (row,) = await rows(neo4j_driver, "MATCH (s:Supplier {id: 's1'}) RETURN properties(s) AS p")
+    assert row["p"]["website"] == "x.test"
+    assert (row["p"]["marking_website"], row["p"]["release_website"]) == ("CUI", ["@CUI_REL|USA"])

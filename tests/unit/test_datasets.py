@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from dibx.auth.markings import canonicalize
+from dibx.graph.model import MODEL, Field
 from dibx.graph.records import Dataset
 from dibx.ingest.demo import FALLBACK_MARKING, load_demo
 from dibx.ingest.reference import default_data_dir, load_reference
@@ -512,3 +513,22 @@ def test_memberships_may_carry_markings(tmp_path: Path) -> None:
         "until": "CUI//NOFORN",
         "source": "PUBLIC",
     }
+
+
+def test_a_field_added_to_the_model_is_loaded_and_unknown_to_the_model_of_record(
+    tmp_path: Path,
+) -> None:
+    extended = MODEL.with_field("Supplier", Field("website", str, "The supplier's web site."))
+    defaults = {**DEFAULTS, "Supplier": {"marking": "PUBLIC", "fields": {
+        **DEFAULTS["Supplier"]["fields"], "website": "CUI"}}}  # fmt: skip
+    rows = supplier_rows()
+    rows[0]["website"] = "prime.test"
+    demo = tmp_path / "demo"
+    write_demo(tmp_path, rows, defaults=defaults)
+    result = load_demo(demo, model=extended)
+    assert result.ok, reasons(result)
+    prime = result.dataset.nodes_of("Supplier")[0]
+    assert (prime["website"], prime.markings.of("website")) == ("prime.test", "CUI")
+    plain = load_demo(demo)
+    assert one(plain, "unknown field(s) website").row == "suppliers[0] (s.prime)"
+    assert one(plain, "unknown field 'website'").row == "defaults.Supplier"
