@@ -34,8 +34,9 @@ from dibx.app import build_runtime, create_app
 from dibx.graph import migrations
 from dibx.graph.driver import Graph, connect
 from dibx.graph.writes import write_dataset
+from dibx.ingest import synthetic
+from dibx.ingest.reference import load_reference
 from dibx.schema.ids import encode_id
-from dibx.services import datasets, synthetic
 from dibx.services.audit import FileSink
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -132,7 +133,7 @@ async def run(args: argparse.Namespace, uri: str) -> dict[str, Any]:
     load: dict[str, Any] = {}
     if not args.no_load:
         started = time.perf_counter()
-        data = datasets.load_reference(shipped.reference_dir()).dataset
+        data = load_reference(shipped.reference_dir()).dataset
         data = data.merged(synthetic.generate(args.suppliers, seed=args.seed))
         generated = time.perf_counter()
         counts = await write_dataset(graph, data, batch_size=10_000)

@@ -46,12 +46,12 @@ from bench.servers import Child, ngql_problem, start_dibx, start_ngql
 from dibx import config, neo4j_server
 from dibx import data as shipped
 from dibx.app import build_runtime, create_app
-from dibx.auth import policy as policy_module
 from dibx.auth.principal import Principal
 from dibx.graph import migrations
 from dibx.graph.driver import Graph, connect
 from dibx.graph.writes import write_dataset
-from dibx.services import datasets, synthetic
+from dibx.ingest import synthetic
+from dibx.ingest.reference import load_reference
 from dibx.services.audit import FileSink
 from dibx.services.memberships import MembershipDirectory
 
@@ -108,12 +108,12 @@ async def load_data(
         return {"loaded": False, "suppliers_present": present}
 
     started = time.perf_counter()
-    reference = datasets.load_reference(shipped.reference_dir())
+    reference = load_reference(shipped.reference_dir())
     if reference.rejected:
         raise SystemExit(f"reference data rejected: {reference.rejected[:3]}")
     generated = synthetic.generate(suppliers, seed=seed)
     # Nations come with the reference data already.
-    dataset = reference.dataset.merged(dataclasses.replace(generated, nations=[]))
+    dataset = reference.dataset.merged(generated.replaced(nodes={"Nation": []}))
     generate_s = time.perf_counter() - started
     counts = dataset.counts()
     rows = sum(counts.values())
@@ -198,7 +198,7 @@ async def make_callers(
     """A token per nation, and the release parameters dibx derives for that caller."""
     runtime = build_runtime(settings, graph=graph)
     assert runtime.issuer is not None
-    policy = policy_module.load(settings.policy_file)
+    policy = runtime.policy  # the model's default markings under the file's overrides
     memberships = MembershipDirectory(graph)
     today = datetime.now(UTC).date()
     callers = {}

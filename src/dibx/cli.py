@@ -58,7 +58,7 @@ async def _seed(
 ) -> int:
     from dibx.graph import migrations
     from dibx.graph.driver import Graph, connect
-    from dibx.services import seeding
+    from dibx.ingest import seeding
 
     graph = Graph(
         connect(uri, settings.neo4j_user, settings.neo4j_password),

@@ -1,17 +1,25 @@
 """Settings, read from DIBX_* environment variables in this module only.
 
-Every other layer receives what it needs as arguments, so tests can build any layer directly.
+`Settings` declares every setting once: its variable, type, default and bounds; `load(env)`
+builds it from a mapping (the environment by default), so tests pass their own. A bad value
+stops the service with a ConfigError naming the variable. Every other layer receives what it
+needs as arguments, so tests can build any layer directly.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import pycountry
+from pydantic import BeforeValidator, ValidationError, model_validator
+from pydantic import Field as Setting
+from pydantic_core import PydanticUseDefault
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from dibx import data as shipped
 
@@ -22,41 +30,73 @@ class ConfigError(ValueError):
     """A setting is missing or malformed; the service refuses to start."""
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    value = raw.strip().lower()
+class _Bad(ValueError):
+    """A value's fault; the message follows the variable's name (`='x': expected ...`)."""
+
+
+def _blank(raw: object) -> bool:
+    return raw is None or (isinstance(raw, str) and raw.strip() == "")
+
+
+def _int(low: int, high: int) -> BeforeValidator:
+    def check(raw: object) -> int:
+        if _blank(raw):
+            raise PydanticUseDefault
+        try:
+            value: int = int(raw)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            raise _Bad(f"={raw!r}: expected an integer") from None
+        if not low <= value <= high:
+            raise _Bad(f"={value}: expected {low}..{high}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    value = str(raw).strip().lower()
     if value in {"1", "true", "yes", "on"}:
         return True
     if value in {"0", "false", "no", "off"}:
         return False
-    raise ConfigError(f"{name}={raw!r}: expected true or false")
+    raise _Bad(f"={raw!r}: expected true or false")
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: expected an integer") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}={value}: expected {low}..{high}")
-    return value
-
-
-def _codes(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    codes = tuple(c.strip() for c in raw.split(",") if c.strip())
+def _codes(raw: object) -> tuple[str, ...]:
+    if _blank(raw):
+        raise PydanticUseDefault
+    if isinstance(raw, tuple):
+        return raw
+    codes = tuple(c.strip() for c in str(raw).split(",") if c.strip())
     known = {c.alpha_3 for c in pycountry.countries}
     bad = [c for c in codes if c not in known]
     if bad:
-        raise ConfigError(f"{name}: not ISO 3166-1 alpha-3 codes: {', '.join(bad)}")
+        raise _Bad(f": not ISO 3166-1 alpha-3 codes: {', '.join(bad)}")
     return codes
+
+
+def _or_none(raw: object) -> object:
+    return None if _blank(raw) else raw
+
+
+def _or_default(raw: object) -> object:
+    if _blank(raw):
+        raise PydanticUseDefault
+    return raw
+
+
+def _absolute(raw: object) -> Path:
+    # Relative to where dibx runs (the checkout's root for `make demo`), installed or not.
+    return Path(str(raw)).absolute()
+
+
+Int = Callable[[int, int], BeforeValidator]
+OrNone = BeforeValidator(_or_none)
+OrDefault = BeforeValidator(_or_default)
+Flag = BeforeValidator(_bool)
+ENVIRONMENTS = ("development", "test", "production")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +119,8 @@ _EXPLORER_OIDC = (
 DEFAULT_EXPLORER_SCOPE = "supplier:read supply_chain:read marking:challenge"
 
 
-def _web_url(env: Mapping[str, str], name: str) -> str:
-    raw = env[name].strip()
+def _web_url(env: Mapping[str, Any], name: str) -> str:
+    raw = str(env[name]).strip()
     parts = urlsplit(raw)
     loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
     if not parts.netloc or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
@@ -88,8 +128,8 @@ def _web_url(env: Mapping[str, str], name: str) -> str:
     return raw
 
 
-def _explorer_oidc(env: Mapping[str, str]) -> ExplorerOidc | None:
-    given = [name for name in _EXPLORER_OIDC if env.get(name, "").strip()]
+def _explorer_oidc(env: Mapping[str, Any]) -> ExplorerOidc | None:
+    given = [name for name in _EXPLORER_OIDC if str(env.get(name) or "").strip()]
     if not given:
         return None
     if len(given) != len(_EXPLORER_OIDC):
@@ -98,9 +138,9 @@ def _explorer_oidc(env: Mapping[str, str]) -> ExplorerOidc | None:
     return ExplorerOidc(
         authorize_url=_web_url(env, "DIBX_EXPLORER_AUTHORIZE_URL"),
         token_url=_web_url(env, "DIBX_EXPLORER_TOKEN_URL"),
-        client_id=env["DIBX_EXPLORER_CLIENT_ID"].strip(),
+        client_id=str(env["DIBX_EXPLORER_CLIENT_ID"]).strip(),
         redirect_url=_web_url(env, "DIBX_EXPLORER_REDIRECT_URL"),
-        scope=env.get("DIBX_EXPLORER_SCOPE", "").strip() or DEFAULT_EXPLORER_SCOPE,
+        scope=str(env.get("DIBX_EXPLORER_SCOPE") or "").strip() or DEFAULT_EXPLORER_SCOPE,
     )
 
 
@@ -119,18 +159,6 @@ class RateLimitSettings:
     instances: int = 1
 
 
-def _rate_limits(env: Mapping[str, str]) -> RateLimitSettings:
-    per_minute = {"low": 0, "high": 10_000_000}
-    burst = {"low": 1, "high": 1_000_000}
-    return RateLimitSettings(
-        per_token=_int(env, "DIBX_RATE_PER_TOKEN", 600, **per_minute),
-        per_token_burst=_int(env, "DIBX_RATE_PER_TOKEN_BURST", 60, **burst),
-        per_address=_int(env, "DIBX_RATE_PER_ADDRESS", 3000, **per_minute),
-        per_address_burst=_int(env, "DIBX_RATE_PER_ADDRESS_BURST", 200, **burst),
-        instances=_int(env, "DIBX_RATE_INSTANCES", 1, low=1, high=1000),
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class ShutdownSettings:
     """On SIGTERM: answer /readyz 503 for `drain_delay_s` while still serving (a load balancer
@@ -141,79 +169,163 @@ class ShutdownSettings:
     grace_s: int = 25
 
 
-def _shutdown(env: Mapping[str, str]) -> ShutdownSettings:
-    return ShutdownSettings(
-        drain_delay_s=_int(env, "DIBX_DRAIN_DELAY", 5, low=0, high=300),
-        grace_s=_int(env, "DIBX_SHUTDOWN_GRACE", 25, low=0, high=3600),
+def _var(name: str, default: Any = None, **kw: Any) -> Any:
+    """The setting read from environment variable `name`."""
+    return Setting(default, validation_alias=name, **kw)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        frozen=True, extra="ignore", arbitrary_types_allowed=True, case_sensitive=True
     )
 
-
-@dataclass(frozen=True, slots=True)
-class Settings:
     # Neo4j: unset URI means "start the embedded server under data_dir".
-    neo4j_uri: str | None = None
-    neo4j_user: str = "neo4j"
-    neo4j_password: str = ""
-    neo4j_database: str = "neo4j"
-    embedded_port: int = 7687
+    neo4j_uri: Annotated[str | None, OrNone] = _var("DIBX_NEO4J_URI")
+    neo4j_user: str = _var("DIBX_NEO4J_USER", "neo4j")
+    neo4j_password: str = _var("DIBX_NEO4J_PASSWORD", "")
+    neo4j_database: str = _var("DIBX_NEO4J_DATABASE", "neo4j")
+    embedded_port: Annotated[int, _int(1024, 65535)] = _var("DIBX_NEO4J_PORT", 7687)
     # Fail fast when Neo4j is down (seconds): the driver's defaults add up to about a minute.
-    neo4j_connect_timeout_s: int = 3
-    neo4j_acquire_timeout_s: int = 5
-    neo4j_retry_time_s: int = 3
-    neo4j_pool_size: int = 50
+    neo4j_connect_timeout_s: Annotated[int, _int(1, 120)] = _var("DIBX_NEO4J_CONNECT_TIMEOUT", 3)
+    neo4j_acquire_timeout_s: Annotated[int, _int(1, 120)] = _var("DIBX_NEO4J_ACQUIRE_TIMEOUT", 5)
+    neo4j_retry_time_s: Annotated[int, _int(0, 120)] = _var("DIBX_NEO4J_RETRY_TIME", 3)
+    neo4j_pool_size: Annotated[int, _int(4, 1000)] = _var("DIBX_NEO4J_POOL_SIZE", 50)
     # Server-side timeout of each transaction (seconds): Neo4j stops a runaway query itself.
-    neo4j_tx_timeout_s: int = 30
-    data_dir: Path = Path("var")
+    neo4j_tx_timeout_s: Annotated[int, _int(1, 3600)] = _var("DIBX_NEO4J_TX_TIMEOUT", 30)
+    data_dir: Annotated[Path, BeforeValidator(_absolute)] = _var(
+        "DIBX_DATA_DIR", "var", validate_default=True
+    )
     # HTTP
-    host: str = "127.0.0.1"
-    port: int = 8000
-    environment: str = "development"
-    graphiql: bool = True
-    introspection: bool = True
+    host: str = _var("DIBX_HOST", "127.0.0.1")
+    port: Annotated[int, _int(1, 65535)] = _var("DIBX_PORT", 8000)
+    environment: str = _var("DIBX_ENV", "development")
+    # Development surfaces: on unless DIBX_ENV=production (filled in by `_environment`).
+    graphiql: Annotated[bool, Flag] = _var("DIBX_GRAPHIQL", True)
+    introspection: Annotated[bool, Flag] = _var("DIBX_INTROSPECTION", True)
     # GraphQL limits
-    max_page_size: int = 100
-    max_depth: int = 12
-    max_aliases: int = 30
-    max_tokens: int = 2000
-    max_cost: int = 20_000  # records one request may fetch, summed over its root fields
-    max_body_bytes: int = 1_000_000
+    max_page_size: Annotated[int, _int(1, 1000)] = _var("DIBX_MAX_PAGE_SIZE", 100)
+    max_depth: Annotated[int, _int(2, 32)] = _var("DIBX_MAX_DEPTH", 12)
+    max_aliases: Annotated[int, _int(1, 500)] = _var("DIBX_MAX_ALIASES", 30)
+    max_tokens: Annotated[int, _int(50, 100_000)] = _var("DIBX_MAX_TOKENS", 2000)
+    # Records one request may fetch, summed over its root fields.
+    max_cost: Annotated[int, _int(10, 10_000_000)] = _var("DIBX_MAX_COST", 20_000)
+    max_body_bytes: Annotated[int, _int(1024, 100_000_000)] = _var("DIBX_MAX_BODY_BYTES", 1_000_000)
     # Heavy work (analytics, and reads that could fetch `heavy_cost` records or more) holds at
     # most `heavy_concurrency` driver connections, the rest of the pool is kept for light
     # requests; one token (subject) runs at most `heavy_per_token` heavy requests at a time.
-    heavy_cost: int = 1_000
-    heavy_concurrency: int = 8
-    heavy_per_token: int = 2
-    heavy_wait_s: int = 10
+    heavy_cost: Annotated[int, _int(1, 10_000_000)] = _var("DIBX_HEAVY_COST", 1_000)
+    heavy_concurrency: Annotated[int, _int(1, 500)] = _var("DIBX_HEAVY_CONCURRENCY", 8)
+    heavy_per_token: Annotated[int, _int(1, 500)] = _var("DIBX_HEAVY_PER_TOKEN", 2)
+    heavy_wait_s: Annotated[int, _int(1, 600)] = _var("DIBX_HEAVY_WAIT", 10)
     # Bodies over `large_document_bytes` are parsed and run `large_document_concurrency` at a
     # time (see dibx.app.admission), so floods of big documents cannot starve small queries.
-    large_document_bytes: int = 2048
-    large_document_concurrency: int = 2
+    large_document_bytes: Annotated[int, _int(256, 10**8)] = _var("DIBX_LARGE_DOCUMENT_BYTES", 2048)
+    large_document_concurrency: Annotated[int, _int(1, 500)] = _var(
+        "DIBX_LARGE_DOCUMENT_CONCURRENCY", 2
+    )
     # Supply-chain analytics: bounds, and whom a chain must not depend on.
-    analytics_max_depth: int = 8
-    analytics_max_nodes: int = 5_000
-    analytics_time_limit_s: int = 10
-    nations_of_concern: tuple[str, ...] = ("CHN", "IRN", "PRK", "RUS")
+    analytics_max_depth: Annotated[int, _int(1, 20)] = _var("DIBX_ANALYTICS_MAX_DEPTH", 8)
+    analytics_max_nodes: Annotated[int, _int(10, 1_000_000)] = _var(
+        "DIBX_ANALYTICS_MAX_NODES", 5_000
+    )
+    analytics_time_limit_s: Annotated[int, _int(1, 600)] = _var("DIBX_ANALYTICS_TIME_LIMIT", 10)
+    nations_of_concern: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_codes)] = _var(
+        "DIBX_NATIONS_OF_CONCERN", ("CHN", "IRN", "PRK", "RUS")
+    )
     # Marking challenges: days an adjudicator has to decide (the agency sets the timetable).
-    challenge_due_days: int = 30
+    challenge_due_days: Annotated[int, _int(1, 365)] = _var("DIBX_CHALLENGE_DUE_DAYS", 30)
     # Server secret for keyed hashes of challenger subjects (never shown); None: under data_dir.
-    challenge_key_path: Path | None = None
+    challenge_key_path: Annotated[Path | None, OrNone] = _var("DIBX_CHALLENGE_KEY_FILE")
     # Tokens
-    issuer: str = "http://127.0.0.1:8000"
-    audience: str = "dibx"
-    jwks_url: str | None = None
-    dev_issuer: bool = True
-    token_max_lifetime_s: int = 24 * 3600
+    issuer: str = _var("DIBX_ISSUER", "http://127.0.0.1:8000")
+    audience: str = _var("DIBX_AUDIENCE", "dibx")
+    jwks_url: Annotated[str | None, OrNone] = _var("DIBX_JWKS_URL")
+    dev_issuer: Annotated[bool, Flag] = _var("DIBX_DEV_ISSUER", True)
+    token_max_lifetime_s: Annotated[int, _int(60, 30 * 24 * 3600)] = _var(
+        "DIBX_TOKEN_MAX_LIFETIME", 24 * 3600
+    )
     # Bearer token a Prometheus scraper sends to /metrics; required in production.
-    metrics_token: str | None = None
+    metrics_token: Annotated[str | None, OrNone] = _var("DIBX_METRICS_TOKEN")
     # Releasability
-    policy_file: Path = field(default_factory=shipped.policy_file)
-    audit_sink: str = "stdout"
-    reference_dir: Path = field(default_factory=shipped.reference_dir)
-    # Explorer sign-in against a real issuer (OAuth authorization code + PKCE): all or none.
-    explorer_oidc: ExplorerOidc | None = None
-    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
-    shutdown: ShutdownSettings = field(default_factory=ShutdownSettings)
-    extra: dict[str, str] = field(default_factory=dict)
+    policy_file: Annotated[Path, OrDefault] = Setting(
+        default_factory=shipped.policy_file, validation_alias="DIBX_POLICY_FILE"
+    )
+    audit_sink: str = _var("DIBX_AUDIT_SINK", "stdout")
+    reference_dir: Annotated[Path, OrDefault] = Setting(
+        default_factory=shipped.reference_dir, validation_alias="DIBX_REFERENCE_DIR"
+    )
+    # Explorer sign-in against a real issuer (OAuth authorization code + PKCE): all or none,
+    # from the DIBX_EXPLORER_* variables (built by `_environment`).
+    explorer_oidc: ExplorerOidc | None = _var("_explorer_oidc")
+    extra: dict[str, str] = Setting(default_factory=dict, validation_alias="_extra")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment(cls, data: Any) -> Any:
+        """Settings that follow from others: the environment's defaults, explorer sign-in."""
+        env = dict(data) if isinstance(data, Mapping) else {}
+        environment = env.get("DIBX_ENV") or "development"
+        if environment not in ENVIRONMENTS:
+            raise ConfigError(f"DIBX_ENV={environment!r}: expected development, test or production")
+        env["DIBX_ENV"] = environment
+        for name in ("DIBX_GRAPHIQL", "DIBX_INTROSPECTION", "DIBX_DEV_ISSUER"):
+            if _blank(env.get(name)):
+                env[name] = environment != "production"
+        env["_explorer_oidc"] = _explorer_oidc(env)
+        return env
+
+    # Rate limits (dibx.app.ratelimit), per minute; 0 switches a limit off.
+    rate_per_token: Annotated[int, _int(0, 10_000_000)] = _var("DIBX_RATE_PER_TOKEN", 600)
+    rate_per_token_burst: Annotated[int, _int(1, 1_000_000)] = _var("DIBX_RATE_PER_TOKEN_BURST", 60)
+    rate_per_address: Annotated[int, _int(0, 10_000_000)] = _var("DIBX_RATE_PER_ADDRESS", 3000)
+    rate_per_address_burst: Annotated[int, _int(1, 1_000_000)] = _var(
+        "DIBX_RATE_PER_ADDRESS_BURST", 200
+    )
+    rate_instances: Annotated[int, _int(1, 1000)] = _var("DIBX_RATE_INSTANCES", 1)
+    # Shutdown on SIGTERM (dibx.app.shutdown), seconds.
+    drain_delay_s: Annotated[int, _int(0, 300)] = _var("DIBX_DRAIN_DELAY", 5)
+    shutdown_grace_s: Annotated[int, _int(0, 3600)] = _var("DIBX_SHUTDOWN_GRACE", 25)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.production and self.dev_issuer:
+            raise ConfigError("DIBX_DEV_ISSUER must be false in production")
+        if self.production and not self.jwks_url:
+            raise ConfigError("DIBX_JWKS_URL is required in production")
+        if self.audit_sink != "stdout" and not self.audit_sink.startswith("file:"):
+            raise ConfigError(
+                f"DIBX_AUDIT_SINK={self.audit_sink!r}: expected stdout or file:<path>"
+            )
+        if self.audit_sink == "file:":
+            raise ConfigError("DIBX_AUDIT_SINK=file: names no file")
+        if self.heavy_concurrency > self.neo4j_pool_size // 2:
+            raise ConfigError(
+                f"DIBX_HEAVY_CONCURRENCY={self.heavy_concurrency}: at most half the Neo4j "
+                f"pool (DIBX_NEO4J_POOL_SIZE={self.neo4j_pool_size}), so light requests keep "
+                "connections"
+            )
+        if self.heavy_per_token > self.heavy_concurrency:
+            raise ConfigError(
+                f"DIBX_HEAVY_PER_TOKEN={self.heavy_per_token}: at most "
+                f"DIBX_HEAVY_CONCURRENCY={self.heavy_concurrency}"
+            )
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise ConfigError("DIBX_METRICS_TOKEN: use at least 16 characters")
+        return self
+
+    @property
+    def rate_limits(self) -> RateLimitSettings:
+        return RateLimitSettings(
+            per_token=self.rate_per_token,
+            per_token_burst=self.rate_per_token_burst,
+            per_address=self.rate_per_address,
+            per_address_burst=self.rate_per_address_burst,
+            instances=self.rate_instances,
+        )
+
+    @property
+    def shutdown(self) -> ShutdownSettings:
+        return ShutdownSettings(drain_delay_s=self.drain_delay_s, grace_s=self.shutdown_grace_s)
 
     @property
     def production(self) -> bool:
@@ -228,88 +340,24 @@ class Settings:
         return self.challenge_key_path or self.data_dir / "dev-keys" / "challenger-hmac.key"
 
 
+def _message(err: ValidationError) -> str:
+    problems = []
+    for e in err.errors(include_url=False):
+        cause = e.get("ctx", {}).get("error")
+        if isinstance(cause, ConfigError):
+            problems.append(str(cause))
+        elif isinstance(cause, _Bad):
+            problems.append(f"{'.'.join(map(str, e['loc']))}{cause}")
+        else:
+            problems.append(f"{'.'.join(map(str, e['loc']))}: {e['msg']}")
+    return "; ".join(problems)
+
+
 def load(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment, failing with a message that names the variable."""
-    env = os.environ if env is None else env
-    environment = env.get("DIBX_ENV", "development")
-    if environment not in {"development", "test", "production"}:
-        raise ConfigError(f"DIBX_ENV={environment!r}: expected development, test or production")
-    production = environment == "production"
-    # Relative to where dibx runs (the checkout's root for `make demo`), installed or not.
-    data_dir = Path(env.get("DIBX_DATA_DIR", "var")).absolute()
-    settings = Settings(
-        neo4j_uri=env.get("DIBX_NEO4J_URI") or None,
-        neo4j_user=env.get("DIBX_NEO4J_USER", "neo4j"),
-        neo4j_password=env.get("DIBX_NEO4J_PASSWORD", ""),
-        neo4j_database=env.get("DIBX_NEO4J_DATABASE", "neo4j"),
-        embedded_port=_int(env, "DIBX_NEO4J_PORT", 7687, low=1024, high=65535),
-        neo4j_connect_timeout_s=_int(env, "DIBX_NEO4J_CONNECT_TIMEOUT", 3, low=1, high=120),
-        neo4j_acquire_timeout_s=_int(env, "DIBX_NEO4J_ACQUIRE_TIMEOUT", 5, low=1, high=120),
-        neo4j_retry_time_s=_int(env, "DIBX_NEO4J_RETRY_TIME", 3, low=0, high=120),
-        neo4j_pool_size=_int(env, "DIBX_NEO4J_POOL_SIZE", 50, low=4, high=1000),
-        neo4j_tx_timeout_s=_int(env, "DIBX_NEO4J_TX_TIMEOUT", 30, low=1, high=3600),
-        data_dir=data_dir,
-        host=env.get("DIBX_HOST", "127.0.0.1"),
-        port=_int(env, "DIBX_PORT", 8000, low=1, high=65535),
-        environment=environment,
-        graphiql=_bool(env, "DIBX_GRAPHIQL", not production),
-        introspection=_bool(env, "DIBX_INTROSPECTION", not production),
-        max_page_size=_int(env, "DIBX_MAX_PAGE_SIZE", 100, low=1, high=1000),
-        max_depth=_int(env, "DIBX_MAX_DEPTH", 12, low=2, high=32),
-        max_aliases=_int(env, "DIBX_MAX_ALIASES", 30, low=1, high=500),
-        max_tokens=_int(env, "DIBX_MAX_TOKENS", 2000, low=50, high=100_000),
-        max_cost=_int(env, "DIBX_MAX_COST", 20_000, low=10, high=10_000_000),
-        max_body_bytes=_int(env, "DIBX_MAX_BODY_BYTES", 1_000_000, low=1024, high=100_000_000),
-        heavy_cost=_int(env, "DIBX_HEAVY_COST", 1_000, low=1, high=10_000_000),
-        heavy_concurrency=_int(env, "DIBX_HEAVY_CONCURRENCY", 8, low=1, high=500),
-        heavy_per_token=_int(env, "DIBX_HEAVY_PER_TOKEN", 2, low=1, high=500),
-        heavy_wait_s=_int(env, "DIBX_HEAVY_WAIT", 10, low=1, high=600),
-        large_document_bytes=_int(env, "DIBX_LARGE_DOCUMENT_BYTES", 2048, low=256, high=10**8),
-        large_document_concurrency=_int(env, "DIBX_LARGE_DOCUMENT_CONCURRENCY", 2, low=1, high=500),
-        challenge_due_days=_int(env, "DIBX_CHALLENGE_DUE_DAYS", 30, low=1, high=365),
-        challenge_key_path=Path(env["DIBX_CHALLENGE_KEY_FILE"])
-        if env.get("DIBX_CHALLENGE_KEY_FILE")
-        else None,
-        analytics_max_depth=_int(env, "DIBX_ANALYTICS_MAX_DEPTH", 8, low=1, high=20),
-        analytics_max_nodes=_int(env, "DIBX_ANALYTICS_MAX_NODES", 5_000, low=10, high=1_000_000),
-        analytics_time_limit_s=_int(env, "DIBX_ANALYTICS_TIME_LIMIT", 10, low=1, high=600),
-        nations_of_concern=_codes(env, "DIBX_NATIONS_OF_CONCERN", ("CHN", "IRN", "PRK", "RUS")),
-        issuer=env.get("DIBX_ISSUER", "http://127.0.0.1:8000"),
-        audience=env.get("DIBX_AUDIENCE", "dibx"),
-        jwks_url=env.get("DIBX_JWKS_URL") or None,
-        dev_issuer=_bool(env, "DIBX_DEV_ISSUER", not production),
-        token_max_lifetime_s=_int(
-            env, "DIBX_TOKEN_MAX_LIFETIME", 24 * 3600, low=60, high=30 * 24 * 3600
-        ),
-        metrics_token=env.get("DIBX_METRICS_TOKEN") or None,
-        policy_file=Path(env.get("DIBX_POLICY_FILE") or shipped.policy_file()),
-        audit_sink=env.get("DIBX_AUDIT_SINK", "stdout"),
-        reference_dir=Path(env.get("DIBX_REFERENCE_DIR") or shipped.reference_dir()),
-        explorer_oidc=_explorer_oidc(env),
-        rate_limits=_rate_limits(env),
-        shutdown=_shutdown(env),
-    )
-    if production and settings.dev_issuer:
-        raise ConfigError("DIBX_DEV_ISSUER must be false in production")
-    if production and not settings.jwks_url:
-        raise ConfigError("DIBX_JWKS_URL is required in production")
-    if settings.audit_sink != "stdout" and not settings.audit_sink.startswith("file:"):
-        raise ConfigError(
-            f"DIBX_AUDIT_SINK={settings.audit_sink!r}: expected stdout or file:<path>"
-        )
-    if settings.audit_sink == "file:":
-        raise ConfigError("DIBX_AUDIT_SINK=file: names no file")
-    if settings.heavy_concurrency > settings.neo4j_pool_size // 2:
-        raise ConfigError(
-            f"DIBX_HEAVY_CONCURRENCY={settings.heavy_concurrency}: at most half the Neo4j "
-            f"pool (DIBX_NEO4J_POOL_SIZE={settings.neo4j_pool_size}), so light requests keep "
-            "connections"
-        )
-    if settings.heavy_per_token > settings.heavy_concurrency:
-        raise ConfigError(
-            f"DIBX_HEAVY_PER_TOKEN={settings.heavy_per_token}: at most "
-            f"DIBX_HEAVY_CONCURRENCY={settings.heavy_concurrency}"
-        )
-    if settings.metrics_token is not None and len(settings.metrics_token) < 16:
-        raise ConfigError("DIBX_METRICS_TOKEN: use at least 16 characters")
-    return settings
+    source = os.environ if env is None else env
+    try:
+        # model_validate reads only `source` (no other settings source): tests pass their own.
+        return Settings.model_validate({k: v for k, v in source.items() if k.startswith("DIBX_")})
+    except ValidationError as err:
+        raise ConfigError(_message(err)) from None

@@ -29,8 +29,9 @@ from dibx import config
 from dibx.app import build_runtime, create_app
 from dibx.graph.driver import Graph
 from dibx.graph.writes import clear_database, write_dataset
+from dibx.ingest.demo import load_demo
+from dibx.ingest.reference import default_data_dir, load_reference
 from dibx.services.audit import MemorySink
-from dibx.services.datasets import default_data_dir, load_demo, load_reference
 
 DATABASE = "neo4j"
 SCREENSHOTS_ENV = "DIBX_EXPLORER_SCREENSHOTS"  # set to write screenshots to docs/screenshots/

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from dibx import data as shipped
+from dibx.app import startup
 from dibx.auth import policy as policy_module
 from dibx.auth.principal import Principal
 from dibx.graph.driver import Graph
@@ -459,7 +461,8 @@ async def test_each_step_is_audited_with_its_operation(api: Api) -> None:
 
 async def test_deadline_is_configurable_and_overdue_is_reported(graph: Graph) -> None:
     await write_dataset(graph, data())
-    policy = policy_module.load(Api.shipped_policy())
+    vocabulary = startup.vocabulary(shipped.reference_dir())
+    policy = policy_module.load(Api.shipped_policy(), vocabulary)
     gbr = Principal("analyst", "test", "GBR", None, frozenset(CHALLENGER), frozenset(), None)
     groups = [a for a, members in b.TEST_MEMBERSHIPS.items() if "GBR" in members]
     scope = policy.scope_for(gbr, groups, datetime.now(UTC).date())

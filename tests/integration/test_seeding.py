@@ -6,7 +6,7 @@ import pytest
 
 from dibx import data as shipped
 from dibx.graph.driver import Graph
-from dibx.services import seeding
+from dibx.ingest import seeding
 
 pytestmark = pytest.mark.neo4j
 
@@ -24,4 +24,4 @@ async def test_seeding_and_its_reset_are_counted_writes(graph: Graph) -> None:
     # Every kind written takes at least one batch; the reset at least one (empty) batch of
     # relationships and one of nodes. All of them through the Graph, counted.
     assert graph.stats.writes >= len(kinds) + 2
-    assert any("MERGE (s:Supplier" in q for q in graph.stats.last)
+    assert any("MERGE (n:Supplier" in q for q in graph.stats.last)

@@ -9,7 +9,6 @@ and without a filter (a filter anchors the query on a nation or capability patte
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections.abc import Callable
 from typing import Any
@@ -86,7 +85,7 @@ def dataset(rows: list[Row]) -> b.Dataset:
     records = []
     for key, name, mark, record in rows:
         rec = b.supplier(key, based_in(key), record=record, name=name or "x", fields={"name": mark})
-        records.append(dataclasses.replace(rec, name=name) if name is None else rec)
+        records.append(rec.with_values(name=name) if name is None else rec)
     provides = [b.provides(key, "c1") for key, *_ in rows if provides_c1(key)]
     return b.dataset(suppliers=records, capabilities=[b.capability("c1")], provides=provides)
 

@@ -9,10 +9,13 @@ import neo4j
 import pytest
 
 from dibx.graph.driver import Graph
-from dibx.graph.records import Dataset
-from dibx.graph.writes import MissingEndpointError, clear_database, write_dataset
-from dibx.services.datasets import default_data_dir, load_demo, load_reference
-from dibx.services.synthetic import generate
+from dibx.graph.model import MODEL, Field
+from dibx.graph.records import Dataset, EdgeRecord, Markings, NodeRecord
+from dibx.graph.writes import MissingEndpointError, WriteError, clear_database, write_dataset
+from dibx.ingest.demo import load_demo
+from dibx.ingest.reference import default_data_dir, load_reference
+from dibx.ingest.synthetic import generate
+from tests.support import builders as b
 
 pytestmark = pytest.mark.neo4j
 DB = "neo4j"
@@ -80,7 +83,8 @@ async def test_markings_and_release_lists_are_stored(
     assert bpmi["p"]["marking"] == "CUI//NOFORN"
     assert bpmi["p"]["release"] == ["USA"]
     assert "cage" not in bpmi["p"]
-    assert "marking_cage" not in bpmi["p"]  # no value, nothing to mark
+    # No value, but marked all the same: a withheld null must read like a withheld value.
+    assert (bpmi["p"]["marking_cage"], bpmi["p"]["release_cage"]) == ("PUBLIC", [])
     (edge,) = await rows(
         neo4j_driver,
         "MATCH (:Supplier {id: 'sup.lm-aeronautics'})-[r:SOURCES_FROM]->"
@@ -112,21 +116,20 @@ async def test_rewrite_is_idempotent_and_replaces_markings(
     dataset = reference_and_demo()
     await write_dataset(Graph(neo4j_driver, DB), dataset)
     before = await graph_counts(neo4j_driver)
-    first = dataset.suppliers[0]
+    first, *rest = dataset.nodes_of("Supplier")
     moved = dataclasses.replace(
-        first,
-        nation="CAN",
+        first.with_values(employees=None),
         markings=dataclasses.replace(first.markings, record="CUI//NOFORN"),
-        employees=None,
+        links=(dataclasses.replace(first.link("BASED_IN"), end="CAN"),),
     )
-    again = dataclasses.replace(dataset, suppliers=[moved, *dataset.suppliers[1:]])
+    again = dataset.replaced(nodes={"Supplier": [moved, *rest]})
     await write_dataset(Graph(neo4j_driver, DB), again, batch_size=7)
     assert await graph_counts(neo4j_driver) == before
     (row,) = await rows(
         neo4j_driver,
         "MATCH (s:Supplier {id: $id})-[:BASED_IN]->(n) "
         "RETURN s.marking AS m, s.release AS r, s.employees AS e, collect(n.code) AS nations",
-        id=first.id,
+        id=first.key,
     )
     assert row == {"m": "CUI//NOFORN", "r": ["USA"], "e": None, "nations": ["CAN"]}
 
@@ -153,12 +156,13 @@ async def test_synthetic_graph_writes_and_clears(
 ) -> None:
     dataset = generate(2000)
     written = await write_dataset(Graph(neo4j_driver, DB), dataset, batch_size=1000)
-    assert written["SOURCES_FROM"] == len(dataset.sources_from)
+    sources_from = dataset.edges_of("SOURCES_FROM")
+    assert written["SOURCES_FROM"] == len(sources_from)
     assert await count(neo4j_driver, "MATCH ()-[r:SOURCES_FROM]->() RETURN count(r) AS n") == len(
-        dataset.sources_from
+        sources_from
     )
     deleted = await clear_database(Graph(neo4j_driver, DB), batch_size=700)
-    assert deleted == len(dataset.suppliers) + len(dataset.capabilities) + len(dataset.nations)
+    assert deleted == sum(len(dataset.nodes_of(n)) for n in ("Supplier", "Capability", "Nation"))
     assert await graph_counts(neo4j_driver) == {}
     # The schema bookkeeping survives a clear.
     assert await count(neo4j_driver, "MATCH (m:Migration) RETURN count(m) AS n") > 0
@@ -177,3 +181,22 @@ async def test_every_batch_and_clear_goes_through_the_counted_graph(
     assert await clear_database(graph, batch_size=1000) > 0
     # relationships (one batch, then an empty one), nodes (batches, then an empty one)
     assert graph.stats.writes - before >= 4
+
+
+async def test_a_field_added_to_the_model_is_written_from_the_model_passed(
+    neo4j_driver: neo4j.AsyncDriver, clean_db: None
+) -> None:
+    extended = MODEL.with_field("Supplier", Field("website", str, "The supplier's web site."))
+    supplier = extended.nodes["Supplier"]
+    marks = Markings.build("PUBLIC", dict.fromkeys(supplier.names, "PUBLIC") | {"website": "CUI"})
+    based_in = EdgeRecord.of(extended.edges["BASED_IN"], "s1", "USA", Markings("PUBLIC"))
+    record = NodeRecord.of(supplier, "s1", marks, {"name": "S", "website": "x.test"}, (based_in,))
+    graph = Graph(neo4j_driver, DB)
+    await write_dataset(graph, b.reference())
+    with pytest.raises(WriteError, match=r"the model has no field\(s\) website"):
+        await write_dataset(graph, Dataset.of([record]))  # the model of record: no such field
+    written = await write_dataset(graph, Dataset.of([record]), model=extended)
+    assert (written["Supplier"], written["BASED_IN"]) == (1, 1)
+    (row,) = await rows(neo4j_driver, "MATCH (s:Supplier {id: 's1'}) RETURN properties(s) AS p")
+    assert row["p"]["website"] == "x.test"
+    assert (row["p"]["marking_website"], row["p"]["release_website"]) == ("CUI", ["@CUI_REL|USA"])

@@ -193,12 +193,11 @@ async def test_a_callers_own_groups_do_not_depend_on_the_marking_of_its_membersh
     """GBR's access rests on GBR's real memberships, whatever marks the membership record."""
     own = b.membership("GBR", "AUKUS", record=NF, fields={"since": NF})
     data = b.dataset(suppliers=[b.supplier("k", record="CUI//REL TO USA, AUKUS")])
-    data = Dataset(
-        nations=data.nations,
-        agreements=data.agreements,
-        memberships=[m for m in data.memberships if (m.nation, m.agreement) != ("GBR", "AUKUS")]
-        + [own],
-        suppliers=data.suppliers,
+    memberships = data.edges_of("MEMBER_OF")
+    data = data.replaced(
+        edges={
+            "MEMBER_OF": [m for m in memberships if (m.start, m.end) != ("GBR", "AUKUS")] + [own]
+        }
     )
     await api.load(data)
     body = await ok(api, "{ viewer { groups } suppliers { nodes { key } } }", "GBR")

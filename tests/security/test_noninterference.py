@@ -82,7 +82,7 @@ def graphs(draw: st.DrawFn) -> Dataset:
     pairs = st.tuples(st.sampled_from(keys), st.sampled_from(keys)).filter(lambda p: p[0] != p[1])
     sources = {draw(pairs) for _ in range(draw(st.integers(0, 6)))}
     provides = {
-        (draw(st.sampled_from(keys)), draw(st.sampled_from([c.id for c in caps])))
+        (draw(st.sampled_from(keys)), draw(st.sampled_from([c.key for c in caps])))
         for _ in range(draw(st.integers(0, 6)))
     }
     return b.dataset(
@@ -132,7 +132,9 @@ QUERIES = [
 
 def lookups(data: Dataset) -> list[str]:
     """A lookup per key, by global id: hidden ones must answer like missing ones."""
-    ids = [encode_id("Supplier", s.id) for s in data.suppliers] + [encode_id("Supplier", "zz")]
+    ids = [encode_id("Supplier", s.key) for s in data.nodes_of("Supplier")] + [
+        encode_id("Supplier", "zz")
+    ]
     return [f'{{ supplier(id: "{i}") {{ key name city }} }}' for i in ids]
 
 
@@ -154,45 +156,51 @@ def censored(data: Dataset, groups: frozenset[str]) -> Dataset:
     def ok(text: str) -> bool:
         return is_released(parse(text), groups)
 
-    visible = {s.id for s in data.suppliers if ok(s.markings.record)}
-    visible_caps = {c.id for c in data.capabilities if ok(c.markings.record)}
+    visible = {s.key for s in data.nodes_of("Supplier") if ok(s.markings.record)}
+    visible_caps = {c.key for c in data.nodes_of("Capability") if ok(c.markings.record)}
 
     def scrub(record: Any, names: tuple[str, ...]) -> Any:
         marks = record.markings.as_dict()
         changes = {}
         for name in names:
-            attr = "lead_time_days" if name == "leadTimeDays" else name
             if not ok(marks[name]):
-                value = getattr(record, attr)
-                changes[attr] = _changed(value)
-        return replace(record, **changes)
+                changes[name] = _changed(record[name])
+        return record.with_values(**changes)
+
+    def moved(s: Any) -> Any:
+        based_in = s.link("BASED_IN")
+        return replace(s, links=(replace(based_in, end="CHN" if based_in.end != "CHN" else "JPN"),))
 
     suppliers = [
         # A hidden BASED_IN edge cannot be deleted alone: move it to another nation instead.
-        replace(scrub(s, supplier_fields), nation="CHN" if s.nation != "CHN" else "JPN")
-        if not ok(s.based_in_marking)
+        moved(scrub(s, supplier_fields))
+        if not ok(s.link("BASED_IN").markings.record)
         else scrub(s, supplier_fields)
-        for s in data.suppliers
-        if s.id in visible
+        for s in data.nodes_of("Supplier")
+        if s.key in visible
     ]
     # A hidden record that D never had: it must not show either.
     hidden = next((m for m in POOL if not ok(m)), None)
     if hidden is not None:
         suppliers.append(b.supplier("zz", "USA", record=hidden, name="zulu added"))
-    return replace(
-        data,
-        suppliers=suppliers,
-        capabilities=[scrub(c, ("name",)) for c in data.capabilities if c.id in visible_caps],
-        sources_from=[
-            scrub(e, ("item", "share", "sole"))
-            for e in data.sources_from
-            if ok(e.markings.record) and e.buyer in visible and e.supplier in visible
-        ],
-        provides=[
-            scrub(e, ("capacity", "unit", "trl", "leadTimeDays"))
-            for e in data.provides
-            if ok(e.markings.record) and e.supplier in visible and e.capability in visible_caps
-        ],
+    capabilities = data.nodes_of("Capability")
+    return data.replaced(
+        nodes={
+            "Supplier": suppliers,
+            "Capability": [scrub(c, ("name",)) for c in capabilities if c.key in visible_caps],
+        },
+        edges={
+            "SOURCES_FROM": [
+                scrub(e, ("item", "share", "sole"))
+                for e in data.edges_of("SOURCES_FROM")
+                if ok(e.markings.record) and e.start in visible and e.end in visible
+            ],
+            "PROVIDES": [
+                scrub(e, ("capacity", "unit", "trl", "leadTimeDays"))
+                for e in data.edges_of("PROVIDES")
+                if ok(e.markings.record) and e.start in visible and e.end in visible_caps
+            ],
+        },
     )
 
 

@@ -1,24 +1,28 @@
-"""Small hand-built graphs for tests: records with explicit markings, written for real."""
+"""Small hand-built graphs for tests: records with explicit markings, written for real.
+
+Records are the model's (`dibx.graph.records`), built from `dibx.graph.model`: every field is
+PUBLIC unless a test marks it otherwise.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
+from typing import Any
 
-from dibx.graph.model import CAPABILITY, EDGE_FIELDS, SUPPLIER
-from dibx.graph.records import (
-    AgreementRecord,
-    CapabilityRecord,
-    Dataset,
-    Markings,
-    MembershipRecord,
-    NationRecord,
-    ProvidesRecord,
-    RequiresRecord,
-    SourcesFromRecord,
-    SubsidiaryRecord,
-    SupplierRecord,
+from dibx.graph.model import (
+    AGREEMENT,
+    BASED_IN,
+    CAPABILITY,
+    MEMBER_OF,
+    NATION,
+    PROVIDES,
+    REQUIRES,
+    SOURCES_FROM,
+    SUBSIDIARY_OF,
+    SUPPLIER,
 )
+from dibx.graph.records import Dataset, EdgeRecord, Markings, NodeRecord
 
 PUBLIC = "PUBLIC"
 
@@ -37,23 +41,22 @@ NATIONS = ("USA", "GBR", "AUS", "CAN", "NZL", "JPN", "KOR", "POL", "DEU", "FRA",
 
 def reference(since: date = date(2000, 1, 1)) -> Dataset:
     nations = [
-        NationRecord(code=c, name=f"Nation {c}", markings=Markings.public(["name"]))
+        NodeRecord.of(NATION, c, Markings.public(NATION.names), {"name": f"Nation {c}"})
         for c in NATIONS
     ]
     agreements = [
-        AgreementRecord(
-            code=a,
-            name=f"Agreement {a}",
-            kind="test",
-            source="test fixture",
-            markings=Markings.public(["name", "kind", "source"]),
+        NodeRecord.of(
+            AGREEMENT,
+            a,
+            Markings.public(AGREEMENT.names),
+            {"name": f"Agreement {a}", "kind": "test", "source": "test fixture"},
         )
         for a in TEST_MEMBERSHIPS
     ]
     memberships = [
         membership(n, a, since=since) for a, members in TEST_MEMBERSHIPS.items() for n in members
     ]
-    return Dataset(nations=nations, agreements=agreements, memberships=memberships)
+    return Dataset.of([*nations, *agreements, *memberships])
 
 
 def membership(
@@ -65,20 +68,13 @@ def membership(
     record: str = PUBLIC,
     fields: Mapping[str, str] | None = None,
     source: str = "test fixture",
-) -> MembershipRecord:
+) -> EdgeRecord:
     """A membership whose edge and fields are PUBLIC unless marked (`precision` follows
     `since`, as the reference loader marks it)."""
-    marks = _public(EDGE_FIELDS["MEMBER_OF"], fields)
+    marks = _public(MEMBER_OF.names, fields)
     marks["precision"] = marks["since"]
-    return MembershipRecord(
-        nation=nation,
-        agreement=agreement,
-        since=since,
-        until=until,
-        precision="day",
-        source=source,
-        markings=Markings.build(record, marks),
-    )
+    values = {"since": since, "until": until, "precision": "day", "source": source}
+    return EdgeRecord.of(MEMBER_OF, nation, agreement, Markings.build(record, marks), values)
 
 
 def _public(names: tuple[str, ...], overrides: Mapping[str, str] | None) -> dict[str, str]:
@@ -98,20 +94,18 @@ def supplier(
     city: str | None = None,
     employees: int | None = None,
     description: str | None = None,
-) -> SupplierRecord:
+) -> NodeRecord:
     """A supplier whose fields are PUBLIC unless `fields` says otherwise."""
-    marks = _public(SUPPLIER.names, fields)
-    return SupplierRecord(
-        id=key,
-        name=name or f"Supplier {key}",
-        nation=nation,
-        markings=Markings.build(record, marks),
-        based_in_marking=based_in,
-        cage=cage,
-        city=city,
-        description=description,
-        employees=employees,
-    )
+    values = {
+        "name": name or f"Supplier {key}",
+        "cage": cage,
+        "city": city,
+        "description": description,
+        "employees": employees,
+    }
+    link = EdgeRecord.of(BASED_IN, key, nation, Markings(based_in))
+    marks = Markings.build(record, _public(SUPPLIER.names, fields))
+    return NodeRecord.of(SUPPLIER, key, marks, values, (link,))
 
 
 def capability(
@@ -125,18 +119,17 @@ def capability(
     etl: bool = False,
     sme: bool = False,
     usml: str | None = "IV",
-) -> CapabilityRecord:
-    marks = _public(CAPABILITY.names, fields)
-    return CapabilityRecord(
-        id=key,
-        name=name or f"Capability {key}",
-        area=area,
-        jurisdiction=jurisdiction,
-        markings=Markings.build(record, marks),
-        usml=usml,
-        etl=etl,
-        sme=sme,
-    )
+) -> NodeRecord:
+    values = {
+        "name": name or f"Capability {key}",
+        "area": area,
+        "jurisdiction": jurisdiction,
+        "usml": usml,
+        "etl": etl,
+        "sme": sme,
+    }
+    marks = Markings.build(record, _public(CAPABILITY.names, fields))
+    return NodeRecord.of(CAPABILITY, key, marks, values)
 
 
 def provides(
@@ -146,17 +139,10 @@ def provides(
     record: str = PUBLIC,
     capacity: float = 10.0,
     fields: Mapping[str, str] | None = None,
-) -> ProvidesRecord:
-    marks = _public(EDGE_FIELDS["PROVIDES"], fields)
-    return ProvidesRecord(
-        supplier=s,
-        capability=c,
-        markings=Markings.build(record, marks),
-        capacity=capacity,
-        unit="units/yr",
-        trl=7,
-        lead_time_days=90,
-    )
+) -> EdgeRecord:
+    values = {"capacity": capacity, "unit": "units/yr", "trl": 7, "leadTimeDays": 90}
+    marks = Markings.build(record, _public(PROVIDES.names, fields))
+    return EdgeRecord.of(PROVIDES, s, c, marks, values)
 
 
 def sources(
@@ -168,27 +154,22 @@ def sources(
     sole: bool = False,
     item: str = "part",
     fields: Mapping[str, str] | None = None,
-) -> SourcesFromRecord:
-    marks = _public(EDGE_FIELDS["SOURCES_FROM"], fields)
-    return SourcesFromRecord(
-        buyer=buyer,
-        supplier=seller,
-        markings=Markings.build(record, marks),
-        item=item,
-        share=share,
-        sole=sole,
-    )
+) -> EdgeRecord:
+    marks = Markings.build(record, _public(SOURCES_FROM.names, fields))
+    values = {"item": item, "share": share, "sole": sole}
+    return EdgeRecord.of(SOURCES_FROM, buyer, seller, marks, values)
 
 
-def owns(child: str, parent: str, share: float = 1.0, *, record: str = PUBLIC) -> SubsidiaryRecord:
-    return SubsidiaryRecord(
-        child=child, parent=parent, share=share, markings=Markings.build(record, {"share": PUBLIC})
-    )
+def owns(child: str, parent: str, share: float = 1.0, *, record: str = PUBLIC) -> EdgeRecord:
+    marks = Markings.build(record, _public(SUBSIDIARY_OF.names, None))
+    return EdgeRecord.of(SUBSIDIARY_OF, child, parent, marks, {"share": share})
 
 
-def requires(c: str, needs: str, *, record: str = PUBLIC) -> RequiresRecord:
-    return RequiresRecord(capability=c, requires=needs, markings=Markings.build(record, {}))
+def requires(c: str, needs: str, *, record: str = PUBLIC) -> EdgeRecord:
+    return EdgeRecord.of(REQUIRES, c, needs, Markings.build(record, {}))
 
 
-def dataset(**parts: list) -> Dataset:  # type: ignore[type-arg]
-    return reference().merged(Dataset(**parts))
+def dataset(**parts: Iterable[Any]) -> Dataset:
+    """The test reference data plus the given records (`suppliers=[...]`, `provides=[...]`:
+    the keyword only groups them for the reader)."""
+    return reference().merged(Dataset.of(r for records in parts.values() for r in records))

@@ -65,7 +65,7 @@ def test_serve_with_a_policy_typo_starts_nothing(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    bad = _policy(tmp_path, ('Supplier_name = "CUI"', 'Supplier_nmae = "CUI"'))
+    bad = _policy(tmp_path, ("[defaults]\n", '[defaults]\nSupplier_nmae = "CUI"\n'))
     monkeypatch.setenv("DIBX_POLICY_FILE", str(bad))
     code = cli.main(["serve"])
     assert started == []

@@ -54,3 +54,20 @@ def test_production_turns_off_development_surfaces() -> None:
     assert not settings.graphiql
     assert not settings.introspection
     assert settings.production
+
+
+def test_the_settings_class_reads_the_same_variables_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DIBX_PORT", "9001")
+    monkeypatch.setenv("DIBX_NATIONS_OF_CONCERN", "CHN,RUS")
+    assert config.Settings().port == config.load().port == 9001
+    assert config.Settings().nations_of_concern == ("CHN", "RUS")
+
+
+def test_settings_are_frozen_and_blank_values_take_the_default() -> None:
+    settings = config.load({"DIBX_PORT": "", "DIBX_NEO4J_URI": "", "DIBX_POLICY_FILE": ""})
+    assert (settings.port, settings.neo4j_uri) == (8000, None)
+    assert settings.policy_file == config.load({}).policy_file
+    with pytest.raises(ValueError, match="frozen"):
+        settings.port = 1  # type: ignore[misc]

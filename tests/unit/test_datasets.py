@@ -11,15 +11,11 @@ import pytest
 import yaml
 
 from dibx.auth.markings import canonicalize
+from dibx.graph.model import MODEL, Field
 from dibx.graph.records import Dataset
-from dibx.services.datasets import (
-    FALLBACK_MARKING,
-    ImportResult,
-    Rejection,
-    default_data_dir,
-    load_demo,
-    load_reference,
-)
+from dibx.ingest.demo import FALLBACK_MARKING, load_demo
+from dibx.ingest.reference import default_data_dir, load_reference
+from dibx.ingest.report import ImportResult, Rejection
 
 DATA = default_data_dir()
 ALLIED_CONCERN = {"CHN", "RUS", "IRN", "PRK"}
@@ -27,9 +23,9 @@ ALLIED_CONCERN = {"CHN", "RUS", "IRN", "PRK"}
 
 def members(dataset: Dataset, agreement: str, on: date) -> set[str]:
     return {
-        m.nation
-        for m in dataset.memberships
-        if m.agreement == agreement and m.since <= on and (m.until is None or on < m.until)
+        m.start
+        for m in dataset.edges_of("MEMBER_OF")
+        if m.end == agreement and m["since"] <= on and (m["until"] is None or on < m["until"])
     }
 
 
@@ -65,12 +61,12 @@ def demo() -> ImportResult:
 def test_reference_loads_without_rejections(reference: ImportResult) -> None:
     assert reference.rejected == []
     d = reference.dataset
-    assert len(d.nations) == 249  # every ISO 3166-1 country, from pycountry
-    assert {a.code for a in d.agreements} == {
+    assert len(d.nodes_of("Nation")) == 249  # every ISO 3166-1 country, from pycountry
+    assert {a.key for a in d.nodes_of("Agreement")} == {
         "NTIB", "AUKUS", "FVEY", "ACGU", "RDP_MOU", "NATO", "MNNA", "SOSA", "RGQA", "DPA_DS",
     }  # fmt: skip
-    assert all(a.source for a in d.agreements)
-    assert all(m.source for m in d.memberships)
+    assert all(a["source"] for a in d.nodes_of("Agreement"))
+    assert all(m["source"] for m in d.edges_of("MEMBER_OF"))
 
 
 @pytest.mark.parametrize(
@@ -93,7 +89,7 @@ def test_memberships_change_over_time(reference: ImportResult) -> None:
 
 
 def test_nations_named_from_pycountry(reference: ImportResult) -> None:
-    names = {n.code: n.name for n in reference.dataset.nations}
+    names = {n.key: n["name"] for n in reference.dataset.nodes_of("Nation")}
     assert names["USA"] == "United States"
     assert names["KOR"] == "South Korea"
     assert names["TWN"] == "Taiwan"
@@ -114,37 +110,39 @@ def test_demo_files_say_they_are_illustrative() -> None:
 
 def test_demo_size_and_spread(demo: ImportResult) -> None:
     d = demo.dataset
-    assert len(d.suppliers) >= 60
-    assert len({s.nation for s in d.suppliers}) >= 12
-    assert len(d.capabilities) >= 25
-    assert len(d.requires) >= 25
-    assert {s.nation for s in d.suppliers} >= {"USA", "GBR", "AUS", "CAN", "JPN", "KOR", "NZL"}
-    assert {s.nation for s in d.suppliers} & ALLIED_CONCERN >= {"CHN", "RUS"}
-    assert {c.jurisdiction for c in d.capabilities} == {"ITAR", "EAR", "NONE"}
-    assert any(c.etl for c in d.capabilities)
-    assert any(c.cdn_excluded for c in d.capabilities)
+    nations = {e.end for e in d.edges_of("BASED_IN")}
+    capabilities = d.nodes_of("Capability")
+    assert len(d.nodes_of("Supplier")) >= 60
+    assert len(nations) >= 12
+    assert len(capabilities) >= 25
+    assert len(d.edges_of("REQUIRES")) >= 25
+    assert nations >= {"USA", "GBR", "AUS", "CAN", "JPN", "KOR", "NZL"}
+    assert nations & ALLIED_CONCERN >= {"CHN", "RUS"}
+    assert {c["jurisdiction"] for c in capabilities} == {"ITAR", "EAR", "NONE"}
+    assert any(c["etl"] for c in capabilities)
+    assert any(c["cdnExcluded"] for c in capabilities)
 
 
 def test_demo_supply_chains_are_deep_acyclic_and_have_sole_sources(demo: ImportResult) -> None:
     d = demo.dataset
     out: dict[str, list[str]] = {}
-    for e in d.sources_from:
-        out.setdefault(e.buyer, []).append(e.supplier)
+    for e in d.edges_of("SOURCES_FROM"):
+        out.setdefault(e.start, []).append(e.end)
 
     def depth(node: str, path: tuple[str, ...]) -> int:
         assert node not in path, f"cycle through {node}"
         return 1 + max((depth(n, (*path, node)) for n in out.get(node, [])), default=0)
 
-    assert max(depth(s.id, ()) for s in d.suppliers) >= 4
-    assert sum(1 for e in d.sources_from if e.sole) >= 5
+    assert max(depth(s.key, ()) for s in d.nodes_of("Supplier")) >= 4
+    assert sum(1 for e in d.edges_of("SOURCES_FROM") if e["sole"]) >= 5
 
 
 def test_demo_has_foreign_owned_allied_supplier(demo: ImportResult) -> None:
-    nation = {s.id: s.nation for s in demo.dataset.suppliers}
+    nation = {e.start: e.end for e in demo.dataset.edges_of("BASED_IN")}
     exposed = [
         o
-        for o in demo.dataset.subsidiaries
-        if nation[o.parent] in ALLIED_CONCERN and nation[o.child] not in ALLIED_CONCERN
+        for o in demo.dataset.edges_of("SUBSIDIARY_OF")
+        if nation[o.end] in ALLIED_CONCERN and nation[o.start] not in ALLIED_CONCERN
     ]
     assert exposed
 
@@ -152,13 +150,11 @@ def test_demo_has_foreign_owned_allied_supplier(demo: ImportResult) -> None:
 def test_demo_markings_are_a_realistic_mix(demo: ImportResult) -> None:
     d = demo.dataset
     every = [
-        *(r.markings for r in d.suppliers),
-        *(r.markings for r in d.capabilities),
-        *(r.markings for r in d.provides),
-        *(r.markings for r in d.sources_from),
-        *(r.markings for r in d.subsidiaries),
-        *(r.markings for r in d.requires),
-    ]
+        *(r.markings for r in d.nodes_of("Supplier")),
+        *(r.markings for r in d.nodes_of("Capability")),
+        *(r.markings for rel in ("PROVIDES", "SOURCES_FROM", "SUBSIDIARY_OF", "REQUIRES")
+          for r in d.edges_of(rel)),
+    ]  # fmt: skip
     texts = Counter(m.record for m in every) + Counter(t for m in every for _, t in m.fields)
     assert all(canonicalize(t) == t for t in texts)
     for expected in (
@@ -171,8 +167,8 @@ def test_demo_markings_are_a_realistic_mix(demo: ImportResult) -> None:
         "CUI//PROPIN//REL TO USA, NATO",
     ):
         assert texts[expected] > 0, expected
-    assert any(s.markings.record == "CUI//NOFORN" for s in d.suppliers)
-    assert {e.markings.of("sole") for e in d.sources_from} == {"CUI//NOFORN"}
+    assert any(s.markings.record == "CUI//NOFORN" for s in d.nodes_of("Supplier"))
+    assert {e.markings.of("sole") for e in d.edges_of("SOURCES_FROM")} == {"CUI//NOFORN"}
 
 
 # --- bad reference rows --------------------------------------------------------------------------
@@ -194,12 +190,12 @@ def write_reference(tmp: Path, agreements: str, memberships: str) -> ImportResul
     [
         ("XXX,NATO,1949-08-24,,day,s", "unknown nation code 'XXX'"),
         ("USA,WARSAW,1949-08-24,,day,s", "unknown agreement 'WARSAW'"),
-        ("USA,NATO,1949-13-01,,day,s", "bad date for since: '1949-13-01'"),
-        ("USA,NATO,24/08/1949,,day,s", "bad date for since: '24/08/1949'"),
-        ("USA,NATO,1949-08-24,1940-01-01,day,s", "until 1940-01-01 is not after since"),
+        ("USA,NATO,1949-13-01,,day,s", "'since' must be a date YYYY-MM-DD, got '1949-13-01'"),
+        ("USA,NATO,24/08/1949,,day,s", "'since' must be a date YYYY-MM-DD, got '24/08/1949'"),
+        ("USA,NATO,1949-08-24,1940-01-01,day,s", "until 1940-01-01 is before since"),
         ("USA,NATO,1949-08-24,,year,s", "precision 'year' needs since on 1 January"),
         ("USA,NATO,1949-08-24,,month,s", "bad precision 'month'"),
-        ("USA,NATO,1949-08-24,,day,", "missing required field(s): source"),
+        ("USA,NATO,1949-08-24,,day,", "missing required field 'source'"),
         ("USA,NATO,1949-08-24,,day,s,extra", "more fields than the 6 columns"),
     ],
 )
@@ -208,7 +204,7 @@ def test_bad_membership_rows_are_rejected(tmp_path: Path, row: str, needle: str)
     rejection = one(result, needle)
     assert rejection.file == "reference/memberships.csv"
     assert rejection.row == "line 3"
-    assert [m.nation for m in result.dataset.memberships] == ["GBR"]
+    assert [m.start for m in result.dataset.edges_of("MEMBER_OF")] == ["GBR"]
 
 
 def test_overlapping_memberships_are_rejected(tmp_path: Path) -> None:
@@ -216,7 +212,7 @@ def test_overlapping_memberships_are_rejected(tmp_path: Path) -> None:
     rows += "FRA,NATO,1970-01-01,,year,s\n"  # leaves and rejoins: fine
     result = write_reference(tmp_path, AGREEMENTS, rows)
     assert one(result, "overlaps the membership since 1949-08-24 (line 2)").row == "line 3"
-    assert [m.since.year for m in result.dataset.memberships] == [1949, 1970]
+    assert [m["since"].year for m in result.dataset.edges_of("MEMBER_OF")] == [1949, 1970]
 
 
 def test_bad_agreements_and_their_memberships_are_rejected(tmp_path: Path) -> None:
@@ -224,18 +220,18 @@ def test_bad_agreements_and_their_memberships_are_rejected(tmp_path: Path) -> No
     agreements += "RGQA,,mou,s\n"
     result = write_reference(tmp_path, agreements, "AUS,MNNA,1989-01-01,,year,s\n")
     assert one(result, "duplicate agreement code 'NATO'").row == "line 3"
-    one(result, "bad agreement code 'sosa'")
-    assert one(result, "unknown kind 'club'; expected").row == "line 5"
-    one(result, "missing required field(s): name")
+    one(result, "bad agreement code 'sosa' (capital letters, digits and _, 2-16 long)")
+    assert one(result, "bad kind 'club'; expected").row == "line 5"
+    one(result, "missing required field 'name'")
     dependent = one(result, "agreement 'MNNA' was rejected")
-    assert "unknown kind 'club'" in dependent.reason
-    assert [a.code for a in result.dataset.agreements] == ["NATO"]
+    assert "bad kind 'club'" in dependent.reason
+    assert [a.key for a in result.dataset.nodes_of("Agreement")] == ["NATO"]
 
 
 def test_bad_header_rejects_the_file(tmp_path: Path) -> None:
     result = write_reference(tmp_path, "code,title,kind,source\nNATO,x,treaty,s\n", "")
     assert one(result, "missing column(s) name").row == "header"
-    assert result.dataset.agreements == []
+    assert result.dataset.nodes_of("Agreement") == []
 
 
 # --- bad demo rows -------------------------------------------------------------------------------
@@ -314,16 +310,16 @@ def test_minimal_demo_loads_with_defaults_and_overrides(tmp_path: Path) -> None:
     rows[1]["markings"] = {"name": "CUI", "nation": "CUI//REL TO USA, FVEY"}
     result = write_demo(tmp_path, rows)
     assert result.ok, reasons(result)
-    prime, part = result.dataset.suppliers
+    prime, part = result.dataset.nodes_of("Supplier")
     assert prime.markings.record == "PUBLIC"
     assert part.markings.record == "CUI//NOFORN"
     assert part.markings.of("name") == "CUI"
     assert part.markings.of("city") == "PUBLIC"
-    assert part.based_in_marking == "CUI//REL TO USA, FVEY"
-    (edge,) = result.dataset.sources_from
-    assert (edge.buyer, edge.supplier, edge.share, edge.sole) == ("s.prime", "s.part", 0.5, None)
+    assert part.link("BASED_IN").markings.record == "CUI//REL TO USA, FVEY"
+    (edge,) = result.dataset.edges_of("SOURCES_FROM")
+    assert (edge.start, edge.end, edge["share"], edge["sole"]) == ("s.prime", "s.part", 0.5, None)
     assert edge.markings.of("share") == "CUI//PROPIN//NOFORN"
-    assert result.dataset.requires[0].markings.record == "CUI"
+    assert result.dataset.edges_of("REQUIRES")[0].markings.record == "CUI"
 
 
 def test_marking_is_stored_canonical_and_the_change_is_noted(tmp_path: Path) -> None:
@@ -331,7 +327,7 @@ def test_marking_is_stored_canonical_and_the_change_is_noted(tmp_path: Path) -> 
     rows[0]["marking"] = "CUI//REL TO USA, GBR, AUS"
     result = write_demo(tmp_path, rows)
     assert result.ok
-    assert result.dataset.suppliers[0].markings.record == "CUI//REL TO USA, AUS, GBR"
+    assert result.dataset.nodes_of("Supplier")[0].markings.record == "CUI//REL TO USA, AUS, GBR"
     assert result.notes == [
         "marking 'CUI//REL TO USA, GBR, AUS' stored in canonical form 'CUI//REL TO USA, AUS, GBR'"
     ]
@@ -352,14 +348,14 @@ def set_path(rows: list[dict[str, Any]], path: str, value: Any) -> None:
         ("1.nation", "XYZ", "unknown nation code 'XYZ'"),
         ("1.name", None, "missing required field 'name'"),
         ("1.cage", 12345, "'cage' must be text"),
-        ("1.cage", "12-45", "bad CAGE code '12-45'"),
+        ("1.cage", "12-45", "bad cage '12-45' (five letters or digits)"),
         ("1.employees", -3, "employees -3 out of range"),
         ("1.colour", "red", "unknown field(s) colour"),
         ("1.marking", "CUI//REL TO GBR, USA", "malformed marking for the Supplier record: "
          "invalid marking token 'GBR'"),
         ("1.markings", {"city": "SECRET"}, "malformed marking for city: invalid marking token"),
         ("1.markings", {"colour": "CUI"}, "markings for unknown field(s) colour"),
-        ("0.provides.0.trl", 10, "trl 10 out of range 1..9"),
+        ("0.provides.0.trl", 10, "trl 10 out of range [1, 9]"),
         ("0.provides.0.trl", 7.5, "'trl' must be a whole number"),
         ("0.provides.0.capability", "cap.zzz", "unknown capability 'cap.zzz'"),
         ("0.provides.0.unit", None, "capacity needs its unit"),
@@ -394,9 +390,9 @@ def test_rows_depending_on_a_rejected_row_are_rejected_too(tmp_path: Path) -> No
     buy = one(result, "depends on supplier 's.part', which was rejected")
     assert buy.row == "suppliers[0] (s.prime) sources_from[0]"
     assert "unknown nation code 'XYZ'" in buy.reason
-    assert [s.id for s in result.dataset.suppliers] == ["s.prime"]
-    assert result.dataset.sources_from == []
-    assert len(result.dataset.provides) == 1
+    assert [s.key for s in result.dataset.nodes_of("Supplier")] == ["s.prime"]
+    assert result.dataset.edges_of("SOURCES_FROM") == []
+    assert len(result.dataset.edges_of("PROVIDES")) == 1
 
 
 def test_rejected_capability_takes_its_edges_along(tmp_path: Path) -> None:
@@ -405,7 +401,7 @@ def test_rejected_capability_takes_its_edges_along(tmp_path: Path) -> None:
     result = write_demo(tmp_path, capabilities=caps)
     one(result, "usml given for a EAR item")
     assert "usml given" in one(result, "depends on capability 'cap.b'").reason
-    assert [c.id for c in result.dataset.capabilities] == ["cap.a"]
+    assert [c.key for c in result.dataset.nodes_of("Capability")] == ["cap.a"]
 
 
 def test_duplicate_keys_are_rejected(tmp_path: Path) -> None:
@@ -420,7 +416,7 @@ def test_duplicate_keys_are_rejected(tmp_path: Path) -> None:
     assert "first at demo/test.yaml suppliers[1] (s.part)" in dup.reason
     one(result, "duplicate capability id 'cap.b'")
     one(result, "duplicate edge s.prime -> s.part")
-    assert [s.name for s in result.dataset.suppliers] == ["Prime", "Part"]
+    assert [s["name"] for s in result.dataset.nodes_of("Supplier")] == ["Prime", "Part"]
 
 
 @pytest.mark.parametrize(
@@ -430,8 +426,8 @@ def test_duplicate_keys_are_rejected(tmp_path: Path) -> None:
         ({"jurisdiction": "ITAR", "usml": "IV", "eccn": "3A001"}, "has a USML category, not an"),
         ({"jurisdiction": "EAR", "eccn": None}, "an EAR item needs its ECCN"),
         ({"jurisdiction": "FOREIGN"}, "bad jurisdiction 'FOREIGN'"),
-        ({"eccn": "3Z999"}, "bad ECCN '3Z999'"),
-        ({"jurisdiction": "ITAR", "usml": "XXII", "eccn": None}, "bad USML category 'XXII'"),
+        ({"eccn": "3Z999"}, "bad eccn '3Z999' (e.g. 3A001.b.2, 9A610, EAR99)"),
+        ({"jurisdiction": "ITAR", "usml": "XXII", "eccn": None}, "bad usml 'XXII'; expected one"),
         ({"sme": True}, "sme, etl and cdnExcluded apply to USML (ITAR) items only"),
         ({"etl": "no"}, "'etl' must be true or false"),
     ],
@@ -450,7 +446,7 @@ def test_requires_cycles_are_rejected(tmp_path: Path) -> None:
     caps[1]["requires"] = ["cap.a"]
     result = write_demo(tmp_path, capabilities=caps)
     assert one(result, "would close a REQUIRES cycle").row == "capabilities[1] (cap.b) requires[0]"
-    assert len(result.dataset.requires) == 1
+    assert len(result.dataset.edges_of("REQUIRES")) == 1
 
 
 def test_ownership_above_one_is_rejected(tmp_path: Path) -> None:
@@ -468,9 +464,9 @@ def test_missing_defaults_fall_back_to_noforn_and_are_reported(tmp_path: Path) -
     assert one(result, "missing;").row == "defaults.SOURCES_FROM"
     gap = one(result, "no default marking for cage")
     assert gap.row == "defaults.Supplier"
-    assert result.dataset.sources_from[0].markings.record == FALLBACK_MARKING
-    assert result.dataset.suppliers[0].markings.of("city") == FALLBACK_MARKING
-    assert result.dataset.suppliers[0].markings.of("name") == "PUBLIC"
+    assert result.dataset.edges_of("SOURCES_FROM")[0].markings.record == FALLBACK_MARKING
+    assert result.dataset.nodes_of("Supplier")[0].markings.of("city") == FALLBACK_MARKING
+    assert result.dataset.nodes_of("Supplier")[0].markings.of("name") == "PUBLIC"
 
 
 def test_malformed_default_marking_is_reported(tmp_path: Path) -> None:
@@ -479,7 +475,7 @@ def test_malformed_default_marking_is_reported(tmp_path: Path) -> None:
     result = write_demo(tmp_path, defaults=defaults)
     rejection = one(result, "malformed marking for REQUIRES records")
     assert "UNCLASSIFIED is ambiguous" in rejection.reason
-    assert result.dataset.requires[0].markings.record == FALLBACK_MARKING
+    assert result.dataset.edges_of("REQUIRES")[0].markings.record == FALLBACK_MARKING
 
 
 def test_bad_files_are_reported(tmp_path: Path) -> None:
@@ -506,7 +502,7 @@ def test_memberships_may_carry_markings(tmp_path: Path) -> None:
     )
     result = load_reference(tmp_path)
     assert one(result, "malformed marking for the membership").row == "line 4"
-    gbr, swe = result.dataset.memberships
+    gbr, swe = result.dataset.edges_of("MEMBER_OF")
     assert gbr.markings.record == "PUBLIC"
     fields = ("precision", "since", "source", "until")
     assert gbr.markings.as_dict() == dict.fromkeys(fields, "PUBLIC")
@@ -517,3 +513,22 @@ def test_memberships_may_carry_markings(tmp_path: Path) -> None:
         "until": "CUI//NOFORN",
         "source": "PUBLIC",
     }
+
+
+def test_a_field_added_to_the_model_is_loaded_and_unknown_to_the_model_of_record(
+    tmp_path: Path,
+) -> None:
+    extended = MODEL.with_field("Supplier", Field("website", str, "The supplier's web site."))
+    defaults = {**DEFAULTS, "Supplier": {"marking": "PUBLIC", "fields": {
+        **DEFAULTS["Supplier"]["fields"], "website": "CUI"}}}  # fmt: skip
+    rows = supplier_rows()
+    rows[0]["website"] = "prime.test"
+    demo = tmp_path / "demo"
+    write_demo(tmp_path, rows, defaults=defaults)
+    result = load_demo(demo, model=extended)
+    assert result.ok, reasons(result)
+    prime = result.dataset.nodes_of("Supplier")[0]
+    assert (prime["website"], prime.markings.of("website")) == ("prime.test", "CUI")
+    plain = load_demo(demo)
+    assert one(plain, "unknown field(s) website").row == "suppliers[0] (s.prime)"
+    assert one(plain, "unknown field 'website'").row == "defaults.Supplier"

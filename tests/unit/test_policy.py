@@ -13,6 +13,7 @@ from dibx.app import startup
 from dibx.auth import policy
 from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope
+from dibx.graph.model import MODEL
 
 SHIPPED = shipped.policy_file()
 
@@ -29,8 +30,8 @@ def principal(nation: str = "GBR", attributes: frozenset[str] = frozenset()) -> 
     )
 
 
-def test_shipped_policy_loads() -> None:
-    loaded = policy.load(SHIPPED)
+def test_shipped_policy_loads(vocabulary: policy.Vocabulary) -> None:
+    loaded = policy.load(SHIPPED, vocabulary)
     assert loaded.version
     assert str(loaded.defaults["Supplier"]) == "CUI"
     assert loaded.disclose_withheld is True
@@ -113,8 +114,49 @@ def test_a_type_without_default_is_released_to_nobody() -> None:
 
 @pytest.fixture(scope="module")
 def vocabulary() -> policy.Vocabulary:
-
     return startup.vocabulary(shipped.reference_dir())
+
+
+def test_every_field_of_every_type_has_a_default_marking(vocabulary: policy.Vocabulary) -> None:
+    """From the model alone: the shipped policy need not (and does not) repeat them."""
+    loaded = policy.load(SHIPPED, vocabulary)
+    owners = [(n.name, n.fields) for n in MODEL.nodes.values()]
+    owners += [(e.rel, e.fields) for e in MODEL.edges.values()]
+    keys = [k for name, fields in owners for k in (name, *(f"{name}_{f.name}" for f in fields))]
+    assert len(keys) > len(MODEL.nodes) + len(MODEL.edges)
+    missing = [k for k in keys if k not in loaded.defaults]
+    assert missing == []
+    assert tomllib.loads(SHIPPED.read_text())["defaults"] == {}  # no entry repeats the model
+    assert {k: str(m) for k, m in loaded.defaults.items()} == MODEL.defaults()
+    scope = loaded.scope_for(principal("USA"), set(), date(2026, 1, 1))
+    assert set(scope.cypher_params()["dm"]) >= set(keys)  # type: ignore[arg-type]
+
+
+def test_a_policy_override_replaces_the_model_default_for_its_key_only(
+    vocabulary: policy.Vocabulary,
+) -> None:
+    assert MODEL.defaults()["Supplier_cage"] == "CUI"
+    text = 'version = "1"\n[defaults]\nSupplier_cage = "CUI//NOFORN"\nSupplier = "PUBLIC"\n'
+    loaded = policy.parse(tomllib.loads(text), vocabulary)
+    assert str(loaded.defaults["Supplier_cage"]) == "CUI//NOFORN"
+    assert str(loaded.defaults["Supplier"]) == "PUBLIC"
+    assert str(loaded.defaults["Supplier_name"]) == "CUI"  # the model's, untouched
+    scope = loaded.scope_for(principal("GBR"), {"FVEY"}, date(2026, 1, 1))
+    params = scope.cypher_params()
+    assert params["dm"]["Supplier_cage"] == "CUI//NOFORN"  # type: ignore[index]
+    assert params["dr"]["Supplier_cage"] == ["USA"]  # type: ignore[index]
+
+
+def test_a_field_added_to_the_model_has_a_default_and_may_be_overridden() -> None:
+    from dibx.graph.model import Field
+
+    extended = MODEL.with_field("Supplier", Field("website", str, "Web site.", "PUBLIC"))
+    vocabulary = startup.vocabulary(shipped.reference_dir(), extended)
+    assert str(policy.parse({"version": "1"}, vocabulary).defaults["Supplier_website"]) == (
+        "PUBLIC"
+    )
+    overridden = {"version": "1", "defaults": {"Supplier_website": "CUI"}}
+    assert str(policy.parse(overridden, vocabulary).defaults["Supplier_website"]) == "CUI"
 
 
 def test_shipped_policy_names_only_known_types_fields_and_groups(

@@ -13,22 +13,9 @@ from dibx import config
 from dibx.auth import policy as policy_module
 from dibx.auth.dev_issuer import DevIssuer
 from dibx.auth.tokens import KeyProvider, KeySet, RemoteKeySet
-from dibx.graph import model, records
-from dibx.services import audit, datasets
-
-# Properties the loaders write for each type besides the fields the model exposes (e.g.
-# `Agreement.source`, `MEMBER_OF.precision`): the policy may give them defaults too.
-_LOADED: dict[str, tuple[tuple[str, str], ...]] = {
-    "Nation": records.NationRecord.PROPERTIES,
-    "Agreement": records.AgreementRecord.PROPERTIES,
-    "MEMBER_OF": records.MembershipRecord.PROPERTIES,
-    "Supplier": records.SupplierRecord.PROPERTIES,
-    "Capability": records.CapabilityRecord.PROPERTIES,
-    "REQUIRES": records.RequiresRecord.PROPERTIES,
-    "PROVIDES": records.ProvidesRecord.PROPERTIES,
-    "SOURCES_FROM": records.SourcesFromRecord.PROPERTIES,
-    "SUBSIDIARY_OF": records.SubsidiaryRecord.PROPERTIES,
-}
+from dibx.graph import model
+from dibx.ingest.reference import load_reference
+from dibx.services import audit
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,20 +25,20 @@ class Checked:
     keys: KeyProvider
 
 
-def vocabulary(reference_dir: Path) -> policy_module.Vocabulary:
-    """Types and fields of the graph model (plus what loaders write), agreements of the
-    reference data: what policy keys and groups may name."""
-    fields: dict[str, set[str]] = {t.name: set(t.names) for t in model.TYPES.values()}
-    for rel, names in model.EDGE_FIELDS.items():
-        fields.setdefault(rel, set()).update(names)
-    for name, properties in _LOADED.items():
-        fields.setdefault(name, set()).update(prop for prop, _ in properties)
-    reference = datasets.load_reference(reference_dir)
+def vocabulary(
+    reference_dir: Path, graph_model: model.Model = model.MODEL
+) -> policy_module.Vocabulary:
+    """Types and fields of the graph model with their default markings, agreements of the
+    reference data: what policy keys and groups may name, and what the policy overrides."""
+    fields = {t.name: frozenset(t.names) for t in graph_model.nodes.values()}
+    fields |= {e.rel: frozenset(e.names) for e in graph_model.edges.values()}
+    reference = load_reference(reference_dir)
     if reference.rejected:
         raise config.ConfigError(f"reference data rejected: {reference.rejected[0]}")
     return policy_module.Vocabulary(
-        fields={name: frozenset(names) for name, names in fields.items()},
-        agreements=frozenset(a.code for a in reference.dataset.agreements),
+        fields=fields,
+        agreements=frozenset(a.key for a in reference.dataset.nodes_of(model.AGREEMENT.name)),
+        defaults=graph_model.defaults(),
     )
 
 

@@ -61,10 +61,13 @@ class Adjudication:
 @dataclass(frozen=True, slots=True)
 class Vocabulary:
     """What policy keys and groups may name, known outside `auth` (the graph model and the
-    reference data): record and edge types with their marked fields, and agreement codes."""
+    reference data): record and edge types with their marked fields, and agreement codes;
+    and the model's default markings (`<Type>`, `<Type>_<field>`), which `[defaults]`
+    overrides key by key."""
 
     fields: Mapping[str, frozenset[str]]
     agreements: frozenset[str]
+    defaults: Mapping[str, str] = field(default_factory=dict)
 
     def check_default_key(self, key: str) -> None:
         for type_name, names in self.fields.items():
@@ -183,13 +186,19 @@ def _check_keys(data: Mapping[str, Any]) -> None:
 
 def parse(data: Mapping[str, Any], vocabulary: Vocabulary | None = None) -> Policy:
     """Validate the whole policy. With `vocabulary` (as the service starts it), default keys
-    must name a type and field of the graph model and groups a nation, agreement or attribute."""
+    must name a type and field of the graph model and groups a nation, agreement or attribute,
+    and `[defaults]` overrides the model's default markings (without one: only the file's)."""
     _check_keys(data)
     version = data.get("version")
     if not isinstance(version, str) or not version:
         raise PolicyError("`version` must be a non-empty string")
 
     defaults: dict[str, markings.Marking] = {}
+    for key, text in (vocabulary.defaults if vocabulary is not None else {}).items():
+        try:
+            defaults[key] = markings.parse(text)
+        except markings.MarkingError as exc:
+            raise PolicyError(f"model default {key}: {exc}") from None
     for key, text in _table(data, "defaults").items():
         if not _KEY.match(key):
             raise PolicyError(f"defaults.{key}: keys are <Type> or <Type>_<field>")

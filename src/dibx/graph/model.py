@@ -169,6 +169,7 @@ class EdgeType:
     key_fields: tuple[str, ...] = ()
     dated: bool = False  # carries since/until and is read "as of" a date
     check: RecordCheck | None = None
+    acyclic: bool = False  # loaders refuse an edge that would close a cycle
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -274,6 +275,12 @@ class Model:
                 out[f"{key}_{f.name}"] = f.marking
         return out
 
+    def owned(self, node: str) -> tuple[EdgeType, ...]:
+        """Edge types a node has exactly one of, outgoing (a supplier's BASED_IN): a record
+        carries them and they are written with it, replacing an older one."""
+        relations = self.nodes[node].relations.values()
+        return tuple(r.edge for r in relations if r.direction == "out" and not r.many)
+
     def fields_of(self, owner: str) -> tuple[Field, ...]:
         """The fields of a node type (by name) or an edge type (by relationship type)."""
         if owner in self.nodes:
@@ -328,6 +335,24 @@ def _membership_dates(v: Mapping[str, Any]) -> None:
     since, until = v.get("since"), v.get("until")
     if since is not None and until is not None and until < since:
         raise FieldError(f"until {until} is before since {since}")
+    if v.get("precision") == "year" and since is not None and (since.month, since.day) != (1, 1):
+        raise FieldError(f"precision 'year' needs since on 1 January, got {since}")
+
+
+def _capacity_unit(v: Mapping[str, Any]) -> None:
+    if v.get("capacity") is not None and v.get("unit") is None:
+        raise FieldError("capacity needs its unit")
+
+
+def _sole_source(v: Mapping[str, Any]) -> None:
+    share = v.get("share")
+    if v.get("sole") and share is not None and share < 1:
+        raise FieldError(f"a sole source supplies the whole need, but share is {share:g}")
+
+
+def _ownership(v: Mapping[str, Any]) -> None:
+    if v.get("share") == 0:
+        raise FieldError("an ownership share must be above 0")
 
 
 # --- the model of record --------------------------------------------------------------------
@@ -421,10 +446,11 @@ PROVIDES = EdgeType(
             "Lead time in days.",
             _NOFORN,
             low=0,
-            high=3650,
+            high=36_500,  # as the loaders have always taken it (the demo has 4000)
             fill=lambda r: r.randint(14, 540),
         ),
     ),
+    check=_capacity_unit,
 )
 
 SOURCES_FROM = EdgeType(
@@ -442,6 +468,7 @@ SOURCES_FROM = EdgeType(
         ),
         Field("sole", bool, "Whether this is the buyer's sole source of the item.", _NOFORN),
     ),
+    check=_sole_source,
 )
 
 SUBSIDIARY_OF = EdgeType(
@@ -462,6 +489,7 @@ SUBSIDIARY_OF = EdgeType(
             high=1,
         ),
     ),
+    check=_ownership,
 )
 
 REQUIRES = EdgeType(
@@ -471,6 +499,7 @@ REQUIRES = EdgeType(
     start_role="capability",
     end_role="requires",
     description="What a capability is built from.",
+    acyclic=True,
 )
 
 _SUPPLIER_FIELDS = (

@@ -1,21 +1,21 @@
-"""Validated rows ready to write: one frozen dataclass per node or edge type, and a Dataset.
+"""Validated records ready to write, one generic shape per node and per edge, and a Dataset.
 
-Pure data, no I/O and no validation: loaders (`dibx.services.datasets`) and the synthetic
-generator build these only from checked input, and `dibx.graph.writes` turns them into Cypher
-parameters. Every record carries `markings`: the canonical marking text of the record itself
-(governs its existence) and of each marked field, keyed by the *graph property name*
-(`leadTimeDays`, `cdnExcluded`), so the writer needs no name mapping for markings.
-
-`PROPERTIES` on each class maps graph property name -> Python attribute for the marked fields;
-keys (`id`, `code`) and edge endpoints are not marked: they are released with the record.
+Pure data, no I/O and no validation: loaders (`dibx.ingest`) and the synthetic generator
+build these only from checked input, and `dibx.graph.writes` turns them into Cypher
+parameters. A record names its type from `dibx.graph.model`; its values follow that type's
+fields in order (a tuple, not a dict: a million synthetic edges stay small). Every record
+carries `markings`: the canonical marking of the record itself (governs its existence) and of
+each field, keyed by graph property name; keys and edge endpoints are not marked: they are
+released with the record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date
-from typing import ClassVar
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from dibx.graph.model import EdgeType, Field, NodeType
 
 PUBLIC_TEXT = "PUBLIC"
 
@@ -50,198 +50,150 @@ class Markings:
         return cls(PUBLIC_TEXT, tuple(sorted((n, PUBLIC_TEXT) for n in names)))
 
 
-@dataclass(frozen=True, slots=True)
-class NationRecord:
-    PROPERTIES: ClassVar[tuple[tuple[str, str], ...]] = (("name", "name"),)
-    code: str
-    name: str
-    markings: Markings
+def _aligned(fields: tuple[Field, ...], values: Mapping[str, Any], owner: str) -> tuple[Any, ...]:
+    """Values in field order; an absent field takes its default (None unless not nullable)."""
+    unknown = set(values) - {f.name for f in fields}
+    if unknown:
+        raise KeyError(f"{owner} has no field(s) {', '.join(sorted(unknown))}")
+    return tuple(values.get(f.name, f.default) for f in fields)
+
+
+def _index(fields: tuple[Field, ...], name: str, owner: str) -> int:
+    for i, f in enumerate(fields):
+        if f.name == name:
+            return i
+    raise KeyError(f"{owner} has no field {name!r}")
 
 
 @dataclass(frozen=True, slots=True)
-class AgreementRecord:
-    PROPERTIES: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("name", "name"),
-        ("kind", "kind"),
-        ("source", "source"),
-    )
-    code: str
-    name: str
-    kind: str
-    source: str
+class EdgeRecord:
+    """(start)-[:type {values}]->(end), endpoints by their node type's key."""
+
+    type: EdgeType
+    start: str
+    end: str
+    values: tuple[Any, ...]
     markings: Markings
+
+    @classmethod
+    def of(
+        cls,
+        type_: EdgeType,
+        start: str,
+        end: str,
+        markings: Markings,
+        values: Mapping[str, Any] | None = None,
+    ) -> EdgeRecord:
+        return cls(type_, start, end, _aligned(type_.fields, values or {}, type_.rel), markings)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[_index(self.type.fields, name, self.type.rel)]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: v for f, v in zip(self.type.fields, self.values, strict=True)}
+
+    def with_values(self, **values: Any) -> EdgeRecord:
+        return replace(
+            self, values=_aligned(self.type.fields, self.as_dict() | values, self.type.rel)
+        )
 
 
 @dataclass(frozen=True, slots=True)
-class MembershipRecord:
-    """(:Nation)-[:MEMBER_OF]->(:Agreement); keyed by (nation, agreement, since).
+class NodeRecord:
+    """A node by its key, with the edges it has exactly one of (`Model.owned`: a supplier's
+    BASED_IN), which are written with it."""
 
-    A null `until` says "still a member", so its marking is stored even then: a withheld
-    open end must read exactly like a withheld end date.
-    """
-
-    MARKED_WHEN_NULL: ClassVar[tuple[str, ...]] = ("until",)
-    PROPERTIES: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("since", "since"),
-        ("until", "until"),
-        ("precision", "precision"),
-        ("source", "source"),
-    )
-    nation: str
-    agreement: str
-    since: date
-    until: date | None
-    precision: str  # "year" (since is Jan 1 of a known year) or "day"
-    source: str
+    type: NodeType
+    key: str
+    values: tuple[Any, ...]
     markings: Markings
+    links: tuple[EdgeRecord, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        type_: NodeType,
+        key: str,
+        markings: Markings,
+        values: Mapping[str, Any] | None = None,
+        links: tuple[EdgeRecord, ...] = (),
+    ) -> NodeRecord:
+        return cls(type_, key, _aligned(type_.fields, values or {}, type_.name), markings, links)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[_index(self.type.fields, name, self.type.name)]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: v for f, v in zip(self.type.fields, self.values, strict=True)}
+
+    def with_values(self, **values: Any) -> NodeRecord:
+        return replace(
+            self, values=_aligned(self.type.fields, self.as_dict() | values, self.type.name)
+        )
+
+    def link(self, rel: str) -> EdgeRecord:
+        for edge in self.links:
+            if edge.type.rel == rel:
+                return edge
+        raise KeyError(f"{self.type.name} {self.key!r} has no {rel} edge")
 
 
-@dataclass(frozen=True, slots=True)
-class SupplierRecord:
-    """A supplier and its (:Supplier)-[:BASED_IN]->(:Nation) edge.
-
-    `based_in_marking` marks the BASED_IN edge (the policy's `BASED_IN` type); it is also
-    what a loader's `markings: {nation: ...}` override sets.
-    """
-
-    PROPERTIES: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("name", "name"),
-        ("cage", "cage"),
-        ("city", "city"),
-        ("description", "description"),
-        ("employees", "employees"),
-    )
-    id: str
-    name: str
-    nation: str
-    markings: Markings
-    based_in_marking: str
-    cage: str | None = None
-    city: str | None = None
-    description: str | None = None
-    employees: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CapabilityRecord:
-    PROPERTIES: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("name", "name"),
-        ("area", "area"),
-        ("description", "description"),
-        ("jurisdiction", "jurisdiction"),
-        ("usml", "usml"),
-        ("eccn", "eccn"),
-        ("sme", "sme"),
-        ("etl", "etl"),
-        ("classified", "classified"),
-        ("cdnExcluded", "cdn_excluded"),
-    )
-    id: str
-    name: str
-    area: str
-    jurisdiction: str  # "ITAR" | "EAR" | "NONE"
-    markings: Markings
-    description: str | None = None
-    usml: str | None = None  # USML category, Roman numeral I..XXI
-    eccn: str | None = None  # Commerce Control List entry or EAR99
-    sme: bool = False  # significant military equipment
-    etl: bool = False  # on the AUKUS Excluded Technology List (ITAR 126 Supp. 2)
-    classified: bool = False
-    cdn_excluded: bool = False  # ITAR 126.5 Supplement No. 1 exclusion
-
-
-@dataclass(frozen=True, slots=True)
-class RequiresRecord:
-    """(:Capability)-[:REQUIRES]->(:Capability): what a capability is built from."""
-
-    PROPERTIES: ClassVar[tuple[tuple[str, str], ...]] = ()
-    capability: str
-    requires: str
-    markings: Markings
-
-
-@dataclass(frozen=True, slots=True)
-class ProvidesRecord:
-    PROPERTIES: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("capacity", "capacity"),
-        ("unit", "unit"),
-        ("trl", "trl"),
-        ("leadTimeDays", "lead_time_days"),
-    )
-    supplier: str
-    capability: str
-    markings: Markings
-    capacity: float | None = None
-    unit: str | None = None
-    trl: int | None = None
-    lead_time_days: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SourcesFromRecord:
-    """(buyer:Supplier)-[:SOURCES_FROM]->(supplier:Supplier): one tier of supply."""
-
-    PROPERTIES: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("item", "item"),
-        ("share", "share"),
-        ("sole", "sole"),
-    )
-    buyer: str
-    supplier: str
-    markings: Markings
-    item: str | None = None
-    share: float | None = None  # of the buyer's need for the item, 0..1
-    sole: bool | None = None  # None: not known
-
-
-@dataclass(frozen=True, slots=True)
-class SubsidiaryRecord:
-    """(child:Supplier)-[:SUBSIDIARY_OF {share}]->(parent:Supplier): ownership."""
-
-    PROPERTIES: ClassVar[tuple[tuple[str, str], ...]] = (("share", "share"),)
-    child: str
-    parent: str
-    share: float
-    markings: Markings
+Record = NodeRecord | EdgeRecord
 
 
 @dataclass(frozen=True, slots=True)
 class Dataset:
-    nations: list[NationRecord] = field(default_factory=list)
-    agreements: list[AgreementRecord] = field(default_factory=list)
-    memberships: list[MembershipRecord] = field(default_factory=list)
-    suppliers: list[SupplierRecord] = field(default_factory=list)
-    capabilities: list[CapabilityRecord] = field(default_factory=list)
-    requires: list[RequiresRecord] = field(default_factory=list)
-    provides: list[ProvidesRecord] = field(default_factory=list)
-    sources_from: list[SourcesFromRecord] = field(default_factory=list)
-    subsidiaries: list[SubsidiaryRecord] = field(default_factory=list)
+    """Records by node type name and by relationship type (owned edges ride on their node)."""
+
+    nodes: Mapping[str, list[NodeRecord]] = field(default_factory=dict)
+    edges: Mapping[str, list[EdgeRecord]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, records: Iterable[Record]) -> Dataset:
+        nodes: dict[str, list[NodeRecord]] = {}
+        edges: dict[str, list[EdgeRecord]] = {}
+        for r in records:
+            if isinstance(r, NodeRecord):
+                nodes.setdefault(r.type.name, []).append(r)
+            else:
+                edges.setdefault(r.type.rel, []).append(r)
+        return cls(nodes, edges)
+
+    def nodes_of(self, name: str) -> list[NodeRecord]:
+        return list(self.nodes.get(name, ()))
+
+    def edges_of(self, rel: str) -> list[EdgeRecord]:
+        """Edges of `rel`, owned ones (carried by their start node) included."""
+        carried = [
+            e for rs in self.nodes.values() for r in rs for e in r.links if e.type.rel == rel
+        ]
+        return [*carried, *self.edges.get(rel, ())]
 
     def counts(self) -> dict[str, int]:
-        """Records per graph label / relationship type (BASED_IN: one per supplier)."""
-        return {
-            "Nation": len(self.nations),
-            "Agreement": len(self.agreements),
-            "MEMBER_OF": len(self.memberships),
-            "Supplier": len(self.suppliers),
-            "BASED_IN": len(self.suppliers),
-            "Capability": len(self.capabilities),
-            "REQUIRES": len(self.requires),
-            "PROVIDES": len(self.provides),
-            "SOURCES_FROM": len(self.sources_from),
-            "SUBSIDIARY_OF": len(self.subsidiaries),
-        }
+        """Records per node type and relationship type (owned edges counted too)."""
+        out = {name: len(rs) for name, rs in self.nodes.items()}
+        for rs in self.nodes.values():
+            for r in rs:
+                for e in r.links:
+                    out[e.type.rel] = out.get(e.type.rel, 0) + 1
+        for rel, es in self.edges.items():
+            out[rel] = out.get(rel, 0) + len(es)
+        return out
 
     def merged(self, other: Dataset) -> Dataset:
         """Both datasets in one (e.g. reference + demo), this one's records first."""
-        return Dataset(
-            nations=[*self.nations, *other.nations],
-            agreements=[*self.agreements, *other.agreements],
-            memberships=[*self.memberships, *other.memberships],
-            suppliers=[*self.suppliers, *other.suppliers],
-            capabilities=[*self.capabilities, *other.capabilities],
-            requires=[*self.requires, *other.requires],
-            provides=[*self.provides, *other.provides],
-            sources_from=[*self.sources_from, *other.sources_from],
-            subsidiaries=[*self.subsidiaries, *other.subsidiaries],
-        )
+        nodes = {k: list(v) for k, v in self.nodes.items()}
+        for k, v in other.nodes.items():
+            nodes.setdefault(k, []).extend(v)
+        edges = {k: list(v) for k, v in self.edges.items()}
+        for k, e in other.edges.items():
+            edges.setdefault(k, []).extend(e)
+        return Dataset(nodes, edges)
+
+    def replaced(
+        self,
+        nodes: Mapping[str, list[NodeRecord]] | None = None,
+        edges: Mapping[str, list[EdgeRecord]] | None = None,
+    ) -> Dataset:
+        """This dataset with the records of some types replaced."""
+        return Dataset({**self.nodes, **(nodes or {})}, {**self.edges, **(edges or {})})

@@ -1,9 +1,11 @@
 """Bulk writes of a validated Dataset: UNWIND batches of MERGE by key, managed transactions.
 
-Every query text is a constant (labels and property names are written in it); data travels
-only as parameters. Each node and edge is written with `SET x = row.props`, so a re-import
-replaces stale fields and markings instead of leaving them behind. `release` lists are derived
-here from the canonical markings by `dibx.auth.markings`, the one place that knows the rules.
+Every query is derived from the model (`dibx.graph.model`): labels, relationship types and
+property names come only from it, data travels only as parameters. Each node and edge is
+written with `SET x = row.props`, so a re-import replaces stale fields and markings instead of
+leaving them behind. Every field's marking is stored, with a value or without: "no value" is
+released or withheld exactly like a value. `release` lists are derived here from the canonical
+markings by `dibx.auth.markings`, the one place that knows the rules.
 
 Each batch is its own transaction, sent through `Graph` (counted, tagged with the request id):
 a failed import leaves earlier batches written, and since every write is a MERGE by key,
@@ -13,125 +15,99 @@ timeout by default (`tx_timeout`); a batch is bounded by `batch_size` instead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
-from typing import Any, LiteralString, Protocol
+from typing import Any, LiteralString
 
 from dibx.auth import markings
-from dibx.graph.driver import NO_TIMEOUT, Graph
-from dibx.graph.records import Dataset, Markings
+from dibx.graph.driver import NO_TIMEOUT, Graph, compiled
+from dibx.graph.model import MODEL, EdgeType, Field, Model, NodeType
+from dibx.graph.records import Dataset, EdgeRecord, Markings, NodeRecord
 
-__all__ = ["MissingEndpointError", "WriteError", "clear_database", "write_dataset"]
+__all__ = [
+    "MissingEndpointError",
+    "WriteError",
+    "clear_database",
+    "edge_query",
+    "node_query",
+    "write_dataset",
+]
 
 Progress = Callable[[str, int], None]
 Row = dict[str, Any]
 
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
 
 class WriteError(RuntimeError):
-    """A batch wrote fewer rows than it was given (an endpoint vanished mid-import)."""
+    """A batch wrote fewer rows than it was given (an endpoint vanished mid-import), or a
+    record cannot be written as the model says (a supplier without its BASED_IN)."""
 
 
 class MissingEndpointError(WriteError):
     """Edges reference keys that are neither in the dataset nor in the database."""
 
 
-class _Record(Protocol):
-    @property
-    def markings(self) -> Markings: ...
+# --- queries, from the model -----------------------------------------------------------------
 
 
-# --- queries ---------------------------------------------------------------------------------
+def _n(name: str) -> str:
+    """An identifier from the model, checked again before it goes into query text."""
+    if not _NAME.match(name):
+        raise ValueError(f"not an identifier: {name!r}")
+    return name
 
-_NATIONS: LiteralString = """
-UNWIND $rows AS row
-MERGE (n:Nation {code: row.key})
-SET n = row.props
-RETURN count(*) AS written
-"""
 
-_AGREEMENTS: LiteralString = """
-UNWIND $rows AS row
-MERGE (a:Agreement {code: row.key})
-SET a = row.props
-RETURN count(*) AS written
-"""
+def node_query(model: Model, node: NodeType) -> LiteralString:
+    """MERGE nodes by key; each owned edge (a supplier's BASED_IN) is written in the same
+    statement, its end matched first so the node never exists without it, and an edge of
+    that type to another end is removed (the supplier moved)."""
+    label, key = _n(node.label), _n(node.key)
+    lines = ["UNWIND $rows AS row"]
+    owned = model.owned(node.name)
+    for i, edge in enumerate(owned):
+        end = model.nodes[edge.end]
+        lines.append(f"MATCH (o{i}:{_n(end.label)} {{{_n(end.key)}: row.links[{i}].end}})")
+    lines += [f"MERGE (n:{label} {{{key}: row.key}})", "SET n = row.props"]
+    for i, edge in enumerate(owned):
+        end = model.nodes[edge.end]
+        rel, end_label, end_key = _n(edge.rel), _n(end.label), _n(end.key)
+        lines += [
+            f"FOREACH (old IN [(n)-[x:{rel}]->(o:{end_label}) "
+            f"WHERE o.{end_key} <> row.links[{i}].end | x] | DELETE old)",
+            f"MERGE (n)-[l{i}:{rel}]->(o{i})",
+            f"SET l{i} = row.links[{i}].props",
+        ]
+    lines.append("RETURN count(*) AS written")
+    return compiled("\n".join(lines))
 
-_CAPABILITIES: LiteralString = """
-UNWIND $rows AS row
-MERGE (c:Capability {id: row.key})
-SET c = row.props
-RETURN count(*) AS written
-"""
 
-# The nation is matched first so a supplier is never written without its BASED_IN edge;
-# a BASED_IN to another nation (the supplier moved) is removed.
-_SUPPLIERS: LiteralString = """
-UNWIND $rows AS row
-MATCH (n:Nation {code: row.nation})
-MERGE (s:Supplier {id: row.key})
-SET s = row.props
-FOREACH (old IN [(s)-[x:BASED_IN]->(o:Nation) WHERE o.code <> row.nation | x] | DELETE old)
-MERGE (s)-[b:BASED_IN]->(n)
-SET b = row.edge
-RETURN count(*) AS written
-"""
+def edge_query(model: Model, edge: EdgeType) -> LiteralString:
+    """MERGE edges between existing endpoints, keyed by the endpoints and `key_fields` (a
+    nation may leave an agreement and rejoin it: MEMBER_OF is keyed by `since`)."""
+    start, end = model.nodes[edge.start], model.nodes[edge.end]
+    keyed = ", ".join(f"{_n(k)}: row.props.{_n(k)}" for k in edge.key_fields)
+    return compiled(
+        "\n".join(
+            [
+                "UNWIND $rows AS row",
+                f"MATCH (a:{_n(start.label)} {{{_n(start.key)}: row.a}})",
+                f"MATCH (b:{_n(end.label)} {{{_n(end.key)}: row.b}})",
+                f"MERGE (a)-[r:{_n(edge.rel)}{f' {{{keyed}}}' if keyed else ''}]->(b)",
+                "SET r = row.props",
+                "RETURN count(*) AS written",
+            ]
+        )
+    )
 
-# Memberships are keyed by their start: a nation may leave and rejoin an agreement.
-_MEMBER_OF: LiteralString = """
-UNWIND $rows AS row
-MATCH (n:Nation {code: row.a})
-MATCH (a:Agreement {code: row.b})
-MERGE (n)-[m:MEMBER_OF {since: row.props.since}]->(a)
-SET m = row.props
-RETURN count(*) AS written
-"""
 
-_REQUIRES: LiteralString = """
-UNWIND $rows AS row
-MATCH (a:Capability {id: row.a})
-MATCH (b:Capability {id: row.b})
-MERGE (a)-[r:REQUIRES]->(b)
-SET r = row.props
-RETURN count(*) AS written
-"""
+def _missing_query(node: NodeType) -> LiteralString:
+    return compiled(
+        f"UNWIND $keys AS k WITH k WHERE NOT EXISTS {{ MATCH (:{_n(node.label)} "
+        f"{{{_n(node.key)}: k}}) }} RETURN collect(k) AS missing"
+    )
 
-_PROVIDES: LiteralString = """
-UNWIND $rows AS row
-MATCH (s:Supplier {id: row.a})
-MATCH (c:Capability {id: row.b})
-MERGE (s)-[p:PROVIDES]->(c)
-SET p = row.props
-RETURN count(*) AS written
-"""
-
-_SOURCES_FROM: LiteralString = """
-UNWIND $rows AS row
-MATCH (buyer:Supplier {id: row.a})
-MATCH (seller:Supplier {id: row.b})
-MERGE (buyer)-[r:SOURCES_FROM]->(seller)
-SET r = row.props
-RETURN count(*) AS written
-"""
-
-_SUBSIDIARY_OF: LiteralString = """
-UNWIND $rows AS row
-MATCH (child:Supplier {id: row.a})
-MATCH (parent:Supplier {id: row.b})
-MERGE (child)-[r:SUBSIDIARY_OF]->(parent)
-SET r = row.props
-RETURN count(*) AS written
-"""
-
-_MISSING: dict[str, LiteralString] = {
-    "Nation": "UNWIND $keys AS k WITH k WHERE NOT EXISTS { MATCH (:Nation {code: k}) } "
-    "RETURN collect(k) AS missing",
-    "Agreement": "UNWIND $keys AS k WITH k WHERE NOT EXISTS { MATCH (:Agreement {code: k}) } "
-    "RETURN collect(k) AS missing",
-    "Supplier": "UNWIND $keys AS k WITH k WHERE NOT EXISTS { MATCH (:Supplier {id: k}) } "
-    "RETURN collect(k) AS missing",
-    "Capability": "UNWIND $keys AS k WITH k WHERE NOT EXISTS { MATCH (:Capability {id: k}) } "
-    "RETURN collect(k) AS missing",
-}
 
 # Relationships first, in bounded batches, so no transaction holds a hub's whole neighbourhood.
 # Migration bookkeeping nodes are kept: the schema (constraints, indexes) outlives a clear too.
@@ -169,43 +145,67 @@ class _Props:
             self._fields[id(m)] = hit
         return hit[1]
 
-    def of(self, record: _Record, properties: Sequence[tuple[str, str]], **extra: Any) -> Row:
-        m = record.markings
+    def of(
+        self, what: str, fields: Sequence[Field], values: Sequence[Any], m: Markings, **extra: Any
+    ) -> Row:
         props: Row = {**extra, "marking": m.record, "release": self.release(m.record)}
         resolved = self._resolved(m)
-        meaningful_null = getattr(record, "MARKED_WHEN_NULL", ())
-        for prop, attr in properties:
-            value = getattr(record, attr)
-            if value is None and prop not in meaningful_null:
-                continue  # absent field: no value and no marking to disclose
-            text, release = resolved[prop]
+        for f, value in zip(fields, values, strict=True):
+            marked = resolved.get(f.name)
+            if marked is None:
+                raise WriteError(f"{what}: no marking for field {f.name!r}")
             if value is not None:
-                props[prop] = value
-            props[f"marking_{prop}"] = text
-            props[f"release_{prop}"] = release
+                props[f.name] = value
+            # Marked even without a value: a withheld null must read like a withheld value.
+            props[f"marking_{f.name}"], props[f"release_{f.name}"] = marked
         return props
 
 
-def _node_rows(p: _Props, records: Sequence[Any], key: str) -> Iterator[Row]:
-    for r in records:
-        value = getattr(r, key)
-        yield {"key": value, "props": p.of(r, r.PROPERTIES, **{key: value})}
+def _values(record: NodeRecord | EdgeRecord, fields: tuple[Field, ...]) -> tuple[Any, ...]:
+    """The record's values in the order of the model's fields."""
+    if record.type.fields is fields or record.type.fields == fields:
+        return record.values
+    have = record.as_dict()
+    unknown = set(have) - {f.name for f in fields}
+    if unknown:
+        raise WriteError(f"the model has no field(s) {', '.join(sorted(unknown))}")
+    return tuple(have.get(f.name, f.default) for f in fields)
 
 
-def _supplier_rows(p: _Props, records: Sequence[Any]) -> Iterator[Row]:
+def _node_rows(
+    p: _Props, model: Model, node: NodeType, records: Sequence[NodeRecord]
+) -> Iterator[Row]:
+    owned = model.owned(node.name)
     for r in records:
-        edge = {"marking": r.based_in_marking, "release": p.release(r.based_in_marking)}
+        props = p.of(
+            f"{node.name} {r.key!r}", node.fields, _values(r, node.fields), r.markings,
+            **{node.key: r.key},
+        )  # fmt: skip
+        links = []
+        for edge in owned:
+            link = r.link(edge.rel)
+            links.append(
+                {
+                    "end": link.end,
+                    "props": p.of(
+                        f"{edge.rel} of {r.key!r}",
+                        edge.fields,
+                        _values(link, edge.fields),
+                        link.markings,
+                    ),
+                }
+            )
+        yield {"key": r.key, "props": props, "links": links}
+
+
+def _edge_rows(p: _Props, edge: EdgeType, records: Sequence[EdgeRecord]) -> Iterator[Row]:
+    for r in records:
+        what = f"{edge.rel} {r.start!r} -> {r.end!r}"
         yield {
-            "key": r.id,
-            "nation": r.nation,
-            "props": p.of(r, r.PROPERTIES, id=r.id),
-            "edge": edge,
+            "a": r.start,
+            "b": r.end,
+            "props": p.of(what, edge.fields, _values(r, edge.fields), r.markings),
         }
-
-
-def _edge_rows(p: _Props, records: Sequence[Any], a: str, b: str) -> Iterator[Row]:
-    for r in records:
-        yield {"a": getattr(r, a), "b": getattr(r, b), "props": p.of(r, r.PROPERTIES)}
 
 
 # --- execution -------------------------------------------------------------------------------
@@ -240,49 +240,78 @@ async def _write(
     return written
 
 
-async def _check_endpoints(graph: Graph, dataset: Dataset, tx_timeout: float) -> None:
+def _check_shape(model: Model, dataset: Dataset) -> None:
+    """Every type is the model's, and every node carries exactly its owned edges."""
+    unknown = sorted(set(dataset.nodes) - set(model.nodes)) + sorted(
+        set(dataset.edges) - set(model.edges)
+    )
+    if unknown:
+        raise WriteError(f"the model has no type(s) {', '.join(unknown)}")
+    for name, records in dataset.nodes.items():
+        owned = [e.rel for e in model.owned(name)]
+        for r in records:
+            if [e.type.rel for e in r.links] != owned:
+                want = ", ".join(owned) or "none"
+                raise WriteError(f"{name} {r.key!r}: its edges written with it must be {want}")
+    for rel in dataset.edges:
+        if any(rel == e.rel for name in model.nodes for e in model.owned(name)):
+            raise WriteError(f"{rel} edges are written with their start node, not alone")
+
+
+async def _check_endpoints(graph: Graph, model: Model, dataset: Dataset, tx_timeout: float) -> None:
     """Refuse to start when an edge points at a key neither here nor in the database."""
-    wanted: dict[str, set[str]] = {
-        "Nation": {s.nation for s in dataset.suppliers} | {m.nation for m in dataset.memberships},
-        "Agreement": {m.agreement for m in dataset.memberships},
-        "Supplier": {r.buyer for r in dataset.sources_from}
-        | {r.supplier for r in dataset.sources_from}
-        | {r.child for r in dataset.subsidiaries}
-        | {r.parent for r in dataset.subsidiaries}
-        | {r.supplier for r in dataset.provides},
-        "Capability": {r.capability for r in dataset.provides}
-        | {r.capability for r in dataset.requires}
-        | {r.requires for r in dataset.requires},
-    }
-    present = {
-        "Nation": {r.code for r in dataset.nations},
-        "Agreement": {r.code for r in dataset.agreements},
-        "Supplier": {r.id for r in dataset.suppliers},
-        "Capability": {r.id for r in dataset.capabilities},
-    }
+    wanted: dict[str, set[str]] = {name: set() for name in model.nodes}
+    for rs in dataset.nodes.values():
+        for r in rs:
+            for link in r.links:
+                wanted[link.type.end].add(link.end)
+    for rel, es in dataset.edges.items():
+        edge = model.edges[rel]
+        wanted[edge.start].update(e.start for e in es)
+        wanted[edge.end].update(e.end for e in es)
     problems = []
-    for label, keys in wanted.items():
-        outside = sorted(keys - present[label])
+    for name, keys in wanted.items():
+        outside = sorted(keys - {r.key for r in dataset.nodes.get(name, ())})
         if not outside:
             continue
-        row = await graph.read_one(_MISSING[label], {"keys": outside}, tx_timeout=tx_timeout)
+        query = _missing_query(model.nodes[name])
+        row = await graph.read_one(query, {"keys": outside}, tx_timeout=tx_timeout)
         missing = [] if row is None else list(row["missing"])
         if missing:
             shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
-            problems.append(f"{len(missing)} {label} key(s) not found: {shown}")
+            problems.append(f"{len(missing)} {name} key(s) not found: {shown}")
     if problems:
         raise MissingEndpointError("; ".join(problems))
+
+
+def _node_order(model: Model) -> list[NodeType]:
+    """Node types with the ends of their owned edges first (nations before suppliers)."""
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        for edge in model.owned(name):
+            if edge.end != name:
+                visit(edge.end)
+        order.append(name)
+
+    for name in model.nodes:
+        visit(name)
+    return [model.nodes[n] for n in order]
 
 
 async def write_dataset(
     graph: Graph,
     dataset: Dataset,
     *,
+    model: Model = MODEL,
     batch_size: int = 5000,
     progress: Progress | None = None,
     tx_timeout: float = NO_TIMEOUT,
 ) -> dict[str, int]:
-    """Write (MERGE) every record of `dataset`; returns rows written per label / type.
+    """Write (MERGE) every record of `dataset` as `model` says; returns rows written per node
+    type / relationship type.
 
     Nodes go first, then edges, each in batches of `batch_size` rows. Edge endpoints may
     come from the database (e.g. a demo dataset written after the reference data); if one
@@ -291,51 +320,40 @@ async def write_dataset(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    _check_shape(model, dataset)
+    await _check_endpoints(graph, model, dataset, tx_timeout)
     p = _Props()
-    d = dataset
-    plan: list[tuple[str, LiteralString, Iterator[Row], int]] = [
-        ("Nation", _NATIONS, _node_rows(p, d.nations, "code"), len(d.nations)),
-        ("Agreement", _AGREEMENTS, _node_rows(p, d.agreements, "code"), len(d.agreements)),
-        ("Capability", _CAPABILITIES, _node_rows(p, d.capabilities, "id"), len(d.capabilities)),
-        ("Supplier", _SUPPLIERS, _supplier_rows(p, d.suppliers), len(d.suppliers)),
-        (
-            "MEMBER_OF",
-            _MEMBER_OF,
-            _edge_rows(p, d.memberships, "nation", "agreement"),
-            len(d.memberships),
-        ),
-        (
-            "REQUIRES",
-            _REQUIRES,
-            _edge_rows(p, d.requires, "capability", "requires"),
-            len(d.requires),
-        ),
-        (
-            "PROVIDES",
-            _PROVIDES,
-            _edge_rows(p, d.provides, "supplier", "capability"),
-            len(d.provides),
-        ),
-        (
-            "SUBSIDIARY_OF",
-            _SUBSIDIARY_OF,
-            _edge_rows(p, d.subsidiaries, "child", "parent"),
-            len(d.subsidiaries),
-        ),
-        (
-            "SOURCES_FROM",
-            _SOURCES_FROM,
-            _edge_rows(p, d.sources_from, "buyer", "supplier"),
-            len(d.sources_from),
-        ),
-    ]
     counts: dict[str, int] = {}
-    await _check_endpoints(graph, dataset, tx_timeout)
-    for kind, query, rows, total in plan:
-        counts[kind] = await _write(
-            graph, kind, query, rows, total, batch_size, progress, tx_timeout
+    for node in _node_order(model):
+        records = dataset.nodes.get(node.name, [])
+        rows = _node_rows(p, model, node, records)
+        counts[node.name] = await _write(
+            graph,
+            node.name,
+            node_query(model, node),
+            rows,
+            len(records),
+            batch_size,
+            progress,
+            tx_timeout,
         )
-    counts["BASED_IN"] = counts["Supplier"]
+        for edge in model.owned(node.name):
+            counts[edge.rel] = counts[node.name]
+    owned = {e.rel for name in model.nodes for e in model.owned(name)}
+    for edge in model.edges.values():
+        if edge.rel in owned:
+            continue
+        es = dataset.edges.get(edge.rel, [])
+        counts[edge.rel] = await _write(
+            graph,
+            edge.rel,
+            edge_query(model, edge),
+            _edge_rows(p, edge, es),
+            len(es),
+            batch_size,
+            progress,
+            tx_timeout,
+        )
     return counts
 
 

@@ -13,7 +13,11 @@ Shape, chosen to resemble a real defence supply base:
   SUBSIDIARY_OF), so 200k suppliers give about a million edges. A few SOURCES_FROM cycles are
   planted on purpose (real supply graphs have them; analytics must cope).
 * Nations are real ISO codes weighted toward allies; nations of concern weigh more in the
-  material tiers. Markings come from a realistic mix, as shared `Markings` profiles.
+  material tiers. Markings come from a realistic mix, as shared `Markings` profiles; a field
+  the mix does not name takes its model default marking.
+* Values that carry the structure (names, tiers, export-control facts, shares) are drawn
+  here; every other field is filled by its model `fill` (e.g. CAGE codes, capacities), so a
+  field added to the model is filled too.
 
 Same `suppliers`, `seed` and `capabilities` give the same Dataset, on any platform.
 """
@@ -24,20 +28,23 @@ import random
 from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
-from typing import Final
+from typing import Any, Final
 
 from dibx.auth.markings import canonicalize
-from dibx.graph.records import (
-    CapabilityRecord,
-    Dataset,
-    Markings,
-    ProvidesRecord,
-    RequiresRecord,
-    SourcesFromRecord,
-    SubsidiaryRecord,
-    SupplierRecord,
+from dibx.graph.model import (
+    BASED_IN,
+    CAPABILITY,
+    NATION,
+    PROVIDES,
+    REQUIRES,
+    SOURCES_FROM,
+    SUBSIDIARY_OF,
+    SUPPLIER,
+    EdgeType,
+    NodeType,
 )
-from dibx.services.datasets import nation_records
+from dibx.graph.records import Dataset, EdgeRecord, Markings, NodeRecord
+from dibx.ingest.reference import nation_records
 
 __all__ = ["generate"]
 
@@ -151,8 +158,29 @@ class _Picker:
         return self.items[bisect_right(self.cum, rng.random() * self.total, 0, len(self.cum) - 1)]
 
 
-def _profiles(rng: random.Random, type_name: str) -> list[Markings]:
-    mix = _MARKING_MIX[type_name]
+def _mix(owner: NodeType | EdgeType) -> _M:
+    """The marking mix of a type: the table's, the model default for any field it omits."""
+    name = owner.name if isinstance(owner, NodeType) else owner.rel
+    table = _MARKING_MIX[name]
+    unknown = set(table) - {"", *owner.names}
+    if unknown:
+        raise KeyError(f"marking mix names unknown field(s) of {name}: {sorted(unknown)}")
+    return {"": table[""], **{f.name: table.get(f.name, ((f.marking, 1.0),)) for f in owner.fields}}
+
+
+def _values(
+    rng: random.Random, owner: NodeType | EdgeType, given: dict[str, Any]
+) -> dict[str, Any]:
+    """`given` (the values that carry structure), every other field from its model fill."""
+    out = dict(given)
+    for f in owner.fields:
+        if f.name not in out and f.fill is not None:
+            out[f.name] = f.fill(rng)
+    return out
+
+
+def _profiles(rng: random.Random, owner: NodeType | EdgeType) -> list[Markings]:
+    mix = _mix(owner)
 
     def draw(options: tuple[tuple[str, float], ...]) -> str:
         texts, weights = zip(*options, strict=True)
@@ -184,10 +212,10 @@ def _ranges(counts: Sequence[int]) -> list[range]:
 
 def _capabilities(
     rng: random.Random, n: int
-) -> tuple[list[CapabilityRecord], list[RequiresRecord], list[range]]:
+) -> tuple[list[NodeRecord], list[EdgeRecord], list[range]]:
     levels = _ranges(_split(n, _LEVEL_SHARE))
-    profiles, req_profiles = _profiles(rng, "Capability"), _profiles(rng, "REQUIRES")
-    caps: list[CapabilityRecord] = []
+    profiles, req_profiles = _profiles(rng, CAPABILITY), _profiles(rng, REQUIRES)
+    caps: list[NodeRecord] = []
     for level, span in enumerate(levels):
         for i in span:
             area = rng.choice(_AREAS[level])
@@ -195,25 +223,25 @@ def _capabilities(
             itar = roll < (0.9, 0.9, 0.5, 0.15, 0.05)[level]
             none = not itar and level >= 3 and roll > 0.85
             jurisdiction = "ITAR" if itar else ("NONE" if none else "EAR")
+            marks = rng.choice(profiles)
+            given = {
+                "name": f"{area.title()} capability {i:06d}",
+                "area": area,
+                "jurisdiction": jurisdiction,
+                "description": f"Synthetic level-{level} capability.",
+                "usml": rng.choice(_USML[min(level, 2)]) if itar else None,
+                "eccn": rng.choice(_ECCN) if jurisdiction == "EAR" else None,
+                "sme": itar and level <= 1 and rng.random() < 0.8,
+                "etl": itar and rng.random() < 0.06,
+                "classified": rng.random() < 0.03,
+                "cdnExcluded": itar and rng.random() < 0.05,
+            }
             caps.append(
-                CapabilityRecord(
-                    id=f"syn-c{i:06d}",
-                    name=f"{area.title()} capability {i:06d}",
-                    area=area,
-                    jurisdiction=jurisdiction,
-                    markings=rng.choice(profiles),
-                    description=f"Synthetic level-{level} capability.",
-                    usml=rng.choice(_USML[min(level, 2)]) if itar else None,
-                    eccn=rng.choice(_ECCN) if jurisdiction == "EAR" else None,
-                    sme=itar and level <= 1 and rng.random() < 0.8,
-                    etl=itar and rng.random() < 0.06,
-                    classified=rng.random() < 0.03,
-                    cdn_excluded=itar and rng.random() < 0.05,
-                )
+                NodeRecord.of(CAPABILITY, f"syn-c{i:06d}", marks, _values(rng, CAPABILITY, given))
             )
     # REQUIRES points to deeper levels only, so it is acyclic by construction.
     zipf = [_Picker(span, [1 / (r + 1) ** 0.9 for r in range(len(span))]) for span in levels]
-    requires: list[RequiresRecord] = []
+    requires: list[EdgeRecord] = []
     for level in range(len(levels) - 1):
         for i in levels[level]:
             targets: set[int] = set()
@@ -221,7 +249,7 @@ def _capabilities(
                 deeper = level + 2 if level + 2 < len(levels) and rng.random() < 0.2 else level + 1
                 targets.add(zipf[deeper].pick(rng))
             requires += [
-                RequiresRecord(caps[i].id, caps[t].id, rng.choice(req_profiles))
+                EdgeRecord.of(REQUIRES, caps[i].key, caps[t].key, rng.choice(req_profiles))
                 for t in sorted(targets)
             ]
     return caps, requires, levels
@@ -256,8 +284,8 @@ def generate(suppliers: int, *, seed: int = 7, capabilities: int | None = None) 
     tier_of = [t for t, span in enumerate(tiers) for _ in span]
 
     # Suppliers, their nation and what they provide.
-    s_profiles, b_profiles = _profiles(rng, "Supplier"), _profiles(rng, "BASED_IN")
-    p_profiles = _profiles(rng, "PROVIDES")
+    s_profiles, b_profiles = _profiles(rng, SUPPLIER), _profiles(rng, BASED_IN)
+    p_profiles = _profiles(rng, PROVIDES)
     nation_pick = _nation_pickers()
     # Most capabilities are drawn by Zipf popularity; a niche tenth of each level goes to one
     # or two suppliers only, so single-sourced capabilities exist at every scale.
@@ -265,64 +293,59 @@ def generate(suppliers: int, *, seed: int = 7, capabilities: int | None = None) 
     niche = [span[k:] for span, k in zip(levels, cut, strict=True)]
     common = [span[:k] for span, k in zip(levels, cut, strict=True)]
     cap_pick = [_Picker(span, [1 / (r + 1) ** 1.1 for r in range(len(span))]) for span in common]
-    supplier_records: list[SupplierRecord] = []
-    provides: list[ProvidesRecord] = []
+    supplier_records: list[NodeRecord] = []
+    provides: list[EdgeRecord] = []
     item_of: list[str] = []  # a supplier's main capability: what its customers buy from it
     for i, tier in enumerate(tier_of):
         codes, cum = nation_pick[tier]
         sid = f"syn-s{i:07d}"
+        name = _name(rng)
+        nation = codes[bisect_right(cum, rng.random() * cum[-1], 0, len(cum) - 1)]
+        marks, based_in = rng.choice(s_profiles), rng.choice(b_profiles)
+        given = {"name": name, "employees": int(rng.lognormvariate(5.0 - 0.5 * tier, 1.4)) + 1}
         supplier_records.append(
-            SupplierRecord(
-                id=sid,
-                name=_name(rng),
-                nation=codes[bisect_right(cum, rng.random() * cum[-1], 0, len(cum) - 1)],
-                markings=rng.choice(s_profiles),
-                based_in_marking=rng.choice(b_profiles).record,
-                employees=int(rng.lognormvariate(5.0 - 0.5 * tier, 1.4)) + 1,
+            NodeRecord.of(
+                SUPPLIER,
+                sid,
+                marks,
+                _values(rng, SUPPLIER, given),
+                (EdgeRecord.of(BASED_IN, sid, nation, based_in),),
             )
         )
         offered = {cap_pick[tier].pick(rng)}
         while rng.random() < 0.3:
             offered.add(cap_pick[tier].pick(rng))
         for c in sorted(offered):
-            provides.append(
-                ProvidesRecord(
-                    supplier=sid,
-                    capability=caps[c].id,
-                    markings=rng.choice(p_profiles),
-                    capacity=round(rng.lognormvariate(4.0, 1.5), 1),
-                    unit=_UNITS[tier],
-                    trl=rng.choices((5, 6, 7, 8, 9), weights=(1, 2, 3, 6, 20))[0],
-                    lead_time_days=int(rng.lognormvariate(5.5, 0.6)),
-                )
-            )
-        item_of.append(caps[min(offered)].name)
+            marks = rng.choice(p_profiles)
+            values = _values(rng, PROVIDES, {"unit": _UNITS[tier]})
+            provides.append(EdgeRecord.of(PROVIDES, sid, caps[c].key, marks, values))
+        item_of.append(caps[min(offered)]["name"])
 
     for level, span in enumerate(niche):
         for c in span:
             for i in sorted({rng.choice(tiers[level]) for _ in range(rng.choice((1, 1, 2)))}):
+                marks = rng.choice(p_profiles)
+                # Niche makers: small capacity, drawn here rather than by the field's fill.
+                given = {"unit": _UNITS[level], "capacity": round(rng.lognormvariate(2.0, 1.0), 1)}
+                values = _values(rng, PROVIDES, given)
                 provides.append(
-                    ProvidesRecord(
-                        supplier=supplier_records[i].id,
-                        capability=caps[c].id,
-                        markings=rng.choice(p_profiles),
-                        capacity=round(rng.lognormvariate(2.0, 1.0), 1),
-                        unit=_UNITS[level],
-                        trl=rng.choice((6, 7, 8, 9)),
-                        lead_time_days=int(rng.lognormvariate(6.0, 0.5)),
-                    )
+                    EdgeRecord.of(PROVIDES, supplier_records[i].key, caps[c].key, marks, values)
                 )
 
     sources = _sourcing(rng, tiers, tier_of, supplier_records, item_of)
     subsidiaries = _ownership(rng, tiers, tier_of, supplier_records)
     return Dataset(
-        nations=nation_records(),
-        suppliers=supplier_records,
-        capabilities=caps,
-        requires=requires,
-        provides=provides,
-        sources_from=sources,
-        subsidiaries=subsidiaries,
+        nodes={
+            NATION.name: nation_records(),
+            SUPPLIER.name: supplier_records,
+            CAPABILITY.name: caps,
+        },
+        edges={
+            REQUIRES.rel: requires,
+            PROVIDES.rel: provides,
+            SOURCES_FROM.rel: sources,
+            SUBSIDIARY_OF.rel: subsidiaries,
+        },
     )
 
 
@@ -330,27 +353,27 @@ def _sourcing(
     rng: random.Random,
     tiers: list[range],
     tier_of: list[int],
-    suppliers: list[SupplierRecord],
+    suppliers: list[NodeRecord],
     item_of: list[str],
-) -> list[SourcesFromRecord]:
-    profiles = _profiles(rng, "SOURCES_FROM")
+) -> list[EdgeRecord]:
+    profiles = _profiles(rng, SOURCES_FROM)
     # Heavy-tailed fitness: the chance of being chosen as a seller.
     fitness = [_Picker(span, [rng.paretovariate(1.2) for _ in span]) for span in tiers]
     out: list[list[int]] = [[] for _ in suppliers]
-    edges: list[SourcesFromRecord] = []
+    edges: list[EdgeRecord] = []
 
     def edge(buyer: int, seller: int, *, allow_sole: bool = True) -> None:
         sole = allow_sole and rng.random() < _SOLE
         out[buyer].append(seller)
+        marks = rng.choice(profiles)
+        given = {
+            "item": item_of[seller],
+            "share": 1.0 if sole else round(rng.uniform(0.05, 1.0), 2),
+            "sole": sole,
+        }
+        values = _values(rng, SOURCES_FROM, given)
         edges.append(
-            SourcesFromRecord(
-                buyer=suppliers[buyer].id,
-                supplier=suppliers[seller].id,
-                markings=rng.choice(profiles),
-                item=item_of[seller],
-                share=1.0 if sole else round(rng.uniform(0.05, 1.0), 2),
-                sole=sole,
-            )
+            EdgeRecord.of(SOURCES_FROM, suppliers[buyer].key, suppliers[seller].key, marks, values)
         )
 
     last = len(tiers) - 1
@@ -386,17 +409,19 @@ def _sourcing(
 
 
 def _ownership(
-    rng: random.Random, tiers: list[range], tier_of: list[int], suppliers: list[SupplierRecord]
-) -> list[SubsidiaryRecord]:
+    rng: random.Random, tiers: list[range], tier_of: list[int], suppliers: list[NodeRecord]
+) -> list[EdgeRecord]:
     """Some suppliers are owned by one supplier of a higher tier (a bigger company)."""
-    profiles = _profiles(rng, "SUBSIDIARY_OF")
-    records: list[SubsidiaryRecord] = []
+    profiles = _profiles(rng, SUBSIDIARY_OF)
+    records: list[EdgeRecord] = []
     for child, tier in enumerate(tier_of):
         if tier == 0 or rng.random() >= _SUBSIDIARY:
             continue
         parent = rng.choice(tiers[rng.randrange(tier)])
         share = rng.choice((1.0, 1.0, 1.0, 1.0, 0.51, 0.3, 0.25))
+        marks = rng.choice(profiles)
+        values = _values(rng, SUBSIDIARY_OF, {"share": share})
         records.append(
-            SubsidiaryRecord(suppliers[child].id, suppliers[parent].id, share, rng.choice(profiles))
+            EdgeRecord.of(SUBSIDIARY_OF, suppliers[child].key, suppliers[parent].key, marks, values)
         )
     return records

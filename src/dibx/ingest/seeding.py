@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dibx.graph.driver import NO_TIMEOUT, Graph
+from dibx.graph.model import NATION
 from dibx.graph.records import Dataset
 from dibx.graph.writes import clear_database, write_dataset
-from dibx.services import datasets, synthetic
+from dibx.ingest import synthetic
+from dibx.ingest.demo import load_demo
+from dibx.ingest.reference import load_reference
+from dibx.ingest.report import Rejection
 
 
 @dataclass
 class SeedReport:
     counts: dict[str, int] = field(default_factory=dict)
-    rejected: list[datasets.Rejection] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
 
 
 def _new_nations_only(extra: Dataset, base: Dataset) -> Dataset:
     # The synthetic graph carries every pycountry nation, as the reference data does: merging
     # both wrote (MERGE, so harmlessly) and counted each nation twice.
-    known = {n.code for n in base.nations}
-    return replace(extra, nations=[n for n in extra.nations if n.code not in known])
+    known = {n.key for n in base.nodes_of(NATION.name)}
+    fresh = [n for n in extra.nodes_of(NATION.name) if n.key not in known]
+    return extra.replaced(nodes={NATION.name: fresh})
 
 
 async def is_empty(graph: Graph) -> bool:
@@ -44,11 +49,11 @@ async def seed(
     row is rejected: the report lists every rejected row with its reason. `tx_timeout` is the
     server-side timeout of each batch's transaction (none by default: a bulk load)."""
     report = SeedReport()
-    loaded = datasets.load_reference(data_dir)
+    loaded = load_reference(data_dir)
     report.rejected.extend(loaded.rejected)
     dataset = loaded.dataset
     if demo:
-        demo_result = datasets.load_demo(data_dir)
+        demo_result = load_demo(data_dir)
         report.rejected.extend(demo_result.rejected)
         dataset = dataset.merged(demo_result.dataset)
     if synthetic_suppliers:
