@@ -163,10 +163,13 @@ class Settings:
     metrics_token: str | None = None
     # Releasability
     policy_file: Path = field(default_factory=shipped.policy_file)
-    audit_sink: str = "stdout"
+    # Where audit records go (never the log stream): by default a file under data_dir.
+    audit_sink: str = "file:var/audit/audit.jsonl"
     reference_dir: Path = field(default_factory=shipped.reference_dir)
     # Explorer sign-in against a real issuer (OAuth authorization code + PKCE): all or none.
     explorer_oidc: ExplorerOidc | None = None
+    # Log lines (JSON, on stderr) at this level and above.
+    log_level: str = "info"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -180,6 +183,28 @@ class Settings:
     @property
     def challenge_key_file(self) -> Path:
         return self.challenge_key_path or self.data_dir / "dev-keys" / "challenger-hmac.key"
+
+
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _check_audit_sink(sink: str) -> None:
+    if sink == "file:":
+        raise ConfigError("DIBX_AUDIT_SINK=file: names no file")
+    if sink == "stdout" or sink.startswith("file:"):
+        return
+    if sink.startswith(("syslog+tcp://", "syslog+udp://")):
+        url = urlsplit(sink)
+        try:
+            url.port  # noqa: B018 - parsing the port is the check
+        except ValueError:
+            raise ConfigError(f"DIBX_AUDIT_SINK: {sink!r} has a bad port") from None
+        if url.hostname and url.path in ("", "/") and not url.query:
+            return
+    raise ConfigError(
+        f"DIBX_AUDIT_SINK: {sink!r}: expected stdout, file:<path>, "
+        "syslog+tcp://host[:port] or syslog+udp://host[:port] (several: comma-separated)"
+    )
 
 
 def load(env: Mapping[str, str] | None = None) -> Settings:
@@ -237,20 +262,21 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         ),
         metrics_token=env.get("DIBX_METRICS_TOKEN") or None,
         policy_file=Path(env.get("DIBX_POLICY_FILE") or shipped.policy_file()),
-        audit_sink=env.get("DIBX_AUDIT_SINK", "stdout"),
+        audit_sink=env.get("DIBX_AUDIT_SINK") or f"file:{data_dir / 'audit' / 'audit.jsonl'}",
         reference_dir=Path(env.get("DIBX_REFERENCE_DIR") or shipped.reference_dir()),
         explorer_oidc=_explorer_oidc(env),
+        log_level=env.get("DIBX_LOG_LEVEL", "info").strip().lower() or "info",
     )
     if production and settings.dev_issuer:
         raise ConfigError("DIBX_DEV_ISSUER must be false in production")
     if production and not settings.jwks_url:
         raise ConfigError("DIBX_JWKS_URL is required in production")
-    if settings.audit_sink != "stdout" and not settings.audit_sink.startswith("file:"):
+    for sink in settings.audit_sink.split(","):
+        _check_audit_sink(sink.strip())
+    if settings.log_level not in _LOG_LEVELS:
         raise ConfigError(
-            f"DIBX_AUDIT_SINK={settings.audit_sink!r}: expected stdout or file:<path>"
+            f"DIBX_LOG_LEVEL={settings.log_level!r}: expected one of {', '.join(_LOG_LEVELS)}"
         )
-    if settings.audit_sink == "file:":
-        raise ConfigError("DIBX_AUDIT_SINK=file: names no file")
     if settings.heavy_concurrency > settings.neo4j_pool_size // 2:
         raise ConfigError(
             f"DIBX_HEAVY_CONCURRENCY={settings.heavy_concurrency}: at most half the Neo4j "

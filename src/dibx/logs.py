@@ -35,10 +35,10 @@ def add_request_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDic
 
 def access_fields(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """uvicorn's access line (`'%s - "%s %s HTTP/%s" %d'`) as fields instead of a sentence."""
+    args = event_dict.pop("positional_args", None)  # the record's args (pass_foreign_args)
     record = event_dict.get("_record")
     if record is None or record.name != "uvicorn.access":
         return event_dict
-    args = record.args
     if isinstance(args, tuple) and len(args) == 5:
         client, method, path, version, status = args
         event_dict.update(
@@ -66,6 +66,7 @@ def formatter() -> structlog.stdlib.ProcessorFormatter:
     """The one formatter: any log record in, one JSON line out."""
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*_shared(), access_fields],
+        pass_foreign_args=True,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
@@ -74,13 +75,29 @@ def formatter() -> structlog.stdlib.ProcessorFormatter:
     )
 
 
+class JsonHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to `stream`, or to whatever `sys.stderr` is when a line is written."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        super().__init__(stream)
+        self._fixed = stream
+
+    @property
+    def stream(self) -> IO[str]:
+        return self._fixed or sys.stderr
+
+    @stream.setter
+    def stream(self, value: IO[str]) -> None:
+        self._fixed = value
+
+
 def configure(level: str = "info", stream: IO[str] | None = None) -> logging.Handler:
-    """Send every log line, structlog's and the standard library's, to `stream` (stderr) as
-    JSON. Returns the handler (tests remove it again)."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    """Send every log line, structlog's and the standard library's, to `stream` (default:
+    stderr) as JSON. Replaces a handler an earlier call installed; returns the new one."""
+    handler = JsonHandler(stream)
     handler.setFormatter(formatter())
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if isinstance(h, JsonHandler)]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
