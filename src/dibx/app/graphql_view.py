@@ -348,7 +348,7 @@ class DibxGraphQL(GraphQL[Context, None]):
             # The file sink fsyncs: keep that off the event loop. The response still waits for
             # it, so a failed write fails the request closed.
             record = self._audit_record(request, context, result, codes)
-            await self.request_audit.write(record, status=context.response.status_code)
+            await self.request_audit.write(record, status=context.response.status_code or 200)
         except AuditError:
             refused = True
         if refused:
