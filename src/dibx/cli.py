@@ -5,17 +5,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+import structlog
 
 from dibx import config, neo4j_server
 
-# Says where credentials come from, never what they are: a banner ends up in logs.
-DEV_BANNER = """\
-dibx is up: {url}/graphql  (GraphiQL in the browser; send a bearer token in the headers)
-  Tokens: `dibx token --nation GBR --scope "supplier:read supply_chain:read"`, or the demo
-  clients' client-credentials grant at {url}/oauth/token (clients: README, "A walk-through")
-"""
-BANNER = "dibx is up: {url}/graphql\n"
+# Says where credentials come from, never what they are: the banner is a log line.
+DEV_BANNER = (
+    "dibx is up: {url}/graphql (GraphiQL in the browser; send a bearer token in the headers). "
+    'Tokens: `dibx token --nation GBR --scope "supplier:read supply_chain:read"`, or the demo '
+    'clients\' client-credentials grant at {url}/oauth/token (README, "A walk-through")'
+)
+BANNER = "dibx is up: {url}/graphql"
+log = structlog.get_logger("dibx.serve")
+Say = Callable[[str], None]
 
 
 def banner(settings: config.Settings) -> str:
@@ -32,20 +36,24 @@ def _settings() -> config.Settings:
         sys.exit(f"dibx: configuration error: {exc}")
 
 
-def _ensure_neo4j(settings: config.Settings) -> str:
-    """URI of the Neo4j to use: the configured one, or the embedded one (started if needed)."""
+def _ensure_neo4j(settings: config.Settings, say: Say = print) -> str:
+    """URI of the Neo4j to use: the configured one, or the embedded one (started if needed).
+    Raises Neo4jServerError if the embedded one cannot start."""
     if settings.neo4j_uri:
         return settings.neo4j_uri
     db_dir = settings.data_dir / "neo4j"
     running = neo4j_server.status(db_dir)
     if running is not None:
         return running.uri
-    print(f"starting embedded Neo4j on 127.0.0.1:{settings.embedded_port} (data in {db_dir}) ...")
+    say(f"starting embedded Neo4j on 127.0.0.1:{settings.embedded_port} (data in {db_dir}) ...")
+    return neo4j_server.start(db_dir, settings.embedded_port).uri
+
+
+def _neo4j_or_exit(settings: config.Settings) -> str:
     try:
-        server = neo4j_server.start(db_dir, settings.embedded_port)
+        return _ensure_neo4j(settings)
     except neo4j_server.Neo4jServerError as exc:
         sys.exit(f"dibx: {exc}")
-    return server.uri
 
 
 async def _seed(
@@ -55,6 +63,8 @@ async def _seed(
     synthetic: int | None,
     reset: bool,
     only_if_empty: bool,
+    echo: Say = print,
+    warn: Say = lambda text: print(text, file=sys.stderr),
 ) -> int:
     from dibx.graph import migrations
     from dibx.graph.driver import Graph, connect
@@ -68,7 +78,7 @@ async def _seed(
     try:
         await migrations.apply(graph)
         if only_if_empty and not await seeding.is_empty(graph):
-            print("database already holds data: not reseeding (use `dibx seed --reset` to reload)")
+            echo("database already holds data: not reseeding (use `dibx seed --reset` to reload)")
             return 0
         report = await seeding.seed(
             graph,
@@ -76,29 +86,37 @@ async def _seed(
             demo=demo,
             synthetic_suppliers=synthetic,
             reset=reset,
-            echo=print,
+            echo=echo,
         )
     finally:
         await graph.close()
     for rejection in report.rejected:
-        print(f"rejected {rejection}", file=sys.stderr)
+        warn(f"rejected {rejection}")
     return 1 if report.rejected else 0
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from dibx import logs
     from dibx.app import startup
 
     settings = _settings()
+    # From here on every line is a JSON log line on stderr; stdout is left to the audit sink
+    # if DIBX_AUDIT_SINK says `stdout`.
+    logs.configure(settings.log_level)
     # Everything read from files is checked before Neo4j starts: nothing is left running.
     try:
         startup.preflight(settings)
     except config.ConfigError as exc:
-        print(f"dibx: cannot start: {exc}", file=sys.stderr)
+        log.error("cannot_start", error=f"dibx: cannot start: {exc}")
         return 2
     started_here = settings.neo4j_uri is None and (
         neo4j_server.status(settings.data_dir / "neo4j") is None
     )
-    uri = _ensure_neo4j(settings)
+    try:
+        uri = _ensure_neo4j(settings, say=_info)
+    except neo4j_server.Neo4jServerError as exc:
+        log.error("cannot_start", error=f"dibx: {exc}")
+        return 2
     try:
         return _run_service(args, settings, uri)
     finally:
@@ -113,7 +131,16 @@ def _run_service(args: argparse.Namespace, settings: config.Settings, uri: str) 
 
     if args.demo:
         code = asyncio.run(
-            _seed(settings, uri, demo=True, synthetic=None, reset=False, only_if_empty=True)
+            _seed(
+                settings,
+                uri,
+                demo=True,
+                synthetic=None,
+                reset=False,
+                only_if_empty=True,
+                echo=_info,
+                warn=lambda text: log.warning("seed_rejected", detail=text),
+            )
         )
         if code:
             return code
@@ -122,15 +149,18 @@ def _run_service(args: argparse.Namespace, settings: config.Settings, uri: str) 
     try:
         runtime = build_runtime(settings)
     except Exception as exc:  # noqa: BLE001 - start-up errors are reported, not traced
-        print(f"dibx: cannot start: {exc}", file=sys.stderr)
+        log.error("cannot_start", error=f"dibx: cannot start: {exc}")
         return 2
-    print(banner(settings))
+    log.info(banner(settings), url=f"http://{settings.host}:{settings.port}/graphql")
+    # log_config=None: uvicorn's loggers keep no handlers of their own, their lines reach
+    # the JSON handler set up by dibx.logs.
     server = DrainingServer(
         uvicorn.Config(
             create_app(runtime),
             host=settings.host,
             port=settings.port,
-            log_level="info",
+            log_config=None,
+            log_level=settings.log_level,
             timeout_graceful_shutdown=settings.shutdown.grace_s,
         ),
         drain=runtime.drain,
@@ -140,20 +170,23 @@ def _run_service(args: argparse.Namespace, settings: config.Settings, uri: str) 
     return 0
 
 
+def _info(text: str) -> None:
+    log.info(text)
+
+
 def _leave_neo4j(settings: config.Settings, started_here: bool) -> None:
     """On exit, stop the embedded Neo4j this command started; say so about one it found."""
     if settings.neo4j_uri:
         return
     db_dir = settings.data_dir / "neo4j"
     if started_here:
-        print("stopping the embedded Neo4j this command started ...", flush=True)
+        log.info("stopping the embedded Neo4j this command started ...")
         neo4j_server.stop(db_dir)
-        print("embedded Neo4j stopped", flush=True)
+        log.info("embedded Neo4j stopped")
     elif neo4j_server.status(db_dir) is not None:
-        print(
+        log.info(
             "the embedded Neo4j was running before this command and keeps running; "
-            "`dibx neo4j stop` stops it",
-            flush=True,
+            "`dibx neo4j stop` stops it"
         )
 
 
@@ -167,7 +200,7 @@ def _neo4j(args: argparse.Namespace) -> int:
     settings = _settings()
     db_dir = settings.data_dir / "neo4j"
     if args.action == "start":
-        print(_ensure_neo4j(settings))
+        print(_neo4j_or_exit(settings))
         return 0
     if args.action == "stop":
         stopped = neo4j_server.stop(db_dir)
@@ -180,7 +213,7 @@ def _neo4j(args: argparse.Namespace) -> int:
 
 def _seed_cmd(args: argparse.Namespace) -> int:
     settings = _settings()
-    uri = _ensure_neo4j(settings)
+    uri = _neo4j_or_exit(settings)
     return asyncio.run(
         _seed(
             settings,

@@ -169,6 +169,18 @@ class ShutdownSettings:
     grace_s: int = 25
 
 
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _log_level(raw: object) -> str:
+    if _blank(raw):
+        raise PydanticUseDefault
+    level = str(raw).strip().lower()
+    if level not in _LOG_LEVELS:
+        raise ConfigError(f"DIBX_LOG_LEVEL={level!r}: expected one of {', '.join(_LOG_LEVELS)}")
+    return level
+
+
 def _var(name: str, default: Any = None, **kw: Any) -> Any:
     """The setting read from environment variable `name`."""
     return Setting(default, validation_alias=name, **kw)
@@ -250,13 +262,17 @@ class Settings(BaseSettings):
     policy_file: Annotated[Path, OrDefault] = Setting(
         default_factory=shipped.policy_file, validation_alias="DIBX_POLICY_FILE"
     )
-    audit_sink: str = _var("DIBX_AUDIT_SINK", "stdout")
+    # Where audit records go (never the log stream): by default a file under data_dir
+    # (filled in by `_environment`); several sinks comma-separated, each must take a record.
+    audit_sink: str = _var("DIBX_AUDIT_SINK")
     reference_dir: Annotated[Path, OrDefault] = Setting(
         default_factory=shipped.reference_dir, validation_alias="DIBX_REFERENCE_DIR"
     )
     # Explorer sign-in against a real issuer (OAuth authorization code + PKCE): all or none,
     # from the DIBX_EXPLORER_* variables (built by `_environment`).
     explorer_oidc: ExplorerOidc | None = _var("_explorer_oidc")
+    # Log lines (JSON, on stderr) at this level and above.
+    log_level: Annotated[str, BeforeValidator(_log_level)] = _var("DIBX_LOG_LEVEL", "info")
     extra: dict[str, str] = Setting(default_factory=dict, validation_alias="_extra")
 
     @model_validator(mode="before")
@@ -272,6 +288,9 @@ class Settings(BaseSettings):
             if _blank(env.get(name)):
                 env[name] = environment != "production"
         env["_explorer_oidc"] = _explorer_oidc(env)
+        if _blank(env.get("DIBX_AUDIT_SINK")):
+            data_dir = Path(str(env.get("DIBX_DATA_DIR") or "var")).absolute()
+            env["DIBX_AUDIT_SINK"] = f"file:{data_dir / 'audit' / 'audit.jsonl'}"
         return env
 
     # Rate limits (dibx.app.ratelimit), per minute; 0 switches a limit off.
@@ -292,12 +311,8 @@ class Settings(BaseSettings):
             raise ConfigError("DIBX_DEV_ISSUER must be false in production")
         if self.production and not self.jwks_url:
             raise ConfigError("DIBX_JWKS_URL is required in production")
-        if self.audit_sink != "stdout" and not self.audit_sink.startswith("file:"):
-            raise ConfigError(
-                f"DIBX_AUDIT_SINK={self.audit_sink!r}: expected stdout or file:<path>"
-            )
-        if self.audit_sink == "file:":
-            raise ConfigError("DIBX_AUDIT_SINK=file: names no file")
+        for sink in self.audit_sink.split(","):
+            _check_audit_sink(sink.strip())
         if self.heavy_concurrency > self.neo4j_pool_size // 2:
             raise ConfigError(
                 f"DIBX_HEAVY_CONCURRENCY={self.heavy_concurrency}: at most half the Neo4j "
@@ -338,6 +353,25 @@ class Settings(BaseSettings):
     @property
     def challenge_key_file(self) -> Path:
         return self.challenge_key_path or self.data_dir / "dev-keys" / "challenger-hmac.key"
+
+
+def _check_audit_sink(sink: str) -> None:
+    if sink == "file:":
+        raise ConfigError("DIBX_AUDIT_SINK=file: names no file")
+    if sink == "stdout" or sink.startswith("file:"):
+        return
+    if sink.startswith(("syslog+tcp://", "syslog+udp://")):
+        url = urlsplit(sink)
+        try:
+            url.port  # noqa: B018 - parsing the port is the check
+        except ValueError:
+            raise ConfigError(f"DIBX_AUDIT_SINK: {sink!r} has a bad port") from None
+        if url.hostname and url.path in ("", "/") and not url.query:
+            return
+    raise ConfigError(
+        f"DIBX_AUDIT_SINK: {sink!r}: expected stdout, file:<path>, "
+        "syslog+tcp://host[:port] or syslog+udp://host[:port] (several: comma-separated)"
+    )
 
 
 def _message(err: ValidationError) -> str:

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from dibx.graph.driver import Graph
-from dibx.services.audit import AuditError, AuditSink, FileSink, MemorySink
+from dibx.neo4j_server import free_port
+from dibx.services.audit import AuditError, AuditSink, FileSink, MemorySink, sink_from
 from tests.support.api import Api, Reply
 from tests.support.challenges import (
     CHALLENGER,
@@ -129,6 +130,11 @@ def full_device() -> AuditSink:
     return FileSink(FULL_DEVICE)
 
 
+def dead_syslog() -> AuditSink:
+    """Syslog over TCP to a port nobody listens on: the receiver is down."""
+    return sink_from(f"syslog+tcp://127.0.0.1:{free_port()}")
+
+
 # -- the graph's write path ----------------------------------------------------------------------
 
 
@@ -171,6 +177,7 @@ SINKS = [
         marks=pytest.mark.skipif(not FULL_DEVICE.exists(), reason="no /dev/full here"),
     ),
     pytest.param(DiskFillsOnWrite, id="fills-on-write"),
+    pytest.param(dead_syslog, id="syslog-down"),
 ]
 
 

@@ -106,4 +106,4 @@ def test_start_banner_names_no_credentials() -> None:
             }
         )
     )
-    assert production == "dibx is up: http://127.0.0.1:8000/graphql\n"
+    assert production == "dibx is up: http://127.0.0.1:8000/graphql"

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import Counter, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -23,6 +23,8 @@ from dibx.app import startup
 from dibx.app.admission import LargeDocuments
 from dibx.app.explorer import explorer_routes
 from dibx.app.graphql_view import DibxGraphQL
+from dibx.app.metrics import Metrics
+from dibx.app.observe import CountedSink, ObservedApp, RequestAudit
 from dibx.app.ratelimit import AddressLimit, RateLimits
 from dibx.app.shutdown import Drain, DrainAware
 from dibx.auth import policy as policy_module
@@ -143,24 +145,23 @@ def create_app(
 ) -> Starlette:
     """`clock` drives the rate limits' token buckets (tests pass their own)."""
     settings = runtime.settings
-    registry = CollectorRegistry()
-    requests = Counter(
-        "dibx_http_requests", "HTTP requests", ["route", "status"], registry=registry
-    )
-    latency = Histogram("dibx_http_seconds", "HTTP request latency", ["route"], registry=registry)
-    queries = Gauge("dibx_cypher_queries", "Cypher queries sent since start", registry=registry)
-    queries.set_function(lambda: runtime.graph.stats.total)
-
     heavy = HeavyWork(
         concurrency=settings.heavy_concurrency,
         per_subject=settings.heavy_per_token,
         wait_s=float(settings.heavy_wait_s),
     )
-    Gauge("dibx_heavy_work", "Heavy operations holding a slot now", registry=registry).set_function(
-        lambda: heavy.held
+    observed = Metrics(lambda: runtime.graph.stats, lambda: heavy.held)
+    runtime.graph.stats.observe = lambda kind, s: observed.neo4j_duration.labels(kind).observe(s)
+    # Every audit write, request records and graph writes alike, counts its failures.
+    audit = CountedSink(runtime.audit, observed.audit_failures.inc)
+    request_audit = RequestAudit(
+        audit, policy_version=runtime.policy.version, observe=observed.audited
     )
     rate_limited = Counter(
-        "dibx_rate_limited_total", "Requests refused by a rate limit", ["reason"], registry=registry
+        "dibx_rate_limited_total",
+        "Requests refused by a rate limit",
+        ["reason"],
+        registry=observed.registry,
     )
     limits = RateLimits(
         settings.rate_limits, clock=clock, refused=lambda reason: rate_limited.labels(reason).inc()
@@ -189,7 +190,8 @@ def create_app(
         policy=runtime.policy,
         directory=runtime.directory,
         memberships=runtime.memberships,
-        audit=runtime.audit,
+        audit=audit,
+        request_audit=request_audit,
         graphiql=settings.graphiql,
         services=runtime.services,
         budget=budget,
@@ -225,7 +227,7 @@ def create_app(
                 return Response(
                     status_code=401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'}
                 )
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(observed.registry), media_type=CONTENT_TYPE_LATEST)
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
@@ -252,45 +254,21 @@ def create_app(
             if own_graph:
                 await runtime.graph.close()
 
-    observed = {"/graphql", "/healthz", "/readyz", "/metrics", "/oauth/token"}
+    async def address_refused(scope: Scope, code: str) -> None:
+        await request_audit.refused(None, status=429, code=code)
 
-    class Observe:
-        """Counts requests by route and status, and times them (pure ASGI, no body buffering)."""
-
-        def __init__(self, app: ASGIApp) -> None:
-            self.app = app
-
-        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
-                await self.app(scope, receive, send)
-                return
-            route = scope["path"] if scope["path"] in observed else "other"
-            start = time.perf_counter()
-            status = {"code": 500}
-
-            async def send_observed(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    status["code"] = message["status"]
-                await send(message)
-
-            try:
-                await self.app(scope, receive, send_observed)
-            finally:
-                requests.labels(route, str(status["code"])).inc()
-                latency.labels(route).observe(time.perf_counter() - start)
-
-    app = Starlette(
+    app = ObservedApp(
         routes=routes,
         lifespan=lifespan,
         middleware=[
-            Middleware(Observe),
             Middleware(DrainAware, drain=runtime.drain),
-            # Audit of refusals by address plugs in as AddressLimit's `on_refused`.
-            Middleware(AddressLimit, limits=limits),
+            Middleware(AddressLimit, limits=limits, on_refused=address_refused),
             Middleware(NoStore),
         ],
     )
+    app.metrics = observed
     app.state.heavy = heavy  # the process-wide heavy-work gate (operators' and tests' view)
+    app.state.request_audit = request_audit  # for refusals outside /graphql (observe.py)
     app.state.limits = limits
     return app
 

@@ -35,6 +35,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from dibx.app.admission import LargeDocuments
+from dibx.app.observe import RequestAudit
 from dibx.app.ratelimit import RATE_LIMITED, RateLimits, too_many
 from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
@@ -160,6 +161,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         max_body_bytes: int = 1_000_000,
         large_documents: LargeDocuments | None = None,
         limits: RateLimits | None = None,
+        request_audit: RequestAudit | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -171,6 +173,8 @@ class DibxGraphQL(GraphQL[Context, None]):
         self.directory = directory
         self.memberships = memberships
         self.audit = audit
+        # Writes each request's record with its HTTP status, duration and client address.
+        self.request_audit = request_audit or RequestAudit(audit, policy_version=policy.version)
         self.realm = realm
         self.services = services
         self.new_budget = budget or (lambda _: RequestBudget())
@@ -182,8 +186,10 @@ class DibxGraphQL(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Every transaction of the request carries its id (the caller's X-Request-Id if sane).
+        # The app around the endpoint has usually set it already (dibx.app.observe).
         given = Headers(scope=scope).get("x-request-id", "") if scope["type"] == "http" else ""
-        with request_context(given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex):
+        fresh = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        with request_context(current_request_id() or fresh):
             await self._serve(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -207,6 +213,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         )
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self.request_audit.refused(None, status=413, code="PAYLOAD_TOO_LARGE")
             await too_large(scope, receive, send)
             return
         try:
@@ -217,6 +224,9 @@ class DibxGraphQL(GraphQL[Context, None]):
             # The reason is logged for operators; the caller learns only what RFC 6750 says.
             log.info(
                 "token_rejected", reason=str(exc), client=request.client and request.client.host
+            )
+            await self.request_audit.refused(
+                None, status=exc.status_code, code="UNAUTHENTICATED", reason=exc.description
             )
             body = {
                 "errors": [{"message": exc.description, "extensions": {"code": "UNAUTHENTICATED"}}]
@@ -231,7 +241,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         # Per-token rate limit: after the (CPU-only) token check, before the body is read.
         wait = self.limits.check_token(principal.subject, principal.client_id) if self.limits else 0
         if wait:
-            await self._audit_refusal(principal, RATE_LIMITED)
+            await self._audit_refusal(principal, RATE_LIMITED, 429)
             limited = too_many(wait, "token holder")
             limited.headers["connection"] = "close"  # the body is left unread
             await limited(scope, receive, send)
@@ -239,7 +249,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         try:
             payload = await _read_body(receive, self.max_body_bytes)
         except _TooLarge:
-            await self._audit_refusal(principal, "PAYLOAD_TOO_LARGE")
+            await self._audit_refusal(principal, "PAYLOAD_TOO_LARGE", 413)
             await too_large(scope, receive, send)
             return
         if payload is None:
@@ -254,45 +264,27 @@ class DibxGraphQL(GraphQL[Context, None]):
                 reply = await self.run(Request(scope, replayed))
         except HTTPException as exc:
             # strawberry answers a malformed request in plain text; callers get JSON, a code.
-            await self._audit_refusal(principal, "BAD_REQUEST")
+            await self._audit_refusal(principal, "BAD_REQUEST", exc.status_code)
             reply = JSONResponse(
                 {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
                 status_code=exc.status_code,
             )
         except Busy as exc:
-            await self._audit_refusal(principal, exc.code)
+            await self._audit_refusal(principal, exc.code, 429)
             reply = _error(429, exc.code, str(exc), retry_after=RETRY_AFTER_S)
         except Unavailable as exc:
             # Raised before execution (resolving the caller's groups): said as 503, audited.
             log.warning("neo4j_unavailable", error=str(exc.__cause__ or exc))
-            await self._audit_refusal(principal, SERVICE_UNAVAILABLE)
+            await self._audit_refusal(principal, SERVICE_UNAVAILABLE, 503)
             reply = _error(503, SERVICE_UNAVAILABLE, str(exc), retry_after=RETRY_AFTER_S)
         await reply(scope, replayed, send)
 
     def _who(self, principal: Principal) -> dict[str, Any]:
         """The head of every request's audit record: when, and who acted for which nation."""
-        return {
-            "time": datetime.now(UTC).isoformat(),
-            "event": "graphql_request",
-            "request_id": current_request_id(),  # also on its Neo4j transactions' metadata
-            "subject": principal.subject,
-            "client": principal.client_id,
-            "nation": principal.nation,
-            "org": principal.org,
-            "token_id": principal.token_id,
-            "policy_version": self.policy.version,
-        }
+        return self.request_audit.head(principal)
 
-    async def _audit_refusal(self, principal: Principal, code: str) -> None:
-        record = {
-            **self._who(principal),
-            "outcome": "refused",
-            "error_codes": [code],
-        }
-        try:
-            await run_in_threadpool(self.audit.write, record)
-        except AuditError:
-            log.error("audit_write_failed")  # refused anyway: nothing was released
+    async def _audit_refusal(self, principal: Principal, code: str, status: int) -> None:
+        await self.request_audit.refused(principal, status=status, code=code)
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -366,7 +358,7 @@ class DibxGraphQL(GraphQL[Context, None]):
             # The file sink fsyncs: keep that off the event loop. The response still waits for
             # it, so a failed write fails the request closed.
             record = self._audit_record(request, context, result, codes)
-            await run_in_threadpool(self.audit.write, record)
+            await self.request_audit.write(record, status=context.response.status_code or 200)
         except AuditError:
             refused = True
         if refused:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -57,11 +58,13 @@ def request_context(request_id: str) -> Iterator[None]:
 
 @dataclass
 class QueryStats:
-    """Counts queries sent; read by tests and exported as a metric."""
+    """Counts queries sent; read by tests and exported as a metric. `observe`, if set, gets
+    each transaction's kind and duration in seconds (retries included), failed ones too."""
 
     reads: int = 0
     writes: int = 0
     last: list[str] = field(default_factory=list)
+    observe: Callable[[str, float], None] | None = None
 
     @property
     def total(self) -> int:
@@ -75,6 +78,15 @@ class QueryStats:
         # Keep only a short tail: enough for a test or an on-call engineer to see what ran.
         self.last.append(query)
         del self.last[:-20]
+
+    @contextlib.contextmanager
+    def timed(self, kind: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.observe is not None:
+                self.observe(kind, time.perf_counter() - start)
 
 
 def compiled(query: str) -> LiteralString:
@@ -186,7 +198,7 @@ class Graph:
             # Rows are maps and lists already: skip the deep copy `record.data()` would make.
             return [dict(zip(record.keys(), record, strict=True)) async for record in result]
 
-        with unavailable_as_error():
+        with self.stats.timed("read"), unavailable_as_error():
             async with self.driver.session(
                 database=self.database, default_access_mode=neo4j.READ_ACCESS
             ) as session:
@@ -219,7 +231,8 @@ class Graph:
         self.stats.record("write", query)
         config = self._tx_config(tx_timeout)
         if before_commit is not None:
-            return await self._write_hooked(query, dict(params or {}), before_commit, config)
+            with self.stats.timed("write"):
+                return await self._write_hooked(query, dict(params or {}), before_commit, config)
 
         @neo4j.unit_of_work(**config)
         async def work(tx: AsyncManagedTransaction) -> list[dict[str, Any]]:
@@ -227,7 +240,7 @@ class Graph:
             # Rows are maps and lists already: skip the deep copy `record.data()` would make.
             return [dict(zip(record.keys(), record, strict=True)) async for record in result]
 
-        with unavailable_as_error():
+        with self.stats.timed("write"), unavailable_as_error():
             async with self.driver.session(database=self.database) as session:
                 return await session.execute_write(work)
 

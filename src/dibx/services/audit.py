@@ -17,13 +17,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -70,6 +72,90 @@ class FileSink:
             raise AuditError(f"audit write failed: {exc}") from exc
 
 
+class SyslogSink:
+    """Each record as one RFC 5424 message (facility 13, log audit; severity informational;
+    MSGID the record's event; the record as JSON, plain ASCII, for MSG) to the syslog receiver
+    operators already run (rsyslog, syslog-ng, a SIEM's collector).
+
+    Over TCP (RFC 6587 octet counting, one connection kept open, reopened once if it broke) a
+    write fails unless the kernel took the whole message. Over UDP a write fails only when the
+    datagram cannot be sent (no route, unresolvable host, a refusal reported for an earlier
+    datagram); a datagram lost on the way goes unnoticed, so use TCP where the audit must
+    fail closed.
+    """
+
+    PRI = 13 * 8 + 6
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        transport: Literal["udp", "tcp"],
+        *,
+        app_name: str = "dibx",
+        timeout_s: float = 5.0,
+    ) -> None:
+        self.host, self.port, self.transport = host, port, transport
+        self.app_name = app_name
+        self.timeout_s = timeout_s
+        self.hostname = socket.gethostname() or "-"
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    def message(self, record: Mapping[str, Any]) -> bytes:
+        msgid = "".join(c for c in str(record.get("event") or "-") if 33 <= ord(c) <= 126)[:32]
+        head = (
+            f"<{self.PRI}>1 {datetime.now(UTC).isoformat()} {self.hostname[:255]} "
+            f"{self.app_name} {os.getpid()} {msgid or '-'} - "
+        )
+        return (head + json.dumps(record, sort_keys=True, default=str)).encode("ascii")
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        data = self.message(record)
+        if self.transport == "tcp":
+            data = f"{len(data)} ".encode() + data
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    self._send(data)
+                    return
+                except OSError as exc:
+                    self.close()
+                    if attempt == 2:
+                        raise AuditError(f"audit write to syslog failed: {exc}") from exc
+
+    def _send(self, data: bytes) -> None:
+        if self._sock is None:
+            kind = socket.SOCK_STREAM if self.transport == "tcp" else socket.SOCK_DGRAM
+            family, _, _, _, address = socket.getaddrinfo(self.host, self.port, type=kind)[0]
+            sock = socket.socket(family, kind)
+            sock.settimeout(self.timeout_s)
+            try:
+                sock.connect(address)
+            except OSError:
+                sock.close()
+                raise
+            self._sock = sock
+        self._sock.sendall(data)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+class AllSinks:
+    """Several sinks (e.g. a local file and syslog); a record is written only if every one
+    took it, so any failing sink fails the request closed."""
+
+    def __init__(self, sinks: list[AuditSink]) -> None:
+        self.sinks = sinks
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        for sink in self.sinks:
+            sink.write(record)
+
+
 class MemorySink:
     """For tests: keeps records in a list."""
 
@@ -81,10 +167,22 @@ class MemorySink:
 
 
 def sink_from(spec: str) -> AuditSink:
+    """`stdout`, `file:<path>`, `syslog+tcp://host[:port]`, `syslog+udp://host[:port]`, or
+    several of these separated by commas (each record goes to all of them)."""
+    parts = [part.strip() for part in spec.split(",") if part.strip()]
+    if len(parts) > 1:
+        return AllSinks([sink_from(part) for part in parts])
+    spec = parts[0] if parts else spec
     if spec == "stdout":
         return StdoutSink()
     if spec.startswith("file:"):
         return FileSink(Path(spec.removeprefix("file:")))
+    if spec.startswith(("syslog+tcp://", "syslog+udp://")):
+        url = urlsplit(spec)
+        if not url.hostname:
+            raise ValueError(f"audit sink {spec!r} names no host")
+        transport: Literal["udp", "tcp"] = "tcp" if url.scheme == "syslog+tcp" else "udp"
+        return SyslogSink(url.hostname, url.port or 514, transport)
     raise ValueError(f"unknown audit sink {spec!r}")
 
 
@@ -190,6 +288,11 @@ class WriteAudit:
 def check_writable(spec: str) -> None:
     """At start: a file sink must be a file (not a directory) this process can append to;
     otherwise every request would be refused with 503 after a start that looked fine."""
+    parts = [part.strip() for part in spec.split(",")]
+    if len(parts) > 1:
+        for part in parts:
+            check_writable(part)
+        return
     if not spec.startswith("file:"):
         return
     path = Path(spec.removeprefix("file:"))

@@ -1,0 +1,160 @@
+"""What /metrics exports, named as Prometheus users expect.
+
+Counters end in `_total`, durations are histograms in seconds, labels have bounded values:
+routes are the known paths or `other`, GraphQL operation names are the first
+`MAX_OPERATIONS` distinct names seen (then `other`; unnamed ones `anonymous`, requests
+refused before their document was read `unknown`), and rejection reasons a fixed set. The
+process and GC collectors of prometheus_client come along (memory, CPU, open files,
+collections). Each API process has its own registry: Prometheus scrapes every replica
+(one worker per replica; several workers per process would need the client's multiprocess
+mode).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from dibx.graph.driver import QueryStats
+
+MAX_OPERATIONS = 100
+ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/oauth/token"})
+# Why a request was refused: a missing or bad token, a scope it lacks, an authorization rule
+# beyond scopes, a limit (size, depth, cost, rate, heavy work), or a malformed request.
+REASONS = ("token", "scope", "forbidden", "limit", "validation")
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
+_VALIDATION = frozenset(
+    {"BAD_REQUEST", "BAD_USER_INPUT", "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"}
+)
+_LIMITS = frozenset({"LIMIT_EXCEEDED", "PAYLOAD_TOO_LARGE", "RATE_LIMITED"})
+# Query latencies run from milliseconds (a lookup) to the 30 s transaction timeout.
+_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+def rejection_reason(status: int | None, codes: Iterable[str]) -> str | None:
+    """The `reason` label of a refused request, or None if it was not refused."""
+    codes = set(codes)
+    if status == 401:
+        return "token"
+    if "INSUFFICIENT_SCOPE" in codes:
+        return "scope"
+    if "FORBIDDEN" in codes:
+        return "forbidden"
+    if status in (413, 429) or codes & _LIMITS:
+        return "limit"
+    if codes & _VALIDATION:
+        return "validation"
+    return None
+
+
+class _QueryCounts(Collector):
+    """Cypher queries sent, read from the Graph's own counters at scrape time."""
+
+    def __init__(self, stats: Callable[[], QueryStats]) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterable[Metric]:
+        stats = self.stats()
+        family = CounterMetricFamily(
+            "dibx_cypher_queries", "Cypher queries sent to Neo4j", labels=["kind"]
+        )
+        family.add_metric(["read"], stats.reads)
+        family.add_metric(["write"], stats.writes)
+        yield family
+
+
+class Metrics:
+    def __init__(self, stats: Callable[[], QueryStats], heavy_held: Callable[[], int]) -> None:
+        self.registry = registry = CollectorRegistry()
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
+        registry.register(_QueryCounts(stats))
+        self.http_requests = Counter(
+            "dibx_http_requests", "HTTP requests answered", ["route", "status"], registry=registry
+        )
+        self.http_duration = Histogram(
+            "dibx_http_request_duration_seconds",
+            "HTTP request duration, until the response was sent",
+            ["route"],
+            buckets=_SECONDS,
+            registry=registry,
+        )
+        self.graphql_duration = Histogram(
+            "dibx_graphql_request_duration_seconds",
+            "GraphQL request duration until audited, by operation name and outcome",
+            ["operation", "outcome"],
+            buckets=_SECONDS,
+            registry=registry,
+        )
+        self.neo4j_duration = Histogram(
+            "dibx_neo4j_query_duration_seconds",
+            "Neo4j transaction duration, retries included",
+            ["kind"],
+            buckets=_SECONDS,
+            registry=registry,
+        )
+        self.rejections = Counter(
+            "dibx_rejections", "Requests refused, by reason", ["reason"], registry=registry
+        )
+        for reason in REASONS:  # present from the start: rate() and alerts need a series
+            self.rejections.labels(reason)
+        self.withheld = Counter(
+            "dibx_withheld_values",
+            "Values withheld from visible records (null in the response, listed in extensions)",
+            registry=registry,
+        )
+        self.audit_failures = Counter(
+            "dibx_audit_failures",
+            "Audit records the sink could not take (each refused its request or write)",
+            registry=registry,
+        )
+        Gauge(
+            "dibx_heavy_work", "Heavy operations holding a slot now", registry=registry
+        ).set_function(heavy_held)
+        self._operations: set[str] = set()
+        self._lock = threading.Lock()
+
+    def route(self, path: str) -> str:
+        return path if path in ROUTES else "other"
+
+    def operation(self, name: object) -> str:
+        if name is None:
+            return "anonymous"
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            return "other"
+        with self._lock:
+            if name in self._operations:
+                return name
+            if len(self._operations) < MAX_OPERATIONS:
+                self._operations.add(name)
+                return name
+        return "other"
+
+    def audited(self, record: Mapping[str, Any]) -> None:
+        """Count what a request's audit record says: rejection, withheld values, duration."""
+        codes = [c for c in record.get("error_codes") or () if isinstance(c, str)]
+        reason = rejection_reason(record.get("status"), codes)
+        if reason is not None:
+            self.rejections.labels(reason).inc()
+        withheld = record.get("withheld")
+        if isinstance(withheld, int) and withheld > 0:
+            self.withheld.inc(withheld)
+        duration = record.get("duration_ms")
+        if isinstance(duration, int | float):
+            operation = (
+                self.operation(record.get("operation"))
+                if record.get("operation_type") is not None
+                else "unknown"
+            )
+            outcome = str(record.get("outcome") or "unknown")
+            self.graphql_duration.labels(operation, outcome).observe(duration / 1000)
