@@ -82,7 +82,7 @@ class Api:
         return shipped.policy_file()
 
     async def load(self, dataset: Dataset) -> None:
-        await write_dataset(self.graph, dataset)
+        await write_dataset(self.graph, dataset, model=self.runtime.model)
         self.runtime.memberships.invalidate()
 
     def token(

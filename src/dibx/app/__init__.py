@@ -79,7 +79,7 @@ def build_runtime(
     model: Model = MODEL,
 ) -> Runtime:
     # Files first (policy, audit sink, keys): a bad one must stop the service before anything.
-    checked = startup.preflight(settings)
+    checked = startup.preflight(settings, model)
     try:
         challenge_key = load_or_create(settings.challenge_key_file)
     except (OSError, ValueError) as exc:

@@ -42,11 +42,14 @@ def vocabulary(
     )
 
 
-def preflight(settings: config.Settings) -> Checked:
+def preflight(settings: config.Settings, graph_model: model.Model = model.MODEL) -> Checked:
     """Load and check everything the service needs from files; raise ConfigError if any is
-    wrong. Starts nothing and opens no connection."""
+    wrong. Starts nothing and opens no connection. The policy's defaults start from
+    `graph_model`'s, so a field added to the model has its default marking in force."""
     try:
-        loaded = policy_module.load(settings.policy_file, vocabulary(settings.reference_dir))
+        loaded = policy_module.load(
+            settings.policy_file, vocabulary(settings.reference_dir, graph_model)
+        )
     except policy_module.PolicyError as exc:
         raise config.ConfigError(f"policy {settings.policy_file}: {exc}") from None
     try:
