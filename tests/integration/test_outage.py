@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from dibx import neo4j_server
-from dibx.graph import migrations
 from dibx.errors import Unavailable
+from dibx.graph import migrations
 from dibx.graph.driver import Graph, Timeouts, connect
 from tests.support import builders as b
 from tests.support.api import Api, Reply
