@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from dibx import neo4j_server
+from dibx.errors import Unavailable
 from dibx.graph import migrations
 from dibx.graph.driver import Graph, Timeouts, connect
 from tests.support import builders as b
@@ -83,3 +84,60 @@ async def test_neo4j_killed_under_requests_then_back(tmp_path: Path) -> None:
         await api.close()
         await graph.close()
         await asyncio.to_thread(server.stop)
+
+
+# --- the restart window: errors that used to escape the mapping -----------------------------
+
+
+async def test_failed_hooked_write_keeps_its_error(graph: Graph) -> None:
+    """A hooked (audited) write whose statement fails: closing the failed transaction raised
+    ResultFailedError, which hid the real error from the mapping (an INTERNAL instead of 503
+    while Neo4j restarted). Here the statement waits for a lock another transaction holds
+    until the server stops it (LockClientStopped, as at a shutdown; its timeout here): the
+    caller must get Unavailable, and the hook must not run."""
+    await graph.write("CREATE (:OutageLock {key: 'k'})")
+    hooked: list[object] = []
+
+    async def hook(rows: list[dict[str, object]]) -> None:
+        hooked.append(rows)
+
+    async with graph.driver.session(database=graph.database) as session:
+        holder = await session.begin_transaction()
+        try:
+            await holder.run("MATCH (n:OutageLock {key: 'k'}) SET n.held = true")
+            with pytest.raises(Unavailable):
+                await graph.write(
+                    "MATCH (n:OutageLock {key: 'k'}) SET n.value = 1 RETURN n.key AS key",
+                    before_commit=hook,
+                    tx_timeout=1.0,
+                )
+        finally:
+            await holder.rollback()
+    assert hooked == []
+
+
+async def test_timed_out_membership_read_answers_json_503(graph: Graph, tmp_path: Path) -> None:
+    """The caller's groups are read before execution; a timeout there (as when Neo4j has just
+    restarted, cold, under load) escaped as a plain-text, unaudited 500. A 1 ms transaction
+    timeout makes some of those reads time out: each must answer an audited JSON 503."""
+    ok = Api(graph, tmp_path / "load")
+    await ok.load(b.dataset(suppliers=[b.supplier("s1")]))
+    await ok.close()
+    api = Api(Graph(graph.driver, graph.database, tx_timeout=0.001), tmp_path / "api")
+    token = api.token()
+    statuses: list[int] = []
+    try:
+        for _ in range(40):
+            api.runtime.memberships.invalidate()  # every request reads the memberships again
+            reply = await api.query(QUERY, token=token)
+            statuses.append(reply.status)
+            assert reply.status in (200, 503), reply.body
+            assert reply.headers["content-type"].startswith("application/json")
+            if reply.status == 503:
+                assert reply.errors[0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+                assert reply.headers["retry-after"]
+    finally:
+        await api.close()
+    print(f"\nstatuses: {sorted(set(statuses))}, 503s: {statuses.count(503)}/{len(statuses)}")
+    refused = [r for r in api.audit.records if r["error_codes"] == ["SERVICE_UNAVAILABLE"]]
+    assert len(refused) == statuses.count(503)

@@ -40,7 +40,7 @@ from dibx.app.ratelimit import RATE_LIMITED, RateLimits, too_many
 from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
 from dibx.auth.tokens import TokenError, TokenValidator, bearer_token
-from dibx.errors import Busy, Unavailable
+from dibx.errors import Busy, TimedOut, Unavailable
 from dibx.graph.driver import current_request_id, request_context
 from dibx.schema.context import Context, Services
 from dibx.schema.extensions import INSUFFICIENT_SCOPE
@@ -94,7 +94,10 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return JSONResponse(body, status_code=status, headers=headers or None)
+    # Keyword names stand for header names: retry_after -> Retry-After (it was sent as
+    # "retry_after", which no client reads).
+    named = {name.replace("_", "-"): value for name, value in headers.items()}
+    return JSONResponse(body, status_code=status, headers=named or None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,11 +275,14 @@ class DibxGraphQL(GraphQL[Context, None]):
         except Busy as exc:
             await self._audit_refusal(principal, exc.code, 429)
             reply = _error(429, exc.code, str(exc), retry_after=RETRY_AFTER_S)
-        except Unavailable as exc:
+        except (Unavailable, TimedOut) as exc:
             # Raised before execution (resolving the caller's groups): said as 503, audited.
+            # A timeout there (small reference reads) means Neo4j is not serving, e.g. while
+            # it restarts cold; it used to escape as a plain-text 500.
             log.warning("neo4j_unavailable", error=str(exc.__cause__ or exc))
             await self._audit_refusal(principal, SERVICE_UNAVAILABLE, 503)
-            reply = _error(503, SERVICE_UNAVAILABLE, str(exc), retry_after=RETRY_AFTER_S)
+            message = "the database is unavailable; try again shortly"
+            reply = _error(503, SERVICE_UNAVAILABLE, message, retry_after=RETRY_AFTER_S)
         await reply(scope, replayed, send)
 
     def _who(self, principal: Principal) -> dict[str, Any]:

@@ -139,26 +139,42 @@ _UNAVAILABLE = (
 )
 
 
+# Client errors that mean the server stopped the transaction, not that the query is wrong:
+# a transaction waiting for a lock when Neo4j shuts down (or its timeout ends the wait).
+_TERMINATED = frozenset({"Neo.ClientError.Transaction.LockClientStopped"})
+
+
 def _timed_out(exc: neo4j.exceptions.Neo4jError) -> bool:
     # Neo.ClientError.Transaction.TransactionTimedOut[ClientConfiguration]: the server stopped
     # a transaction that ran past its timeout.
     return "TransactionTimedOut" in (exc.code or "")
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    # The error itself, then what caused it: closing a failed transaction raises
+    # ResultFailedError with the real failure (DatabaseUnavailable, ...) as its cause.
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
 @contextlib.contextmanager
 def unavailable_as_error() -> Iterator[None]:
     """Driver errors that mean "Neo4j cannot be reached" become `Unavailable` (HTTP 503); a
-    transaction stopped by its server-side timeout becomes `TimedOut`."""
+    transaction stopped by its server-side timeout becomes `TimedOut`. The error's causes
+    count too (a restart surfaces as ResultFailedError caused by DatabaseUnavailable)."""
     try:
         yield
-    except neo4j.exceptions.Neo4jError as exc:
-        if _timed_out(exc):
-            raise TimedOut("the query ran past its time limit and was stopped") from exc
-        if isinstance(exc, _UNAVAILABLE):
-            raise Unavailable("the database is unavailable; try again shortly") from exc
+    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
+        for cause in _causes(exc):
+            if isinstance(cause, neo4j.exceptions.Neo4jError) and _timed_out(cause):
+                raise TimedOut("the query ran past its time limit and was stopped") from exc
+            if isinstance(cause, _UNAVAILABLE) or getattr(cause, "code", None) in _TERMINATED:
+                raise Unavailable("the database is unavailable; try again shortly") from exc
         raise
-    except _UNAVAILABLE as exc:
-        raise Unavailable("the database is unavailable; try again shortly") from exc
 
 
 class Graph:
@@ -275,7 +291,13 @@ class Graph:
                         return rows
                     finally:
                         if tx is not None and not tx.closed():
-                            await tx.close()  # ROLLBACK
+                            # ROLLBACK. After a failure it raises again (ResultFailedError),
+                            # which would hide the real error and stop the retry; the
+                            # server rolls back a transaction whose connection is gone.
+                            with contextlib.suppress(
+                                neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError
+                            ):
+                                await tx.close()
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def ping(self) -> bool:
