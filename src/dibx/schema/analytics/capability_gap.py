@@ -7,17 +7,16 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from dibx.auth.principal import SUPPLY_CHAIN_READ
 from dibx.schema.analytics.common import (
     MARKING,
     CapabilityArg,
     CapabilitySummary,
     SupplierSummary,
     analyse,
+    analysis,
     capability_key,
 )
 from dibx.schema.context import Context
-from dibx.schema.scopes import root_field
 from dibx.services.analytics import gap
 
 
@@ -86,13 +85,10 @@ class CapabilityGapReport:
 
 @strawberry.type
 class Query:
-    @root_field(
-        scope=SUPPLY_CHAIN_READ,
-        graphql_type=CapabilityGapReport | None,
-        description=(
-            "Providers of a capability and of everything it requires (REQUIRES, to `depth`), "
-            "by nation and agreement; gaps and sole sources. Null if not visible to you."
-        ),
+    @analysis(
+        CapabilityGapReport | None,
+        "Providers of a capability and of everything it requires (REQUIRES, to `depth`), "
+        "by nation and agreement; gaps and sole sources. Null if not visible to you.",
     )
     async def capability_gap(
         self,

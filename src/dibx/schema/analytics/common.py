@@ -16,11 +16,13 @@ import strawberry
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 
+from dibx.auth.principal import SUPPLY_CHAIN_READ
 from dibx.auth.release import ReleaseScope
 from dibx.errors import Invalid
 from dibx.schema.context import Context
 from dibx.schema.fields import withhold
 from dibx.schema.ids import decode_id, encode_id
+from dibx.schema.scopes import F, root_field
 from dibx.services.analytics import Analytics
 from dibx.services.analytics.common import CapabilityRef, SupplierRef
 
@@ -105,6 +107,12 @@ def _root_id(root: _Rooted) -> strawberry.ID:
 def root_id_field() -> Any:
     """The `root` field of a report: the global id of the supplier or capability asked about."""
     return strawberry.field(resolver=_root_id, description=ROOT)
+
+
+def analysis(result: Any, description: str) -> Callable[[F], F]:
+    """An analysis root field: it needs `supply_chain:read`; its resolver returns the service's
+    result, which the strawberry type `result` describes in the schema."""
+    return root_field(scope=SUPPLY_CHAIN_READ, graphql_type=result, description=description)
 
 
 class _Marked(Protocol):

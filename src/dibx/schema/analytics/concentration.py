@@ -7,16 +7,15 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
-from dibx.auth.principal import SUPPLY_CHAIN_READ
 from dibx.schema.analytics.common import (
     MARKING,
     CapabilityArg,
     CapabilitySummary,
     analyse,
+    analysis,
     capability_key,
 )
 from dibx.schema.context import Context
-from dibx.schema.scopes import root_field
 from dibx.services.analytics import concentration as concentration_service
 
 
@@ -82,13 +81,10 @@ class ConcentrationReport:
 
 @strawberry.type
 class Query:
-    @root_field(
-        scope=SUPPLY_CHAIN_READ,
-        graphql_type=ConcentrationReport | None,
-        description=(
-            "Herfindahl-Hirschman index of a capability's released capacity by nation and by "
-            "supplier, and the share held in allied groups today."
-        ),
+    @analysis(
+        ConcentrationReport | None,
+        "Herfindahl-Hirschman index of a capability's released capacity by nation and by "
+        "supplier, and the share held in allied groups today.",
     )
     async def concentration(
         self, info: Info[Context, None], capability: CapabilityArg

@@ -7,17 +7,16 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from dibx.auth.principal import SUPPLY_CHAIN_READ
 from dibx.schema.analytics.common import (
     MARKING,
     CapabilitySummary,
     SupplierSummary,
     analyse,
+    analysis,
     said,
 )
 from dibx.schema.context import Context
 from dibx.schema.ids import decode_id
-from dibx.schema.scopes import root_field
 from dibx.services.analytics import disruption as disruption_service
 
 
@@ -78,14 +77,11 @@ class DisruptionReport:
 
 @strawberry.type
 class Query:
-    @root_field(
-        scope=SUPPLY_CHAIN_READ,
-        graphql_type=DisruptionReport,
-        description=(
-            "What is lost if nations or suppliers drop out: capabilities that lose every "
-            "provider or some capacity, remaining allied providers, and capabilities that "
-            "require a lost one (to `depth` REQUIRES links)."
-        ),
+    @analysis(
+        DisruptionReport,
+        "What is lost if nations or suppliers drop out: capabilities that lose every "
+        "provider or some capacity, remaining allied providers, and capabilities that "
+        "require a lost one (to `depth` REQUIRES links).",
     )
     async def disruption(
         self,

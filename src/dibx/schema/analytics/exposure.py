@@ -8,19 +8,18 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from dibx.auth.principal import SUPPLY_CHAIN_READ
 from dibx.schema.analytics.common import (
     MARKING,
     MaxDepthArg,
     RootArg,
     SupplierSummary,
     analyse,
+    analysis,
     depth_or_max,
     root_id_field,
     root_of,
 )
 from dibx.schema.context import Context
-from dibx.schema.scopes import root_field
 from dibx.services.analytics import exposure as exposure_service
 
 
@@ -86,13 +85,10 @@ class ExposureReport:
 
 @strawberry.type
 class Query:
-    @root_field(
-        scope=SUPPLY_CHAIN_READ,
-        graphql_type=ExposureReport | None,
-        description=(
-            "How many tiers down, along which paths and for what share a supply chain reaches "
-            "nations of concern, by location or by majority ownership."
-        ),
+    @analysis(
+        ExposureReport | None,
+        "How many tiers down, along which paths and for what share a supply chain reaches "
+        "nations of concern, by location or by majority ownership.",
     )
     async def exposure(
         self,

@@ -7,13 +7,13 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from dibx.auth.principal import SUPPLY_CHAIN_READ
 from dibx.schema.analytics.common import (
     MARKING,
     MaxDepthArg,
     RootArg,
     SupplierSummary,
     analyse,
+    analysis,
     depth_or_max,
     node_id,
     root_id_field,
@@ -21,7 +21,6 @@ from dibx.schema.analytics.common import (
 )
 from dibx.schema.context import Context
 from dibx.schema.ids import decode_id
-from dibx.schema.scopes import root_field
 from dibx.services.analytics import dominators
 
 METHOD = (
@@ -79,13 +78,10 @@ class SinglePointsOfFailureReport:
 
 @strawberry.type
 class Query:
-    @root_field(
-        scope=SUPPLY_CHAIN_READ,
-        graphql_type=SinglePointsOfFailureReport | None,
-        description=(
-            "Suppliers and nations on every supply path from a supplier or capability to its "
-            "inputs (or to `target`): dominators of the visible supply graph."
-        ),
+    @analysis(
+        SinglePointsOfFailureReport | None,
+        "Suppliers and nations on every supply path from a supplier or capability to its "
+        "inputs (or to `target`): dominators of the visible supply graph.",
     )
     async def single_points_of_failure(
         self,

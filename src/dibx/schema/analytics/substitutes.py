@@ -7,19 +7,18 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from dibx.auth.principal import SUPPLY_CHAIN_READ
 from dibx.schema.analytics.common import (
     MARKING,
     CapabilitySummary,
     RootArg,
     SupplierSummary,
     analyse,
+    analysis,
     root_id_field,
     root_of,
     said,
 )
 from dibx.schema.context import Context
-from dibx.schema.scopes import root_field
 from dibx.services.analytics import substitutes as substitutes_service
 
 
@@ -52,13 +51,10 @@ class SubstitutesReport:
 
 @strawberry.type
 class Query:
-    @root_field(
-        scope=SUPPLY_CHAIN_READ,
-        graphql_type=SubstitutesReport | None,
-        description=(
-            "Allied suppliers with spare capacity that provide a capability (or each "
-            "capability a supplier provides), ranked."
-        ),
+    @analysis(
+        SubstitutesReport | None,
+        "Allied suppliers with spare capacity that provide a capability (or each "
+        "capability a supplier provides), ranked.",
     )
     async def substitutes(
         self,

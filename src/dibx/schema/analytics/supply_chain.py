@@ -8,18 +8,17 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from dibx.auth.principal import SUPPLY_CHAIN_READ
 from dibx.schema.analytics.common import (
     MARKING,
     NAME,
     RootArg,
     analyse,
+    analysis,
     node_id,
     root_of,
     said,
 )
 from dibx.schema.context import Context
-from dibx.schema.scopes import root_field
 from dibx.services.analytics import chain
 
 
@@ -109,13 +108,10 @@ class SupplyChainGraph:
 
 @strawberry.type
 class Query:
-    @root_field(
-        scope=SUPPLY_CHAIN_READ,
-        graphql_type=SupplyChainGraph | None,
-        description=(
-            "The upstream supply tree of a supplier or capability as nodes and edges with "
-            "tiers, for drawing. LIMIT_EXCEEDED past `maxNodes` visible nodes."
-        ),
+    @analysis(
+        SupplyChainGraph | None,
+        "The upstream supply tree of a supplier or capability as nodes and edges with "
+        "tiers, for drawing. LIMIT_EXCEEDED past `maxNodes` visible nodes.",
     )
     async def supply_chain(
         self,

@@ -8,16 +8,15 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from dibx.auth.principal import SUPPLY_CHAIN_READ
 from dibx.schema.analytics.common import (
     MARKING,
     CapabilityArg,
     CapabilitySummary,
     analyse,
+    analysis,
     capability_key,
 )
 from dibx.schema.context import Context
-from dibx.schema.scopes import root_field
 from dibx.services.analytics import trade
 
 
@@ -66,13 +65,10 @@ class TradePathway:
 
 @strawberry.type
 class Query:
-    @root_field(
-        scope=SUPPLY_CHAIN_READ,
-        graphql_type=TradePathway | None,
-        description=(
-            "Advisory only: whether ITAR 126.7 (AUKUS) or 126.5 (Canada) could cover a "
-            "transfer to `destination`, from the attributes released to you."
-        ),
+    @analysis(
+        TradePathway | None,
+        "Advisory only: whether ITAR 126.7 (AUKUS) or 126.5 (Canada) could cover a "
+        "transfer to `destination`, from the attributes released to you.",
     )
     async def trade_pathway(
         self,
