@@ -7,19 +7,16 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from dibx.auth.principal import SUPPLY_CHAIN_READ
 from dibx.schema.analytics.common import (
     MARKING,
+    CapabilityArg,
     CapabilitySummary,
     SupplierSummary,
-    capability_summary,
-    released,
-    service,
-    supplier_summary,
+    analyse,
+    analysis,
+    capability_key,
 )
 from dibx.schema.context import Context
-from dibx.schema.ids import decode_id
-from dibx.schema.scopes import root_field
 from dibx.services.analytics import gap
 
 
@@ -57,8 +54,8 @@ class CapabilityCoverage:
     by_nation: list[NationCoverage] = strawberry.field(
         description="Providers and capacity per nation."
     )
-    by_agreement: list[GroupCoverage] = strawberry.field(
-        description="Providers and capacity per agreement group."
+    by_group: list[GroupCoverage] = strawberry.field(
+        name="byAgreement", description="Providers and capacity per agreement group."
     )
     groups_without_provider: list[str] = strawberry.field(
         description="Agreements (NTIB, AUKUS, RDP_MOU, NATO, SOSA) with no member provider."
@@ -86,69 +83,18 @@ class CapabilityGapReport:
     marking: str = strawberry.field(description=MARKING)
 
 
-def _coverage(g: gap.CapabilityGap) -> CapabilityCoverage:
-    return CapabilityCoverage(
-        capability=capability_summary(g.capability),
-        tier=g.tier,
-        required_by=list(g.required_by),
-        requires=list(g.requires),
-        providers=g.providers,
-        total_capacity=g.total_capacity,
-        capacity_unknown=g.capacity_unknown,
-        by_nation=[
-            NationCoverage(
-                nation=n.nation,
-                providers=n.providers,
-                capacity=n.capacity,
-                capacity_unknown=n.capacity_unknown,
-            )
-            for n in g.by_nation
-        ],
-        by_agreement=[
-            GroupCoverage(
-                group=c.group,
-                providers=c.providers,
-                capacity=c.capacity,
-                has_provider=c.has_provider,
-            )
-            for c in g.by_group
-        ],
-        groups_without_provider=list(g.groups_without_provider),
-        domestic_provider=g.domestic_provider,
-        sole_source=supplier_summary(g.sole_source) if g.sole_source else None,
-        marking=g.marking,
-    )
-
-
 @strawberry.type
 class Query:
-    @root_field(
-        scope=SUPPLY_CHAIN_READ,
-        description=(
-            "Providers of a capability and of everything it requires (REQUIRES, to `depth`), "
-            "by nation and agreement; gaps and sole sources. Null if not visible to you."
-        ),
+    @analysis(
+        CapabilityGapReport | None,
+        "Providers of a capability and of everything it requires (REQUIRES, to `depth`), "
+        "by nation and agreement; gaps and sole sources. Null if not visible to you.",
     )
     async def capability_gap(
         self,
         info: Info[Context, None],
-        capability: Annotated[
-            strawberry.ID, strawberry.argument(description="Global id of the capability.")
-        ],
+        capability: CapabilityArg,
         depth: Annotated[int, strawberry.argument(description="REQUIRES links to follow.")] = 3,
-    ) -> CapabilityGapReport | None:
-        _, key = decode_id(capability, expected="Capability", field="capability")
-        r = await service(info).capability_gap(info.context.scope, key, depth)
-        if r is None:
-            return None
-        return released(
-            info,
-            CapabilityGapReport(
-                capability=_coverage(r.capability),
-                inputs=[_coverage(g) for g in r.inputs],
-                sole_sourced=[capability_summary(c) for c in r.sole_sourced],
-                without_provider=[capability_summary(c) for c in r.without_provider],
-                depth=r.depth,
-                marking=r.marking,
-            ),
-        )
+    ) -> gap.GapReport | None:
+        key = capability_key(capability)
+        return await analyse(info, lambda a, scope: a.capability_gap(scope, key, depth))

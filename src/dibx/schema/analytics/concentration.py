@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
-from dibx.auth.principal import SUPPLY_CHAIN_READ
 from dibx.schema.analytics.common import (
     MARKING,
+    CapabilityArg,
     CapabilitySummary,
-    capability_summary,
-    released,
-    service,
+    analyse,
+    analysis,
+    capability_key,
 )
 from dibx.schema.context import Context
-from dibx.schema.ids import decode_id
-from dibx.schema.scopes import root_field
-from dibx.services.analytics import concentration
+from dibx.services.analytics import concentration as concentration_service
 
 
 @strawberry.enum(description="Concentration bands of the HHI (US merger guidelines).")
@@ -82,55 +79,15 @@ class ConcentrationReport:
     marking: str = strawberry.field(description=MARKING)
 
 
-def _level(value: str | None) -> ConcentrationLevel | None:
-    return ConcentrationLevel(value) if value else None
-
-
-def _concentration(r: concentration.ConcentrationReport) -> ConcentrationReport:
-    return ConcentrationReport(
-        capability=capability_summary(r.capability),
-        providers=r.providers,
-        providers_counted=r.providers_counted,
-        capacity_unknown=r.capacity_unknown,
-        total_capacity=r.total_capacity,
-        capacity_unknown_nation=r.capacity_unknown_nation,
-        hhi_by_nation=r.hhi_by_nation,
-        hhi_by_supplier=r.hhi_by_supplier,
-        level_by_nation=_level(r.level_by_nation),
-        level_by_supplier=_level(r.level_by_supplier),
-        by_nation=[
-            NationCapacityShare(
-                nation=n.nation,
-                providers=n.providers,
-                capacity=n.capacity,
-                capacity_unknown=n.capacity_unknown,
-                share=n.share,
-            )
-            for n in r.by_nation
-        ],
-        allied=[
-            GroupCapacityShare(group=a.group, capacity=a.capacity, share=a.share) for a in r.allied
-        ],
-        marking=r.marking,
-    )
-
-
 @strawberry.type
 class Query:
-    @root_field(
-        scope=SUPPLY_CHAIN_READ,
-        description=(
-            "Herfindahl-Hirschman index of a capability's released capacity by nation and by "
-            "supplier, and the share held in allied groups today."
-        ),
+    @analysis(
+        ConcentrationReport | None,
+        "Herfindahl-Hirschman index of a capability's released capacity by nation and by "
+        "supplier, and the share held in allied groups today.",
     )
     async def concentration(
-        self,
-        info: Info[Context, None],
-        capability: Annotated[
-            strawberry.ID, strawberry.argument(description="Global id of the capability.")
-        ],
-    ) -> ConcentrationReport | None:
-        _, key = decode_id(capability, expected="Capability", field="capability")
-        r = await service(info).concentration(info.context.scope, key)
-        return None if r is None else released(info, _concentration(r))
+        self, info: Info[Context, None], capability: CapabilityArg
+    ) -> concentration_service.ConcentrationReport | None:
+        key = capability_key(capability)
+        return await analyse(info, lambda a, scope: a.concentration(scope, key))

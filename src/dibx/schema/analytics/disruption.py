@@ -7,27 +7,21 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from dibx.auth.principal import SUPPLY_CHAIN_READ
 from dibx.schema.analytics.common import (
     MARKING,
     CapabilitySummary,
     SupplierSummary,
-    capability_summary,
-    released,
+    analyse,
+    analysis,
     said,
-    service,
-    supplier_summary,
-    withheld_map,
 )
 from dibx.schema.context import Context
 from dibx.schema.ids import decode_id
-from dibx.schema.scopes import root_field
-from dibx.services.analytics import disruption
+from dibx.services.analytics import disruption as disruption_service
 
 
 @strawberry.type(description="A remaining provider in an allied nation.")
 class AlternativeProvider:
-    withheld_: strawberry.Private[dict[str, str]] = withheld_map()
     supplier: SupplierSummary = strawberry.field(description="The provider.")
     capacity: float | None = said("Its capacity; null when withheld.")
 
@@ -81,56 +75,13 @@ class DisruptionReport:
     marking: str = strawberry.field(description=MARKING)
 
 
-def _disruption(r: disruption.DisruptionReport) -> DisruptionReport:
-    return DisruptionReport(
-        removed_nations=list(r.removed_nations),
-        removed_suppliers=[supplier_summary(s) for s in r.removed_suppliers],
-        capabilities=[
-            CapabilityImpact(
-                capability=capability_summary(i.capability),
-                providers_before=i.providers_before,
-                providers_after=i.providers_after,
-                capacity_before=i.capacity_before,
-                capacity_after=i.capacity_after,
-                capacity_lost=i.capacity_lost,
-                capacity_lost_share=i.capacity_lost_share,
-                capacity_unknown_removed=i.capacity_unknown_removed,
-                lost_every_provider=i.lost_every_provider,
-                allied_alternatives=[
-                    AlternativeProvider(
-                        supplier=supplier_summary(a.supplier),
-                        capacity=a.capacity,
-                        withheld_=dict(a.withheld),
-                    )
-                    for a in i.allied_alternatives
-                ],
-                marking=i.marking,
-            )
-            for i in r.capabilities
-        ],
-        lost=[capability_summary(c) for c in r.lost],
-        impaired=[
-            ImpairedCapability(
-                capability=capability_summary(i.capability),
-                lost_inputs=list(i.lost_inputs),
-                tier=i.tier,
-                marking=i.marking,
-            )
-            for i in r.impaired
-        ],
-        marking=r.marking,
-    )
-
-
 @strawberry.type
 class Query:
-    @root_field(
-        scope=SUPPLY_CHAIN_READ,
-        description=(
-            "What is lost if nations or suppliers drop out: capabilities that lose every "
-            "provider or some capacity, remaining allied providers, and capabilities that "
-            "require a lost one (to `depth` REQUIRES links)."
-        ),
+    @analysis(
+        DisruptionReport,
+        "What is lost if nations or suppliers drop out: capabilities that lose every "
+        "provider or some capacity, remaining allied providers, and capabilities that "
+        "require a lost one (to `depth` REQUIRES links).",
     )
     async def disruption(
         self,
@@ -150,16 +101,15 @@ class Query:
         first: Annotated[
             int, strawberry.argument(description="Allied alternatives listed per capability.")
         ] = 10,
-    ) -> DisruptionReport:
+    ) -> disruption_service.DisruptionReport:
         keys = [
             decode_id(s, expected="Supplier", field="removeSuppliers")[1]
             for s in remove_suppliers or []
         ]
-        r = await service(info).disruption(
-            info.context.scope,
-            nations=remove_nations or [],
-            suppliers=keys,
-            depth=depth,
-            first=first,
+        nations = remove_nations or []
+        return await analyse(
+            info,
+            lambda a, scope: a.disruption(
+                scope, nations=nations, suppliers=keys, depth=depth, first=first
+            ),
         )
-        return released(info, _disruption(r))

@@ -8,18 +8,18 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from dibx.auth.principal import SUPPLY_CHAIN_READ
 from dibx.schema.analytics.common import (
     MARKING,
+    MaxDepthArg,
     RootArg,
     SupplierSummary,
-    released,
+    analyse,
+    analysis,
+    depth_or_max,
+    root_id_field,
     root_of,
-    service,
-    supplier_summary,
 )
 from dibx.schema.context import Context
-from dibx.schema.scopes import root_field
 from dibx.services.analytics import exposure as exposure_service
 
 
@@ -65,7 +65,7 @@ class NationExposure:
 
 @strawberry.type(description="Where a supply chain reaches nations of concern.")
 class ExposureReport:
-    root: strawberry.ID = strawberry.field(description="The supplier or capability asked about.")
+    root: strawberry.ID = root_id_field()
     nations_of_concern: list[str] = strawberry.field(description="The nations of concern used.")
     depth: int = strawberry.field(description="The depth used.")
     reached: bool = strawberry.field(description="Whether any path reaches a nation of concern.")
@@ -83,66 +83,28 @@ class ExposureReport:
     marking: str = strawberry.field(description=MARKING)
 
 
-def _exposure(r: exposure_service.ExposureReport, root: strawberry.ID) -> ExposureReport:
-    return ExposureReport(
-        root=root,
-        nations_of_concern=list(r.nations_of_concern),
-        depth=r.depth,
-        reached=r.reached,
-        nearest_tier=r.nearest_tier,
-        max_share=r.max_share,
-        path_count=r.path_count,
-        nations=[
-            NationExposure(
-                nation=n.nation, paths=n.paths, nearest_tier=n.nearest_tier, max_share=n.max_share
-            )
-            for n in r.nations
-        ],
-        paths=[
-            ExposurePath(
-                suppliers=[supplier_summary(s) for s in p.suppliers],
-                tier=p.tier,
-                nation=p.nation,
-                via=ExposureVia(p.via),
-                share=p.share,
-                owner=supplier_summary(p.owner) if p.owner else None,
-                owner_chain=list(p.owner_chain),
-                marking=p.marking,
-            )
-            for p in r.paths
-        ],
-        marking=r.marking,
-    )
-
-
 @strawberry.type
 class Query:
-    @root_field(
-        scope=SUPPLY_CHAIN_READ,
-        description=(
-            "How many tiers down, along which paths and for what share a supply chain reaches "
-            "nations of concern, by location or by majority ownership."
-        ),
+    @analysis(
+        ExposureReport | None,
+        "How many tiers down, along which paths and for what share a supply chain reaches "
+        "nations of concern, by location or by majority ownership.",
     )
     async def exposure(
         self,
         info: Info[Context, None],
         start: RootArg,
-        depth: Annotated[
-            int | None,
-            strawberry.argument(
-                description="Supply links to follow (default: the server's maximum)."
-            ),
-        ] = None,
+        depth: MaxDepthArg = None,
         nations_of_concern: Annotated[
             list[str] | None,
             strawberry.argument(description="Default: the server's list (CHN, IRN, PRK, RUS)."),
         ] = None,
         first: Annotated[int, strawberry.argument(description="Paths to list.")] = 50,
-    ) -> ExposureReport | None:
-        type_name, key = root_of(start, "root")
-        levels = info.context.analytics.max_depth if depth is None else depth
-        r = await service(info).exposure(
-            info.context.scope, type_name, key, levels, nations_of_concern, first
+    ) -> exposure_service.ExposureReport | None:
+        type_name, key = root_of(start)
+        return await analyse(
+            info,
+            lambda a, scope: a.exposure(
+                scope, type_name, key, depth_or_max(a, depth), nations_of_concern, first
+            ),
         )
-        return None if r is None else released(info, _exposure(r, start))

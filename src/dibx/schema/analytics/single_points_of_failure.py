@@ -7,20 +7,34 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from dibx.auth.principal import SUPPLY_CHAIN_READ
 from dibx.schema.analytics.common import (
     MARKING,
+    MaxDepthArg,
     RootArg,
     SupplierSummary,
-    released,
+    analyse,
+    analysis,
+    depth_or_max,
+    node_id,
+    root_id_field,
     root_of,
-    service,
-    supplier_summary,
 )
 from dibx.schema.context import Context
 from dibx.schema.ids import decode_id
-from dibx.schema.scopes import root_field
 from dibx.services.analytics import dominators
+
+METHOD = (
+    "Immediate dominators (networkx) of the visible supply graph from a virtual root, to the "
+    "target or to a virtual sink joined to every input; nations by removal and reachability."
+)
+
+
+def _target_id(root: dominators.FailureReport) -> strawberry.ID | None:
+    return None if root.target is None else node_id("Supplier", root.target)
+
+
+def _method() -> str:
+    return METHOD
 
 
 @strawberry.type(description="A supplier whose loss cuts supply paths.")
@@ -34,8 +48,10 @@ class PointOfFailure:
 
 @strawberry.type(description="Dominators of the visible supply graph under a root.")
 class SinglePointsOfFailureReport:
-    root: strawberry.ID = strawberry.field(description="The supplier or capability asked about.")
-    target: strawberry.ID | None = strawberry.field(description="The supplier asked about, if any.")
+    root: strawberry.ID = root_id_field()
+    target: strawberry.ID | None = strawberry.field(
+        resolver=_target_id, description="The supplier asked about, if any."
+    )
     target_reachable: bool = strawberry.field(
         description="False when the target is not upstream of the root as far as you can see."
     )
@@ -56,28 +72,16 @@ class SinglePointsOfFailureReport:
     )
     node_count: int = strawberry.field(description="Suppliers in the visible supply graph.")
     depth: int = strawberry.field(description="The depth used.")
-    method: str = strawberry.field(description="How the answer was computed.")
+    method: str = strawberry.field(resolver=_method, description="How the answer was computed.")
     marking: str = strawberry.field(description=MARKING)
-
-
-METHOD = (
-    "Immediate dominators (networkx) of the visible supply graph from a virtual root, to the "
-    "target or to a virtual sink joined to every input; nations by removal and reachability."
-)
-
-
-def _point(p: dominators.PointOfFailure) -> PointOfFailure:
-    return PointOfFailure(supplier=supplier_summary(p.supplier), tier=p.tier, dominates=p.dominates)
 
 
 @strawberry.type
 class Query:
-    @root_field(
-        scope=SUPPLY_CHAIN_READ,
-        description=(
-            "Suppliers and nations on every supply path from a supplier or capability to its "
-            "inputs (or to `target`): dominators of the visible supply graph."
-        ),
+    @analysis(
+        SinglePointsOfFailureReport | None,
+        "Suppliers and nations on every supply path from a supplier or capability to its "
+        "inputs (or to `target`): dominators of the visible supply graph.",
     )
     async def single_points_of_failure(
         self,
@@ -87,34 +91,13 @@ class Query:
             strawberry.ID | None,
             strawberry.argument(description="Global id of a supplier upstream to cut off."),
         ] = None,
-        depth: Annotated[
-            int | None,
-            strawberry.argument(
-                description="Supply links to follow (default: the server's maximum)."
-            ),
-        ] = None,
-    ) -> SinglePointsOfFailureReport | None:
-        type_name, key = root_of(start, "root")
+        depth: MaxDepthArg = None,
+    ) -> dominators.FailureReport | None:
+        type_name, key = root_of(start)
         goal = decode_id(target, expected="Supplier", field="target")[1] if target else None
-        levels = info.context.analytics.max_depth if depth is None else depth
-        r = await service(info).single_points_of_failure(
-            info.context.scope, type_name, key, goal, levels
-        )
-        if r is None:
-            return None
-        return released(
+        return await analyse(
             info,
-            SinglePointsOfFailureReport(
-                root=start,
-                target=target,
-                target_reachable=r.target_reachable,
-                suppliers=[_point(p) for p in r.suppliers],
-                nations=list(r.nations),
-                critical=[_point(p) for p in r.critical],
-                inputs=r.inputs,
-                node_count=r.node_count,
-                depth=r.depth,
-                method=METHOD,
-                marking=r.marking,
+            lambda a, scope: a.single_points_of_failure(
+                scope, type_name, key, goal, depth_or_max(a, depth)
             ),
         )

@@ -8,21 +8,38 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from dibx.auth.principal import SUPPLY_CHAIN_READ
 from dibx.schema.analytics.common import (
     MARKING,
     NAME,
     RootArg,
-    released,
+    analyse,
+    analysis,
+    node_id,
     root_of,
     said,
-    service,
-    withheld_map,
 )
 from dibx.schema.context import Context
-from dibx.schema.ids import encode_id
-from dibx.schema.scopes import root_field
 from dibx.services.analytics import chain
+
+
+def _node_id(root: chain.ChainNode) -> strawberry.ID:
+    return node_id(root.kind, root.key)
+
+
+def _source_id(root: chain.ChainEdge) -> strawberry.ID:
+    return _node_id(root.source)
+
+
+def _target_id(root: chain.ChainEdge) -> strawberry.ID:
+    return _node_id(root.target)
+
+
+def _node_count(root: chain.ChainReport) -> int:
+    return len(root.nodes)
+
+
+def _edge_count(root: chain.ChainReport) -> int:
+    return len(root.edges)
 
 
 @strawberry.enum(description="What a supply-tree node is.")
@@ -43,8 +60,9 @@ class SupplyEdgeKind(Enum):
 
 @strawberry.type(description="A node of the drawn supply tree.")
 class SupplyNode:
-    withheld_: strawberry.Private[dict[str, str]] = withheld_map()
-    id: strawberry.ID = strawberry.field(description="Global id of the supplier or capability.")
+    id: strawberry.ID = strawberry.field(
+        resolver=_node_id, description="Global id of the supplier or capability."
+    )
     key: str = strawberry.field(description="Its key in dibx data.")
     kind: SupplyNodeKind = strawberry.field(description="Supplier or capability.")
     name: str | None = said(NAME)
@@ -57,11 +75,12 @@ class SupplyNode:
 
 @strawberry.type(description="A supply link: `from` depends on `to` (edges point upstream).")
 class SupplyEdge:
-    withheld_: strawberry.Private[dict[str, str]] = withheld_map()
     from_: strawberry.ID = strawberry.field(
-        name="from", description="Global id of the buyer (or the capability)."
+        name="from", resolver=_source_id, description="Global id of the buyer (or the capability)."
     )
-    to: strawberry.ID = strawberry.field(description="Global id of the supplier.")
+    to: strawberry.ID = strawberry.field(
+        resolver=_target_id, description="Global id of the supplier."
+    )
     kind: SupplyEdgeKind = strawberry.field(description="The kind of link.")
     tier: int = strawberry.field(description="The buyer's tier + 1.")
     item: str | None = said("What is bought; null when withheld.")
@@ -80,65 +99,19 @@ class SupplyChainGraph:
         description="The supplier or capability the tree starts from."
     )
     depth: int = strawberry.field(description="The depth used.")
-    node_count: int = strawberry.field(description="Nodes in the tree.")
-    edge_count: int = strawberry.field(description="Edges in the tree.")
+    node_count: int = strawberry.field(resolver=_node_count, description="Nodes in the tree.")
+    edge_count: int = strawberry.field(resolver=_edge_count, description="Edges in the tree.")
     nodes: list[SupplyNode] = strawberry.field(description="Every node, the root first.")
     edges: list[SupplyEdge] = strawberry.field(description="Every supply link.")
     marking: str = strawberry.field(description=MARKING)
 
 
-def _global_id(node: chain.ChainNode) -> strawberry.ID:
-    kind = "Capability" if node.kind == "CAPABILITY" else "Supplier"
-    return strawberry.ID(encode_id(kind, node.key))
-
-
-def _chain_node(n: chain.ChainNode) -> SupplyNode:
-    return SupplyNode(
-        id=_global_id(n),
-        key=n.key,
-        kind=SupplyNodeKind(n.kind),
-        name=n.name,
-        nation=n.nation,
-        tier=n.tier,
-        marking=n.marking,
-        withheld_=dict(n.withheld),
-    )
-
-
-def _chain(r: chain.ChainReport) -> SupplyChainGraph:
-    return SupplyChainGraph(
-        root=_chain_node(r.root),
-        depth=r.depth,
-        node_count=len(r.nodes),
-        edge_count=len(r.edges),
-        nodes=[_chain_node(n) for n in r.nodes],
-        edges=[
-            SupplyEdge(
-                from_=_global_id(e.source),
-                to=_global_id(e.target),
-                kind=SupplyEdgeKind(e.kind),
-                tier=e.tier,
-                item=e.item,
-                share=e.share,
-                sole=e.sole,
-                capacity=e.capacity,
-                marking=e.marking,
-                withheld_=dict(e.withheld),
-            )
-            for e in r.edges
-        ],
-        marking=r.marking,
-    )
-
-
 @strawberry.type
 class Query:
-    @root_field(
-        scope=SUPPLY_CHAIN_READ,
-        description=(
-            "The upstream supply tree of a supplier or capability as nodes and edges with "
-            "tiers, for drawing. LIMIT_EXCEEDED past `maxNodes` visible nodes."
-        ),
+    @analysis(
+        SupplyChainGraph | None,
+        "The upstream supply tree of a supplier or capability as nodes and edges with "
+        "tiers, for drawing. LIMIT_EXCEEDED past `maxNodes` visible nodes.",
     )
     async def supply_chain(
         self,
@@ -151,7 +124,8 @@ class Query:
                 description="Refuse past this many visible nodes (default: the server's)."
             ),
         ] = None,
-    ) -> SupplyChainGraph | None:
-        type_name, key = root_of(start, "root")
-        r = await service(info).supply_chain(info.context.scope, type_name, key, depth, max_nodes)
-        return None if r is None else released(info, _chain(r))
+    ) -> chain.ChainReport | None:
+        type_name, key = root_of(start)
+        return await analyse(
+            info, lambda a, scope: a.supply_chain(scope, type_name, key, depth, max_nodes)
+        )

@@ -8,17 +8,15 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from dibx.auth.principal import SUPPLY_CHAIN_READ
 from dibx.schema.analytics.common import (
     MARKING,
+    CapabilityArg,
     CapabilitySummary,
-    capability_summary,
-    released,
-    service,
+    analyse,
+    analysis,
+    capability_key,
 )
 from dibx.schema.context import Context
-from dibx.schema.ids import decode_id
-from dibx.schema.scopes import root_field
 from dibx.services.analytics import trade
 
 
@@ -65,43 +63,23 @@ class TradePathway:
     marking: str = strawberry.field(description=MARKING)
 
 
-def _trade(r: trade.TradePathway) -> TradePathway:
-    return TradePathway(
-        capability=capability_summary(r.capability),
-        destination=r.destination,
-        outcome=TradeOutcome(r.outcome),
-        exemption=r.exemption,
-        reasons=list(r.reasons),
-        relied_on=[
-            TradeAttribute(name=a.name, value=a.value, marking=a.marking) for a in r.relied_on
-        ],
-        undetermined=list(r.undetermined),
-        advisory=r.advisory,
-        notice=r.notice,
-        marking=r.marking,
-    )
-
-
 @strawberry.type
 class Query:
-    @root_field(
-        scope=SUPPLY_CHAIN_READ,
-        description=(
-            "Advisory only: whether ITAR 126.7 (AUKUS) or 126.5 (Canada) could cover a "
-            "transfer to `destination`, from the attributes released to you."
-        ),
+    @analysis(
+        TradePathway | None,
+        "Advisory only: whether ITAR 126.7 (AUKUS) or 126.5 (Canada) could cover a "
+        "transfer to `destination`, from the attributes released to you.",
     )
     async def trade_pathway(
         self,
         info: Info[Context, None],
-        capability: Annotated[
-            strawberry.ID, strawberry.argument(description="Global id of the capability.")
-        ],
+        capability: CapabilityArg,
         destination: Annotated[
             str, strawberry.argument(description="ISO 3166-1 alpha-3 code of the receiving nation.")
         ],
-    ) -> TradePathway | None:
-        _, key = decode_id(capability, expected="Capability", field="capability")
-        ctx = info.context
-        r = await service(info).trade_pathway(ctx.scope, key, destination, ctx.policy.discloses)
-        return None if r is None else released(info, _trade(r))
+    ) -> trade.TradePathway | None:
+        key = capability_key(capability)
+        discloses = info.context.policy.discloses
+        return await analyse(
+            info, lambda a, scope: a.trade_pathway(scope, key, destination, discloses)
+        )
