@@ -21,8 +21,8 @@ from dibx.graph.rows import (
     EMPTY_RELATION,
     FieldMark,
     Link,
-    Released,
     RelationRow,
+    Released,
     UndecodableRow,
     Withheld,
     decode_node,
@@ -104,13 +104,15 @@ def test_relations_and_field_markings_decode_to_typed_rows() -> None:
     )
     many = row.relations["suppliers"]
     assert isinstance(many, RelationRow)
-    assert (len(many.shown), many.has_next, many.total) == (1, True, 7)
-    assert many.shown[0].edge.fields["share"] == Released(0.5, "CUI")
-    assert many.shown[0].node.key == "s2"
+    # One link past the page says more follow; it is not handed out.
+    assert (len(many.items), many.has_next, many.total) == (1, True, 7)
+    assert many.items[0].edge.fields["share"] == Released(0.5, "CUI")
+    assert many.items[0].node.key == "s2"
     one = row.relations["nation"]
-    assert isinstance(one, Link) and one.node.key == "USA"
+    assert isinstance(one, Link)
+    assert one.node.key == "USA"
     assert row.relations["owner"] is None
-    assert (EMPTY_RELATION.shown, EMPTY_RELATION.has_next) == ((), False)
+    assert (EMPTY_RELATION.items, EMPTY_RELATION.has_next) == ((), False)
 
 
 def offenders(root: Path) -> list[str]:

@@ -106,23 +106,15 @@ class Link:
 
 @dataclass(frozen=True, slots=True)
 class RelationRow:
-    """A to-many relation as fetched: up to `first` + 1 links (the extra one says whether
-    more follow) and, when `totalCount` was selected, the total."""
+    """A page of a to-many relation: its links, whether more follow, and the total when
+    `totalCount` was selected (None otherwise)."""
 
     items: tuple[Link, ...]
-    first: int
+    has_next: bool
     total: int | None
 
-    @property
-    def shown(self) -> tuple[Link, ...]:
-        return self.items[: self.first]
 
-    @property
-    def has_next(self) -> bool:
-        return len(self.items) > self.first
-
-
-EMPTY_RELATION = RelationRow(items=(), first=0, total=None)
+EMPTY_RELATION = RelationRow(items=(), has_next=False, total=None)
 
 
 def _marking(d: Mapping[str, Any]) -> str:
@@ -132,8 +124,7 @@ def _marking(d: Mapping[str, Any]) -> str:
     return str(marking)
 
 
-def _field_markings(d: Mapping[str, Any]) -> tuple[FieldMark, ...]:
-    found = d.get(ALL_FIELD_MARKINGS)
+def _field_markings(found: Mapping[str, Any] | None) -> tuple[FieldMark, ...]:
     if not found:
         return ()
     return tuple(FieldMark(n, m, bool(ok)) for n, (m, ok) in sorted(found.items()))
@@ -141,9 +132,9 @@ def _field_markings(d: Mapping[str, Any]) -> tuple[FieldMark, ...]:
 
 def decode_edge(d: Mapping[str, Any]) -> EdgeRow:
     return EdgeRow(
-        marking=_marking(d),
-        fields=Fields(d.get(VALUES) or _NONE, d.get(FIELD_MARKING) or _NONE),
-        field_markings=_field_markings(d),
+        _marking(d),
+        Fields(d.get(VALUES) or _NONE, d.get(FIELD_MARKING) or _NONE),
+        _field_markings(d.get(ALL_FIELD_MARKINGS)),
     )
 
 
@@ -156,11 +147,13 @@ def _relation(d: Mapping[str, Any] | None) -> RelationRow | Link | None:
         return None
     if "items" not in d:
         return _link(d)
-    total = d.get("total")
+    # The query fetched one link past the page to tell whether more follow: that link and
+    # everything below it are not decoded.
+    items, first, total = d["items"], d["first"], d.get("total")
     return RelationRow(
-        items=tuple(_link(i) for i in d["items"]),
-        first=int(d["first"]),
-        total=None if total is None else int(total),
+        tuple([_link(i) for i in items[:first]]),
+        len(items) > first,
+        None if total is None else int(total),
     )
 
 
@@ -171,9 +164,9 @@ def decode_node(d: Mapping[str, Any]) -> NodeRow:
         raise UndecodableRow("a row without its key")
     relations = d.get(RELATIONS)
     return NodeRow(
-        key=str(key),
-        marking=_marking(d),
-        fields=Fields(d.get(VALUES) or _NONE, d.get(FIELD_MARKING) or _NONE),
-        field_markings=_field_markings(d),
-        relations={k: _relation(v) for k, v in relations.items()} if relations else _NONE,
+        str(key),
+        _marking(d),
+        Fields(d.get(VALUES) or _NONE, d.get(FIELD_MARKING) or _NONE),
+        _field_markings(d.get(ALL_FIELD_MARKINGS)),
+        {k: _relation(v) for k, v in relations.items()} if relations else _NONE,
     )

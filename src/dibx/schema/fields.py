@@ -39,7 +39,10 @@ def withhold(info: Info[Context, Any], marking: str | None) -> None:
 
 
 def release(root: Record, info: Info[Context, None], name: str) -> Any:
-    entry = root._row.fields.get(name, _NOT_FETCHED)
+    try:
+        entry = root._row.fields[name]
+    except KeyError:
+        entry = _NOT_FETCHED
     if isinstance(entry, Released):
         info.context.disclosure.release(entry.marking)
         return entry.value

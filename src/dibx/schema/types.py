@@ -161,7 +161,7 @@ def _relation_data(root: Any, info: Info[Context, None]) -> RelationRow:
 def _relation_rows(
     info: Info[Context, None], edge_cls: Any, target: Any, data: RelationRow
 ) -> Rows:
-    shown = data.shown
+    shown = data.items
     return Rows(
         edges=lambda info: [wrap(info, edge_cls, i.edge, _node=i.node) for i in shown],
         nodes=lambda info: [wrap(info, target, i.node) for i in shown],
