@@ -1,13 +1,9 @@
 """Selection -> one Cypher query, with the release check written into every step.
 
-What the compiled query returns for a node is a map:
-
-    __key   the node's key (released with the record)
-    __m     the record's marking
-    <f>     for a marked field: [value] when released, null when withheld
-    __m_<f> the field's marking (for the banner, and for saying what was withheld)
-    __fm    {field: [marking, released]} for every field, when `fieldMarkings` is selected
-    <key>   for a relation: {total, items: [{edge, node}]} (or one item for a to-one relation)
+The compiled query returns each node as a map that `dibx.graph.rows` names and decodes (the
+record's key and marking, the selected fields as `[value]` when released and null when
+withheld, each field's marking, `fieldMarkings` when selected, and the relations by result
+key); nothing outside the graph layer reads that map.
 
 Every release check and marking comes from `dibx.graph.release` (the one place that writes
 them): a missing clause list falls back to the policy default for the type and field, and a
@@ -24,6 +20,14 @@ from typing import Any
 
 from dibx.graph.model import MODEL, Model, NodeType, Relation
 from dibx.graph.release import dated_holds, marking_in_force, released, visible
+from dibx.graph.rows import (
+    ALL_FIELD_MARKINGS,
+    FIELD_MARKING,
+    KEY,
+    MARKING,
+    RELATIONS,
+    VALUES,
+)
 from dibx.graph.selection import Selected
 
 CONNECTION_PARTS = {"totalCount", "edges", "nodes", "pageInfo"}
@@ -64,40 +68,49 @@ class Compiler:
     # -- nodes -------------------------------------------------------------------------
 
     def node(self, var: str, node_type: NodeType, selections: list[Selected]) -> str:
-        parts = [
-            f"__key: {var}.{node_type.key}",
-            f"__m: {marking_in_force(var, node_type.name)}",
-        ]
+        parts = [f"{KEY}: {var}.{node_type.key}"]
+        fields: list[str] = []
+        relations: dict[str, str] = {}
         for sel in merge(selections):
-            if sel.name in node_type.names:
-                parts.extend(self._field(var, node_type.name, sel.name))
-            elif sel.name == "fieldMarkings":
-                parts.append(self._field_markings(var, node_type.name, node_type.names))
+            if sel.name in node_type.names or sel.name == "fieldMarkings":
+                fields.append(sel.name)
             elif sel.name in node_type.relations:
                 rel = node_type.relations[sel.name]
-                parts.append(f"`{sel.key}`: {self._relation(var, rel, sel)}")
-        return "{" + ", ".join(dict.fromkeys(parts)) + "}"
+                relations[sel.key] = self._relation(var, rel, sel)
+        parts += self._marked(var, node_type.name, node_type.names, fields)
+        if relations:
+            parts.append(f"{RELATIONS}: " + _map(relations))
+        return "{" + ", ".join(parts) + "}"
 
-    def _field(self, var: str, owner: str, name: str) -> list[str]:
-        return [
-            f"`{name}`: CASE WHEN {released(var, owner, name)} THEN [{var}.`{name}`] END",
-            f"`__m_{name}`: {marking_in_force(var, owner, name)}",
-        ]
-
-    def _field_markings(self, var: str, owner: str, names: tuple[str, ...]) -> str:
-        entries = [
-            f"`{n}`: [{marking_in_force(var, owner, n)}, {released(var, owner, n)}]" for n in names
-        ]
-        return "__fm: {" + ", ".join(entries) + "}"
+    def _marked(
+        self, var: str, owner: str, names: tuple[str, ...], selected: list[str]
+    ) -> list[str]:
+        """The record's marking and its selected fields: each as `[value]` where released
+        (null where withheld) with its marking in force, and `fieldMarkings` if asked."""
+        values: dict[str, str] = {}
+        markings: dict[str, str] = {}
+        parts = [f"{MARKING}: {marking_in_force(var, owner)}"]
+        for name in selected:
+            if name == "fieldMarkings":
+                entries = {
+                    n: f"[{marking_in_force(var, owner, n)}, {released(var, owner, n)}]"
+                    for n in names
+                }
+                parts.append(f"{ALL_FIELD_MARKINGS}: " + _map(entries))
+            elif name in names:
+                values[name] = f"CASE WHEN {released(var, owner, name)} THEN [{var}.`{name}`] END"
+                markings[name] = marking_in_force(var, owner, name)
+        if values:
+            parts += [f"{VALUES}: " + _map(values), f"{FIELD_MARKING}: " + _map(markings)]
+        return parts
 
     def _edge(self, var: str, rel: Relation, selections: list[Selected]) -> str:
-        parts = [f"__m: {marking_in_force(var, rel.edge_type)}"]
-        for sel in merge(selections):
-            if sel.name in rel.edge_fields:
-                parts.extend(self._field(var, rel.edge_type, sel.name))
-            elif sel.name == "fieldMarkings":
-                parts.append(self._field_markings(var, rel.edge_type, rel.edge_fields))
-        return "{" + ", ".join(dict.fromkeys(parts)) + "}"
+        selected = [
+            s.name
+            for s in merge(selections)
+            if s.name in rel.edge_fields or s.name == "fieldMarkings"
+        ]
+        return "{" + ", ".join(self._marked(var, rel.edge_type, rel.edge_fields, selected)) + "}"
 
     # -- relations ---------------------------------------------------------------------
 
@@ -141,6 +154,11 @@ class Compiler:
         if sel.find("totalCount"):
             parts.append(f"total: COUNT {{ {match} }}")
         return "{" + ", ".join(parts) + "}"
+
+
+def _map(entries: dict[str, str]) -> str:
+    """A Cypher map literal; the keys are model names or result keys, quoted."""
+    return "{" + ", ".join(f"`{k}`: {v}" for k, v in entries.items()) + "}"
 
 
 def connection_node_selections(sel_children: list[Selected]) -> list[Selected]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from dibx.auth.release import ReleaseScope
 from dibx.graph.compile import Compiler, connection_node_selections
 from dibx.graph.driver import Graph, compiled
 from dibx.graph.model import MODEL, Model, NodeType
 from dibx.graph.release import dated_holds, field_value, released, visible
+from dibx.graph.rows import NodeRow, decode_node
 from dibx.graph.selection import Selected
 
 KEY = "key"  # sorts by the record's key; any other sort names a sortable field
@@ -41,7 +41,7 @@ class CapabilityFilter:
 @dataclass(frozen=True, slots=True)
 class Page:
     total: int | None
-    items: list[dict[str, Any]]
+    items: list[NodeRow]
     offset: int
     has_next: bool
 
@@ -236,7 +236,12 @@ async def list_nodes(
     row = await graph.read_one(compiled(query), {**scope.cypher_params(), **c.params})
     assert row is not None  # an aggregate always returns one row
     items = row["items"]
-    return Page(total=row["total"], items=items[:first], offset=offset, has_next=len(items) > first)
+    return Page(
+        total=row["total"],
+        items=[decode_node(i) for i in items[:first]],
+        offset=offset,
+        has_next=len(items) > first,
+    )
 
 
 async def get_node(
@@ -248,7 +253,7 @@ async def get_node(
     *,
     nested_limit: int,
     model: Model = MODEL,
-) -> dict[str, Any] | None:
+) -> NodeRow | None:
     """A record by key, or None: a hidden record looks exactly like a missing one."""
     node_type = model.nodes[type_name]
     c = Compiler(as_of=scope.as_of, nested_limit=nested_limit, model=model)
@@ -258,4 +263,4 @@ async def get_node(
         f"RETURN {c.node('n0', node_type, selections)} AS item"
     )
     row = await graph.read_one(compiled(query), {**scope.cypher_params(), **c.params})
-    return None if row is None else row["item"]
+    return None if row is None else decode_node(row["item"])

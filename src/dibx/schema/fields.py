@@ -1,10 +1,11 @@
 """Resolvers that hand out marked values and record what was released or withheld."""
 
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 
 import strawberry
 from strawberry.types import Info
 
+from dibx.graph.rows import EdgeRow, NodeRow, Released, Withheld
 from dibx.schema.context import Context
 from dibx.schema.selection import path_of
 
@@ -20,10 +21,14 @@ class FieldMarking:
     )
 
 
-class Record:
-    """A node or edge fetched by a compiled query: a dict with `__m`, fields and relations."""
+class Record(Protocol):
+    """A node or edge object: it wraps a row of a compiled query (`dibx.graph.rows`)."""
 
-    _d: strawberry.Private[dict[str, Any]]
+    _row: NodeRow | EdgeRow
+
+
+# A field the query did not fetch is withheld, and says no marking (deny by default).
+_NOT_FETCHED = Withheld(None)
 
 
 def withhold(info: Info[Context, Any], marking: str | None) -> None:
@@ -34,13 +39,15 @@ def withhold(info: Info[Context, Any], marking: str | None) -> None:
 
 
 def release(root: Record, info: Info[Context, None], name: str) -> Any:
-    entry = root._d.get(name)
-    marking = root._d.get(f"__m_{name}")
-    if entry is None:
-        withhold(info, marking)
-        return None
-    info.context.disclosure.release(marking)
-    return entry[0]
+    try:
+        entry = root._row.fields[name]
+    except KeyError:
+        entry = _NOT_FETCHED
+    if isinstance(entry, Released):
+        info.context.disclosure.release(entry.marking)
+        return entry.value
+    withhold(info, entry.marking)
+    return None
 
 
 def marked(name: str, kind: Any, description: str) -> Any:
@@ -53,14 +60,16 @@ def marked(name: str, kind: Any, description: str) -> Any:
     return strawberry.field(resolver=resolve, name=name, description=description)
 
 
-def record_marking(root: Any) -> str:
-    return str(root._d.get("__m") or "UNMARKED")
+def record_marking(root: Record) -> str:
+    return root._row.marking
 
 
-def field_markings(root: Any, info: Info[Context, None]) -> list[FieldMarking]:
+def field_markings(root: Record, info: Info[Context, None]) -> list[FieldMarking]:
     policy = info.context.policy
     result = []
-    for name, (marking, ok) in sorted((root._d.get("__fm") or {}).items()):
-        shown = marking if ok or policy.discloses(marking or "UNMARKED") else None
-        result.append(FieldMarking(field=name, marking=shown, released=bool(ok)))
+    for mark in root._row.field_markings:
+        shown = (
+            mark.marking if mark.released or policy.discloses(mark.marking or "UNMARKED") else None
+        )
+        result.append(FieldMarking(field=mark.field, marking=shown, released=mark.released))
     return result

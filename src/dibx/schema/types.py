@@ -1,6 +1,6 @@
 """GraphQL object types derived from a `Model`: nodes, edges, connections and sort inputs.
 
-Each node or edge object wraps one map returned by a compiled query (see graph.compile).
+Each node or edge object wraps one typed row of a compiled query (`dibx.graph.rows`).
 Nothing here queries the database: nested fields read what the root field's single query
 already fetched, found under the key the compiler gave them (`own_key`). A field declared in
 the model is a field here, with the model's description; nothing else names it.
@@ -22,6 +22,7 @@ import strawberry
 from strawberry.types import Info
 
 from dibx.graph.model import MODEL, Model, NodeType, Relation
+from dibx.graph.rows import EMPTY_RELATION, EdgeRow, Link, NodeRow, RelationRow
 from dibx.schema.connection import Connection, Edge, Rows
 from dibx.schema.context import Context
 from dibx.schema.fields import FieldMarking, field_markings, marked, record_marking
@@ -58,6 +59,8 @@ class Node:
 
 @strawberry.interface(description="A record or edge that carries markings.")
 class Marked:
+    _row: strawberry.Private[NodeRow | EdgeRow]
+
     @resolver(MARKING)
     def marking(self) -> str:
         return record_marking(self)
@@ -73,13 +76,13 @@ class SortDirection(Enum):
     DESC = strawberry.enum_value("desc", description="Largest first; withheld and null last.")
 
 
-def wrap(info: Info[Context, None], cls: Any, data: dict[str, Any], **extra: Any) -> Any:
+def wrap(info: Info[Context, None], cls: Any, row: NodeRow | EdgeRow, **extra: Any) -> Any:
     """A record handed out is a released portion: its own marking joins the banner."""
-    info.context.disclosure.release(data.get("__m"))
-    return cls(_d=data, **extra)
+    info.context.disclosure.release(row.marking)
+    return cls(_row=row, **extra)
 
 
-def root_rows(info: Info[Context, None], cls: Any, items: list[dict[str, Any]]) -> list[Any]:
+def root_rows(info: Info[Context, None], cls: Any, items: list[NodeRow]) -> list[Any]:
     return [wrap(info, cls, item) for item in items]
 
 
@@ -118,14 +121,14 @@ class ModelTypes:
         return self.connections[type_name](rows=rows)
 
 
-def _builder(cls: Any, item: dict[str, Any]) -> Callable[[Info[Context, None]], Any]:
+def _builder(cls: Any, item: NodeRow) -> Callable[[Info[Context, None]], Any]:
     return lambda info: wrap(info, cls, item)
 
 
 def _blank(name: str, bases: tuple[type, ...]) -> Any:
-    annotations: dict[str, Any] = {"_d": strawberry.Private[dict[str, Any]]}
-    if not bases:  # an edge: the relationship's map and its far node's
-        annotations["_n"] = strawberry.Private[dict[str, Any]]
+    annotations: dict[str, Any] = {"_row": strawberry.Private[NodeRow]}
+    if not bases:  # an edge: the relationship's row and its far node's
+        annotations = {"_row": strawberry.Private[EdgeRow], "_node": strawberry.Private[NodeRow]}
     return type(name, (Marked, *bases), {"__annotations__": annotations, "__module__": __name__})
 
 
@@ -133,10 +136,10 @@ def _key_fields(cls: Any, node: NodeType) -> None:
     type_name = node.name
 
     def global_id(root: Any) -> strawberry.ID:
-        return strawberry.ID(encode_id(type_name, root._d["__key"]))
+        return strawberry.ID(encode_id(type_name, root._row.key))
 
     def key(root: Any) -> str:
-        return str(root._d["__key"])
+        return str(root._row.key)
 
     cls.id = strawberry.field(resolver=global_id, description="Stable global id (opaque).")
     setattr(
@@ -150,21 +153,20 @@ def _key_fields(cls: Any, node: NodeType) -> None:
     )
 
 
-def _relation_data(root: Any, info: Info[Context, None]) -> dict[str, Any]:
-    data: dict[str, Any] = root._d.get(own_key(info._raw_info)) or {"items": [], "first": 0}
-    return data
+def _relation_data(root: Any, info: Info[Context, None]) -> RelationRow:
+    found = root._row.relations.get(own_key(info._raw_info))
+    return found if isinstance(found, RelationRow) else EMPTY_RELATION
 
 
 def _relation_rows(
-    info: Info[Context, None], edge_cls: Any, target: Any, data: dict[str, Any]
+    info: Info[Context, None], edge_cls: Any, target: Any, data: RelationRow
 ) -> Rows:
-    items, first = data["items"], data["first"]
-    shown = items[:first]
+    shown = data.items
     return Rows(
-        edges=lambda info: [wrap(info, edge_cls, i["edge"], _n=i["node"]) for i in shown],
-        nodes=lambda info: [wrap(info, target, i["node"]) for i in shown],
-        has_next=len(items) > first,
-        total=None if data.get("total") is None else int(data["total"]),
+        edges=lambda info: [wrap(info, edge_cls, i.edge, _node=i.node) for i in shown],
+        nodes=lambda info: [wrap(info, target, i.node) for i in shown],
+        has_next=data.has_next,
+        total=data.total,
     )
 
 
@@ -197,12 +199,12 @@ def _many(key: str, rel: Relation, edge_cls: Any, target: Any) -> Any:
 def _one(key: str, rel: Relation, target: Any) -> Any:
     @returning(target | None)
     def resolve(root: Any, info: Info[Context, None]) -> Any:
-        data = root._d.get(own_key(info._raw_info))
-        if data is None:
+        link = root._row.relations.get(own_key(info._raw_info))
+        if not isinstance(link, Link):
             return None
         # The edge is a released portion too: its marking joins the banner.
-        info.context.disclosure.release(data["edge"].get("__m"))
-        return wrap(info, target, data["node"])
+        info.context.disclosure.release(link.edge.marking)
+        return wrap(info, target, link.node)
 
     return strawberry.field(resolver=resolve, name=key, description=rel.description)
 
@@ -210,7 +212,7 @@ def _one(key: str, rel: Relation, target: Any) -> Any:
 def _far_node(target: Any) -> Any:
     @returning(target)
     def resolve(root: Any, info: Info[Context, None]) -> Any:
-        return wrap(info, target, root._n)
+        return wrap(info, target, root._node)
 
     return strawberry.field(resolver=resolve, description="The record at the other end.")
 

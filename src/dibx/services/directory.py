@@ -11,7 +11,6 @@ import contextlib
 import copy
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from dibx.auth.release import ReleaseScope
 from dibx.errors import Invalid, LimitExceeded
@@ -19,6 +18,7 @@ from dibx.graph import reads
 from dibx.graph.driver import Graph
 from dibx.graph.model import MODEL, Model
 from dibx.graph.reads import CapabilityFilter, Page, Sort, SupplierFilter
+from dibx.graph.rows import NodeRow
 from dibx.graph.selection import Selected
 from dibx.services.budget import RequestBudget
 from dibx.services.memberships import MembershipDirectory
@@ -149,7 +149,7 @@ class Directory:
 
     async def get(
         self, scope: ReleaseScope, type_name: str, key: str, selections: list[Selected]
-    ) -> dict[str, Any] | None:
+    ) -> NodeRow | None:
         cost = 1 + self.check_nested(selections)
         async with self._spend(cost):
             return await reads.get_node(

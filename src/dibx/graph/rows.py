@@ -1,0 +1,172 @@
+"""Typed rows of a compiled read: the map `dibx.graph.compile` returns, decoded once per row.
+
+The compiler writes a node or an edge as a map with these keys, and `decode_node` reads
+them; nothing outside this package knows them:
+
+    __key   the node's key (released with the record)
+    __m     the record's (or edge's) marking in force
+    __f     {field: [value] | null}: a one-element list when released, null when withheld
+    __mf    {field: the field's marking in force}
+    __fm    {field: [marking, released]} for every field, when `fieldMarkings` is selected
+    __r     {result key: relation}: {items: [{edge, node}], first, total} for a to-many
+            relation, {edge, node} or null for a to-one
+
+Decoding builds one object per node, edge and relation; a field becomes `Released` or
+`Withheld` only when it is looked up (a resolver reads each once). A row without its marking
+is refused (deny by default): nothing decodes as released that does not say under what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+KEY = "__key"
+MARKING = "__m"
+VALUES = "__f"
+FIELD_MARKING = "__mf"
+ALL_FIELD_MARKINGS = "__fm"
+RELATIONS = "__r"
+RESERVED = (KEY, MARKING, VALUES, FIELD_MARKING, ALL_FIELD_MARKINGS, RELATIONS)
+
+_NONE: Mapping[str, Any] = {}
+
+
+class UndecodableRow(ValueError):
+    """A row the compiler did not write: a missing key or marking. Never shown as data."""
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    value: Any
+    marking: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Withheld:
+    marking: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMark:
+    """One entry of `fieldMarkings`: a field's marking and whether it was released."""
+
+    field: str
+    marking: str | None
+    released: bool
+
+
+class Fields(Mapping[str, Released | Withheld]):
+    """The selected fields of a row, each `Released` or `Withheld`, built on lookup."""
+
+    __slots__ = ("_markings", "_values")
+
+    def __init__(self, values: Mapping[str, Any], markings: Mapping[str, Any]) -> None:
+        self._values = values
+        self._markings = markings
+
+    def __getitem__(self, name: str) -> Released | Withheld:
+        marking = self._markings[name]  # every fetched field has its marking
+        value = self._values.get(name)
+        return Withheld(marking) if value is None else Released(value[0], marking)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._markings)
+
+    def __len__(self) -> int:
+        return len(self._markings)
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeRow:
+    marking: str
+    fields: Fields
+    field_markings: tuple[FieldMark, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRow:
+    key: str
+    marking: str
+    fields: Fields
+    field_markings: tuple[FieldMark, ...]
+    # By result key (`dibx.graph.selection.result_key`); a to-one relation with nothing
+    # visible at its end is None.
+    relations: Mapping[str, RelationRow | Link | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One step of a relation: the edge and the node at its far end."""
+
+    edge: EdgeRow
+    node: NodeRow
+
+
+@dataclass(frozen=True, slots=True)
+class RelationRow:
+    """A page of a to-many relation: its links, whether more follow, and the total when
+    `totalCount` was selected (None otherwise)."""
+
+    items: tuple[Link, ...]
+    has_next: bool
+    total: int | None
+
+
+EMPTY_RELATION = RelationRow(items=(), has_next=False, total=None)
+
+
+def _marking(d: Mapping[str, Any]) -> str:
+    marking = d.get(MARKING)
+    if marking is None:
+        raise UndecodableRow("a row without its marking cannot be released")
+    return str(marking)
+
+
+def _field_markings(found: Mapping[str, Any] | None) -> tuple[FieldMark, ...]:
+    if not found:
+        return ()
+    return tuple(FieldMark(n, m, bool(ok)) for n, (m, ok) in sorted(found.items()))
+
+
+def decode_edge(d: Mapping[str, Any]) -> EdgeRow:
+    return EdgeRow(
+        _marking(d),
+        Fields(d.get(VALUES) or _NONE, d.get(FIELD_MARKING) or _NONE),
+        _field_markings(d.get(ALL_FIELD_MARKINGS)),
+    )
+
+
+def _link(d: Mapping[str, Any]) -> Link:
+    return Link(edge=decode_edge(d["edge"]), node=decode_node(d["node"]))
+
+
+def _relation(d: Mapping[str, Any] | None) -> RelationRow | Link | None:
+    if d is None:
+        return None
+    if "items" not in d:
+        return _link(d)
+    # The query fetched one link past the page to tell whether more follow: that link and
+    # everything below it are not decoded.
+    items, first, total = d["items"], d["first"], d.get("total")
+    return RelationRow(
+        tuple([_link(i) for i in items[:first]]),
+        len(items) > first,
+        None if total is None else int(total),
+    )
+
+
+def decode_node(d: Mapping[str, Any]) -> NodeRow:
+    """One node of a compiled read, with everything fetched below it."""
+    key = d.get(KEY)
+    if key is None:
+        raise UndecodableRow("a row without its key")
+    relations = d.get(RELATIONS)
+    return NodeRow(
+        str(key),
+        _marking(d),
+        Fields(d.get(VALUES) or _NONE, d.get(FIELD_MARKING) or _NONE),
+        _field_markings(d.get(ALL_FIELD_MARKINGS)),
+        {k: _relation(v) for k, v in relations.items()} if relations else _NONE,
+    )
