@@ -112,7 +112,14 @@ def start_dibx(
     ]
     if max_depth:
         argv += ["--max-depth", str(max_depth)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The bench measures the API, not its rate limits: every request comes from one token
+    # and one address, so the limits are off (as in bench/soak.py).
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "DIBX_RATE_PER_TOKEN": "0",
+        "DIBX_RATE_PER_ADDRESS": "0",
+    }
     child = _spawn("dibx", argv, PROJECT_ROOT, log, env, f"http://127.0.0.1:{port}/graphql")
     _wait_ready(child, f"http://127.0.0.1:{port}/readyz", None, 60.0)
     return child
