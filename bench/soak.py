@@ -36,9 +36,10 @@ from typing import Any
 import httpx
 
 from bench import operations
+from bench.analytics import ANALYSES as BENCH_ANALYSES
 from bench.analytics import pick_roots
 from bench.load import loadavg
-from bench.run import load_data, pick_parameters
+from bench.run import load_data, log, pick_parameters
 from bench.servers import BENCH_DIR, PROJECT_ROOT
 from dibx import neo4j_server
 from dibx.auth.dev_issuer import DevIssuer
@@ -59,22 +60,10 @@ ANALYSES = {
         "query($r: ID!) { supplyChain(root: $r, depth: 3) { nodeCount edgeCount marking } }",
         "supplier",
     ),
-    "concentration": (
-        "query($c: ID!) { concentration(capability: $c) { providers hhiByNation hhiBySupplier "
-        "allied { group share } marking } }",
-        "capability",
-    ),
-    "exposure": (
-        "query($r: ID!) { exposure(root: $r, depth: 3) { reached nearestTier maxShare "
-        "pathCount marking } }",
-        "supplier",
-    ),
+    # The same documents as the analytics bench, so the figures compare.
+    "concentration": BENCH_ANALYSES["concentration"],
+    "exposure": BENCH_ANALYSES["exposure"],
 }
-
-
-def log(message: str) -> None:
-    load = " ".join(f"{x:.2f}" for x in loadavg())
-    print(f"[{datetime.now().strftime('%H:%M:%S')} load {load}] {message}", flush=True)
 
 
 def rss_mb(pid: int) -> float:
