@@ -263,6 +263,15 @@ def _policy_check(_: argparse.Namespace) -> int:
     return 0
 
 
+def _schema(_: argparse.Namespace) -> int:
+    from strawberry.printer import print_schema
+
+    from dibx.schema import build_schema
+
+    print(print_schema(build_schema()))
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -313,6 +322,9 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("policy-check", help="validate the releasability policy file")
     check.set_defaults(func=_policy_check)
+
+    schema = sub.add_parser("schema", help="print the GraphQL schema (SDL) the API serves")
+    schema.set_defaults(func=_schema)
     return p
 
 

@@ -1,4 +1,4 @@
-"""Global ids and cursors: stable, opaque, and strict about what they accept."""
+"""Global ids: stable, opaque, and strict about what they accept."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dibx.errors import Invalid
-from dibx.schema.ids import decode_cursor, decode_id, encode_cursor, encode_id
+from dibx.schema.ids import decode_id, encode_id
 
 
 def test_id_round_trip() -> None:
@@ -28,14 +28,3 @@ def test_garbage_ids_raise_invalid_never_crash(text: str) -> None:
     else:
         message = f"id: decoded as {type_name}"
     assert message.startswith("id: ")
-
-
-@given(st.integers(0, 10_000))
-def test_cursor_round_trip(offset: int) -> None:
-    assert decode_cursor(encode_cursor(offset)) == offset + 1
-
-
-@pytest.mark.parametrize("cursor", ["", "zzz", encode_id("Supplier", "x"), "b2Zmc2V0Oi01"])
-def test_bad_cursor_is_invalid(cursor: str) -> None:
-    with pytest.raises(Invalid, match="after: is not a valid cursor"):
-        decode_cursor(cursor)

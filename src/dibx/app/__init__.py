@@ -34,6 +34,7 @@ from dibx.auth.principal import Principal
 from dibx.auth.server_secret import load_or_create
 from dibx.auth.tokens import TokenValidator
 from dibx.graph import migrations
+from dibx.graph.cursors import Sealer
 from dibx.graph.driver import Graph, Timeouts, connect
 from dibx.graph.model import MODEL, Model
 from dibx.schema import build_schema
@@ -98,6 +99,9 @@ def build_runtime(
         )
         graph = Graph(driver, settings.neo4j_database, tx_timeout=settings.neo4j_tx_timeout_s)
     memberships = MembershipDirectory(graph)
+    # Page cursors are sealed under a key derived from the same server secret (its own HKDF
+    # label), so every API process of a deployment opens the others' cursors.
+    cursors = Sealer(challenge_key)
     analytics = AnalyticsLimits(
         max_depth=settings.analytics_max_depth,
         max_nodes=settings.analytics_max_nodes,
@@ -112,6 +116,7 @@ def build_runtime(
             challenger_key=challenge_key,
             due_days=settings.challenge_due_days,
             max_page_size=settings.max_page_size,
+            cursors=cursors,
         ),
     )
     return Runtime(
@@ -133,6 +138,7 @@ def build_runtime(
             max_page_size=settings.max_page_size,
             max_cost=settings.max_cost,
             model=model,
+            cursors=cursors,
         ),
         challenge_key=challenge_key,
         services=services,

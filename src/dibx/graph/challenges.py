@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from dibx.auth.release import ReleaseScope
+from dibx.graph.cursors import Key, Part, Window, beyond, order_by
 from dibx.graph.driver import BeforeCommit, Graph, compiled
 from dibx.graph.model import TYPES
 from dibx.graph.release import clauses_in_force, marking_in_force, met, released, visible
@@ -406,8 +407,16 @@ async def get(
 class ChallengeRows:
     total: int | None
     items: list[dict[str, Any]]
-    offset: int
+    positions: list[tuple[Part, ...]]  # each item's place in the order: its cursor
     has_next: bool
+    has_previous: bool
+
+
+# Newest first, then by id: the creation time in nanoseconds, exact, so a cursor holds it.
+ORDER = (
+    Key(f"({CH}.createdAt.epochSeconds * 1000000000 + {CH}.createdAt.nanosecond)", True),
+    Key(f"{CH}.id"),
+)
 
 
 async def page(
@@ -416,25 +425,38 @@ async def page(
     *,
     adjudicator: bool,
     state: str | None,
-    offset: int,
-    first: int,
+    window: Window,
     want_total: bool,
 ) -> ChallengeRows:
     """Challenges the caller may see, newest first; the total counts only those."""
     if state is not None and state not in STATES:
         raise ValueError(f"not a challenge state: {state}")
+    params: dict[str, Any] = {}
+
+    def param(value: Any) -> str:
+        params[f"k{len(params)}"] = value
+        return f"$k{len(params) - 1}"
+
     match = (
         f"MATCH ({CH}:{LABEL})-[:{REL}]->({TG}) WHERE $state IS NULL OR {CH}.state = $state "
-        f"{_PORTION} WHERE {_VIEWER}"
+        f"{_PORTION} WHERE ({_VIEWER})"
     )
+    at, forward = window.at, window.forward
+    page_match, other = match, "false AS other"
+    if at is not None:
+        page_match += f" AND {beyond(ORDER, at, param, forward=forward)}"
+        back = beyond(ORDER, at, param, forward=not forward, inclusive=True)
+        other = f"EXISTS {{ {match} AND {back} }} AS other"
+    position = "[" + ", ".join(k.expr for k in ORDER) + "]"
     query = (
-        f"CALL () {{ {match} WITH * ORDER BY {CH}.createdAt DESC, {CH}.id "
-        f"SKIP $skip LIMIT $limit RETURN collect({_projection()}) AS items }} "
+        f"CALL () {{ {page_match} WITH * ORDER BY {order_by(ORDER, reverse=not forward)} "
+        f"LIMIT $limit RETURN collect({{n: {_projection()}, s: {position}}}) AS items }} "
+        f"WITH items, {other} "
     )
     if want_total:
-        query += f"CALL () {{ {match} RETURN count({CH}) AS total }} RETURN items, total"
+        query += f"CALL () {{ {match} RETURN count({CH}) AS total }} RETURN items, other, total"
     else:
-        query += "RETURN items, null AS total"
+        query += "RETURN items, other, null AS total"
     row = await graph.read_one(
         compiled(query),
         _params(
@@ -442,12 +464,20 @@ async def page(
             nation=scope.nation,
             adjudicator=adjudicator,
             state=state,
-            skip=offset,
-            limit=first + 1,
+            limit=window.size + 1,
+            **params,
         ),
     )
     assert row is not None  # aggregates always return one row
-    items = [_native(i) for i in row["items"]]
+    found = row["items"]
+    more, beyond_cursor = len(found) > window.size, bool(row["other"])
+    found = found[: window.size]
+    if not forward:
+        found.reverse()
     return ChallengeRows(
-        total=row["total"], items=items[:first], offset=offset, has_next=len(items) > first
+        total=row["total"],
+        items=[_native(i["n"]) for i in found],
+        positions=[tuple(i["s"]) for i in found],
+        has_next=more if forward else beyond_cursor,
+        has_previous=beyond_cursor if forward else more,
     )

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from dibx.errors import Invalid
+from dibx.graph.cursors import Key, Part, Sealer, beyond, order_by
 from dibx.graph.model import MODEL, Model, NodeType, Relation
 from dibx.graph.release import dated_holds, marking_in_force, released, visible
 from dibx.graph.rows import (
@@ -53,6 +55,9 @@ class Compiler:
     nested_limit: int
     # The model the schema was built from: a relation's far type is looked up here.
     model: Model = MODEL
+    # Opens the cursors of nested pages (`after`/`before` on a relation), for this nation.
+    cursors: Sealer | None = None
+    nation: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     _vars: int = 0
 
@@ -76,7 +81,7 @@ class Compiler:
                 fields.append(sel.name)
             elif sel.name in node_type.relations:
                 rel = node_type.relations[sel.name]
-                relations[sel.key] = self._relation(var, rel, sel)
+                relations[sel.key] = self._relation(var, node_type, rel, sel)
         parts += self._marked(var, node_type.name, node_type.names, fields)
         if relations:
             parts.append(f"{RELATIONS}: " + _map(relations))
@@ -114,7 +119,7 @@ class Compiler:
 
     # -- relations ---------------------------------------------------------------------
 
-    def _relation(self, var: str, rel: Relation, sel: Selected) -> str:
+    def _relation(self, var: str, owner: NodeType, rel: Relation, sel: Selected) -> str:
         target = self.model.nodes[rel.target]
         edge, other = self.var("e"), self.var("n")
         arrow = (
@@ -141,19 +146,68 @@ class Compiler:
         edge_sels = [c for e in sel.find("edges") for c in e.children if c.name != "node"]
         node_sels = [c for n in sel.find("edges", "node") for c in n.children]
         node_sels += [c for n in sel.find("nodes") for c in n.children]
-        first = int(sel.arg("first") if sel.arg("first") is not None else self.nested_limit)
+        size, forward, at = self._window(owner, rel, sel)
         # One extra row tells whether there is a next page without counting everything.
-        limit = self.param(max(0, min(first, self.nested_limit)) + 1)
+        limit = self.param(max(0, min(size, self.nested_limit)) + 1)
+        keys = (Key(f"{other}.{target.key}"), Key(f"elementId({edge})"))
         edge_map = self._edge(edge, rel, edge_sels)
-        body = f"{{edge: {edge_map}, node: {self.node(other, target, node_sels)}}}"
-        items = (
-            f"COLLECT {{ {match} WITH {edge}, {other} ORDER BY {other}.{target.key}, "
-            f"elementId({edge}) LIMIT {limit} RETURN {body} }}"
+        body = (
+            f"{{edge: {edge_map}, node: {self.node(other, target, node_sels)}, "
+            f"at: [{other}.{target.key}, elementId({edge})]}}"
         )
-        parts = [f"items: {items}", f"first: {self.param(first)}"]
+        page, opposite = match, "false"
+        if at is not None:
+            # The cursor names its parent record: at any other record this page is empty.
+            parent = f"{var}.{owner.key} = {self.param(at[0])}"
+            page += f" AND {parent} AND {beyond(keys, at[1:], self.param, forward=forward)}"
+            back = beyond(keys, at[1:], self.param, forward=not forward, inclusive=True)
+            opposite = f"EXISTS {{ {match} AND {parent} AND {back} }}"
+        items = (
+            f"COLLECT {{ {page} WITH {edge}, {other} "
+            f"ORDER BY {order_by(keys, reverse=not forward)} LIMIT {limit} RETURN {body} }}"
+        )
+        parts = [
+            f"items: {items}",
+            f"first: {self.param(size)}",
+            f"back: {self.param(not forward)}",
+            f"other: {opposite}",
+        ]
         if sel.find("totalCount"):
             parts.append(f"total: COUNT {{ {match} }}")
         return "{" + ", ".join(parts) + "}"
+
+    def _window(
+        self, owner: NodeType, rel: Relation, sel: Selected
+    ) -> tuple[int, bool, tuple[Part, ...] | None]:
+        """(page size, forward, the opened cursor: parent key, far key, edge id)."""
+        first, after = sel.arg("first"), sel.arg("after")
+        last, before = sel.arg("last"), sel.arg("before")
+        backward = last is not None or before is not None
+        if backward and (first is not None or after is not None):
+            raise Invalid(
+                "page forwards (first, after) or backwards (last, before), not both",
+                field=sel.name,
+            )
+        size = last if backward else first
+        size = int(size if size is not None else rel.first)
+        token = before if backward else after
+        if token is None:
+            return size, not backward, None
+        if self.cursors is None:
+            raise Invalid("cursors are not accepted here", field=sel.name)
+        at = self.cursors.open(
+            self.nation,
+            relation_connection(owner, sel.name),
+            str(token),
+            field=f"{sel.name}.{'before' if backward else 'after'}",
+            size=3,
+        )
+        return size, not backward, at
+
+
+def relation_connection(owner: NodeType, relation: str) -> str:
+    """What a nested page's cursor is bound to: the relation of the record type."""
+    return f"{owner.name}.{relation}"
 
 
 def _map(entries: dict[str, str]) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 from dibx.auth.release import ReleaseScope
 from dibx.graph.compile import Compiler, connection_node_selections
+from dibx.graph.cursors import Key, Part, Sealer, Window, beyond, order_by
 from dibx.graph.driver import Graph, compiled
 from dibx.graph.model import MODEL, Model, NodeType
 from dibx.graph.release import dated_holds, field_value, released, visible
@@ -42,8 +44,10 @@ class CapabilityFilter:
 class Page:
     total: int | None
     items: list[NodeRow]
-    offset: int
+    # Each item's position (sort values as the caller sees them, then its key): its cursor.
+    positions: list[tuple[Part, ...]]
     has_next: bool
+    has_previous: bool
 
 
 def _supplier_where(c: Compiler, f: SupplierFilter) -> tuple[list[str], list[str]]:
@@ -97,25 +101,33 @@ def _capability_where(c: Compiler, f: CapabilityFilter) -> list[str]:
     return where
 
 
-def _order(node_type: NodeType, sorts: tuple[Sort, ...]) -> str:
-    """ORDER BY keys: nulls last in both directions, then the key, so every order is total.
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """A run of the order read by one index-friendly query; the order is its segments in turn."""
 
-    Cypher sorts nulls last ascending but first descending; `<expr> IS NULL` ahead of the
-    value keeps them last either way, as the schema promises.
-    """
-    keys = []
+    pattern: str
+    where: tuple[str, ...]
+    keys: tuple[Key, ...]
+    distinct: bool
+
+
+def sort_keys(node_type: NodeType, sorts: tuple[Sort, ...]) -> tuple[Key, ...]:
+    """The order as keyset keys: each sort field as the caller sees it (withheld reads as
+    null and sorts last), then the record's key, so every order is total."""
+    keys: list[Key] = []
+    sortable = {f.name for f in node_type.sortable()}
     for sort in sorts:
-        direction = "DESC" if sort.descending else "ASC"
         if sort.field == KEY:
-            keys.append(f"n0.{node_type.key} {direction}")
-            continue
-        if sort.field not in {f.name for f in node_type.sortable()}:
+            return (*keys, Key(f"n0.{node_type.key}", sort.descending))
+        if sort.field not in sortable:
             raise ValueError(f"{node_type.name} cannot be sorted by {sort.field}")
-        # Sorting reads the field as the caller sees it: withheld sorts as null.
-        expr = field_value("n0", node_type.name, sort.field)
-        keys += [f"{expr} IS NULL ASC", f"{expr} {direction}"]
-    keys.append(f"n0.{node_type.key} ASC")
-    return ", ".join(keys)
+        keys.append(Key(field_value("n0", node_type.name, sort.field), sort.descending, True))
+    return (*keys, Key(f"n0.{node_type.key}"))
+
+
+def position_size(node_type: NodeType, sorts: tuple[Sort, ...]) -> int:
+    """How many parts a cursor of this order holds."""
+    return len(sort_keys(node_type, sorts))
 
 
 def _index_sortable(node_type: NodeType, sorts: tuple[Sort, ...]) -> bool:
@@ -126,54 +138,91 @@ def _index_sortable(node_type: NodeType, sorts: tuple[Sort, ...]) -> bool:
     return sort.field != KEY and not sort.descending and sort.field in node_type.names
 
 
-def _split_page(
-    c: Compiler,
+def _segments(
     node_type: NodeType,
-    name: str,
+    sorts: tuple[Sort, ...],
+    anchors: list[str],
     where: list[str],
-    projection: str,
-    skip: str,
-    limit: str,
-    cap: int,
-) -> str:
-    """The page of `ORDER BY <field as seen> ASC, key ASC` in two parts, in one query.
+    at: tuple[Part, ...] | None,
+) -> tuple[list[_Segment], int, tuple[Part, ...] | None]:
+    """The order's segments, the one `at` falls in, and `at` as that segment's parts.
 
-    Ascending order puts nulls last, so that order is: the records whose field is released
-    and non-null, by (field, key), then those whose field is null or withheld, by key. The
-    head is read from the field's index in order and stops at the page; the tail is read
-    only when the head page is short, and only then is the head counted (to place the tail
-    offset) if the page starts past the head.
+    One ascending sort on a field, with no filter anchor, is read in two runs from indexes:
+    the records whose field is released and non-null, by (field, key), from the field's
+    index; then those whose field is null or withheld, by key. Any other order is one run.
     """
     var, key = "n0", node_type.key
+    if anchors or not _index_sortable(node_type, sorts):
+        keys = sort_keys(node_type, sorts)
+        pattern = " ".join(f"MATCH {a}" for a in anchors or [f"({var}:{node_type.label})"])
+        return [_Segment(pattern, tuple(where), keys, True)], 0, at
+    name = sorts[0].field
     check = released(var, node_type.name, name)
-    head_match = (
-        f"MATCH ({var}:{node_type.label}) WHERE {var}.{name} IS NOT NULL AND {check} AND "
-        + " AND ".join(where)
-    )
-    tail_match = (
-        f"MATCH ({var}:{node_type.label}) "
-        f"WHERE ({var}.{name} IS NULL OR NOT coalesce({check}, false)) AND " + " AND ".join(where)
+    pattern = f"MATCH ({var}:{node_type.label})"
+    head = _Segment(
+        pattern,
+        (f"{var}.{name} IS NOT NULL", check, *where),
+        (Key(f"{var}.{name}"), Key(f"{var}.{key}")),
+        False,
     )
     # A check that is null (no default) withholds, as in the CASE of `field_value`.
-    # Each part runs only when needed: the UNWIND of an empty list stops it before its scan.
-    # SKIP and LIMIT cannot read variables: the tail is read by key up to the furthest row
-    # the page could need (offset + first + 1) and sliced.
-    cap_param = c.param(cap)
-    return (
-        f"CALL () {{ {head_match} WITH DISTINCT {var} ORDER BY {var}.{name} ASC, {var}.{key} ASC "
-        f"SKIP {skip} LIMIT {limit} RETURN collect({projection}) AS head }} "
-        f"CALL (head) {{ UNWIND CASE WHEN size(head) = 0 AND {skip} > 0 THEN [1] ELSE [] END "
-        f"AS needed {head_match} RETURN count(DISTINCT {var}) AS headTotal }} "
-        f"WITH head, CASE WHEN size(head) > 0 THEN 0 "
-        f"ELSE CASE WHEN {skip} > headTotal THEN {skip} - headTotal ELSE 0 END END AS tailFrom "
-        f"WITH head, tailFrom, tailFrom + {limit} - size(head) AS tailTo "
-        f"CALL (head, tailFrom, tailTo) {{ "
-        f"UNWIND CASE WHEN size(head) < {limit} THEN [1] ELSE [] END AS needed "
-        f"{tail_match} WITH DISTINCT {var}, tailFrom, tailTo ORDER BY {var}.{key} ASC "
-        f"LIMIT {cap_param} WITH tailFrom, tailTo, collect({var}) AS tailNodes "
-        f"UNWIND tailNodes[tailFrom..tailTo] AS {var} RETURN collect({projection}) AS tail }} "
-        f"WITH head + tail AS items "
+    tail = _Segment(
+        pattern,
+        (f"({var}.{name} IS NULL OR NOT coalesce({check}, false))", *where),
+        (Key(f"{var}.{key}"),),
+        False,
     )
+    if at is None or at[0] is not None:
+        return [head, tail], 0, at
+    return [head, tail], 1, at[1:]
+
+
+def _walk(
+    c: Compiler,
+    segments: list[_Segment],
+    located: int,
+    at: tuple[Part, ...] | None,
+    *,
+    forward: bool,
+    limit: int,
+    row: Callable[[_Segment], str],
+    inclusive: bool = False,
+) -> str:
+    """A subquery returning `items`: up to `limit` rows from `at` on (or back), read
+    segment by segment; a later segment is read only when the earlier ones fell short."""
+    lim = c.param(limit)
+    order = list(range(len(segments)))
+    if at is not None:
+        order = order[located:] if forward else order[: located + 1]
+    if not forward:
+        order.reverse()
+    parts: list[str] = []
+    seen: list[str] = []
+    for i in order:
+        seg = segments[i]
+        conds = list(seg.where)
+        if at is not None and i == located:
+            conds.append(beyond(seg.keys, at, c.param, forward=forward, inclusive=inclusive))
+            first = seg.keys[0]
+            if not first.nullable and at[0] is not None:
+                # Redundant with the keyset, but a range the planner can seek an index by.
+                op = ">=" if forward != first.descending else "<="
+                conds.append(f"{first.expr} {op} {c.param(at[0])}")
+        out = c.var("s")
+        guard = (
+            f"UNWIND CASE WHEN size({' + '.join(seen)}) < {lim} THEN [1] ELSE [] END AS needed "
+            if seen
+            else ""
+        )
+        distinct = " WITH DISTINCT n0" if seg.distinct else " WITH n0"
+        parts.append(
+            f"CALL ({', '.join(seen)}) {{ {guard}{seg.pattern} WHERE {' AND '.join(conds)}"
+            f"{distinct} ORDER BY {order_by(seg.keys, reverse=not forward)} LIMIT {lim} "
+            f"RETURN collect({row(seg)}) AS {out} }}"
+        )
+        seen.append(out)
+    found = " + ".join(seen) if seen else "[]"
+    return f"CALL () {{ {' '.join(parts)} RETURN ({found})[..{lim}] AS items }} "
 
 
 async def list_nodes(
@@ -182,8 +231,7 @@ async def list_nodes(
     type_name: str,
     selections: list[Selected],
     *,
-    offset: int,
-    first: int,
+    window: Window,
     nested_limit: int,
     want_total: bool,
     sorts: tuple[Sort, ...] = (),
@@ -191,56 +239,79 @@ async def list_nodes(
     capability_filter: CapabilityFilter | None = None,
     nation_codes: tuple[str, ...] | None = None,
     model: Model = MODEL,
+    cursors: Sealer | None = None,
 ) -> Page:
     node_type = model.nodes[type_name]
-    c = Compiler(as_of=scope.as_of, nested_limit=nested_limit, model=model)
+    c = Compiler(
+        as_of=scope.as_of,
+        nested_limit=nested_limit,
+        model=model,
+        cursors=cursors,
+        nation=scope.nation,
+    )
     where = [visible("n0", node_type.name)]
     filter_anchors: list[str] = []
     if supplier_filter is not None:
         filter_anchors, supplier_where = _supplier_where(c, supplier_filter)
         where += supplier_where
-    anchors = filter_anchors or [f"(n0:{node_type.label})"]
     if capability_filter is not None:
         where += _capability_where(c, capability_filter)
     if nation_codes:
         where.append(f"n0.code IN {c.param(list(nation_codes))}")
-    # Anchors never repeat a supplier (one PROVIDES per pair, one BASED_IN per supplier);
-    # DISTINCT keeps counts right should the data ever hold parallel edges.
-    match = (
-        " ".join(f"MATCH {a}" for a in anchors)
-        + " WHERE "
-        + " AND ".join(where)
-        + " WITH DISTINCT n0"
-    )
+    size = window.size
     # `first: 0` asks only whether there is a next page (and maybe the total): one row
-    # past the offset answers it, and that row needs no projection.
+    # past the position answers it, and that row needs no projection.
     projection = (
-        c.node("n0", node_type, connection_node_selections(selections)) if first > 0 else "true"
+        c.node("n0", node_type, connection_node_selections(selections)) if size > 0 else "null"
     )
-    skip, limit = c.param(offset), c.param(first + 1)
-    # The split reads the whole label in index order; a filter's anchor pattern already
-    # narrows the records, so those pages sort what the anchor found.
-    if not filter_anchors and _index_sortable(node_type, sorts):
-        query = _split_page(
-            c, node_type, sorts[0].field, where, projection, skip, limit, offset + first + 1
+    keys = sort_keys(node_type, sorts)
+
+    def row(seg: _Segment) -> str:
+        # The position in the whole order, whichever segment the row came from.
+        return f"{{n: {projection}, s: [{', '.join(k.expr for k in keys)}]}}"
+
+    segments, located, at = _segments(node_type, sorts, filter_anchors, where, window.at)
+    query = _walk(c, segments, located, at, forward=window.forward, limit=size + 1, row=row)
+    if at is not None:
+        # Whether a record lies on the other side of the cursor (its own record included):
+        # hasPreviousPage going forward, hasNextPage going back.
+        opposite = _walk(
+            c,
+            segments,
+            located,
+            at,
+            forward=not window.forward,
+            limit=1,
+            row=lambda seg: "true",
+            inclusive=True,
         )
+        query += f"CALL () {{ {opposite} RETURN size(items) > 0 AS other }} "
     else:
-        query = (
-            f"CALL () {{ {match} ORDER BY {_order(node_type, sorts)} "
-            f"SKIP {skip} LIMIT {limit} RETURN collect({projection}) AS items }} "
-        )
+        query += "WITH items, false AS other "
     if want_total:
-        query += f"CALL () {{ {match} RETURN count(n0) AS total }} RETURN items, total"
+        anchors = filter_anchors or [f"(n0:{node_type.label})"]
+        match = (
+            " ".join(f"MATCH {a}" for a in anchors)
+            + " WHERE "
+            + " AND ".join(where)
+            + " WITH DISTINCT n0"
+        )
+        query += f"CALL () {{ {match} RETURN count(n0) AS total }} RETURN items, other, total"
     else:
-        query += "RETURN items, null AS total"
-    row = await graph.read_one(compiled(query), {**scope.cypher_params(), **c.params})
-    assert row is not None  # an aggregate always returns one row
-    items = row["items"]
+        query += "RETURN items, other, null AS total"
+    found = await graph.read_one(compiled(query), {**scope.cypher_params(), **c.params})
+    assert found is not None  # an aggregate always returns one row
+    items = found["items"]
+    more, other = len(items) > size, bool(found["other"])
+    items = items[:size]
+    if not window.forward:
+        items.reverse()
     return Page(
-        total=row["total"],
-        items=[decode_node(i) for i in items[:first]],
-        offset=offset,
-        has_next=len(items) > first,
+        total=found["total"],
+        items=[decode_node(i["n"]) for i in items],
+        positions=[tuple(i["s"]) for i in items],
+        has_next=more if window.forward else other,
+        has_previous=other if window.forward else more,
     )
 
 
@@ -253,10 +324,17 @@ async def get_node(
     *,
     nested_limit: int,
     model: Model = MODEL,
+    cursors: Sealer | None = None,
 ) -> NodeRow | None:
     """A record by key, or None: a hidden record looks exactly like a missing one."""
     node_type = model.nodes[type_name]
-    c = Compiler(as_of=scope.as_of, nested_limit=nested_limit, model=model)
+    c = Compiler(
+        as_of=scope.as_of,
+        nested_limit=nested_limit,
+        model=model,
+        cursors=cursors,
+        nation=scope.nation,
+    )
     query = (
         f"MATCH (n0:{node_type.label} {{{node_type.key}: {c.param(key)}}}) "
         f"WHERE {visible('n0', node_type.name)} "

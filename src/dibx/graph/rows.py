@@ -8,8 +8,10 @@ them; nothing outside this package knows them:
     __f     {field: [value] | null}: a one-element list when released, null when withheld
     __mf    {field: the field's marking in force}
     __fm    {field: [marking, released]} for every field, when `fieldMarkings` is selected
-    __r     {result key: relation}: {items: [{edge, node}], first, total} for a to-many
-            relation, {edge, node} or null for a to-one
+    __r     {result key: relation}: {items: [{edge, node, at}], first, back, other, total}
+            for a to-many relation (`at` each link's place in the order, `back` when read
+            backwards, `other` whether a link lies on the cursor's other side), {edge, node}
+            or null for a to-one
 
 Decoding builds one object per node, edge and relation; a field becomes `Released` or
 `Withheld` only when it is looked up (a resolver reads each once). A row without its marking
@@ -102,6 +104,8 @@ class Link:
 
     edge: EdgeRow
     node: NodeRow
+    # In a page of a to-many relation: the far key and edge id, its place in the page's order.
+    at: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,7 @@ class RelationRow:
     items: tuple[Link, ...]
     has_next: bool
     total: int | None
+    has_previous: bool = False
 
 
 EMPTY_RELATION = RelationRow(items=(), has_next=False, total=None)
@@ -139,7 +144,12 @@ def decode_edge(d: Mapping[str, Any]) -> EdgeRow:
 
 
 def _link(d: Mapping[str, Any]) -> Link:
-    return Link(edge=decode_edge(d["edge"]), node=decode_node(d["node"]))
+    at = d.get("at")
+    return Link(
+        edge=decode_edge(d["edge"]),
+        node=decode_node(d["node"]),
+        at=None if at is None else (str(at[0]), str(at[1])),
+    )
 
 
 def _relation(d: Mapping[str, Any] | None) -> RelationRow | Link | None:
@@ -148,12 +158,18 @@ def _relation(d: Mapping[str, Any] | None) -> RelationRow | Link | None:
     if "items" not in d:
         return _link(d)
     # The query fetched one link past the page to tell whether more follow: that link and
-    # everything below it are not decoded.
+    # everything below it are not decoded. A backward page was read from its end.
     items, first, total = d["items"], d["first"], d.get("total")
+    back, other = bool(d.get("back")), bool(d.get("other"))
+    links = [_link(i) for i in items[:first]]
+    more = len(items) > first
+    if back:
+        links.reverse()
     return RelationRow(
-        tuple([_link(i) for i in items[:first]]),
-        len(items) > first,
-        None if total is None else int(total),
+        tuple(links),
+        has_next=other if back else more,
+        total=None if total is None else int(total),
+        has_previous=more if back else other,
     )
 
 

@@ -14,9 +14,9 @@ import strawberry
 from strawberry.types import Info
 
 from dibx.auth.principal import MARKING_ADJUDICATE, MARKING_CHALLENGE
-from dibx.schema.connection import Connection, Edge, Rows
+from dibx.schema.connection import AFTER, BEFORE, FIRST, LAST, Connection, Edge, Rows
 from dibx.schema.context import Context
-from dibx.schema.ids import decode_cursor, decode_id, encode_cursor, encode_id
+from dibx.schema.ids import decode_id, encode_id
 from dibx.schema.scopes import root_field, root_mutation
 from dibx.schema.selection import selections_of
 from dibx.services import challenges as rules
@@ -98,19 +98,28 @@ class ChallengeReceipt:
 
 
 def _connection(
-    page: rules.ChallengePage, nodes: list[MarkingChallenge]
+    page: rules.ChallengePage,
+    nodes: list[MarkingChallenge],
+    cursor_of: Callable[[tuple[Any, ...]], str],
+    asked: tuple[str | None, str | None],
 ) -> Connection[Edge[MarkingChallenge], MarkingChallenge]:
-    start = page.offset
-
     def edges(_: Info[Any, Any]) -> list[Edge[MarkingChallenge]]:
-        return [Edge(cursor=encode_cursor(start + i), build=_const(n)) for i, n in enumerate(nodes)]
+        return [
+            Edge(cursor=cursor_of(at), build=_const(n))
+            for n, at in zip(nodes, page.positions, strict=True)
+        ]
 
-    end = encode_cursor(page.offset + len(page.items) - 1) if page.items else None
+    def ends() -> tuple[str | None, str | None]:
+        if not page.positions:
+            return asked
+        return cursor_of(page.positions[0]), cursor_of(page.positions[-1])
+
     rows = Rows(
         edges=edges,
         nodes=lambda _: nodes,
         has_next=page.has_next,
-        end_cursor=end,
+        has_previous=page.has_previous,
+        cursors=ends,
         total=int(page.total or 0),
     )
     return Connection(rows=rows)
@@ -209,22 +218,31 @@ class ChallengeQuery:
         state: Annotated[
             ChallengeState | None, strawberry.argument(description="Only challenges in this state.")
         ] = None,
-        first: Annotated[int, strawberry.argument(description="How many to return.")] = 20,
-        after: Annotated[
-            str | None, strawberry.argument(description="Read on after this cursor.")
-        ] = None,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+        last: Annotated[int | None, strawberry.argument(description=LAST)] = None,
+        before: Annotated[str | None, strawberry.argument(description=BEFORE)] = None,
     ) -> Connection[Edge[MarkingChallenge], MarkingChallenge]:
         ctx = info.context
         want_total = any(s.name == "totalCount" for s in selections_of(info._raw_info))
-        page = await _service(ctx).page(
+        service = _service(ctx)
+        page = await service.page(
             ctx.principal,
             ctx.scope,
             state=state.name if state is not None else None,
             first=first,
-            offset=decode_cursor(after),
+            after=after,
+            last=last,
+            before=before,
             want_total=want_total,
         )
-        return _connection(page, [_out(info, c) for c in page.items])
+        sealer, nation = service.cursors, ctx.scope.nation
+
+        def cursor_of(at: tuple[Any, ...]) -> str:
+            return sealer.seal(nation, page.connection, at)
+
+        nodes = [_out(info, c) for c in page.items]
+        return _connection(page, nodes, cursor_of, (before, after))
 
 
 @strawberry.type(description="Changes: marking challenges and their decisions.")

@@ -27,17 +27,42 @@ N = TypeVar("N")
 
 TOTAL = "How many you may see in all (never counts hidden records)."
 PAGE_INFO = (
-    "hasNextPage: a record you may see follows this page (also for `first: 0`). "
-    "endCursor: the cursor of the last edge; on an empty page, the `after` it was asked "
-    "with (null at the start)."
+    "Where this page starts and ends, and whether records you may see lie beyond either end "
+    "(also for `first: 0` or `last: 0`)."
 )
+FIRST = "How many to return from the start, or after `after` (at most the server's page size)."
+AFTER = "Read on after this cursor (an `endCursor` or an edge's `cursor` of this list)."
+LAST = "How many to return from the end, or before `before` (at most the server's page size)."
+BEFORE = "Read back before this cursor (a `startCursor` or an edge's `cursor` of this list)."
 
 
-@strawberry.type(description="Where a page ends, and whether more follows.")
+@strawberry.type(description="Where a page starts and ends, and whether more lies beyond.")
 class PageInfo:
-    has_next_page: bool = strawberry.field(description="A record you may see follows this page.")
+    has_next_page: bool = strawberry.field(
+        description=(
+            "A record you may see follows this page. Paging back (`last`/`before`): whether "
+            "one lies at or after `before`."
+        )
+    )
+    has_previous_page: bool = strawberry.field(
+        description=(
+            "A record you may see precedes this page. Paging forward (`first`/`after`): "
+            "whether one lies at or before `after`."
+        )
+    )
+    start_cursor: str | None = strawberry.field(
+        default=None,
+        description=(
+            "The cursor of the first edge (pass it as `before`); on an empty page, the "
+            "`before` it was asked with."
+        ),
+    )
     end_cursor: str | None = strawberry.field(
-        default=None, description="The cursor of the last edge (pass it as `after`)."
+        default=None,
+        description=(
+            "The cursor of the last edge (pass it as `after`); on an empty page, the `after` "
+            "it was asked with (so paging on never starts over)."
+        ),
     )
 
 
@@ -48,7 +73,9 @@ class Rows:
     edges: Callable[[Info[Any, Any]], list[Any]]
     nodes: Callable[[Info[Any, Any]], list[Any]]
     has_next: bool
-    end_cursor: str | None = None
+    has_previous: bool = False
+    # The first and last edge's cursors, sealed only when pageInfo asks for them.
+    cursors: Callable[[], tuple[str | None, str | None]] = lambda: (None, None)
     total: int | None = None  # None: totalCount was not selected, so not counted
 
 
@@ -72,12 +99,20 @@ class Connection(Generic[E, N]):
 
     @resolver(PAGE_INFO)
     def page_info(self) -> PageInfo:
-        return PageInfo(has_next_page=self.rows.has_next, end_cursor=self.rows.end_cursor)
+        start, end = self.rows.cursors()
+        return PageInfo(
+            has_next_page=self.rows.has_next,
+            has_previous_page=self.rows.has_previous,
+            start_cursor=start,
+            end_cursor=end,
+        )
 
 
 @strawberry.type(description="One record of a page and its cursor.")
 class Edge(Generic[N]):
-    cursor: str = strawberry.field(description="This record's place in the list (for `after`).")
+    cursor: str = strawberry.field(
+        description="This record's place in the list (for `after` or `before`): opaque."
+    )
     build: strawberry.Private[Callable[[Info[Any, Any]], N]]
 
     @resolver("The record.")

@@ -8,6 +8,9 @@ field's equality (nations, agreements, capabilities) are written here.
 from __future__ import annotations
 
 import datetime
+import json
+from dataclasses import dataclass
+from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
@@ -15,16 +18,18 @@ from strawberry.types import Info
 
 from dibx.auth.principal import SUPPLIER_READ
 from dibx.graph.reads import CapabilityFilter, Sort, SupplierFilter
+from dibx.schema.connection import AFTER, BEFORE, FIRST, LAST
 from dibx.schema.context import Context
-from dibx.schema.ids import decode_cursor, decode_id, encode_cursor
+from dibx.schema.ids import decode_id
 from dibx.schema.scopes import root_field
 from dibx.schema.selection import selections_of
-from dibx.schema.types import FIRST, ModelTypes, Node, SortDirection, returning, wrap
+from dibx.schema.types import ModelTypes, Node, SortDirection, returning, wrap
 from dibx.services.directory import PageRequest
 
-AFTER = "Read on after this cursor (an `endCursor` or an edge's `cursor`)."
-First = Annotated[int, strawberry.argument(description=FIRST)]
+First = Annotated[int | None, strawberry.argument(description=FIRST)]
 After = Annotated[str | None, strawberry.argument(description=AFTER)]
+Last = Annotated[int | None, strawberry.argument(description=LAST)]
+Before = Annotated[str | None, strawberry.argument(description=BEFORE)]
 Code = Annotated[str, strawberry.argument(description="The code (case-insensitive).")]
 
 
@@ -73,9 +78,26 @@ class Viewer:
     policy_version: str = strawberry.field(description="The releasability policy in force.")
 
 
-def _page(info: Info[Context, None], first: int, after: str | None) -> PageRequest:
-    want_total = any(s.name == "totalCount" for s in selections_of(info._raw_info))
-    return PageRequest(first=first, offset=decode_cursor(after), want_total=want_total)
+@dataclass(frozen=True, slots=True)
+class Paging:
+    first: int | None
+    after: str | None
+    last: int | None
+    before: str | None
+    default: int = 20  # the page size when neither first nor last is given
+
+
+def _connection(field: str, **arguments: Any) -> str:
+    """The connection a cursor is bound to: the root field, its filter and its sort."""
+    return json.dumps([field, arguments], sort_keys=True, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return vars(value)  # an input object: its fields
 
 
 def _sorts(sort: list[Any] | None) -> tuple[Sort, ...]:
@@ -98,13 +120,28 @@ def directory_query(types: ModelTypes) -> type:
         return None if item is None else wrap(info, nodes[type_name], item)
 
     async def page(
-        info: Info[Context, None], type_name: str, first: int, after: str | None, **kw: Any
+        info: Info[Context, None], type_name: str, paging: Paging, bound: Any, **kw: Any
     ) -> Any:
         ctx = info.context
-        found = await ctx.directory.page(
-            ctx.scope, type_name, selections_of(info._raw_info), _page(info, first, after), **kw
+        selections = selections_of(info._raw_info)
+        connection = _connection(info.field_name, **bound)
+        asked = PageRequest(
+            connection=connection,
+            want_total=any(s.name == "totalCount" for s in selections),
+            first=paging.first,
+            after=paging.after,
+            last=paging.last,
+            before=paging.before,
         )
-        return types.page(info, type_name, found, encode_cursor)
+        found = await ctx.directory.page(
+            ctx.scope, type_name, selections, asked, default=paging.default, **kw
+        )
+        sealer, nation = ctx.directory.cursors, ctx.scope.nation
+
+        def cursor_of(at: tuple[Any, ...]) -> str:
+            return sealer.seal(nation, connection, at)
+
+        return types.page(info, type_name, found, cursor_of, (paging.before, paging.after))
 
     def sort_of(type_name: str) -> Any:
         """The `sort` argument: a list of the model-derived `<Type>Sort` inputs."""
@@ -145,12 +182,14 @@ def directory_query(types: ModelTypes) -> type:
         async def suppliers(
             self,
             info: Info[Context, None],
-            first: First = 20,
+            first: First = None,
             after: After = None,
             filter: Annotated[
                 SupplierFilterInput | None, strawberry.argument(description="Conditions.")
             ] = None,
             sort: Any = None,
+            last: Last = None,
+            before: Before = None,
         ) -> Any:
             f = filter or SupplierFilterInput()
             capability_key = (
@@ -168,8 +207,8 @@ def directory_query(types: ModelTypes) -> type:
             return await page(
                 info,
                 "Supplier",
-                first,
-                after,
+                Paging(first, after, last, before),
+                {"filter": filter, "sort": sort},
                 sorts=_sorts(sort),
                 supplier_filter=supplier_filter,
             )
@@ -193,19 +232,21 @@ def directory_query(types: ModelTypes) -> type:
         async def capabilities(
             self,
             info: Info[Context, None],
-            first: First = 20,
+            first: First = None,
             after: After = None,
             filter: Annotated[
                 CapabilityFilterInput | None, strawberry.argument(description="Conditions.")
             ] = None,
             sort: Any = None,
+            last: Last = None,
+            before: Before = None,
         ) -> Any:
             f = filter or CapabilityFilterInput()
             return await page(
                 info,
                 "Capability",
-                first,
-                after,
+                Paging(first, after, last, before),
+                {"filter": filter, "sort": sort},
                 sorts=_sorts(sort),
                 capability_filter=CapabilityFilter(
                     area=f.area,
@@ -226,14 +267,17 @@ def directory_query(types: ModelTypes) -> type:
         async def nations(
             self,
             info: Info[Context, None],
-            first: First = 50,
+            first: First = None,
             after: After = None,
             codes: Annotated[
                 list[str] | None, strawberry.argument(description="ISO 3166-1 alpha-3 codes.")
             ] = None,
+            last: Last = None,
+            before: Before = None,
         ) -> Any:
             codes_ = tuple(c.upper() for c in codes) if codes else None
-            return await page(info, "Nation", first, after, nation_codes=codes_)
+            paging = Paging(first, after, last, before, default=50)
+            return await page(info, "Nation", paging, {"codes": codes_}, nation_codes=codes_)
 
         @root_field(
             scope=SUPPLIER_READ,
@@ -246,9 +290,15 @@ def directory_query(types: ModelTypes) -> type:
         @root_field(scope=SUPPLIER_READ, description="Agreements, arrangements and designations.")
         @returning(types.connections["Agreement"])
         async def agreements(
-            self, info: Info[Context, None], first: First = 50, after: After = None
+            self,
+            info: Info[Context, None],
+            first: First = None,
+            after: After = None,
+            last: Last = None,
+            before: Before = None,
         ) -> Any:
-            return await page(info, "Agreement", first, after)
+            paging = Paging(first, after, last, before, default=50)
+            return await page(info, "Agreement", paging, {})
 
         @root_field(
             scope=SUPPLIER_READ,

@@ -1,8 +1,4 @@
-"""Stable global ids (`base64("Type:key")`) and offset cursors.
-
-A cursor encodes only a position among the records the caller may see, never a sort value,
-so it cannot carry a withheld value or reveal a hidden record.
-"""
+"""Stable global ids: `base64("Type:key")`. Page cursors are `dibx.graph.cursors`."""
 
 from __future__ import annotations
 
@@ -35,22 +31,3 @@ def decode_id(value: str, *, expected: str | None = None, field: str = "id") -> 
     if expected is not None and type_name != expected:
         raise Invalid(f"is a {type_name} id, expected a {expected} id", field=field)
     return type_name, key
-
-
-def encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(value: str | None, *, field: str = "after") -> int:
-    """The offset after which the next page starts (0 when no cursor is given)."""
-    if value is None:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-        prefix, _, number = raw.partition(":")
-        offset = int(number)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise Invalid("is not a valid cursor", field=field) from None
-    if prefix != "offset" or offset < 0 or offset > 10_000_000:
-        raise Invalid("is not a valid cursor", field=field)
-    return offset + 1

@@ -21,9 +21,10 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from dibx.graph.compile import relation_connection
 from dibx.graph.model import MODEL, Model, NodeType, Relation
 from dibx.graph.rows import EMPTY_RELATION, EdgeRow, Link, NodeRow, RelationRow
-from dibx.schema.connection import Connection, Edge, Rows
+from dibx.schema.connection import AFTER, BEFORE, FIRST, LAST, Connection, Edge, Rows
 from dibx.schema.context import Context
 from dibx.schema.fields import FieldMarking, field_markings, marked, record_marking
 from dibx.schema.ids import encode_id
@@ -31,7 +32,7 @@ from dibx.schema.scopes import resolver
 from dibx.schema.selection import own_key
 
 MARKING = "The marking of this record (or edge) itself: it governs whether it is shown at all."
-FIRST = "How many to return (at most the server's page size)."
+EDGE_CURSOR = "This edge's place in the list (for `after` or `before`): opaque."
 AS_OF = "The date the memberships are read for (default today)."
 
 
@@ -96,26 +97,35 @@ class ModelTypes:
     sorts: dict[str, Any]  # node type -> its sort input (types with sortable fields)
 
     def page(
-        self, info: Info[Context, None], type_name: str, page: Any, cursor_of: Callable[[int], str]
+        self,
+        info: Info[Context, None],
+        type_name: str,
+        page: Any,
+        cursor_of: Callable[[tuple[Any, ...]], str],
+        asked: tuple[str | None, str | None] = (None, None),
     ) -> Any:
-        """A root connection over a page of records (`dibx.graph.reads.Page`)."""
+        """A root connection over a page of records (`dibx.graph.reads.Page`); `asked` is
+        the (before, after) it was asked with, the ends of an empty page."""
         cls = self.nodes[type_name]
-        start, items = page.offset, page.items
-        end = start + len(items)
+        items, positions = page.items, page.positions
 
         def edges(info: Info[Context, None]) -> list[Any]:
             return [
-                Edge(cursor=cursor_of(start + i), build=_builder(cls, item))
-                for i, item in enumerate(items)
+                Edge(cursor=cursor_of(at), build=_builder(cls, item))
+                for item, at in zip(items, positions, strict=True)
             ]
 
-        # An empty page ends where it started: its endCursor is the `after` it was given
-        # (null at the start), so paging on from endCursor never starts over.
+        def ends() -> tuple[str | None, str | None]:
+            if not positions:
+                return asked
+            return cursor_of(positions[0]), cursor_of(positions[-1])
+
         rows = Rows(
             edges=edges,
             nodes=lambda info: root_rows(info, cls, items),
             has_next=page.has_next,
-            end_cursor=cursor_of(end - 1) if end > 0 else None,
+            has_previous=page.has_previous,
+            cursors=ends,
             total=int(page.total or 0),
         )
         return self.connections[type_name](rows=rows)
@@ -127,9 +137,23 @@ def _builder(cls: Any, item: NodeRow) -> Callable[[Info[Context, None]], Any]:
 
 def _blank(name: str, bases: tuple[type, ...]) -> Any:
     annotations: dict[str, Any] = {"_row": strawberry.Private[NodeRow]}
-    if not bases:  # an edge: the relationship's row and its far node's
-        annotations = {"_row": strawberry.Private[EdgeRow], "_node": strawberry.Private[NodeRow]}
-    return type(name, (Marked, *bases), {"__annotations__": annotations, "__module__": __name__})
+    namespace: dict[str, Any] = {}
+    if not bases:  # an edge: the relationship's row, its far node's and its cursor
+        annotations = {
+            "_row": strawberry.Private[EdgeRow],
+            "_node": strawberry.Private[NodeRow],
+            "_cursor": strawberry.Private[str],
+        }
+        namespace["cursor"] = strawberry.field(resolver=_edge_cursor, description=EDGE_CURSOR)
+    return type(
+        name,
+        (Marked, *bases),
+        {"__annotations__": annotations, "__module__": __name__, **namespace},
+    )
+
+
+def _edge_cursor(root: Any) -> str:
+    return str(root._cursor)
 
 
 def _key_fields(cls: Any, node: NodeType) -> None:
@@ -159,39 +183,70 @@ def _relation_data(root: Any, info: Info[Context, None]) -> RelationRow:
 
 
 def _relation_rows(
-    info: Info[Context, None], edge_cls: Any, target: Any, data: RelationRow
+    info: Info[Context, None],
+    edge_cls: Any,
+    target: Any,
+    data: RelationRow,
+    cursor_of: Callable[[Link], str],
+    asked: tuple[str | None, str | None],
 ) -> Rows:
     shown = data.items
+
+    def ends() -> tuple[str | None, str | None]:
+        return (cursor_of(shown[0]), cursor_of(shown[-1])) if shown else asked
+
     return Rows(
-        edges=lambda info: [wrap(info, edge_cls, i.edge, _node=i.node) for i in shown],
+        edges=lambda info: [
+            wrap(info, edge_cls, i.edge, _node=i.node, _cursor=cursor_of(i)) for i in shown
+        ],
         nodes=lambda info: [wrap(info, target, i.node) for i in shown],
         has_next=data.has_next,
+        has_previous=data.has_previous,
+        cursors=ends,
         total=data.total,
     )
 
 
-def _many(key: str, rel: Relation, edge_cls: Any, target: Any) -> Any:
+def _many(key: str, owner: NodeType, rel: Relation, edge_cls: Any, target: Any) -> Any:
     conn = Connection[edge_cls, target]
+    connection = relation_connection(owner, key)
 
     def resolve(
         root: Any,
         info: Info[Context, None],
-        first: Annotated[int, strawberry.argument(description=FIRST)] = 20,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+        last: Annotated[int | None, strawberry.argument(description=LAST)] = None,
+        before: Annotated[str | None, strawberry.argument(description=BEFORE)] = None,
     ) -> Any:
-        return conn(rows=_relation_rows(info, edge_cls, target, _relation_data(root, info)))
+        # The arguments were compiled into the root field's query; the page is found under
+        # this field's result key, and its cursors are sealed here.
+        sealer, nation, parent = (
+            info.context.directory.cursors,
+            info.context.scope.nation,
+            root._row.key,
+        )
+
+        def cursor_of(link: Link) -> str:
+            assert link.at is not None  # every link of a to-many page carries its place
+            return sealer.seal(nation, connection, (parent, *link.at))
+
+        data = _relation_data(root, info)
+        rows = _relation_rows(info, edge_cls, target, data, cursor_of, (before, after))
+        return conn(rows=rows)
 
     def resolve_dated(
         root: Any,
         info: Info[Context, None],
-        first: Annotated[int, strawberry.argument(description=FIRST)] = 20,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+        last: Annotated[int | None, strawberry.argument(description=LAST)] = None,
+        before: Annotated[str | None, strawberry.argument(description=BEFORE)] = None,
         as_of: Annotated[datetime.date | None, strawberry.argument(description=AS_OF)] = None,
     ) -> Any:
         # `asOf` was compiled into the query; the result is found under its key.
-        return resolve(root, info, first)
+        return resolve(root, info, first, after, last, before)
 
-    # The default page size is the relation's own.
-    resolve.__defaults__ = (rel.first,)
-    resolve_dated.__defaults__ = (rel.first, None)
     chosen = resolve_dated if rel.dated else resolve
     return strawberry.field(resolver=returning(conn)(chosen), name=key, description=rel.description)
 
@@ -237,7 +292,7 @@ def build_types(model: Model = MODEL) -> ModelTypes:
                 edge_cls.node = _far_node(target)
                 for f in rel.edge.fields:
                     setattr(edge_cls, f.attr, marked(f.name, f.kind, f.description))
-            setattr(cls, snake(key), _many(key, rel, edge_cls, target))
+            setattr(cls, snake(key), _many(key, node, rel, edge_cls, target))
     for name, cls in edges.items():
         strawberry.type(cls, name=name, description=cls.__doc__)
     for node in model.nodes.values():

@@ -63,6 +63,7 @@ from dibx.auth.principal import MARKING_ADJUDICATE, Principal
 from dibx.auth.release import ReleaseScope
 from dibx.errors import Conflict, Forbidden, Invalid, NotFound
 from dibx.graph import challenges as store
+from dibx.graph.cursors import Part, Sealer, open_window
 from dibx.graph.driver import Graph, Rows
 from dibx.graph.model import TYPES
 from dibx.services.audit import WriteAudit
@@ -125,8 +126,10 @@ class Challenge:
 class ChallengePage:
     total: int | None
     items: list[Challenge]
-    offset: int
+    positions: list[tuple[Part, ...]]  # each item's place in the order: its cursor
     has_next: bool
+    has_previous: bool
+    connection: str  # what the page's cursors are bound to
 
 
 def _now() -> datetime:
@@ -202,6 +205,7 @@ class ChallengeService:
         max_page_size: int = 100,
         clock: Callable[[], datetime] = _now,
         budget: RequestBudget | None = None,
+        cursors: Sealer | None = None,
     ) -> None:
         if due_days < 1:
             raise ValueError("due_days must be at least 1")
@@ -215,6 +219,7 @@ class ChallengeService:
         self.max_page_size = max_page_size
         self.clock = clock
         self.budget = budget
+        self.cursors = cursors or Sealer.ephemeral()
 
     def for_request(self, audit: WriteAudit, budget: RequestBudget) -> ChallengeService:
         """This service (built once) bound to one request's write audit and budget."""
@@ -496,30 +501,43 @@ class ChallengeService:
         scope: ReleaseScope,
         *,
         state: str | None,
-        first: int,
-        offset: int,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         want_total: bool,
     ) -> ChallengePage:
-        if first < 0:
-            raise Invalid("must not be negative", field="first")
-        if first > self.max_page_size:
-            raise Invalid(f"must be at most {self.max_page_size}", field="first")
+        connection = f"markingChallenges:{state}"
+        window = open_window(
+            self.cursors,
+            scope.nation,
+            connection,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            default=20,
+            max_size=self.max_page_size,
+            parts=len(store.ORDER),
+        )
         if self.budget is not None:
-            self.budget.charge(first)  # shares the request's budget with its other root fields
+            # Shares the request's budget with its other root fields.
+            self.budget.charge(window.size)
         rows = await store.page(
             self.graph,
             scope,
             adjudicator=principal.has_scope(MARKING_ADJUDICATE),
             state=state,
-            offset=offset,
-            first=first,
+            window=window,
             want_total=want_total,
         )
         return ChallengePage(
             total=rows.total,
             items=[self._view(r) for r in rows.items],
-            offset=rows.offset,
+            positions=rows.positions,
             has_next=rows.has_next,
+            has_previous=rows.has_previous,
+            connection=connection,
         )
 
     # -- views --------------------------------------------------------------------------

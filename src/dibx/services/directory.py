@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from dibx.auth.release import ReleaseScope
 from dibx.errors import Invalid, LimitExceeded
 from dibx.graph import reads
+from dibx.graph.cursors import Sealer, Window, open_window
 from dibx.graph.driver import Graph
 from dibx.graph.model import MODEL, Model
 from dibx.graph.reads import CapabilityFilter, Page, Sort, SupplierFilter
@@ -26,9 +27,18 @@ from dibx.services.memberships import MembershipDirectory
 
 @dataclass(frozen=True, slots=True)
 class PageRequest:
-    first: int
-    offset: int
+    """A page as asked: `first` records after `after`, or `last` before `before`.
+
+    `connection` names the list and its order (root field, filter, sort): a cursor opens
+    only on the connection, and for the nation, that it was handed out for.
+    """
+
+    connection: str
     want_total: bool
+    first: int | None = None
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
 
 
 class Directory:
@@ -40,8 +50,11 @@ class Directory:
         max_page_size: int,
         max_cost: int = 20_000,
         model: Model = MODEL,
+        cursors: Sealer | None = None,
     ) -> None:
         self.graph = graph
+        # Seals the cursors handed out; a deployment derives it from the server secret.
+        self.cursors = cursors or Sealer.ephemeral()
         # The model the served schema was built from; reads compile against it.
         self.model = model
         self.memberships = memberships
@@ -73,6 +86,24 @@ class Directory:
         if first > self.max_page_size:
             raise Invalid(f"must be at most {self.max_page_size}", field=field)
 
+    def window(
+        self, scope: ReleaseScope, page: PageRequest, parts: int, default: int = 20
+    ) -> Window:
+        """The page asked for, with its cursor opened (`Invalid` if it is not one of this
+        connection's, or if the arguments mix directions)."""
+        return open_window(
+            self.cursors,
+            scope.nation,
+            page.connection,
+            first=page.first,
+            after=page.after,
+            last=page.last,
+            before=page.before,
+            default=default,
+            max_size=self.max_page_size,
+            parts=parts,
+        )
+
     def check_nested(self, selections: list[Selected], rows: int = 1) -> int:
         """Every nested `first` is bounded like a root page size, and the rows the whole
         selection could fetch (page sizes multiplied down each path) by `max_cost`; returns
@@ -88,10 +119,12 @@ class Directory:
     def _check(self, selections: list[Selected], rows: int) -> int:
         cost = 0
         for sel in selections:
-            first = sel.arg("first")
+            name, first = "first", sel.arg("first")
+            if first is None and sel.arg("last") is not None:
+                name, first = "last", sel.arg("last")
             below = rows
             if isinstance(first, int):
-                self.check_page(first, field=f"{sel.name}.first")
+                self.check_page(first, field=f"{sel.name}.{name}")
                 below = rows * max(first, 1)
                 cost += below
             cost += self._check(list(sel.children), below)
@@ -121,9 +154,11 @@ class Directory:
         supplier_filter: SupplierFilter | None = None,
         capability_filter: CapabilityFilter | None = None,
         nation_codes: tuple[str, ...] | None = None,
+        default: int = 20,
     ) -> Page:
-        self.check_page(page.first)
-        cost = page.first + self.check_nested(selections, max(page.first, 1))
+        node_type = self.model.nodes[type_name]
+        window = self.window(scope, page, reads.position_size(node_type, sorts), default)
+        cost = window.size + self.check_nested(selections, max(window.size, 1))
         if supplier_filter is not None:
             await self._check_nations(supplier_filter.nations, "filter.nations")
             await self._check_agreement(supplier_filter.agreement, "filter.agreement")
@@ -136,8 +171,7 @@ class Directory:
                 scope,
                 type_name,
                 selections,
-                offset=page.offset,
-                first=page.first,
+                window=window,
                 nested_limit=self.max_page_size,
                 want_total=page.want_total,
                 sorts=sorts,
@@ -145,6 +179,7 @@ class Directory:
                 capability_filter=capability_filter,
                 nation_codes=nation_codes,
                 model=self.model,
+                cursors=self.cursors,
             )
 
     async def get(
@@ -160,4 +195,5 @@ class Directory:
                 selections,
                 nested_limit=self.max_page_size,
                 model=self.model,
+                cursors=self.cursors,
             )

@@ -1,0 +1,188 @@
+"""Relay-complete paging on every connection, root and nested.
+
+- `pageInfo` has all four fields; every edge has a `cursor`, and paging from any edge's
+  cursor resumes right after it.
+- `last`/`before` walk backwards, on root and nested connections alike.
+- A nested connection pages past its first page (a capability's 150 providers).
+- A cursor is sealed: altered, forged, or replayed on another list, sort or nation, it is
+  refused with BAD_USER_INPUT naming the argument, and reveals no sort value.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from dibx.schema.ids import encode_id
+from tests.support import builders as b
+from tests.support.api import Api
+
+pytestmark = pytest.mark.neo4j
+
+SUPPLIERS = """
+query ($first: Int, $after: String, $last: Int, $before: String) {
+  suppliers(first: $first, after: $after, last: $last, before: $before) {
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { key } }
+  }
+}
+"""
+
+BY_NAME = """
+query ($after: String) {
+  suppliers(first: 2, after: $after, sort: [{field: NAME}]) { pageInfo { endCursor } }
+}
+"""
+
+PROVIDERS = """
+query ($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
+  capability(id: $id) {
+    providers(first: $first, after: $after, last: $last, before: $before) {
+      totalCount
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor node { key } }
+    }
+  }
+}
+"""
+
+
+def keys(conn: dict[str, Any]) -> list[str]:
+    return [e["node"]["key"] for e in conn["edges"]]
+
+
+async def suppliers(api: Api, nation: str = "USA", **variables: Any) -> dict[str, Any]:
+    reply = await api.query(SUPPLIERS, variables, nation=nation)
+    assert not reply.errors, reply.errors
+    conn: dict[str, Any] = reply.data["suppliers"]
+    return conn
+
+
+async def load_five(api: Api) -> list[str]:
+    names = ["s1", "s2", "s3", "s4", "s5"]
+    await api.load(b.dataset(suppliers=[b.supplier(k) for k in names]))
+    return names
+
+
+async def test_page_info_has_previous_page_and_start_cursor(api: Api) -> None:
+    await load_five(api)
+    first = await suppliers(api, first=2)
+    assert first["pageInfo"]["hasPreviousPage"] is False
+    assert first["pageInfo"]["startCursor"] == first["edges"][0]["cursor"]
+    assert first["pageInfo"]["endCursor"] == first["edges"][-1]["cursor"]
+    second = await suppliers(api, first=2, after=first["pageInfo"]["endCursor"])
+    assert keys(second) == ["s3", "s4"]
+    assert second["pageInfo"]["hasPreviousPage"] is True
+    assert second["pageInfo"]["hasNextPage"] is True
+    assert second["pageInfo"]["startCursor"] == second["edges"][0]["cursor"]
+
+
+async def test_every_edge_cursor_resumes_right_after_its_edge(api: Api) -> None:
+    names = await load_five(api)
+    page = await suppliers(api, first=5)
+    assert keys(page) == names
+    for i, edge in enumerate(page["edges"]):
+        rest = await suppliers(api, first=5, after=edge["cursor"])
+        assert keys(rest) == names[i + 1 :]
+
+
+async def test_last_and_before_walk_backwards(api: Api) -> None:
+    names = await load_five(api)
+    tail = await suppliers(api, last=2)
+    assert keys(tail) == ["s4", "s5"]
+    assert tail["pageInfo"]["hasPreviousPage"] is True
+    assert tail["pageInfo"]["hasNextPage"] is False
+    walked = keys(tail)
+    before = tail["pageInfo"]["startCursor"]
+    while True:
+        page = await suppliers(api, last=2, before=before)
+        walked = keys(page) + walked
+        assert page["pageInfo"]["hasNextPage"] is True
+        if not page["pageInfo"]["hasPreviousPage"]:
+            break
+        before = page["pageInfo"]["startCursor"]
+    assert walked == names
+
+
+async def test_nested_connection_pages_past_the_first_100(api: Api) -> None:
+    """A capability's providers beyond the first (largest) page can be reached, both ways."""
+    names = [f"s{i:03d}" for i in range(150)]
+    await api.load(
+        b.dataset(
+            suppliers=[b.supplier(k) for k in names],
+            capabilities=[b.capability("c1")],
+            provides=[b.provides(k, "c1") for k in names],
+        )
+    )
+    cap = encode_id("Capability", "c1")
+    reply = await api.query(PROVIDERS, {"id": cap, "first": 100})
+    assert not reply.errors, reply.errors
+    first = reply.data["capability"]["providers"]
+    assert keys(first) == names[:100]
+    assert first["pageInfo"]["hasNextPage"] is True
+    reply = await api.query(
+        PROVIDERS, {"id": cap, "first": 100, "after": first["pageInfo"]["endCursor"]}
+    )
+    assert not reply.errors, reply.errors
+    second = reply.data["capability"]["providers"]
+    assert keys(second) == names[100:]
+    assert second["pageInfo"]["hasNextPage"] is False
+    assert second["pageInfo"]["hasPreviousPage"] is True
+    assert second["totalCount"] == 150
+    reply = await api.query(
+        PROVIDERS, {"id": cap, "last": 30, "before": second["edges"][10]["cursor"]}
+    )
+    assert not reply.errors, reply.errors
+    back = reply.data["capability"]["providers"]
+    assert keys(back) == names[80:110]
+    assert back["pageInfo"]["hasPreviousPage"] is True
+    assert back["pageInfo"]["hasNextPage"] is True
+
+
+def tampered(cursor: str) -> str:
+    body = cursor.removeprefix("c1.")
+    raw = bytearray(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    raw[-1] ^= 1
+    return "c1." + base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+
+
+def offset_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+
+
+async def refused(api: Api, document: str, variables: dict[str, Any], nation: str = "USA") -> str:
+    reply = await api.query(document, variables, nation=nation)
+    assert reply.errors, reply.body
+    error = reply.errors[0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    message: str = error["message"]
+    return message
+
+
+async def test_forged_or_foreign_cursors_are_refused(api: Api) -> None:
+    await load_five(api)
+    await api.load(b.dataset(capabilities=[b.capability("c1")], provides=[b.provides("s1", "c1")]))
+    page = await suppliers(api, first=2)
+    cursor = page["pageInfo"]["endCursor"]
+    # An offset cursor (what dibx handed out before), garbage, and an altered cursor.
+    for bad in (offset_cursor(1), "zzz", tampered(cursor)):
+        message = await refused(api, SUPPLIERS, {"first": 2, "after": bad})
+        assert message.startswith("after: is not a cursor of this list"), message
+    # The same cursor replayed by another nation, on another order, on a nested list.
+    assert "after:" in await refused(api, SUPPLIERS, {"first": 2, "after": cursor}, nation="GBR")
+    assert "after:" in await refused(api, BY_NAME, {"after": cursor})
+    nested = {"id": encode_id("Capability", "c1"), "first": 1, "after": cursor}
+    assert "providers.after:" in await refused(api, PROVIDERS, nested)
+    assert "before:" in await refused(api, SUPPLIERS, {"last": 2, "before": tampered(cursor)})
+
+
+async def test_a_cursor_reveals_no_sort_value(api: Api) -> None:
+    await api.load(b.dataset(suppliers=[b.supplier("s1", name="Zanzibar Optics")]))
+    reply = await api.query(BY_NAME, {})
+    cursor = reply.data["suppliers"]["pageInfo"]["endCursor"]
+    body = cursor.removeprefix("c1.")
+    raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    assert b"Zanzibar" not in raw
+    assert b"s1" not in raw
