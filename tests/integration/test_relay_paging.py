@@ -11,10 +11,15 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from dibx.auth.principal import Principal
+from dibx.graph.cursors import Window
+from dibx.graph.reads import Sort, page_query
+from dibx.graph.selection import Selected
 from dibx.schema.ids import encode_id
 from tests.support import builders as b
 from tests.support.api import Api
@@ -186,3 +191,39 @@ async def test_a_cursor_reveals_no_sort_value(api: Api) -> None:
     raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     assert b"Zanzibar" not in raw
     assert b"s1" not in raw
+
+
+def operators(plan: Any) -> set[str]:
+    found = {str(plan.get("operatorType", "")).split("@")[0]}
+    for child in plan.get("children", []):
+        found |= operators(child)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("sorts", "at", "seek"),
+    [
+        ((), ("s150",), "NodeUniqueIndexSeekByRange"),
+        ((Sort("name"),), ("Supplier s150", "s150"), "NodeIndexSeekByRange"),
+    ],
+)
+async def test_a_page_after_a_cursor_seeks_the_index(
+    api: Api, sorts: tuple[Sort, ...], at: tuple[str, ...], seek: str
+) -> None:
+    """The page after a cursor starts from an index range seek, not a scan of what precedes."""
+    await api.load(b.dataset(suppliers=[b.supplier(f"s{i:03d}") for i in range(300)]))
+    usa = Principal("u", "test", "USA", None, frozenset(), frozenset(), None)
+    scope = api.runtime.policy.scope_for(usa, ["FVEY"], datetime.now(UTC).date())
+    query, params = page_query(
+        scope,
+        "Supplier",
+        [Selected("nodes", (), (Selected("key"),))],
+        window=Window(20, True, at),
+        nested_limit=100,
+        want_total=False,
+        sorts=sorts,
+    )
+    async with api.graph.driver.session(database=api.graph.database) as session:
+        result = await session.run("EXPLAIN " + query, params)
+        summary = await result.consume()
+    assert seek in operators(summary.plan), operators(summary.plan)

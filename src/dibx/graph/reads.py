@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, LiteralString
 
 from dibx.auth.release import ReleaseScope
 from dibx.graph.compile import Compiler, connection_node_selections
@@ -225,8 +226,7 @@ def _walk(
     return f"CALL () {{ {' '.join(parts)} RETURN ({found})[..{lim}] AS items }} "
 
 
-async def list_nodes(
-    graph: Graph,
+def page_query(
     scope: ReleaseScope,
     type_name: str,
     selections: list[Selected],
@@ -240,7 +240,9 @@ async def list_nodes(
     nation_codes: tuple[str, ...] | None = None,
     model: Model = MODEL,
     cursors: Sealer | None = None,
-) -> Page:
+) -> tuple[LiteralString, dict[str, Any]]:
+    """The one query of a root page, and its parameters (`list_nodes` runs it; tests and
+    benchmarks EXPLAIN it)."""
     node_type = model.nodes[type_name]
     c = Compiler(
         as_of=scope.as_of,
@@ -299,7 +301,22 @@ async def list_nodes(
         query += f"CALL () {{ {match} RETURN count(n0) AS total }} RETURN items, other, total"
     else:
         query += "RETURN items, other, null AS total"
-    found = await graph.read_one(compiled(query), {**scope.cypher_params(), **c.params})
+    return compiled(query), {**scope.cypher_params(), **c.params}
+
+
+async def list_nodes(
+    graph: Graph,
+    scope: ReleaseScope,
+    type_name: str,
+    selections: list[Selected],
+    *,
+    window: Window,
+    **options: Any,
+) -> Page:
+    """A root page (see `page_query` for the options)."""
+    query, params = page_query(scope, type_name, selections, window=window, **options)
+    size = window.size
+    found = await graph.read_one(query, params)
     assert found is not None  # an aggregate always returns one row
     items = found["items"]
     more, other = len(items) > size, bool(found["other"])

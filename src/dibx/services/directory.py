@@ -60,6 +60,12 @@ class Directory:
         self.memberships = memberships
         self.max_page_size = max_page_size
         self.max_cost = max_cost
+        # A relation's default page size by field name (the largest where names repeat).
+        self._nested_defaults: dict[str, int] = {}
+        for node in model.nodes.values():
+            for key, rel in node.relations.items():
+                if rel.many:
+                    self._nested_defaults[key] = max(rel.first, self._nested_defaults.get(key, 0))
         # Set on the per-request copy (`for_request`): root fields share one budget.
         self.budget: RequestBudget | None = None
 
@@ -122,6 +128,9 @@ class Directory:
             name, first = "first", sel.arg("first")
             if first is None and sel.arg("last") is not None:
                 name, first = "last", sel.arg("last")
+            if first is None and "first" in dict(sel.args):
+                # A relation's page without a size takes the relation's default.
+                first = self._nested_defaults.get(sel.name)
             below = rows
             if isinstance(first, int):
                 self.check_page(first, field=f"{sel.name}.{name}")
