@@ -157,8 +157,10 @@ def offset_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
 
 
-async def refused(api: Api, document: str, variables: dict[str, Any], nation: str = "USA") -> str:
-    reply = await api.query(document, variables, nation=nation)
+async def refused(
+    api: Api, document: str, variables: dict[str, Any], nation: str = "USA", **kw: Any
+) -> str:
+    reply = await api.query(document, variables, nation=nation, **kw)
     assert reply.errors, reply.body
     error = reply.errors[0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT", error
@@ -175,8 +177,11 @@ async def test_forged_or_foreign_cursors_are_refused(api: Api) -> None:
     for bad in (offset_cursor(1), "zzz", tampered(cursor)):
         message = await refused(api, SUPPLIERS, {"first": 2, "after": bad})
         assert message.startswith("after: is not a cursor of this list"), message
-    # The same cursor replayed by another nation, on another order, on a nested list.
+    # The same cursor replayed by another nation, by a caller of the same nation who is
+    # checked against other groups, on another order, on a nested list.
     assert "after:" in await refused(api, SUPPLIERS, {"first": 2, "after": cursor}, nation="GBR")
+    fed = await refused(api, SUPPLIERS, {"first": 2, "after": cursor}, attributes=["FED"])
+    assert fed.startswith("after:")
     assert "after:" in await refused(api, BY_NAME, {"after": cursor})
     nested = {"id": encode_id("Capability", "c1"), "first": 1, "after": cursor}
     assert "providers.after:" in await refused(api, PROVIDERS, nested)

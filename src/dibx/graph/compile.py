@@ -55,9 +55,9 @@ class Compiler:
     nested_limit: int
     # The model the schema was built from: a relation's far type is looked up here.
     model: Model = MODEL
-    # Opens the cursors of nested pages (`after`/`before` on a relation), for this nation.
+    # Opens the cursors of nested pages (`after`/`before` on a relation), for this caller.
     cursors: Sealer | None = None
-    nation: str = ""
+    viewer: str = ""  # `dibx.graph.cursors.viewer` of the caller
     params: dict[str, Any] = field(default_factory=dict)
     _vars: int = 0
 
@@ -196,7 +196,7 @@ class Compiler:
         if self.cursors is None:
             raise Invalid("cursors are not accepted here", field=sel.name)
         at = self.cursors.open(
-            self.nation,
+            self.viewer,
             relation_connection(owner, sel.name),
             str(token),
             field=f"{sel.name}.{'before' if backward else 'after'}",

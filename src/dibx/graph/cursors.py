@@ -11,9 +11,10 @@ learns nothing from it (not even a sort value it was shown), and cannot forge or
 The nonce is a keyed hash of what is sealed (as in SIV), so one position on one connection
 always gives the same cursor: responses stay deterministic, and equal cursors only say
 "the same place", which the caller knew.
-The associated data binds it to the caller's nation, the connection (root field with its
-filter, or a relation of a record type) and its sort, so a cursor replayed on another
-connection, order or nation fails to open: `Invalid` (`BAD_USER_INPUT`) naming the argument.
+The associated data binds it to the caller's nation and groups, the connection (root field
+with its filter, or a relation of a record type) and its sort, so a cursor replayed on
+another connection, order, nation or group set fails to open: `Invalid` (`BAD_USER_INPUT`)
+naming the argument.
 
     c1.<base64url(nonce ‖ ciphertext ‖ tag)>   plaintext: JSON list of the position's parts
 """
@@ -35,6 +36,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from dibx.auth.release import ReleaseScope
 from dibx.errors import Invalid
 
 PREFIX = "c1."
@@ -60,24 +62,24 @@ class Sealer:
         """A key for one process (tests, tools): its cursors open nowhere else."""
         return cls(os.urandom(32))
 
-    def seal(self, nation: str, connection: str, parts: Sequence[Part]) -> str:
+    def seal(self, viewer: str, connection: str, parts: Sequence[Part]) -> str:
         plain = json.dumps(list(parts), separators=(",", ":")).encode()
-        bound = _bound(nation, connection)
+        bound = _bound(viewer, connection)
         nonce = hmac.new(self._nonce_key, bound + b"\0" + plain, hashlib.sha256).digest()[:_NONCE]
         sealed = self._aead.encrypt(nonce, plain, bound)
         return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
     def open(
-        self, nation: str, connection: str, token: str, *, field: str, size: int
+        self, viewer: str, connection: str, token: str, *, field: str, size: int
     ) -> tuple[Part, ...]:
         """The position's parts; `Invalid` for anything this server did not seal for this
-        nation and connection, or of the wrong shape."""
+        viewer and connection, or of the wrong shape."""
         if not token.startswith(PREFIX) or len(token) > _MAX_LEN:
             raise Invalid(BAD_CURSOR, field=field)
         body = token[len(PREFIX) :]
         try:
             raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-            plain = self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], _bound(nation, connection))
+            plain = self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], _bound(viewer, connection))
             parts = json.loads(plain)
         except (binascii.Error, ValueError, InvalidTag):
             raise Invalid(BAD_CURSOR, field=field) from None
@@ -94,8 +96,16 @@ def _derive(secret: bytes, label: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(secret)
 
 
-def _bound(nation: str, connection: str) -> bytes:
-    return json.dumps([nation, connection]).encode()
+def _bound(viewer: str, connection: str) -> bytes:
+    return json.dumps([viewer, connection]).encode()
+
+
+def viewer(scope: ReleaseScope) -> str:
+    """Who a cursor is for: the caller's nation and the groups its markings are checked
+    against. A cursor's position holds values as that viewer saw them; another viewer, even
+    of the same nation, could otherwise place it among what it sees and bound a value
+    withheld from it."""
+    return json.dumps([scope.nation, sorted(scope.groups)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +123,7 @@ class Window:
 
 def open_window(
     sealer: Sealer,
-    nation: str,
+    viewer: str,
     connection: str,
     *,
     first: int | None,
@@ -138,7 +148,7 @@ def open_window(
     at = None
     if token is not None:
         field = "before" if backward else "after"
-        at = sealer.open(nation, connection, token, field=field, size=parts)
+        at = sealer.open(viewer, connection, token, field=field, size=parts)
     return Window(size, not backward, at)
 
 

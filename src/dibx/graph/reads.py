@@ -9,7 +9,7 @@ from typing import Any, LiteralString
 
 from dibx.auth.release import ReleaseScope
 from dibx.graph.compile import Compiler, connection_node_selections
-from dibx.graph.cursors import Key, Part, Sealer, Window, beyond, order_by
+from dibx.graph.cursors import Key, Part, Sealer, Window, beyond, order_by, viewer
 from dibx.graph.driver import Graph, compiled
 from dibx.graph.model import MODEL, Model, NodeType
 from dibx.graph.release import dated_holds, field_value, released, visible
@@ -249,7 +249,7 @@ def page_query(
         nested_limit=nested_limit,
         model=model,
         cursors=cursors,
-        nation=scope.nation,
+        viewer=viewer(scope),
     )
     where = [visible("n0", node_type.name)]
     filter_anchors: list[str] = []
@@ -350,7 +350,7 @@ async def get_node(
         nested_limit=nested_limit,
         model=model,
         cursors=cursors,
-        nation=scope.nation,
+        viewer=viewer(scope),
     )
     query = (
         f"MATCH (n0:{node_type.label} {{{node_type.key}: {c.param(key)}}}) "

@@ -14,6 +14,7 @@ import strawberry
 from strawberry.types import Info
 
 from dibx.auth.principal import MARKING_ADJUDICATE, MARKING_CHALLENGE
+from dibx.graph.cursors import viewer
 from dibx.schema.connection import AFTER, BEFORE, FIRST, LAST, Connection, Edge, Rows
 from dibx.schema.context import Context
 from dibx.schema.ids import decode_id, encode_id
@@ -236,10 +237,10 @@ class ChallengeQuery:
             before=before,
             want_total=want_total,
         )
-        sealer, nation = service.cursors, ctx.scope.nation
+        sealer, caller = service.cursors, viewer(ctx.scope)
 
         def cursor_of(at: tuple[Any, ...]) -> str:
-            return sealer.seal(nation, page.connection, at)
+            return sealer.seal(caller, page.connection, at)
 
         nodes = [_out(info, c) for c in page.items]
         return _connection(page, nodes, cursor_of, (before, after))

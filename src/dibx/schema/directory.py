@@ -17,6 +17,7 @@ import strawberry
 from strawberry.types import Info
 
 from dibx.auth.principal import SUPPLIER_READ
+from dibx.graph.cursors import viewer
 from dibx.graph.reads import CapabilityFilter, Sort, SupplierFilter
 from dibx.schema.connection import AFTER, BEFORE, FIRST, LAST
 from dibx.schema.context import Context
@@ -136,10 +137,10 @@ def directory_query(types: ModelTypes) -> type:
         found = await ctx.directory.page(
             ctx.scope, type_name, selections, asked, default=paging.default, **kw
         )
-        sealer, nation = ctx.directory.cursors, ctx.scope.nation
+        sealer, caller = ctx.directory.cursors, viewer(ctx.scope)
 
         def cursor_of(at: tuple[Any, ...]) -> str:
-            return sealer.seal(nation, connection, at)
+            return sealer.seal(caller, connection, at)
 
         return types.page(info, type_name, found, cursor_of, (paging.before, paging.after))
 

@@ -22,6 +22,7 @@ import strawberry
 from strawberry.types import Info
 
 from dibx.graph.compile import relation_connection
+from dibx.graph.cursors import viewer
 from dibx.graph.model import MODEL, Model, NodeType, Relation
 from dibx.graph.rows import EMPTY_RELATION, EdgeRow, Link, NodeRow, RelationRow
 from dibx.schema.connection import AFTER, BEFORE, FIRST, LAST, Connection, Edge, Rows
@@ -221,15 +222,15 @@ def _many(key: str, owner: NodeType, rel: Relation, edge_cls: Any, target: Any) 
     ) -> Any:
         # The arguments were compiled into the root field's query; the page is found under
         # this field's result key, and its cursors are sealed here.
-        sealer, nation, parent = (
+        sealer, caller, parent = (
             info.context.directory.cursors,
-            info.context.scope.nation,
+            viewer(info.context.scope),
             root._row.key,
         )
 
         def cursor_of(link: Link) -> str:
             assert link.at is not None  # every link of a to-many page carries its place
-            return sealer.seal(nation, connection, (parent, *link.at))
+            return sealer.seal(caller, connection, (parent, *link.at))
 
         data = _relation_data(root, info)
         rows = _relation_rows(info, edge_cls, target, data, cursor_of, (before, after))

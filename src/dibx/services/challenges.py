@@ -63,7 +63,7 @@ from dibx.auth.principal import MARKING_ADJUDICATE, Principal
 from dibx.auth.release import ReleaseScope
 from dibx.errors import Conflict, Forbidden, Invalid, NotFound
 from dibx.graph import challenges as store
-from dibx.graph.cursors import Part, Sealer, open_window
+from dibx.graph.cursors import Part, Sealer, open_window, viewer
 from dibx.graph.driver import Graph, Rows
 from dibx.graph.model import TYPES
 from dibx.services.audit import WriteAudit
@@ -510,7 +510,7 @@ class ChallengeService:
         connection = f"markingChallenges:{state}"
         window = open_window(
             self.cursors,
-            scope.nation,
+            viewer(scope),
             connection,
             first=first,
             after=after,

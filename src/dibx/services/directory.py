@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from dibx.auth.release import ReleaseScope
 from dibx.errors import Invalid, LimitExceeded
 from dibx.graph import reads
-from dibx.graph.cursors import Sealer, Window, open_window
+from dibx.graph.cursors import Sealer, Window, open_window, viewer
 from dibx.graph.driver import Graph
 from dibx.graph.model import MODEL, Model
 from dibx.graph.reads import CapabilityFilter, Page, Sort, SupplierFilter
@@ -99,7 +99,7 @@ class Directory:
         connection's, or if the arguments mix directions)."""
         return open_window(
             self.cursors,
-            scope.nation,
+            viewer(scope),
             page.connection,
             first=page.first,
             after=page.after,
