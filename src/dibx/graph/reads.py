@@ -156,7 +156,8 @@ def _segments(
     if anchors or not _index_sortable(node_type, sorts):
         keys = sort_keys(node_type, sorts)
         pattern = " ".join(f"MATCH {a}" for a in anchors or [f"({var}:{node_type.label})"])
-        return [_Segment(pattern, tuple(where), keys, True)], 0, at
+        # Only a filter's anchor patterns can meet a record twice.
+        return [_Segment(pattern, tuple(where), keys, bool(anchors))], 0, at
     name = sorts[0].field
     check = released(var, node_type.name, name)
     pattern = f"MATCH ({var}:{node_type.label})"
@@ -188,6 +189,7 @@ def _walk(
     limit: int,
     row: Callable[[_Segment], str],
     inclusive: bool = False,
+    ordered: bool = True,
 ) -> str:
     """A subquery returning `items`: up to `limit` rows from `at` on (or back), read
     segment by segment; a later segment is read only when the earlier ones fell short."""
@@ -202,13 +204,17 @@ def _walk(
     for i in order:
         seg = segments[i]
         conds = list(seg.where)
+        first = seg.keys[0]
         if at is not None and i == located:
             conds.append(beyond(seg.keys, at, c.param, forward=forward, inclusive=inclusive))
-            first = seg.keys[0]
             if not first.nullable and at[0] is not None:
                 # Redundant with the keyset, but a range the planner can seek an index by.
                 op = ">=" if forward != first.descending else "<="
                 conds.append(f"{first.expr} {op} {c.param(at[0])}")
+        elif not first.nullable:
+            # Always true of a key, but it lets the planner read the page in index order
+            # (an index scan) instead of sorting every record.
+            conds.append(f"{first.expr} IS NOT NULL")
         out = c.var("s")
         guard = (
             f"UNWIND CASE WHEN size({' + '.join(seen)}) < {lim} THEN [1] ELSE [] END AS needed "
@@ -216,9 +222,11 @@ def _walk(
             else ""
         )
         distinct = " WITH DISTINCT n0" if seg.distinct else " WITH n0"
+        # Whether any row lies there needs no order: the planner may stop at the first.
+        sort = f" ORDER BY {order_by(seg.keys, reverse=not forward)}" if ordered else ""
         parts.append(
             f"CALL ({', '.join(seen)}) {{ {guard}{seg.pattern} WHERE {' AND '.join(conds)}"
-            f"{distinct} ORDER BY {order_by(seg.keys, reverse=not forward)} LIMIT {lim} "
+            f"{distinct}{sort} LIMIT {lim} "
             f"RETURN collect({row(seg)}) AS {out} }}"
         )
         seen.append(out)
@@ -286,6 +294,7 @@ def page_query(
             limit=1,
             row=lambda seg: "true",
             inclusive=True,
+            ordered=False,
         )
         query += f"CALL () {{ {opposite} RETURN size(items) > 0 AS other }} "
     else:
