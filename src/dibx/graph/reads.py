@@ -132,11 +132,12 @@ def position_size(node_type: NodeType, sorts: tuple[Sort, ...]) -> int:
 
 
 def _index_sortable(node_type: NodeType, sorts: tuple[Sort, ...]) -> bool:
-    """One ascending sort on a marked field: the page can be read from the field's index."""
+    """One sort on a marked field: the page can be read from the field's index (forwards
+    or backwards)."""
     if len(sorts) != 1:
         return False
     sort = sorts[0]
-    return sort.field != KEY and not sort.descending and sort.field in node_type.names
+    return sort.field != KEY and sort.field in node_type.names
 
 
 def _segments(
@@ -148,9 +149,10 @@ def _segments(
 ) -> tuple[list[_Segment], int, tuple[Part, ...] | None]:
     """The order's segments, the one `at` falls in, and `at` as that segment's parts.
 
-    One ascending sort on a field, with no filter anchor, is read in two runs from indexes:
-    the records whose field is released and non-null, by (field, key), from the field's
-    index; then those whose field is null or withheld, by key. Any other order is one run.
+    One sort on a field, with no filter anchor, is read in two runs from indexes: the
+    records whose field is released and non-null, by (field, key), from the field's index;
+    then those whose field is null or withheld (last in both directions), by key. Any other
+    order is one run.
     """
     var, key = "n0", node_type.key
     if anchors or not _index_sortable(node_type, sorts):
@@ -164,7 +166,7 @@ def _segments(
     head = _Segment(
         pattern,
         (f"{var}.{name} IS NOT NULL", check, *where),
-        (Key(f"{var}.{name}"), Key(f"{var}.{key}")),
+        (Key(f"{var}.{name}", sorts[0].descending), Key(f"{var}.{key}")),
         False,
     )
     # A check that is null (no default) withholds, as in the CASE of `field_value`.
