@@ -169,7 +169,7 @@ class Compiler:
         parts = [
             f"items: {items}",
             f"first: {self.param(size)}",
-            f"back: {self.param(not forward)}",
+            f"back: {'false' if forward else 'true'}",
             f"other: {opposite}",
         ]
         if sel.find("totalCount"):
