@@ -169,6 +169,8 @@ class PersistedOperations:
         """The body to run in place of the request's, or None to run it as it came."""
         if method == "GET":
             return self._prepare_get(params)
+        if not self.require and b"documentId" not in payload and b"persistedQuery" not in payload:
+            return None  # free text, which may run: no second parse of the body
         try:
             body = json.loads(payload)
         except (ValueError, RecursionError):
