@@ -272,6 +272,44 @@ def _schema(_: argparse.Namespace) -> int:
     return 0
 
 
+def _operations_add(args: argparse.Namespace) -> int:
+    """Register documents (GraphQL files, or manifests as graphql-codegen and relay-compiler
+    write them) in the trusted-documents manifest, each checked against the schema."""
+    from pathlib import Path
+
+    from graphql import parse, validate
+
+    from dibx.app import persisted
+    from dibx.schema import build_schema
+
+    settings = _settings()
+    manifest = settings.trusted_documents_file
+    schema = build_schema()._schema
+    try:
+        documents = persisted.read_manifest(manifest) if manifest.exists() else {}
+        added: dict[str, str] = {}
+        for name in args.files:
+            path = Path(name)
+            if path.suffix == ".json":
+                found = persisted.read_manifest(path)
+            else:
+                text = path.read_text(encoding="utf-8")
+                persisted.check_document(text, name)
+                found = {persisted.document_hash(text): text}
+            for digest, text in found.items():
+                errors = validate(schema, parse(text))
+                if errors:
+                    raise persisted.ManifestError(f"{name}: {errors[0].message}")
+                added[digest] = text
+                print(f"{digest}  {name}")
+    except (OSError, persisted.ManifestError) as exc:
+        print(f"dibx: {exc}", file=sys.stderr)
+        return 1
+    persisted.write_manifest(manifest, {**documents, **added})
+    print(f"{len(added)} document(s) registered in {manifest}", file=sys.stderr)
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -319,6 +357,12 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--subject", default=None)
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     token.set_defaults(func=_token)
+
+    operations = sub.add_parser("operations", help="persisted operations (trusted documents)")
+    ops = operations.add_subparsers(dest="action", required=True)
+    add = ops.add_parser("add", help="register GraphQL documents or a client tool's manifest")
+    add.add_argument("files", nargs="+", metavar="FILE", help=".graphql files or .json manifests")
+    add.set_defaults(func=_operations_add)
 
     check = sub.add_parser("policy-check", help="validate the releasability policy file")
     check.set_defaults(func=_policy_check)

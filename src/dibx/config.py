@@ -181,6 +181,15 @@ def _log_level(raw: object) -> str:
     return level
 
 
+def _trusted_mode(raw: object) -> str:
+    if _blank(raw):
+        raise PydanticUseDefault
+    mode = str(raw).strip().lower()
+    if mode not in ("optional", "require"):
+        raise ConfigError(f"DIBX_TRUSTED_DOCUMENTS={mode!r}: expected optional or require")
+    return mode
+
+
 def _var(name: str, default: Any = None, **kw: Any) -> Any:
     """The setting read from environment variable `name`."""
     return Setting(default, validation_alias=name, **kw)
@@ -271,6 +280,11 @@ class Settings(BaseSettings):
     # Explorer sign-in against a real issuer (OAuth authorization code + PKCE): all or none,
     # from the DIBX_EXPLORER_* variables (built by `_environment`).
     explorer_oidc: ExplorerOidc | None = _var("_explorer_oidc")
+    # Persisted operations (dibx.app.persisted): `require` runs registered documents only.
+    trusted_documents: Annotated[str, BeforeValidator(_trusted_mode)] = _var(
+        "DIBX_TRUSTED_DOCUMENTS", "optional"
+    )
+    trusted_documents_path: Annotated[Path | None, OrNone] = _var("DIBX_TRUSTED_DOCUMENTS_FILE")
     # Log lines (JSON, on stderr) at this level and above.
     log_level: Annotated[str, BeforeValidator(_log_level)] = _var("DIBX_LOG_LEVEL", "info")
     extra: dict[str, str] = Setting(default_factory=dict, validation_alias="_extra")
@@ -349,6 +363,10 @@ class Settings(BaseSettings):
     @property
     def keys_file(self) -> Path:
         return self.data_dir / "dev-keys" / "jwks-private.json"
+
+    @property
+    def trusted_documents_file(self) -> Path:
+        return self.trusted_documents_path or self.data_dir / "trusted-documents.json"
 
     @property
     def challenge_key_file(self) -> Path:

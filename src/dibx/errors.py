@@ -43,7 +43,29 @@ class Conflict(DibxError):
 
 
 class LimitExceeded(DibxError):
+    """`limit` names the limit (depth, aliases, tokens, cost); `maximum` is its configured
+    value and `measured` what the request came to. All three reach the caller's
+    `extensions`, so a client can tell a limit from a mistake and say by how much."""
+
     code = "LIMIT_EXCEEDED"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        limit: str | None = None,
+        maximum: int | None = None,
+        measured: int | None = None,
+    ) -> None:
+        super().__init__(message, field=field)
+        self.limit = limit
+        self.maximum = maximum
+        self.measured = measured
+
+    def extensions(self) -> dict[str, object]:
+        named = {"limit": self.limit, "maximum": self.maximum, "measured": self.measured}
+        return {k: v for k, v in named.items() if v is not None}
 
 
 class Busy(LimitExceeded):

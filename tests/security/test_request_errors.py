@@ -132,3 +132,66 @@ async def test_suggestions_in_development(api: Api) -> None:
     assert messages[0] == ["Cannot query field 'nmae' on type 'Supplier'. Did you mean 'name'?"]
     for document, ms in zip([*MISTAKES, VARIABLE_MISTAKE], messages, strict=True):
         assert any("Did you mean" in m for m in ms), (document, ms)
+
+
+# -- request errors are JSON with a code; limits say which and by how much ------------------
+
+
+async def test_malformed_requests_answer_json_with_a_code(api: Api) -> None:
+    headers = {"Authorization": f"Bearer {api.token()}"}
+    for body, status in (
+        ({"variables": {}}, 400),  # no query
+        ({"query": "query A { viewer { nation } }", "operationName": "B"}, 400),
+        ({"query": 42}, 400),
+        ([{"query": "{ viewer { nation } }"}], 400),  # a batch
+    ):
+        response = await api.client.post("/graphql", json=body, headers=headers)
+        assert response.status_code == status, (body, response.text)
+        assert response.headers["content-type"].startswith("application/json"), body
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_REQUEST", body
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        response = await api.client.post(
+            "/graphql",
+            content="{ viewer { nation } }",
+            headers={**headers, "Content-Type": content_type},
+        )
+        assert response.status_code in (400, 415), content_type
+        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+def _deep(suppliers: int) -> str:
+    """`suppliers` nested supplier connections: 2 * suppliers - 1 levels deep."""
+    inner = "totalCount"
+    for _ in range(suppliers - 1):
+        inner = f"nodes {{ suppliers {{ {inner} }} }}"
+    return f"{{ suppliers {{ {inner} }} }}"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def limited(graph: Graph, tmp_path: Path) -> AsyncIterator[Api]:
+    env = {"DIBX_MAX_DEPTH": "4", "DIBX_MAX_ALIASES": "2", "DIBX_MAX_TOKENS": "60"}
+    client = Api(graph, tmp_path, env=env)
+    yield client
+    await client.close()
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/graphql-response+json"])
+async def test_limits_answer_limit_exceeded_with_the_limit_and_the_measure(
+    limited: Api, accept: str
+) -> None:
+    for document, limit, maximum, measured in (
+        (_deep(3), "depth", 4, 5),
+        ("{ a: viewer { nation } b: viewer { nation } c: viewer { nation } }", "aliases", 2, 3),
+        ("{ " + "viewer { nation } " * 20 + "}", "tokens", 60, 61),
+    ):
+        reply = await limited.query(document, headers={"Accept": accept})
+        assert reply.status == (200 if accept == "application/json" else 400), reply.body
+        [error] = reply.errors
+        assert error["extensions"] == {
+            "code": "LIMIT_EXCEEDED",
+            "limit": limit,
+            "maximum": maximum,
+            "measured": measured,
+        }, document
+    assert (await limited.query(_deep(2))).errors == []  # 3 levels

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 from dibx import data as shipped
@@ -70,3 +72,31 @@ def test_shipped_files_are_found_inside_the_package() -> None:
         assert path.is_file(), path
         assert path.absolute().is_relative_to(package)
     assert migrations.available()
+
+
+# A runtime pin imported by no module of src/, with the reason it stays anyway.
+IMPORTED_BY_NAME_ONLY = {
+    # The neo4j driver loads its Rust packstream codec when this is installed.
+    "neo4j-rust-ext": "used by the neo4j driver, never imported",
+}
+
+
+def _imported_distributions() -> set[str]:
+    """Distributions of every top-level module that a module of src/dibx imports."""
+    modules: set[str] = set()
+    for path in (PROJECT_ROOT / "src" / "dibx").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules.add(node.module.split(".")[0])
+    owners = packages_distributions()
+    return {_norm(dist) for module in modules for dist in owners.get(module, ())}
+
+
+def test_every_runtime_pin_is_imported() -> None:
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+    matches = [PIN.match(r) for r in project["project"]["dependencies"]]
+    pinned = {_norm(m[1]) for m in matches if m}
+    unused = pinned - _imported_distributions() - set(IMPORTED_BY_NAME_ONLY)
+    assert unused == set(), f"pinned but imported nowhere in src/: {sorted(unused)}"

@@ -25,6 +25,7 @@ from dibx.app.explorer import explorer_routes
 from dibx.app.graphql_view import DibxGraphQL
 from dibx.app.metrics import Metrics
 from dibx.app.observe import CountedSink, ObservedApp, RequestAudit
+from dibx.app.persisted import ManifestError, PersistedOperations
 from dibx.app.ratelimit import AddressLimit, RateLimits
 from dibx.app.shutdown import Drain, DrainAware
 from dibx.auth import policy as policy_module
@@ -208,6 +209,7 @@ def create_app(
             wait_s=float(settings.heavy_wait_s),
         ),
         limits=limits,
+        persisted=_persisted(settings),
     )
 
     async def healthz(_: Request) -> Response:
@@ -277,6 +279,13 @@ def create_app(
     app.state.request_audit = request_audit  # for refusals outside /graphql (observe.py)
     app.state.limits = limits
     return app
+
+
+def _persisted(settings: config.Settings) -> PersistedOperations:
+    try:
+        return PersistedOperations.load(settings.trusted_documents_file, settings.trusted_documents)
+    except ManifestError as exc:
+        raise config.ConfigError(f"trusted documents: {exc}") from None
 
 
 class NoStore:

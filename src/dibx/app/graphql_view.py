@@ -36,6 +36,7 @@ from strawberry.types import ExecutionResult
 
 from dibx.app.admission import LargeDocuments
 from dibx.app.observe import RequestAudit
+from dibx.app.persisted import PersistedError, PersistedOperations
 from dibx.app.ratelimit import RATE_LIMITED, RateLimits, too_many
 from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
@@ -165,6 +166,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         large_documents: LargeDocuments | None = None,
         limits: RateLimits | None = None,
         request_audit: RequestAudit | None = None,
+        persisted: PersistedOperations | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -186,6 +188,7 @@ class DibxGraphQL(GraphQL[Context, None]):
             threshold=max_body_bytes, concurrency=1, wait_s=0.0
         )
         self.limits = limits
+        self.persisted = persisted  # registered documents and APQ (dibx.app.persisted)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Every transaction of the request carries its id (the caller's X-Request-Id if sane).
@@ -257,6 +260,15 @@ class DibxGraphQL(GraphQL[Context, None]):
             return
         if payload is None:
             return
+        if self.persisted is not None:
+            try:
+                prepared = self.persisted.prepare(request.method, request.query_params, payload)
+            except PersistedError as exc:
+                await self._audit_refusal(principal, exc.code, exc.status)
+                await exc.response(request.headers)(scope, receive, send)
+                return
+            if prepared is not None:
+                payload, scope = prepared.body, prepared.scope(scope)
         scope.setdefault("state", {})["principal"] = principal
         # `run` builds the whole reply before anything is sent, so a failure inside it can
         # still be answered with a reply of its own.

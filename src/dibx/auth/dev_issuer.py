@@ -1,5 +1,8 @@
 """A development token issuer: a local signing key and demo client-credentials clients.
 
+Tokens are made by Authlib's RFC 9068 generator (`authlib.oauth2.rfc9068`), which signs with
+joserfc, the library that validates them (dibx.auth.tokens).
+
 Never for production: the demo client secrets below are public, on purpose. Tokens issued
 here take the same validation path (TokenValidator) as tokens from a real issuer.
 """
@@ -11,13 +14,14 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from joserfc import jwk, jwt
+from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from joserfc import jwk
 
 from dibx.auth.principal import (
     ALL_SCOPES,
@@ -111,6 +115,55 @@ def _algorithm(key: jwk.Key) -> str:
     raise ValueError("the development signing key must be RSA or EC P-256")
 
 
+class _Caller:
+    """The client and subject of a token, as Authlib's generator asks for them (its client
+    and user models: `get_client_id`, `get_allowed_scope`, `get_user_id`)."""
+
+    def __init__(self, client_id: str, subject: str) -> None:
+        self.client_id = client_id
+        self.subject = subject
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_allowed_scope(self, scope: str) -> str:
+        return scope  # the token endpoint granted it already (oauth_routes)
+
+    def get_user_id(self) -> str:
+        return self.subject
+
+
+class _AccessTokens(JWTBearerTokenGenerator):  # type: ignore[misc]
+    """Authlib's RFC 9068 generator: `iss`, `exp`, `iat`, `jti`, `client_id`, `scope`, `sub`
+    (the client itself under client credentials, RFC 9068 2.2), `aud`, header `typ: at+jwt`
+    and the signing key's `kid`; plus dibx's claims (`nation`, `org`, `attr`) and `nbf`."""
+
+    def __init__(
+        self,
+        key: jwk.Key,
+        alg: str,
+        issuer: str,
+        audience: str,
+        claims: Mapping[str, Any],
+        ttl: int,
+    ) -> None:
+        super().__init__(issuer, alg=alg, expires_generator=ttl)
+        self.key = key
+        self.audience = audience
+        self.claims = claims
+
+    def get_jwks(self) -> jwk.KeySet:
+        return jwk.KeySet([self.key])
+
+    def get_audiences(self, client: Any, user: Any, scope: str) -> str:
+        return self.audience
+
+    def get_extra_claims(
+        self, client: Any, grant_type: str, user: Any, scope: str
+    ) -> dict[str, Any]:
+        return {"nbf": int(time.time()), **self.claims}
+
+
 class DevIssuer:
     """Issues RFC 9068 access tokens signed with the first key of a private key set."""
 
@@ -122,7 +175,6 @@ class DevIssuer:
         *,
         clients: Mapping[str, DemoClient] = DEMO_CLIENTS,
         token_ttl: int = DEFAULT_TTL,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         if not keys.keys or not keys.keys[0].is_private:
             raise ValueError("the issuer needs a private signing key")
@@ -133,7 +185,6 @@ class DevIssuer:
         self.audience = audience
         self.clients = clients
         self.token_ttl = token_ttl
-        self._clock = clock
 
     @classmethod
     def from_path(cls, path: Path, issuer: str, audience: str) -> DevIssuer:
@@ -149,6 +200,20 @@ class DevIssuer:
         expected = client.secret if client else secrets.token_hex(16)
         matches = hmac.compare_digest(secret.encode(), expected.encode())
         return client if client is not None and matches else None
+
+    def token_response(self, client: DemoClient, scopes: Iterable[str]) -> dict[str, Any]:
+        """The client-credentials token response (RFC 6749 4.4.3, 5.1) for `client`, made by
+        Authlib's generator: access_token, token_type, expires_in, scope; no refresh token."""
+        generator = self._generator(
+            client.nation, client.org, client.attributes, ttl=self.token_ttl
+        )
+        response: dict[str, Any] = generator.generate(
+            "client_credentials",
+            _Caller(client.client_id, client.client_id),
+            scope=_space_separated(scopes),
+            include_refresh_token=False,
+        )
+        return response
 
     def issue(
         self,
@@ -167,27 +232,40 @@ class DevIssuer:
         ttl = self.token_ttl if ttl is None else ttl
         if not 0 < ttl <= MAX_TTL:
             raise ValueError(f"ttl must be 1..{MAX_TTL} seconds")
+        generator = self._generator(
+            nation, org, attributes, ttl=ttl, issuer=issuer, audience=audience
+        )
+        caller = _Caller(client_id, subject)
+        token: str = generator.access_token_generator(
+            caller, "client_credentials", caller, _space_separated(scopes)
+        )
+        return token
+
+    def _generator(
+        self,
+        nation: str,
+        org: str | None,
+        attributes: Iterable[str],
+        *,
+        ttl: int,
+        issuer: str | None = None,
+        audience: str | None = None,
+    ) -> _AccessTokens:
         if not is_nation_code(nation):
             raise ValueError(f"not an upper-case ISO 3166-1 alpha-3 code: {nation!r}")
-        now = int(self._clock())
-        claims: dict[str, Any] = {
-            "iss": issuer or self.issuer,
-            "aud": audience or self.audience,
-            "sub": subject,
-            "client_id": client_id,
-            "nation": nation,
-            "scope": _space_separated(scopes),
-            "jti": secrets.token_urlsafe(16),
-            "iat": now,
-            "nbf": now,
-            "exp": now + ttl,
-        }
+        claims: dict[str, Any] = {"nation": nation}
         if org:
             claims["org"] = org
         if attr := _space_separated(attributes):
             claims["attr"] = attr
-        header = {"alg": self._alg, "kid": self._signing_key.kid, "typ": "at+jwt"}
-        return jwt.encode(header, claims, self._signing_key, algorithms=[self._alg])
+        return _AccessTokens(
+            self._signing_key,
+            self._alg,
+            issuer or self.issuer,
+            audience or self.audience,
+            claims,
+            ttl,
+        )
 
 
 def _space_separated(items: Iterable[str]) -> str:

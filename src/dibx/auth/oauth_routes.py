@@ -48,21 +48,7 @@ def oauth_routes(issuer: DevIssuer) -> list[Route]:
             scopes = _granted_scopes(client, form)
         except _OAuthError as exc:
             return exc.response()
-        access_token = issuer.issue(
-            subject=client.client_id,  # RFC 9068 2.2: no resource owner, so the client
-            client_id=client.client_id,
-            nation=client.nation,
-            scopes=scopes,
-            org=client.org,
-            attributes=client.attributes,
-        )
-        body = {
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": issuer.token_ttl,
-            "scope": " ".join(sorted(scopes)),
-        }
-        return JSONResponse(body, headers=_NO_STORE)
+        return JSONResponse(issuer.token_response(client, scopes), headers=_NO_STORE)
 
     async def jwks(request: Request) -> JSONResponse:
         return JSONResponse(issuer.public_jwks(), headers={"Cache-Control": "max-age=300"})

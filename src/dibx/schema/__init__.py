@@ -4,12 +4,7 @@ import strawberry
 import structlog
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-)
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 from strawberry.utils.logging import StrawberryLogger
@@ -21,6 +16,7 @@ from dibx.schema.connection import Names
 from dibx.schema.cost import RequestCost
 from dibx.schema.directory import directory_query
 from dibx.schema.extensions import Disclosure, ScopeGate, ShapeErrors, is_user_error
+from dibx.schema.limits import alias_limit, depth_limit
 from dibx.schema.prepared import DocumentCache, PreparedDocuments
 from dibx.schema.types import build_types
 
@@ -52,8 +48,7 @@ def build_schema(
     # Suggestions go with introspection: "Did you mean ...?" would recover the schema.
     extensions: list[object] = [
         lambda: ShapeErrors(suggestions=introspection),
-        lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: AddValidationRules([depth_limit(max_depth), alias_limit(max_aliases)]),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         ScopeGate,
         RequestCost,

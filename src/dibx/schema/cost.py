@@ -46,7 +46,10 @@ class RequestCost(SchemaExtension):
             error = LimitExceeded(
                 f"this request could fetch up to {cost} records in all (its root fields and "
                 f"aliases together), over the limit of {context.budget.max_cost}: ask for "
-                "fewer fields or smaller pages, or split the request"
+                "fewer fields or smaller pages, or split the request",
+                limit="cost",
+                maximum=context.budget.max_cost,
+                measured=cost,
             )
             self.execution_context.result = ExecutionResult(
                 data=None, errors=[GraphQLError(str(error), original_error=error)]

@@ -14,7 +14,7 @@ from graphql import (
 )
 from strawberry.extensions import MaskErrors, SchemaExtension
 
-from dibx.errors import DibxError, Invalid
+from dibx.errors import DibxError, Invalid, LimitExceeded
 from dibx.schema.scopes import scope_of
 
 # What a root field that declares no scope needs: a scope nobody has (deny by default).
@@ -58,6 +58,8 @@ class ScopeGate(SchemaExtension):
 # graphql-core's `did_you_mean`: " Did you mean [the enum value ]'a', 'b', or 'c'?". The
 # quoted parts are schema names, which hold no quote.
 _SUGGESTION = re.compile(r" Did you mean (?:the enum value )?'[^']*'(?:,? (?:or )?'[^']*')*\?")
+# graphql-core's parser, on reaching `max_tokens` (strawberry's MaxTokensLimiter sets it).
+_TOO_MANY_TOKENS = re.compile(r"Document contains more than (\d+) tokens")
 
 
 def _is_input_error(error: GraphQLError) -> bool:
@@ -108,10 +110,22 @@ class ShapeErrors(MaskErrors):
             extensions = {**(extensions or {}), "code": original.code}
             if original.field is not None:
                 extensions["field"] = original.field
+            if isinstance(original, LimitExceeded):
+                extensions.update(original.extensions())
         elif original is None and message == self.error_message:
             extensions = {"code": "INTERNAL"}
         elif _is_input_error(error):
             extensions = {"code": Invalid.code}
+        elif isinstance(error, GraphQLSyntaxError) and (tokens := _TOO_MANY_TOKENS.search(message)):
+            # The parser stops at the first token over the limit: that is what it measured.
+            maximum = int(tokens.group(1))
+            message = f"the document has more than {maximum} tokens, the limit"
+            extensions = {
+                "code": LimitExceeded.code,
+                "limit": "tokens",
+                "maximum": maximum,
+                "measured": maximum + 1,
+            }
         elif isinstance(error, GraphQLSyntaxError):
             extensions = {"code": "GRAPHQL_PARSE_FAILED"}
         elif original is None and not extensions:

@@ -18,6 +18,7 @@ marked data (NZL joining the NTIB widens what NZL callers see at once).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import date
@@ -43,6 +44,10 @@ class MembershipDirectory:
         self._nations: frozenset[str] = frozenset()
         self._agreements: frozenset[str] = frozenset()
         self._released: dict[tuple[frozenset[str], date, str], Table] = {}
+        # One load at a time: a burst of requests on a cold or expired cache (a fresh process
+        # behind a load balancer, the graphql-http audit's 60 requests at once) used to send
+        # every request's own copy of these reads to Neo4j, exhausting the pool into 503s.
+        self._loading = asyncio.Lock()
 
     async def refresh(self) -> None:
         self._rows = await reference.memberships(self._graph)
@@ -53,9 +58,14 @@ class MembershipDirectory:
     def invalidate(self) -> None:
         self._loaded_at = None
 
+    def _stale(self) -> bool:
+        return self._loaded_at is None or self._clock() - self._loaded_at > self._ttl
+
     async def _fresh(self) -> None:
-        if self._loaded_at is None or self._clock() - self._loaded_at > self._ttl:
-            await self.refresh()
+        if self._stale():
+            async with self._loading:
+                if self._stale():  # another request may have loaded it while this one waited
+                    await self.refresh()
 
     async def groups_of(self, nation: str, as_of: date) -> frozenset[str]:
         """The agreements `nation` belongs to on `as_of`: raw data, for access decisions only."""
@@ -72,10 +82,13 @@ class MembershipDirectory:
         key = (scope.groups, scope.as_of, scope.policy_version)
         table = self._released.get(key)
         if table is None:
-            table = await reference.released_members(self._graph, scope)
-            if len(self._released) >= _RELEASED_CACHE:
-                self._released.clear()
-            self._released[key] = table
+            async with self._loading:
+                table = self._released.get(key)
+                if table is None:
+                    table = await reference.released_members(self._graph, scope)
+                    if len(self._released) >= _RELEASED_CACHE:
+                        self._released.clear()
+                    self._released[key] = table
         return table
 
     async def nations(self) -> frozenset[str]:
