@@ -263,6 +263,14 @@ def _policy_check(_: argparse.Namespace) -> int:
     return 0
 
 
+def _schema(_: argparse.Namespace) -> int:
+    # The SDL clients generate code from and the schema linter checks (tests/clients).
+    from dibx.schema import build_schema
+
+    print(build_schema().as_str())
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -313,6 +321,9 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("policy-check", help="validate the releasability policy file")
     check.set_defaults(func=_policy_check)
+
+    schema = sub.add_parser("schema", help="print the GraphQL schema (SDL)")
+    schema.set_defaults(func=_schema)
     return p
 
 

@@ -9,11 +9,7 @@ query HypersonicStrike {
     area
     classified
     description
-    requires(first: 10) {
-      edges { node { name } }
-    }
-    providers(first: 10) {
-      totalCount
+    providers(first: 5) {
       edges { node { name nation { code } } }
     }
   }

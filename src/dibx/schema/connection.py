@@ -27,7 +27,7 @@ N = TypeVar("N")
 
 TOTAL = "How many you may see in all (never counts hidden records)."
 PAGE_INFO = (
-    "hasNextPage: a record you may see follows this page (also for `first: 0`). "
+    "Where this page ends. hasNextPage: a record you may see follows it (also for `first: 0`). "
     "endCursor: the cursor of the last edge; on an empty page, the `after` it was asked "
     "with (null at the start)."
 )
