@@ -19,6 +19,22 @@ await build({
   outfile: join(out, "app.js"),
   logLevel: "warning",
 });
+// GraphiQL, served by dibx at GET /graphql (dibx.app.graphiql), its assets under
+// /explorer/graphiql/. React's production build; the fonts stay inlined as data: URLs.
+await build({
+  entryPoints: {
+    graphiql: join(here, "src", "graphiql", "main.ts"),
+    "graphiql-style": join(here, "src", "graphiql", "style.css"),
+  },
+  bundle: true,
+  minify: true,
+  format: "esm",
+  target: "es2022",
+  legalComments: "external",
+  define: { "process.env.NODE_ENV": '"production"' },
+  outdir: join(out, "graphiql"),
+  logLevel: "warning",
+});
 for (const file of ["index.html", "style.css", "icon.svg"]) {
   copyFileSync(join(here, "src", file), join(out, file));
 }

@@ -35,6 +35,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from dibx.app.admission import LargeDocuments
+from dibx.app.graphiql import graphiql_page
 from dibx.app.observe import RequestAudit
 from dibx.app.persisted import PersistedError, PersistedOperations
 from dibx.app.ratelimit import RATE_LIMITED, RateLimits, too_many
@@ -296,6 +297,10 @@ class DibxGraphQL(GraphQL[Context, None]):
             message = "the database is unavailable; try again shortly"
             reply = _error(503, SERVICE_UNAVAILABLE, message, retry_after=RETRY_AFTER_S)
         await reply(scope, replayed, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # dibx's own GraphiQL (dibx.app.graphiql), never strawberry's page from a CDN.
+        return graphiql_page()
 
     def _who(self, principal: Principal) -> dict[str, Any]:
         """The head of every request's audit record: when, and who acted for which nation."""

@@ -18,6 +18,7 @@ from dibx.schema.directory import directory_query
 from dibx.schema.extensions import Disclosure, ScopeGate, ShapeErrors, is_user_error
 from dibx.schema.limits import alias_limit, depth_limit
 from dibx.schema.prepared import DocumentCache, PreparedDocuments
+from dibx.schema.scalars import SCALARS
 from dibx.schema.types import build_types
 
 log = structlog.get_logger("dibx.schema")
@@ -71,5 +72,6 @@ def build_schema(
         mutation=Mutation,
         types=list(types.nodes.values()),
         extensions=extensions,  # type: ignore[arg-type]
+        scalar_overrides=SCALARS,  # type: ignore[arg-type]
         config=StrawberryConfig(auto_camel_case=True, name_converter=Names()),
     )

@@ -21,7 +21,7 @@ from dibx.graph.cursors import viewer
 from dibx.graph.reads import CapabilityFilter, Sort, SupplierFilter
 from dibx.schema.connection import AFTER, BEFORE, FIRST, LAST
 from dibx.schema.context import Context
-from dibx.schema.ids import decode_id
+from dibx.schema.ids import decode_id, lookup_key
 from dibx.schema.scopes import root_field
 from dibx.schema.selection import selections_of
 from dibx.schema.types import ModelTypes, Node, SortDirection, returning, wrap
@@ -32,6 +32,23 @@ After = Annotated[str | None, strawberry.argument(description=AFTER)]
 Last = Annotated[int | None, strawberry.argument(description=LAST)]
 Before = Annotated[str | None, strawberry.argument(description=BEFORE)]
 Code = Annotated[str, strawberry.argument(description="The code (case-insensitive).")]
+ONE_OF = "Give `id` or `key`, not both."
+
+
+def _id_arg(type_name: str) -> Any:
+    return Annotated[
+        strawberry.ID | None,
+        strawberry.argument(description=f"The {type_name}'s global id. {ONE_OF}"),
+    ]
+
+
+def _key_arg(example: str) -> Any:
+    return Annotated[
+        str | None,
+        strawberry.argument(
+            description=f"The key users know it by (its `key` field), e.g. `{example}`. {ONE_OF}"
+        ),
+    ]
 
 
 @strawberry.input(description="All given conditions must hold. Withheld fields never match.")
@@ -168,15 +185,14 @@ def directory_query(types: ModelTypes) -> type:
 
         @root_field(
             scope=SUPPLIER_READ,
-            description="A supplier by global id; null if absent or not visible to you.",
+            description=(
+                "A supplier by global id or by key; null if absent or not visible to you "
+                "(the same answer either way)."
+            ),
         )
-        @returning(supplier_t | None)
-        async def supplier(
-            self,
-            info: Info[Context, None],
-            id: Annotated[strawberry.ID, strawberry.argument(description="A Supplier's id.")],
-        ) -> Any:
-            return await one(info, "Supplier", decode_id(id, expected="Supplier")[1])
+        @returning(supplier_t | None, id=_id_arg("supplier"), key=_key_arg("sup.lm-aeronautics"))
+        async def supplier(self, info: Info[Context, None], id: Any = None, key: Any = None) -> Any:
+            return await one(info, "Supplier", lookup_key("Supplier", id, key))
 
         @root_field(scope=SUPPLIER_READ, description="Suppliers you may see, filtered and sorted.")
         @returning(types.connections["Supplier"], sort=sort_of("Supplier"))
@@ -216,15 +232,16 @@ def directory_query(types: ModelTypes) -> type:
 
         @root_field(
             scope=SUPPLIER_READ,
-            description="A capability by global id; null if absent or not visible to you.",
+            description=(
+                "A capability by global id or by key; null if absent or not visible to you "
+                "(the same answer either way)."
+            ),
         )
-        @returning(capability_t | None)
+        @returning(capability_t | None, id=_id_arg("capability"), key=_key_arg("cap.re-magnets"))
         async def capability(
-            self,
-            info: Info[Context, None],
-            id: Annotated[strawberry.ID, strawberry.argument(description="A Capability's id.")],
+            self, info: Info[Context, None], id: Any = None, key: Any = None
         ) -> Any:
-            return await one(info, "Capability", decode_id(id, expected="Capability")[1])
+            return await one(info, "Capability", lookup_key("Capability", id, key))
 
         @root_field(
             scope=SUPPLIER_READ, description="Capabilities you may see, filtered and sorted."

@@ -31,3 +31,24 @@ def decode_id(value: str, *, expected: str | None = None, field: str = "id") -> 
     if expected is not None and type_name != expected:
         raise Invalid(f"is a {type_name} id, expected a {expected} id", field=field)
     return type_name, key
+
+
+def check_key(value: str, *, field: str = "key") -> str:
+    """A record key as a user knows it (`cap.re-magnets`); raises Invalid if no record could
+    have it, just as `decode_id` does for an id that could name none."""
+    if not _KEY.match(value):
+        raise Invalid("is not a valid dibx key", field=field)
+    return value
+
+
+def lookup_key(type_name: str, id: str | None, key: str | None) -> str:
+    """The key a root lookup by `id` or by `key` names; exactly one of them must be given."""
+    one = "give exactly one of `id` and `key`"
+    if key is not None:
+        if id is not None:
+            raise Invalid(one, field="key")
+        return check_key(key)
+    if id is None:
+        raise Invalid(one, field="id")
+    return decode_id(id, expected=type_name)[1]
+
