@@ -51,4 +51,3 @@ def lookup_key(type_name: str, id: str | None, key: str | None) -> str:
     if id is None:
         raise Invalid(one, field="id")
     return decode_id(id, expected=type_name)[1]
-
