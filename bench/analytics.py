@@ -163,6 +163,8 @@ async def run(args: argparse.Namespace, uri: str) -> dict[str, Any]:
                     ["supplier:read", "supply_chain:read"],
                 )
                 for name, (document, root) in ANALYSES.items():
+                    if args.only and not any(name.startswith(o) for o in args.only):
+                        continue
                     variables = {
                         "capability": {"c": encode_id("Capability", capability)},
                         "supplier": {"r": encode_id("Supplier", supplier)},
@@ -235,6 +237,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--neo4j-uri", default=None)
     parser.add_argument("--no-load", action="store_true", help="use the data already there")
+    parser.add_argument(
+        "--only", action="append", default=[], help="analyses whose name starts with this"
+    )
     args = parser.parse_args()
     start_load = loadavg()
     with neo4j(args.neo4j_uri) as uri:

@@ -1,4 +1,4 @@
-"""The four benchmarked read operations, written once per way of running them.
+"""The benchmarked read operations, written once per way of running them.
 
 Each operation exists as
   * a dibx GraphQL document (sent over HTTP with a bearer token),
@@ -394,8 +394,140 @@ def _count_keys_raw(rows: list[dict[str, Any]]) -> Keys:
     return rows[0]["total"]
 
 
+# (5) A page of 100 suppliers by name, with nation and first 5 capabilities (capacity).
+
+PAGE_SIZE = 100
+PAGE_DIBX = LIST_DIBX.replace("ListSuppliers", "PageSuppliers").replace(
+    "suppliers(first: 20,", f"suppliers(first: {PAGE_SIZE},"
+)
+PAGE_NGQL = LIST_NGQL.replace("ListSuppliers", "PageSuppliers").replace(
+    "suppliersConnection(first: 20,", f"suppliersConnection(first: {PAGE_SIZE},"
+)
+PAGE_PLAIN = _lit(LIST_PLAIN.replace("LIMIT 21", f"LIMIT {PAGE_SIZE + 1}"))
+PAGE_CHECKED = _lit(LIST_CHECKED.replace("LIMIT 21", f"LIMIT {PAGE_SIZE + 1}"))
+
+
+def _page_keys_raw(rows: list[dict[str, Any]]) -> Keys:
+    return [r["id"] for r in rows[:PAGE_SIZE]]
+
+
+# (6) A capability by id, its first 10 providers, and two tiers of their suppliers (5 each).
+
+CHAIN_DIBX = """
+query ProviderChain($id: ID!) {
+  capability(id: $id) {
+    key name
+    providers(first: 10) { edges { capacity node {
+      key name
+      suppliers(first: 5) { edges { share node {
+        key name
+        suppliers(first: 5) { edges { node { key name } } }
+      } } }
+    } } }
+  }
+}
+"""
+
+CHAIN_NGQL = """
+query ProviderChain($id: ID!) {
+  capabilities(where: {id: {eq: $id}}) {
+    id name
+    providersConnection(first: 10, sort: [{node: {id: ASC}}]) { edges {
+      properties { capacity }
+      node {
+        id name
+        suppliersConnection(first: 5, sort: [{node: {id: ASC}}]) { edges {
+          properties { share }
+          node {
+            id name
+            suppliersConnection(first: 5, sort: [{node: {id: ASC}}]) {
+              edges { node { id name } }
+            }
+          }
+        } }
+      }
+    } }
+  }
+}
+"""
+
+CHAIN_PLAIN = _lit("""
+MATCH (c:Capability {id: $id})
+RETURN c.id AS id, c.name AS name,
+  COLLECT { MATCH (c)<-[p:PROVIDES]-(s:Supplier) WITH p, s ORDER BY s.id LIMIT 11
+    RETURN {capacity: p.capacity, id: s.id, name: s.name,
+      suppliers: COLLECT { MATCH (s)-[r:SOURCES_FROM]->(t:Supplier) WITH r, t ORDER BY t.id LIMIT 6
+        RETURN {share: r.share, id: t.id, name: t.name,
+          suppliers: COLLECT { MATCH (t)-[:SOURCES_FROM]->(u:Supplier)
+            WITH u ORDER BY u.id LIMIT 6 RETURN {id: u.id, name: u.name} } } } } } AS providers
+""")
+
+CHAIN_CHECKED = _lit(f"""
+MATCH (c:Capability {{id: $id}}) WHERE {vis("c", "Capability")}
+RETURN c.id AS id, {{{mark("c", "Capability")}, {fld("c", "Capability", "name")}}} AS capability,
+  COLLECT {{ MATCH (c)<-[p:PROVIDES]-(s:Supplier)
+    WHERE {vis("p", "PROVIDES")} AND {vis("s", "Supplier")}
+    WITH p, s ORDER BY s.id LIMIT 11
+    RETURN {{{mark("p", "PROVIDES")}, {fld("p", "PROVIDES", "capacity")}, id: s.id,
+      node_{mark("s", "Supplier")}, {fld("s", "Supplier", "name")},
+      suppliers: COLLECT {{ MATCH (s)-[r:SOURCES_FROM]->(t:Supplier)
+        WHERE {vis("r", "SOURCES_FROM")} AND {vis("t", "Supplier")}
+        WITH r, t ORDER BY t.id LIMIT 6
+        RETURN {{{mark("r", "SOURCES_FROM")}, {fld("r", "SOURCES_FROM", "share")}, id: t.id,
+          node_{mark("t", "Supplier")}, {fld("t", "Supplier", "name")},
+          suppliers: COLLECT {{ MATCH (t)-[r2:SOURCES_FROM]->(u:Supplier)
+            WHERE {vis("r2", "SOURCES_FROM")} AND {vis("u", "Supplier")}
+            WITH r2, u ORDER BY u.id LIMIT 6
+            RETURN {{{mark("r2", "SOURCES_FROM")}, id: u.id, node_{mark("u", "Supplier")},
+              {fld("u", "Supplier", "name")}}} }} }} }} }} }} AS providers
+""")
+
+
+def _chain_keys_dibx(data: Mapping[str, Any]) -> Keys:
+    c = data["capability"]
+    if c is None:
+        return None
+    return [
+        (
+            e["node"]["key"],
+            [
+                (f["node"]["key"], [g["node"]["key"] for g in f["node"]["suppliers"]["edges"]])
+                for f in e["node"]["suppliers"]["edges"]
+            ],
+        )
+        for e in c["providers"]["edges"]
+    ]
+
+
+def _chain_keys_ngql(data: Mapping[str, Any]) -> Keys:
+    if not data["capabilities"]:
+        return None
+    return [
+        (
+            e["node"]["id"],
+            [
+                (
+                    f["node"]["id"],
+                    [g["node"]["id"] for g in f["node"]["suppliersConnection"]["edges"]],
+                )
+                for f in e["node"]["suppliersConnection"]["edges"]
+            ],
+        )
+        for e in data["capabilities"][0]["providersConnection"]["edges"]
+    ]
+
+
+def _chain_keys_raw(rows: list[dict[str, Any]]) -> Keys:
+    if not rows:
+        return None
+    return [
+        (p["id"], [(t["id"], [u["id"] for u in t["suppliers"][:5]]) for t in p["suppliers"][:5]])
+        for p in rows[0]["providers"][:10]
+    ]
+
+
 def build(today: date) -> list[Operation]:
-    """The four operations; `param` is a supplier or capability key (None for the list)."""
+    """The operations; `param` is a supplier or capability key (None for the list, page)."""
 
     def sup_id(key: str | None) -> Params:
         return {"id": encode_id("Supplier", str(key))}
@@ -459,6 +591,34 @@ def build(today: date) -> list[Operation]:
             keys_dibx=_count_keys_dibx,
             keys_ngql=_count_keys_ngql,
             keys_raw=_count_keys_raw,
+        ),
+        Operation(
+            name="page",
+            title=f"first {PAGE_SIZE} suppliers by name, with nation and first 5 capabilities",
+            dibx_document=PAGE_DIBX,
+            dibx_variables=lambda _: {},
+            ngql_document=PAGE_NGQL,
+            ngql_variables=lambda _: {},
+            plain_cypher=PAGE_PLAIN,
+            checked_cypher=PAGE_CHECKED,
+            cypher_params=lambda _: {},
+            keys_dibx=_list_keys_dibx,
+            keys_ngql=_list_keys_ngql,
+            keys_raw=_page_keys_raw,
+        ),
+        Operation(
+            name="chain",
+            title="capability by id, providers(10) -> suppliers(5) -> suppliers(5)",
+            dibx_document=CHAIN_DIBX,
+            dibx_variables=cap_id,
+            ngql_document=CHAIN_NGQL,
+            ngql_variables=lambda key: {"id": key},
+            plain_cypher=CHAIN_PLAIN,
+            checked_cypher=CHAIN_CHECKED,
+            cypher_params=lambda key: {"id": key},
+            keys_dibx=_chain_keys_dibx,
+            keys_ngql=_chain_keys_ngql,
+            keys_raw=_chain_keys_raw,
         ),
     ]
 

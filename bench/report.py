@@ -27,7 +27,7 @@ def _cpu(m: Measurement) -> str:
     server = (
         "dibx"
         if m.way.startswith("dibx ")
-        else ("neo4j-graphql" if m.way == "neo4j-graphql" else None)
+        else ("neo4j-graphql" if m.way.startswith("neo4j-graphql") else None)
     )
     parts = [
         _f(m.cpu_ms_per_request("neo4j"), 1),
@@ -62,6 +62,14 @@ def ratios(measurements: list[Measurement], nations: list[str]) -> list[dict[str
                     continue
                 row[f"p50 dibx/{name}"] = round(_ratio(dibx.p50, other.p50), 2)
                 row[f"rps dibx/{name}"] = round(_ratio(dibx.throughput, other.throughput), 3)
+            ngql = by.get((op, "neo4j-graphql"))
+            if ngql is not None:
+                row["cpu dibx/neo4j-graphql"] = round(
+                    _ratio(
+                        dibx.cpu_ms_per_request("dibx"), ngql.cpu_ms_per_request("neo4j-graphql")
+                    ),
+                    2,
+                )
             checked, compiled = (
                 by.get((op, f"raw+checks {nation}")),
                 by.get((op, f"dibx-cypher {nation}")),
@@ -112,7 +120,8 @@ def markdown(meta: dict[str, Any], result: dict[str, Any]) -> str:
         "",
         "CPU ms/req: CPU time used during the measured window by Neo4j / the HTTP server "
         "(dibx or @neo4j/graphql; · for the driver ways) / this load generator, divided by "
-        "the requests; unlike latency it hardly depends on what else runs on the machine.",
+        "the requests; unlike latency it hardly depends on what else runs on the machine. "
+        "Ways marked `@N` ran with N clients in flight (throughput of the GraphQL servers).",
         "",
         "| operation | way | p50 ms | p99 ms | mean ms | req/s | errors | CPU ms/req | load 1m |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|",
@@ -138,8 +147,9 @@ def markdown(meta: dict[str, Any], result: dict[str, Any]) -> str:
             "",
             "| operation | caller | p50 dibx / raw+checks | p50 dibx / raw | "
             "p50 dibx / neo4j-graphql | req/s dibx / raw+checks | req/s dibx / raw | "
-            "req/s dibx / neo4j-graphql | p50 raw+checks / raw | p50 dibx-cypher / raw+checks |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "req/s dibx / neo4j-graphql | p50 raw+checks / raw | p50 dibx-cypher / raw+checks | "
+            "API CPU/req dibx / neo4j-graphql |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in rows:
             cells = [
@@ -151,6 +161,7 @@ def markdown(meta: dict[str, Any], result: dict[str, Any]) -> str:
                 r.get("rps dibx/neo4j-graphql"),
                 r.get("p50 raw+checks/raw"),
                 r.get("p50 dibx-cypher/raw+checks"),
+                r.get("cpu dibx/neo4j-graphql"),
             ]
             out.append(
                 f"| {r['operation']} | {r['caller']} | "

@@ -166,7 +166,7 @@ async def pick_parameters(driver: AsyncDriver, database: str, n: int) -> dict[st
 
 
 def params_for(op: Operation, picked: dict[str, list[str]]) -> list[str | None]:
-    if op.name == "list":
+    if op.name in ("list", "page"):
         return [None]
     return list(picked["suppliers"] if op.name == "tree" else picked["capabilities"])
 
@@ -272,9 +272,11 @@ class CompiledCapture:
         self.captured: list[tuple[LiteralString, dict[str, Any]]] = []
         original = self.graph.read
 
-        async def read(query: LiteralString, params: Any = None) -> list[dict[str, Any]]:
+        async def read(
+            query: LiteralString, params: Any = None, *, tx_timeout: float | None = None
+        ) -> list[dict[str, Any]]:
             self.captured.append((query, dict(params or {})))
-            return await original(query, params)
+            return await original(query, params, tx_timeout=tx_timeout)
 
         self.graph.read = read  # type: ignore[method-assign]
 
@@ -560,7 +562,8 @@ async def run(
         checks: dict[str, Any] = {}
         compiled_text: dict[str, str] = {}
         started = time.monotonic()
-        async with http_client(args.concurrency) as client:
+        busy = args.busy_clients if args.busy_clients > args.concurrency else 0
+        async with http_client(max(args.concurrency, busy)) as client:
             for op in ops:
                 values = params_for(op, picked)
                 ways = await ways_for(
@@ -599,6 +602,21 @@ async def run(
                         f"{m.throughput:8.1f} req/s  errors {m.errors}"
                         + (f"  ({m.first_error})" if m.first_error else "")
                     )
+                    if not busy or not way.label.startswith(("dibx ", "neo4j-graphql")):
+                        continue
+                    # Throughput with many clients: only the two GraphQL servers, over HTTP.
+                    m = await measure(
+                        f"{way.label} @{busy}",
+                        op.name,
+                        way.call,
+                        requests=max(args.requests, 4 * busy),
+                        concurrency=busy,
+                        warmup=args.warmup,
+                        max_seconds=args.max_seconds,
+                        pids=pids,
+                    )
+                    measurements.append(m)
+                    log(f"{op.name:9} {m.way:18} {m.throughput:8.1f} req/s at {busy} clients")
         result["operations"] = {op.name: op.title for op in ops}
         result["documents"] = {
             op.name: {
@@ -659,6 +677,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--suppliers", type=int, default=20_000, help="synthetic graph size")
     p.add_argument("--requests", type=int, default=200, help="measured requests per cell")
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    p.add_argument(
+        "--busy-clients",
+        type=int,
+        default=16,
+        help="also measure the GraphQL servers' throughput at this many clients (0: off)",
+    )
     p.add_argument("--warmup", type=int, default=None, help="default: max(20, requests/5)")
     p.add_argument("--max-seconds", type=float, default=60.0, help="cap per measured cell")
     p.add_argument("--budget", type=float, default=20 * 60.0, help="cap on all measuring")
@@ -678,7 +702,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tx-memory", default=os.environ.get("DIBX_NEO4J_TX_MEMORY", "512m"))
     p.add_argument("--nations", default="USA,GBR", help="caller nations for dibx and checks")
     p.add_argument("--ways", default=",".join(ALL_WAYS))
-    p.add_argument("--ops", default="list,tree,providers,count")
+    p.add_argument("--ops", default="list,tree,providers,count,page,chain")
     p.add_argument("--max-depth", type=int, default=12, help="DIBX_MAX_DEPTH for the app")
     p.add_argument("--profile", type=int, default=100, help="profiled requests per op (0: off)")
     p.add_argument("--out", type=Path, default=RESULTS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -97,7 +98,7 @@ async def _seed(
 
 def _serve(args: argparse.Namespace) -> int:
     from dibx import logs
-    from dibx.app import startup
+    from dibx.app import startup, workers
 
     settings = _settings()
     # From here on every line is a JSON log line on stderr; stdout is left to the audit sink
@@ -106,6 +107,7 @@ def _serve(args: argparse.Namespace) -> int:
     # Everything read from files is checked before Neo4j starts: nothing is left running.
     try:
         startup.preflight(settings)
+        workers.check(settings, args.workers)
     except config.ConfigError as exc:
         log.error("cannot_start", error=f"dibx: cannot start: {exc}")
         return 2
@@ -124,11 +126,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run_service(args: argparse.Namespace, settings: config.Settings, uri: str) -> int:
-    import uvicorn
-
-    from dibx.app import build_runtime, create_app
-    from dibx.app.shutdown import DrainingServer
-
     if args.demo:
         code = asyncio.run(
             _seed(
@@ -146,27 +143,27 @@ def _run_service(args: argparse.Namespace, settings: config.Settings, uri: str) 
             return code
     if not settings.neo4j_uri:
         settings = config.load({**_env(), "DIBX_NEO4J_URI": uri})
+    if args.workers > 1:
+        from dibx.app import workers
+
+        # Neo4j runs once (started above or configured); each worker builds its own runtime
+        # from the environment, so the workers get its URI there.
+        os.environ["DIBX_NEO4J_URI"] = uri
+        log.info(
+            banner(settings),
+            url=f"http://{settings.host}:{settings.port}/graphql",
+            workers=args.workers,
+        )
+        return workers.supervise(settings, args.workers)
+    from dibx.app.workers import server
+
     try:
-        runtime = build_runtime(settings)
+        single = server(settings)
     except Exception as exc:  # noqa: BLE001 - start-up errors are reported, not traced
         log.error("cannot_start", error=f"dibx: cannot start: {exc}")
         return 2
     log.info(banner(settings), url=f"http://{settings.host}:{settings.port}/graphql")
-    # log_config=None: uvicorn's loggers keep no handlers of their own, their lines reach
-    # the JSON handler set up by dibx.logs.
-    server = DrainingServer(
-        uvicorn.Config(
-            create_app(runtime),
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            log_level=settings.log_level,
-            timeout_graceful_shutdown=settings.shutdown.grace_s,
-        ),
-        drain=runtime.drain,
-        delay_s=settings.shutdown.drain_delay_s,
-    )
-    server.run()
+    single.run()
     return 0
 
 
@@ -191,8 +188,6 @@ def _leave_neo4j(settings: config.Settings, started_here: bool) -> None:
 
 
 def _env() -> dict[str, str]:
-    import os
-
     return dict(os.environ)
 
 
@@ -327,6 +322,12 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the API (starts the embedded Neo4j if no URI is set)")
     serve.add_argument(
         "--demo", action="store_true", help="load reference and demo data into an empty database"
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="API processes on the port (one Neo4j; see dibx.app.workers)",
     )
     serve.set_defaults(func=_serve)
 

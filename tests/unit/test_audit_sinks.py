@@ -7,6 +7,7 @@ Local sockets stand in for the syslog receiver; a port nobody listens on for a d
 from __future__ import annotations
 
 import json
+import multiprocessing
 import re
 import socket
 import threading
@@ -135,3 +136,33 @@ def test_the_audit_goes_to_a_file_under_the_data_dir_by_default(tmp_path: Path) 
 )
 def test_audit_sink_settings_that_are_accepted(spec: str) -> None:
     assert config.load({"DIBX_AUDIT_SINK": spec}).audit_sink == spec
+
+
+# -- several processes, one file --------------------------------------------------------------
+
+
+def _append(path: str, writer: int, count: int) -> None:
+    """One worker's records: sizes from a few bytes to far past any write buffer."""
+    sink = FileSink(Path(path))
+    for i in range(count):
+        sink.write({"writer": writer, "i": i, "pad": chr(97 + writer) * (1 + (i * 7919) % 300_000)})
+
+
+def test_processes_appending_to_one_file_never_interleave(tmp_path: Path) -> None:
+    """The workers of `dibx serve --workers N` share the audit file: every line must stay
+    one whole record, however long, whatever the others write at the same time."""
+    path = tmp_path / "audit.jsonl"
+    writers, count = 4, 30
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=_append, args=(str(path), w, count)) for w in range(writers)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+    assert [p.exitcode for p in procs] == [0] * writers
+    seen: dict[int, list[int]] = {w: [] for w in range(writers)}
+    for line in path.read_bytes().split(b"\n")[:-1]:
+        record = json.loads(line)  # a torn or interleaved line does not parse
+        assert set(record["pad"]) == {chr(97 + record["writer"])}
+        seen[record["writer"]].append(record["i"])
+    assert seen == {w: list(range(count)) for w in range(writers)}

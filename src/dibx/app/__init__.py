@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import structlog
-from prometheus_client import Counter, generate_latest
+from prometheus_client import Counter
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -235,7 +235,7 @@ def create_app(
                 return Response(
                     status_code=401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'}
                 )
-        return Response(generate_latest(observed.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(observed.scrape(), media_type=CONTENT_TYPE_LATEST)
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),

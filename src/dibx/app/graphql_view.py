@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import re
 import uuid
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import structlog
 from cross_web import HTTPException
 from graphql import FieldNode, GraphQLError, get_operation_ast, parse
@@ -114,7 +114,7 @@ class Operation:
 
 async def _operation(request: Request, inline_bytes: int) -> Operation:
     try:
-        body = json.loads(await request.body())
+        body = orjson.loads(await request.body())
     except (ValueError, RecursionError):  # strawberry's parse answers these with a 400
         return Operation()
     if not isinstance(body, dict):
@@ -311,10 +311,16 @@ class DibxGraphQL(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         try:
-            return json.loads(data)
+            # orjson: several times faster than json, and it refuses nesting past 1024 levels
+            # with a JSONDecodeError (the same error strawberry answers with a 400).
+            return orjson.loads(data)
         except RecursionError:
             # Python's parser recurses per level: deep nesting would end in a plain 500.
             raise HTTPException(400, "The request body is nested too deeply.") from None
+
+    def encode_json(self, data: object) -> bytes:
+        # The same compact JSON as json.dumps(separators=(",", ":")), several times faster.
+        return orjson.dumps(data)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal: Principal = request.state.principal

@@ -5,21 +5,29 @@ routes are the known paths or `other`, GraphQL operation names are the first
 `MAX_OPERATIONS` distinct names seen (then `other`; unnamed ones `anonymous`, requests
 refused before their document was read `unknown`), and rejection reasons a fixed set. The
 process and GC collectors of prometheus_client come along (memory, CPU, open files,
-collections). Each API process has its own registry: Prometheus scrapes every replica
-(one worker per replica; several workers per process would need the client's multiprocess
-mode).
+collections). Each API process has its own registry: Prometheus scrapes every replica.
+
+Several workers behind one port (`dibx serve --workers N`): a scrape reaches one worker, so
+the workers share their counters and histograms through the client's multiprocess mode
+(PROMETHEUS_MULTIPROC_DIR, set by the supervisor, fresh per start): /metrics answers their
+sums over every worker. What is read at scrape time (the process, platform and GC
+collectors, `dibx_cypher_queries_total`, `dibx_heavy_work`) can only describe the worker
+that answers: those series carry its `worker` label (pid), so they are never mistaken for
+the node's totals.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.gc_collector import GCCollector
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
@@ -72,13 +80,53 @@ class _QueryCounts(Collector):
         yield family
 
 
+class _ThisWorker(Collector):
+    """Scrape-time values of the worker answering, labelled with its pid (several workers)."""
+
+    def __init__(self, stats: Callable[[], QueryStats], heavy_held: Callable[[], int]) -> None:
+        self.stats, self.heavy_held = stats, heavy_held
+        self.worker = str(os.getpid())
+
+    def collect(self) -> Iterable[Metric]:
+        stats = self.stats()
+        queries = CounterMetricFamily(
+            "dibx_cypher_queries",
+            "Cypher queries sent to Neo4j by the worker answering",
+            labels=["kind", "worker"],
+        )
+        queries.add_metric(["read", self.worker], stats.reads)
+        queries.add_metric(["write", self.worker], stats.writes)
+        yield queries
+        heavy = GaugeMetricFamily(
+            "dibx_heavy_work",
+            "Heavy operations holding a slot of the worker answering now",
+            labels=["worker"],
+        )
+        heavy.add_metric([self.worker], self.heavy_held())
+        yield heavy
+
+
+def multiprocess() -> bool:
+    """Workers share their metrics (the supervisor of `dibx serve --workers N` set it up)."""
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
 class Metrics:
     def __init__(self, stats: Callable[[], QueryStats], heavy_held: Callable[[], int]) -> None:
         self.registry = registry = CollectorRegistry()
-        ProcessCollector(registry=registry)
-        PlatformCollector(registry=registry)
-        GCCollector(registry=registry)
-        registry.register(_QueryCounts(stats))
+        self.shared = multiprocess()
+        if self.shared:
+            # What /metrics answers: every worker's counters and histograms, summed, and the
+            # scrape-time values of this worker under its own label.
+            self.exposed = CollectorRegistry()
+            MultiProcessCollector(self.exposed)  # type: ignore[no-untyped-call]
+            self.exposed.register(_ThisWorker(stats, heavy_held))
+        else:
+            self.exposed = registry
+            ProcessCollector(registry=registry)
+            PlatformCollector(registry=registry)
+            GCCollector(registry=registry)
+            registry.register(_QueryCounts(stats))
         self.http_requests = Counter(
             "dibx_http_requests", "HTTP requests answered", ["route", "status"], registry=registry
         )
@@ -118,11 +166,15 @@ class Metrics:
             "Audit records the sink could not take (each refused its request or write)",
             registry=registry,
         )
-        Gauge(
-            "dibx_heavy_work", "Heavy operations holding a slot now", registry=registry
-        ).set_function(heavy_held)
+        if not self.shared:
+            Gauge(
+                "dibx_heavy_work", "Heavy operations holding a slot now", registry=registry
+            ).set_function(heavy_held)
         self._operations: set[str] = set()
         self._lock = threading.Lock()
+
+    def scrape(self) -> bytes:
+        return generate_latest(self.exposed)
 
     def route(self, path: str) -> str:
         return path if path in ROUTES else "other"

@@ -255,10 +255,9 @@ def _kept(sup: str, nat: str) -> str:
     return "false"
 
 
-def _groups(cap: str, *, removed: OfferTest = _kept, trl: bool = False) -> str:
-    """Offers aggregated per (nation, removed) in Cypher: counts, released capacity and its
-    squares, and the distinct markings of everything counted (released fields only)."""
-    edge, sup, nat, amount, out = (f"{cap}_g{x}" for x in ("p", "s", "n", "a", "r"))
+def _aggregate(edge: str, sup: str, nat: str, amount: str, out: str, *, trl: bool) -> str:
+    """Offers grouped per (nation, removed): counts, released capacity and its squares, and
+    the distinct markings of everything counted (released fields only)."""
     trl_marking = (
         f"+ collect(DISTINCT CASE WHEN {released(edge, 'PROVIDES', 'trl')} "
         f"THEN {marking_in_force(edge, 'PROVIDES', 'trl')} END) "
@@ -266,10 +265,6 @@ def _groups(cap: str, *, removed: OfferTest = _kept, trl: bool = False) -> str:
         else ""
     )
     return (
-        f"COLLECT {{ {_provides(cap, edge, sup)}"
-        f"WITH {edge}, {sup}, {_nation(sup)} AS {nat}, {_amount(edge)} AS {amount} "
-        f"WITH {edge}, {sup}, {nat}, {amount}, "
-        f"{removed(sup, nat)} AS {out} "
         f"WITH {nat}[0] AS nation, {out} AS removed, count(*) AS providers, "
         f"count({amount}) AS known, sum({amount}) AS capacity, "
         f"sum({amount} * {amount}) AS squares, "
@@ -280,21 +275,51 @@ def _groups(cap: str, *, removed: OfferTest = _kept, trl: bool = False) -> str:
         f"{trl_marking}"
         f"+ collect(DISTINCT {nat}[1]) + collect(DISTINCT {nat}[2]) AS markings "
         "RETURN {nation: nation, removed: removed, providers: providers, known: known, "
-        "capacity: capacity, squares: squares, markings: markings} }"
+        "capacity: capacity, squares: squares, markings: markings}"
     )
 
 
-def _ranked(cap: str, where: RankTest, limit: str) -> str:
-    """The first offers by released capacity (unknown last), then TRL, then key."""
-    edge, sup, nat, amount, trl = (f"{cap}_r{x}" for x in ("p", "s", "n", "a", "t"))
+def _groups(cap: str, *, removed: OfferTest = _kept, trl: bool = False) -> str:
+    """Offers aggregated per (nation, removed) in Cypher (see `_aggregate`)."""
+    edge, sup, nat, amount, out = (f"{cap}_g{x}" for x in ("p", "s", "n", "a", "r"))
     return (
         f"COLLECT {{ {_provides(cap, edge, sup)}"
+        f"WITH {edge}, {sup}, {_nation(sup)} AS {nat}, {_amount(edge)} AS {amount} "
+        f"WITH {edge}, {sup}, {nat}, {amount}, "
+        f"{removed(sup, nat)} AS {out} "
+        f"{_aggregate(edge, sup, nat, amount, out, trl=trl)} }}"
+    )
+
+
+def _groups_and_ranked(
+    cap: str, *, removed: OfferTest, where: RankTest, limit: str, trl: bool
+) -> str:
+    """`{_groups(cap)} AS groups, {_ranked(cap)} AS offers` in one pass over the offers.
+
+    Both need every visible offer with the nation its supplier is seen in; the match, its
+    release checks and that lookup are most of the cost on a capability with thousands of
+    providers. Done once into a list, the aggregate and the ranking each read the list (the
+    two separate subqueries matched, checked and looked up everything twice).
+    """
+    edge, sup, nat, amount, rank, out, row, seen = (
+        f"{cap}_o{x}" for x in ("p", "s", "n", "a", "t", "r", "o", "l")
+    )
+    unwound = (
+        f"UNWIND {seen} AS {row} WITH {row}.p AS {edge}, {row}.s AS {sup}, {row}.n AS {nat}, "
+        f"{row}.a AS {amount}, {row}.t AS {rank}, {row}.r AS {out} "
+    )
+    return (
+        f"CALL ({cap}) {{ {_provides(cap, edge, sup)}"
         f"WITH {edge}, {sup}, {_nation(sup)} AS {nat}, {_amount(edge)} AS {amount}, "
-        f"{_amount(edge, 'trl')} AS {trl} "
-        f"WHERE {where(sup, nat, amount)} "
-        f"WITH {edge}, {sup}, {amount}, {trl} "
-        f"ORDER BY {amount} IS NULL, {amount} DESC, {trl} IS NULL, {trl} DESC, {sup}.id "
-        f"LIMIT {limit} RETURN {_offer(edge, sup, control=False)} }}"
+        f"{_amount(edge, 'trl')} AS {rank} "
+        f"RETURN collect({{p: {edge}, s: {sup}, n: {nat}, a: {amount}, t: {rank}, "
+        f"r: {removed(sup, nat)}}}) AS {seen} }} "
+        f"RETURN {_capability(cap)}, "
+        f"COLLECT {{ {unwound}{_aggregate(edge, sup, nat, amount, out, trl=trl)} }} AS groups, "
+        f"COLLECT {{ {unwound}WITH * WHERE {where(sup, nat, amount)} "
+        f"WITH {edge}, {sup}, {amount}, {rank} "
+        f"ORDER BY {amount} IS NULL, {amount} DESC, {rank} IS NULL, {rank} DESC, {sup}.id "
+        f"LIMIT {limit} RETURN {_offer(edge, sup, control=False)} }} AS offers"
     )
 
 
@@ -375,11 +400,14 @@ _CAPACITY_BY_NATION = _written(
 _IMPACT = _written(
     "UNWIND $keys AS key MATCH (cap:Capability {id: key}) "
     f"WHERE {visible('cap', 'Capability')} "
-    f"RETURN {_capability('cap')}, {_groups('cap', removed=_removed)} AS groups, "
-    + _ranked(
-        "cap", lambda sup, nat, _: f"NOT {_removed(sup, nat)} AND {nat}[0] IN $allied", "$first"
+    + _groups_and_ranked(
+        "cap",
+        removed=_removed,
+        where=lambda sup, nat, _: f"NOT {_removed(sup, nat)} AND {nat}[0] IN $allied",
+        limit="$first",
+        trl=False,
     )
-    + " AS offers ORDER BY key"
+    + " ORDER BY key"
 )
 
 # Per capability: the first allied candidates with capacity to spare (or unknown), and the
@@ -387,16 +415,17 @@ _IMPACT = _written(
 _CANDIDATES = _written(
     "UNWIND $keys AS key MATCH (cap:Capability {id: key}) "
     f"WHERE {visible('cap', 'Capability')} "
-    f"RETURN {_capability('cap')}, {_groups('cap', trl=True)} AS groups, "
-    + _ranked(
+    + _groups_and_ranked(
         "cap",
-        lambda sup, nat, amount: (
+        removed=_kept,
+        where=lambda sup, nat, amount: (
             f"NOT {sup}.id IN $exclude AND {nat}[0] IN $allied "
             f"AND ({amount} IS NULL OR {amount} > 0)"
         ),
-        "$first",
+        limit="$first",
+        trl=True,
     )
-    + " AS offers ORDER BY key"
+    + " ORDER BY key"
 )
 
 _TRADE = _written(
