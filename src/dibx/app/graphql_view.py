@@ -44,6 +44,7 @@ from dibx.errors import Busy, TimedOut, Unavailable
 from dibx.graph.driver import current_request_id, request_context
 from dibx.schema.context import Context, Services
 from dibx.schema.extensions import INSUFFICIENT_SCOPE
+from dibx.schema.fastpath import CompiledResponses
 from dibx.services.audit import AuditError, AuditSink, WriteAudit
 from dibx.services.budget import RequestBudget
 from dibx.services.directory import Directory
@@ -186,6 +187,8 @@ class DibxGraphQL(GraphQL[Context, None]):
             threshold=max_body_bytes, concurrency=1, wait_s=0.0
         )
         self.limits = limits
+        # Queries of compiled reads are answered without the executor (dibx.schema.fastpath).
+        self.compiled = CompiledResponses(schema)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Every transaction of the request carries its id (the caller's X-Request-Id if sane).
@@ -284,6 +287,25 @@ class DibxGraphQL(GraphQL[Context, None]):
             message = "the database is unavailable; try again shortly"
             reply = _error(503, SERVICE_UNAVAILABLE, message, retry_after=RETRY_AFTER_S)
         await reply(scope, replayed, send)
+
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: Any,
+    ) -> ExecutionResult:
+        if request_adapter.method == "POST":
+            answered = await self.compiled.answer(
+                request_data.query, request_data.variables, request_data.operation_name, context
+            )
+            if answered is not None:
+                return answered
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
 
     def _who(self, principal: Principal) -> dict[str, Any]:
         """The head of every request's audit record: when, and who acted for which nation."""
