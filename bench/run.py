@@ -272,9 +272,11 @@ class CompiledCapture:
         self.captured: list[tuple[LiteralString, dict[str, Any]]] = []
         original = self.graph.read
 
-        async def read(query: LiteralString, params: Any = None) -> list[dict[str, Any]]:
+        async def read(
+            query: LiteralString, params: Any = None, **kw: Any
+        ) -> list[dict[str, Any]]:
             self.captured.append((query, dict(params or {})))
-            return await original(query, params)
+            return await original(query, params, **kw)
 
         self.graph.read = read  # type: ignore[method-assign]
 

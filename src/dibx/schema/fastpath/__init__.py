@@ -41,6 +41,7 @@ class CompiledResponses:
         self.plans: OrderedDict[tuple[str, str | None], _Plan] = OrderedDict()
         self.shape = ShapeErrors(suggestions=getattr(schema, "suggestions", True))
         self.enabled = True
+        self.answered = 0  # requests this path answered (for metrics and tests)
 
     def _plan(self, query: str, document: Any, operation_name: str | None) -> _Plan:
         key = (hashlib.sha256(query.encode()).hexdigest(), operation_name)
@@ -91,6 +92,7 @@ class CompiledResponses:
         plan, coerced = found
         execution = Execution(self.schema._schema, plan.operation, plan.fragments, coerced, context)
         data = await execution.run()
+        self.answered += 1
         errors: list[GraphQLError] | None = None
         if execution.errors:
             self.schema.process_errors(execution.errors)
