@@ -25,7 +25,7 @@ from strawberry.types import ExecutionResult
 from dibx.schema.cost import operation_cost
 from dibx.schema.extensions import ShapeErrors, releasability
 from dibx.schema.fastpath.coverage import Covered, coverage
-from dibx.schema.fastpath.execute import Execution
+from dibx.schema.fastpath.execute import Call, Execution
 
 log = structlog.get_logger("dibx.fastpath")
 _Plan = Covered | str
@@ -42,6 +42,7 @@ class CompiledResponses:
         self.shape = ShapeErrors(suggestions=getattr(schema, "suggestions", True))
         self.enabled = True
         self.answered = 0  # requests this path answered (for metrics and tests)
+        self.calls: dict[int, Call] = {}  # how each schema field's resolver is called
 
     def _plan(self, query: str, document: Any, operation_name: str | None) -> _Plan:
         key = (hashlib.sha256(query.encode()).hexdigest(), operation_name)

@@ -43,8 +43,43 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_directive_values
 from graphql.pyutils import Path, Undefined, gather_with_cancel, inspect
 from graphql.type.definition import GraphQLResolveInfoHelpers
+from strawberry.types import Info
+
+from dibx.schema.fastpath.coverage import strawberry_field
 
 Grouped = dict[str, list[FieldNode]]
+
+
+class Call:
+    """How to call a nested field's resolver function directly, as strawberry's wrapper
+    would (`strawberry.schema.schema_converter`): the source as `self` or as its `root` /
+    `parent` parameter, the Info where asked for, the arguments by their Python names."""
+
+    __slots__ = ("arguments", "definition", "function", "info", "python_name", "root", "source")
+
+    def __init__(self, field: GraphQLField) -> None:
+        definition = strawberry_field(field)
+        assert definition is not None  # covered fields are strawberry's (`coverage`)
+        self.definition = definition
+        self.python_name = definition.python_name
+        resolver = definition.base_resolver
+        self.function: Any = None if resolver is None else resolver.wrapped_func
+        self.source = bool(resolver and resolver.self_parameter)
+        self.root = [
+            p.name
+            for p in (
+                resolver and resolver.root_parameter,
+                resolver and resolver.parent_parameter,
+            )
+            if p
+        ]
+        info = resolver.info_parameter if resolver is not None else None
+        self.info = info.name if info is not None else None
+        # strawberry made the schema's arguments from these, in this order.
+        self.arguments = {
+            name: argument.python_name
+            for name, argument in zip(field.args, definition.arguments, strict=True)
+        }
 
 
 def _track(_: Any) -> None:
@@ -72,8 +107,14 @@ class Execution:
         fragments: dict[str, FragmentDefinitionNode],
         variables: VariableValues,
         context: Any,
+        calls: dict[int, Call] | None = None,
     ) -> None:
         self.schema = schema
+        # Per schema field (by identity: the schema outlives it), kept across requests.
+        self.calls: dict[int, Call] = {} if calls is None else calls
+        # Per field node or list of them: the same for every object of a list.
+        self._arguments: dict[int, dict[str, Any]] = {}
+        self._grouped: dict[tuple[str, int], Grouped] = {}
         self.operation = operation
         self.fragments = fragments
         self.variables = variables
@@ -129,11 +170,15 @@ class Execution:
         return grouped
 
     def _subfields(self, runtime: GraphQLObjectType, nodes: list[FieldNode]) -> Grouped:
-        grouped: Grouped = {}
-        visited: set[str] = set()
-        for node in nodes:
-            if node.selection_set is not None:
-                self.collect(runtime, node.selection_set, grouped, visited)
+        key = (runtime.name, id(nodes))
+        grouped = self._grouped.get(key)
+        if grouped is None:
+            grouped = {}
+            visited: set[str] = set()
+            for node in nodes:
+                if node.selection_set is not None:
+                    self.collect(runtime, node.selection_set, grouped, visited)
+            self._grouped[key] = grouped
         return grouped
 
     # -- resolving ---------------------------------------------------------------------
@@ -162,6 +207,25 @@ class Execution:
             _HELPERS,
         )
 
+    def _args(self, field: GraphQLField, nodes: list[FieldNode]) -> dict[str, Any]:
+        if not field.args:
+            return {}
+        found = self._arguments.get(id(nodes))
+        if found is None:
+            found = self._arguments[id(nodes)] = get_argument_values(
+                field, nodes[0], self.variables
+            )
+        return found
+
+    def _resolve_root(
+        self, field: GraphQLField, nodes: list[FieldNode], parent: GraphQLObjectType, path: Path
+    ) -> Any:
+        """A root field through strawberry's own resolver: argument conversion and all."""
+        args = get_argument_values(field, nodes[0], self.variables) if field.args else {}
+        resolve = field.resolve
+        assert resolve is not None  # strawberry gives every field its resolver
+        return resolve(None, self._info(field, nodes, parent, path), **args)
+
     def _resolve(
         self,
         field: GraphQLField,
@@ -170,10 +234,20 @@ class Execution:
         source: Any,
         path: Path,
     ) -> Any:
-        args = get_argument_values(field, nodes[0], self.variables) if field.args else {}
-        resolve = field.resolve
-        assert resolve is not None  # strawberry gives every field its resolver
-        return resolve(source, self._info(field, nodes, parent, path), **args)
+        call = self.calls.get(id(field))
+        if call is None:
+            call = self.calls[id(field)] = Call(field)
+        if call.function is None:
+            return getattr(source, call.python_name)
+        kwargs = {call.arguments[k]: v for k, v in self._args(field, nodes).items()}
+        for name in call.root:
+            kwargs[name] = source
+        if call.info is not None:
+            raw = self._info(field, nodes, parent, path)
+            kwargs[call.info] = Info(_raw_info=raw, _field=call.definition)
+        if call.source:
+            return call.function(source, **kwargs)
+        return call.function(**kwargs)
 
     def _field_error(
         self, raw: Exception, return_type: GraphQLOutputType, nodes: list[FieldNode], path: Path
@@ -277,7 +351,7 @@ class Execution:
         self, field: GraphQLField, nodes: list[FieldNode], query: GraphQLObjectType, path: Path
     ) -> Any:
         try:
-            value = await self._resolve(field, nodes, query, None, path)
+            value = await self._resolve_root(field, nodes, query, path)
             return self.complete(field.type, nodes, query, path, value)
         except Exception as raw:  # noqa: BLE001 - as the executor handles a root field
             self._field_error(raw, field.type, nodes, path)
