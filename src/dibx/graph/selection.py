@@ -8,6 +8,7 @@ arguments share a result and the resolver can find its data without knowing the 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -18,7 +19,13 @@ from typing import Any
 def result_key(field: str, args: Mapping[str, Any]) -> str:
     if not args:
         return field
-    canonical = json.dumps({k: str(v) for k, v in sorted(args.items())}, sort_keys=True)
+    return _hashed_key(field, tuple(sorted((k, str(v)) for k, v in args.items())))
+
+
+@functools.lru_cache(maxsize=4096)
+def _hashed_key(field: str, args: tuple[tuple[str, str], ...]) -> str:
+    # Looked up once per relation of every object of a response: the hash is remembered.
+    canonical = json.dumps(dict(args), sort_keys=True)
     return f"{field}_{hashlib.sha1(canonical.encode()).hexdigest()[:10]}"  # noqa: S324
 
 
