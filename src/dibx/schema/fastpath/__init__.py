@@ -92,7 +92,12 @@ class CompiledResponses:
             return None
         plan, coerced = found
         execution = Execution(self.schema._schema, plan.operation, plan.fragments, coerced, context)
-        data = await execution.run()
+        try:
+            roots = execution.roots()
+        except Exception:  # nothing has run: the executor answers instead
+            log.warning("compiled_response_fallback", reason="root fields", exc_info=True)
+            return None
+        data = await execution.run(roots)
         self.answered += 1
         errors: list[GraphQLError] | None = None
         if execution.errors:

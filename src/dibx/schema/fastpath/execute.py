@@ -357,10 +357,15 @@ class Execution:
             self._field_error(raw, field.type, nodes, path)
             return None
 
-    async def run(self) -> dict[str, Any] | None:
+    def roots(self) -> Grouped:
+        """The root fields to run, by response key (nothing has run yet)."""
         query = self.schema.query_type
         assert query is not None
-        grouped = self.collect(query, self.operation.selection_set, {}, set())
+        return self.collect(query, self.operation.selection_set, {}, set())
+
+    async def run(self, grouped: Grouped) -> dict[str, Any] | None:
+        query = self.schema.query_type
+        assert query is not None
         data: dict[str, Any] = {}
         pending: dict[str, Any] = {}
         for key, nodes in grouped.items():
