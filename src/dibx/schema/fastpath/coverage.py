@@ -23,6 +23,7 @@ from graphql import (
     GraphQLField,
     GraphQLInterfaceType,
     GraphQLObjectType,
+    GraphQLScalarType,
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
@@ -30,7 +31,6 @@ from graphql import (
     SelectionSetNode,
     get_named_type,
     get_operation_ast,
-    is_leaf_type,
 )
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
@@ -74,8 +74,10 @@ def _plain(field: GraphQLField) -> str | None:
     if definition.is_async:
         return "an asynchronous field"
     for argument in field.args.values():
-        if not is_leaf_type(get_named_type(argument.type)):
-            return "a field with an input-object argument"
+        # Scalars reach the resolver as graphql-core coerced them; strawberry converts
+        # enums and input objects, which this path does not.
+        if not isinstance(get_named_type(argument.type), GraphQLScalarType):
+            return "a field with an argument that is not a scalar"
     return None
 
 
