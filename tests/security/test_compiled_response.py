@@ -183,16 +183,28 @@ def canonical(reply: Reply, roots: int) -> str:
     return json.dumps({"status": reply.status, "body": body}, sort_keys=True)
 
 
+# A read stopped by the database's time limit (a loaded test machine) says nothing about
+# either path: the pair is asked again.
+_ENVIRONMENT = {"TIMEOUT", "SERVICE_UNAVAILABLE"}
+
+
+def _environmental(reply: Reply) -> bool:
+    return any((e.get("extensions") or {}).get("code") in _ENVIRONMENT for e in reply.errors)
+
+
 async def both(
     api: Api, document: str, variables: dict[str, Any], nation: str, attributes: Any = ()
 ) -> tuple[Reply, Reply, int]:
     """The executor's reply, the path's reply, and how many requests the path answered."""
     compiled: CompiledResponses = api.app.state.compiled
-    compiled.enabled = False
-    executed = await api.query(document, variables, nation=nation, attributes=attributes)
-    compiled.enabled = True
-    before = compiled.answered
-    answered = await api.query(document, variables, nation=nation, attributes=attributes)
+    for _ in range(3):
+        compiled.enabled = False
+        executed = await api.query(document, variables, nation=nation, attributes=attributes)
+        compiled.enabled = True
+        before = compiled.answered
+        answered = await api.query(document, variables, nation=nation, attributes=attributes)
+        if not (_environmental(executed) or _environmental(answered)):
+            break
     return executed, answered, compiled.answered - before
 
 
@@ -205,14 +217,11 @@ async def test_compiled_path_answers_as_the_executor_does(
     await api.load(b.dataset())
     await api.load(graph)
     schema = api.app.state.compiled.schema._schema
-    taken = 0
     for _ in range(DOCUMENTS_PER_GRAPH):
         document, variables, roots = data.draw(documents(schema, graph))
         executed, answered, used = await both(api, document, variables, nation, attributes)
         assert canonical(executed, roots) == canonical(answered, roots), document
-        taken += used
-    # Only a whole-request refusal (the request budget) may leave a document to the executor.
-    assert taken >= DOCUMENTS_PER_GRAPH - 1
+        assert used == 1, document  # every drawn document is one the path answers
 
 
 PROBE = """query Probe { suppliers(first: 2) { totalCount edges { cursor node {
@@ -259,12 +268,20 @@ async def test_the_differential_check_catches_a_planted_difference(
     assert "planted" in canonical(answered, 1)
 
 
+# Two of these (10,100 records each) are over the request budget of 20,000 together.
+OVER_BUDGET = "ROOT: suppliers(first: 100) { nodes { capabilities(first: 100) { nodes { key } } } }"
+
+
 @pytest.mark.parametrize(
     ("document", "reason"),
     [
         ("{ viewer { nation } }", "the root field viewer"),
         ("{ __schema { queryType { name } } }", "introspection"),
         ('{ concentration(capability: "Q2FwYWJpbGl0eTpjMA") { __typename } }', "the root field"),
+        (
+            "{ " + OVER_BUDGET.replace("ROOT", "a") + OVER_BUDGET.replace("ROOT", "b") + " }",
+            "request over its budget",
+        ),
     ],
 )
 async def test_uncovered_operations_fall_back_and_say_so(
@@ -281,7 +298,7 @@ async def test_uncovered_operations_fall_back_and_say_so(
     assert len(fallbacks) == 1
     assert fallbacks[0]["log_level"] == "debug"
     assert fallbacks[0]["reason"].startswith(reason)
-    assert reply.status == 200
+    assert reply.status < 500
 
 
 async def test_a_mutation_falls_back(api: Api) -> None:

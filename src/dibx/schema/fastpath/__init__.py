@@ -78,8 +78,10 @@ class CompiledResponses:
         if isinstance(coerced, list):
             return "variables do not coerce"
         cost = operation_cost(schema, plan.operation, plan.fragments, coerced, context.directory)
-        if cost is None or cost > context.budget.max_cost:
-            return "request over its budget, or root arguments the field will refuse"
+        # As `RequestCost` decides: None (a root field's arguments are wrong) runs, and the
+        # field reports what is wrong; over the budget, the executor refuses the request.
+        if cost is not None and cost > context.budget.max_cost:
+            return "request over its budget"
         return plan, coerced
 
     async def answer(
