@@ -302,7 +302,7 @@ async def test_uncovered_operations_fall_back_and_say_so(
 
 
 async def test_a_mutation_falls_back(api: Api) -> None:
-    document = 'mutation { escalateChallenge(id: "x") { id } }'
+    document = 'mutation { escalateChallenge(id: "x", reason: "overdue") { id } }'
     await api.query(document, scopes=("marking:challenge",))
     with structlog.testing.capture_logs() as logs:
         reply = await api.query(document, scopes=("marking:challenge",))
