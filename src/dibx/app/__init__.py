@@ -278,6 +278,7 @@ def create_app(
     app.state.heavy = heavy  # the process-wide heavy-work gate (operators' and tests' view)
     app.state.request_audit = request_audit  # for refusals outside /graphql (observe.py)
     app.state.limits = limits
+    app.state.compiled = graphql.compiled  # the compiled response path (tests switch it off)
     return app
 
 

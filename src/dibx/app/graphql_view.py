@@ -46,6 +46,7 @@ from dibx.errors import Busy, TimedOut, Unavailable
 from dibx.graph.driver import current_request_id, request_context
 from dibx.schema.context import Context, Services
 from dibx.schema.extensions import INSUFFICIENT_SCOPE
+from dibx.schema.fastpath import CompiledResponses
 from dibx.services.audit import AuditError, AuditSink, WriteAudit
 from dibx.services.budget import RequestBudget
 from dibx.services.directory import Directory
@@ -190,6 +191,8 @@ class DibxGraphQL(GraphQL[Context, None]):
         )
         self.limits = limits
         self.persisted = persisted  # registered documents and APQ (dibx.app.persisted)
+        # Queries of compiled reads are answered without the executor (dibx.schema.fastpath).
+        self.compiled = CompiledResponses(schema)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Every transaction of the request carries its id (the caller's X-Request-Id if sane).
@@ -301,6 +304,25 @@ class DibxGraphQL(GraphQL[Context, None]):
     async def render_graphql_ide(self, request: Request) -> Response:
         # dibx's own GraphiQL (dibx.app.graphiql), never strawberry's page from a CDN.
         return graphiql_page()
+
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: Any,
+    ) -> ExecutionResult:
+        if request_adapter.method == "POST":
+            answered = await self.compiled.answer(
+                request_data.query, request_data.variables, request_data.operation_name, context
+            )
+            if answered is not None:
+                return answered
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
 
     def _who(self, principal: Principal) -> dict[str, Any]:
         """The head of every request's audit record: when, and who acted for which nation."""

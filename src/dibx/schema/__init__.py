@@ -25,7 +25,13 @@ log = structlog.get_logger("dibx.schema")
 
 
 class DibxSchema(strawberry.Schema):
-    """Logs the caller's own mistakes in one line; tracebacks only for our failures."""
+    """Logs the caller's own mistakes in one line; tracebacks only for our failures.
+
+    Carries the documents it validated (`dibx.schema.prepared`) and whether its error
+    messages keep suggestions, for the compiled response path (`dibx.schema.fastpath`)."""
+
+    documents: DocumentCache | None = None
+    suggestions: bool = True
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -67,7 +73,7 @@ def build_schema(
     query = strawberry.type(
         type("Query", roots, {}), description="Reads: the directory, analyses and challenges."
     )
-    return DibxSchema(
+    schema = DibxSchema(
         query=query,
         mutation=Mutation,
         types=list(types.nodes.values()),
@@ -75,3 +81,6 @@ def build_schema(
         scalar_overrides=SCALARS,  # type: ignore[arg-type]
         config=StrawberryConfig(auto_camel_case=True, name_converter=Names()),
     )
+    schema.documents = documents
+    schema.suggestions = introspection
+    return schema

@@ -18,15 +18,17 @@ from graphql import (
     ExecutionResult,
     FragmentDefinitionNode,
     GraphQLError,
+    GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
     get_operation_ast,
 )
-from graphql.execution.values import get_variable_values
+from graphql.execution.values import VariableValues, get_variable_values
 from strawberry.extensions import SchemaExtension
 
 from dibx.errors import DibxError, LimitExceeded
 from dibx.schema.selection import walk
+from dibx.services.directory import Directory
 
 
 @dataclass
@@ -71,22 +73,36 @@ class RequestCost(SchemaExtension):
         variables = get_variable_values(
             schema, operation.variable_definitions or (), self.execution_context.variables or {}
         )
-        if isinstance(variables, list) or schema.query_type is None:  # list: coercion errors
+        if isinstance(variables, list):  # coercion errors
             return None
         fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        try:
-            roots = walk(
-                _Walk(variables, fragments),  # type: ignore[arg-type]
-                operation.selection_set,
-                schema.query_type,
-            )
-            total = 0
-            for root in roots:
-                first = root.arg("first")
-                rows = first if isinstance(first, int) and first > 0 else 1
-                total += rows + context.directory.check_nested(list(root.children), rows)
-        except (DibxError, GraphQLError, KeyError):
-            return None  # the field itself reports what is wrong when it runs
-        return total
+        return operation_cost(schema, operation, fragments, variables, context.directory)
+
+
+def operation_cost(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    variables: VariableValues,
+    directory: Directory,
+) -> int | None:
+    """Records a query's root fields could fetch together, or None when a root field's own
+    arguments are wrong (it reports that itself when it runs)."""
+    if schema.query_type is None:
+        return None
+    try:
+        roots = walk(
+            _Walk(variables, fragments),  # type: ignore[arg-type]
+            operation.selection_set,
+            schema.query_type,
+        )
+        total = 0
+        for root in roots:
+            first = root.arg("first")
+            rows = first if isinstance(first, int) and first > 0 else 1
+            total += rows + directory.check_nested(list(root.children), rows)
+    except (DibxError, GraphQLError, KeyError):
+        return None  # the field itself reports what is wrong when it runs
+    return total

@@ -144,13 +144,18 @@ class Disclosure(SchemaExtension):
         context = self.execution_context.context
         if context is None or not hasattr(context, "disclosure"):
             return {}
-        disclosure = context.disclosure
-        tetragraphs = getattr(context, "tetragraphs", {})
-        return {
-            "releasability": {
-                "banner": disclosure.banner(tetragraphs, context.policy.cui_release_groups),
-                "nation": context.principal.nation,
-                "withheld": [{"path": p, "marking": m} for p, m in disclosure.withheld],
-                "policyVersion": context.policy.version,
-            }
+        return releasability(context)
+
+
+def releasability(context: Any) -> dict[str, Any]:
+    """The response's `extensions`: the banner and the withheld fields of this request."""
+    disclosure = context.disclosure
+    tetragraphs = getattr(context, "tetragraphs", {})
+    return {
+        "releasability": {
+            "banner": disclosure.banner(tetragraphs, context.policy.cui_release_groups),
+            "nation": context.principal.nation,
+            "withheld": [{"path": p, "marking": m} for p, m in disclosure.withheld],
+            "policyVersion": context.policy.version,
         }
+    }
