@@ -45,6 +45,7 @@ from dibx.services.budget import HeavyWork, RequestBudget
 from dibx.services.challenges import ChallengeService
 from dibx.services.directory import Directory
 from dibx.services.memberships import MembershipDirectory
+from dibx.services.stewardship import StewardshipService
 
 log = structlog.get_logger("dibx.app")
 
@@ -113,6 +114,7 @@ def build_runtime(
             due_days=settings.challenge_due_days,
             max_page_size=settings.max_page_size,
         ),
+        stewardship=StewardshipService(graph, checked.policy, model=model),
     )
     return Runtime(
         settings=settings,
