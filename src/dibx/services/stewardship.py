@@ -346,6 +346,18 @@ class StewardshipService:
             errors.append(UserError(path, INVALID, str(exc)))
             return None
 
+    def validate(
+        self, principal: Principal, scope: ReleaseScope, changes: Sequence[Mapping[str, Any]]
+    ) -> list[UserError]:
+        """The errors of `changes` that need no database (types, values, markings, policy,
+        scopes), paths prefixed by the change's index: what a bulk import's dry run checks."""
+        errors: list[UserError] = []
+        for i, change in enumerate(changes):
+            errs: list[UserError] = []
+            self._plan(principal, scope, change, errs)
+            errors += [UserError((str(i), *e.field), e.code, e.message) for e in errs]
+        return errors
+
     # -- running ------------------------------------------------------------------------
 
     async def apply(
