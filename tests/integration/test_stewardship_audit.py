@@ -26,7 +26,6 @@ from tests.support.stewardship import (
     RETIRE_SUPPLIER,
     SET_PROVIDES,
     UPDATE_SUPPLIER,
-    WRITER,
     cid,
     sid,
     supplier_input,
