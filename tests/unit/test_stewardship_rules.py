@@ -137,20 +137,18 @@ def test_missing_required_and_floor_and_scope(loaded: policy.Policy) -> None:
     assert errors(loaded, {"op": "dropSupplier", "input": {}}) == [(("0", "op"), "UNKNOWN_FIELD")]
 
 
-def test_cross_field_rules_of_the_model_apply(loaded: policy.Policy) -> None:
-    provides = {
-        "op": "setProvides",
-        "input": {
-            "supplier": "s",
-            "capability": "c",
-            "marking": "CUI",
-            "fields": {"capacity": {"value": 5.0, "marking": "CUI"}},
-        },
+def test_edge_fields_validate_on_their_own(loaded: policy.Policy) -> None:
+    given: dict[str, Any] = {
+        "supplier": "s",
+        "capability": "c",
+        "marking": "CUI",
+        "fields": {"capacity": {"value": 5.0, "marking": "CUI"}},
     }
+    provides = {"op": "setProvides", "input": given}
     # The capacity-needs-unit rule runs in the transaction (it merges the stored values);
     # here the fields validate on their own.
     assert errors(loaded, provides) == []
-    provides["input"]["expectedVersion"] = 0
+    given["expectedVersion"] = 0
     assert errors(loaded, provides) == [(("0", "expectedVersion"), "INVALID")]
 
 
