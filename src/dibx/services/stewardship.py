@@ -735,7 +735,7 @@ class StewardshipService:
                         UserError(
                             ("key",),
                             FORBIDDEN,
-                            f"only the originator ({cur.origin_nation}) may change this record",
+                            "only the originating nation may change this record",
                         )
                     ]
                 )
@@ -914,8 +914,8 @@ class StewardshipService:
                         UserError(
                             (edge.start_role,),
                             FORBIDDEN,
-                            f"only the originator ({owner.origin_nation}) of the "
-                            f"{edge.start_role} may change its links",
+                            f"only the originating nation of the {edge.start_role} may "
+                            "change its links",
                         )
                     ]
                 )
