@@ -47,6 +47,7 @@ from dibx.services.budget import HeavyWork, RequestBudget
 from dibx.services.challenges import ChallengeService
 from dibx.services.directory import Directory
 from dibx.services.memberships import MembershipDirectory
+from dibx.services.stewardship import StewardshipService
 
 log = structlog.get_logger("dibx.app")
 
@@ -119,6 +120,7 @@ def build_runtime(
             max_page_size=settings.max_page_size,
             cursors=cursors,
         ),
+        stewardship=StewardshipService(graph, checked.policy, model=model),
     )
     return Runtime(
         settings=settings,

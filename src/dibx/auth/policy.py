@@ -22,6 +22,8 @@ from dibx.auth.tokens import is_nation_code
 _KEY = re.compile(r"^[A-Za-z_]+$")
 _ATTRIBUTES = frozenset({"FED", "FEDCON", "GOV", "DL", "EXPORT_AUTH"})
 _ADJUDICATION_KEYS = frozenset({"default_designator", "orgs"})
+_STEWARDSHIP_KEYS = frozenset({"scopes", "floors", "review_days", "steward", "catalogue_steward"})
+_SCOPE = re.compile(r"^[a-z_]+:[a-z_]+$")
 # Every section and the keys it may hold; `None` when its keys are names checked by the
 # section's own rule (model types and fields, nation codes). A new section is one entry here
 # plus its reading in `parse`; any key not listed is a typo and stops the service.
@@ -31,6 +33,7 @@ _SECTIONS: Mapping[str, frozenset[str] | None] = {
     "attributes": None,
     "disclosure": frozenset({"withheld", "conceal"}),
     "adjudication": None,  # checked by parse_adjudication
+    "stewardship": None,  # checked by parse_stewardship
 }
 _TOP_LEVEL = frozenset({"version", *_SECTIONS})
 
@@ -56,6 +59,24 @@ class Adjudication:
         if designator is None or principal.nation != designator or principal.org is None:
             return False
         return principal.org in self.orgs.get(designator, frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class Stewardship:
+    """Who writes what (`dibx.services.stewardship`): the scope each record or edge type
+    needs (a type not listed is written by nobody), marking floors per `<Type>[_<field>]`
+    (a written marking must be at least as restrictive), the review period a marking gets,
+    whether a record is stewarded by its originator's nation or org, and the nation that
+    stewards the capability catalogue (and seeded capabilities)."""
+
+    scopes: Mapping[str, str] = field(default_factory=dict)
+    floors: Mapping[str, markings.Marking] = field(default_factory=dict)
+    review_days: int = 365
+    steward: str = "nation"  # or "org"
+    catalogue_steward: str | None = None
+
+    def scope_for(self, type_name: str) -> str | None:
+        return self.scopes.get(type_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +124,7 @@ class Policy:
     disclose_withheld: bool
     conceal: frozenset[str]
     adjudication: Adjudication = field(default_factory=Adjudication)
+    stewardship: Stewardship = field(default_factory=Stewardship)
 
     def scope_for(
         self, principal: Principal, member_of: Iterable[str], as_of: date
@@ -168,6 +190,63 @@ def parse_adjudication(data: Mapping[str, Any]) -> Adjudication:
             "nobody could decide its challenges"
         )
     return Adjudication(default_designator=designator, orgs=orgs)
+
+
+def parse_stewardship(data: Mapping[str, Any], vocabulary: Vocabulary | None = None) -> Stewardship:
+    """The [stewardship] section; unknown keys, types, fields and malformed markings stop it."""
+    section = _table(data, "stewardship")
+    unknown = set(section) - _STEWARDSHIP_KEYS
+    if unknown:
+        raise PolicyError(
+            f"stewardship: unknown key(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(_STEWARDSHIP_KEYS))}"
+        )
+    scopes_table = section.get("scopes", {})
+    if not isinstance(scopes_table, dict):
+        raise PolicyError("[stewardship.scopes] must be a table")
+    scopes: dict[str, str] = {}
+    for type_name, scope in scopes_table.items():
+        if vocabulary is not None and type_name not in vocabulary.fields:
+            raise PolicyError(
+                f"stewardship.scopes.{type_name}: no record or edge type of that name"
+            )
+        if not isinstance(scope, str) or not _SCOPE.match(scope):
+            raise PolicyError(f"stewardship.scopes.{type_name}: expected a scope like data:write")
+        scopes[type_name] = scope
+    floors_table = section.get("floors", {})
+    if not isinstance(floors_table, dict):
+        raise PolicyError("[stewardship.floors] must be a table")
+    floors: dict[str, markings.Marking] = {}
+    for key, text in floors_table.items():
+        if not _KEY.match(key):
+            raise PolicyError(f"stewardship.floors.{key}: keys are <Type> or <Type>_<field>")
+        if vocabulary is not None:
+            try:
+                vocabulary.check_default_key(key)
+            except PolicyError as exc:
+                raise PolicyError(str(exc).replace("defaults.", "stewardship.floors.")) from None
+        if not isinstance(text, str):
+            raise PolicyError(f"stewardship.floors.{key}: expected a marking string")
+        try:
+            floors[key] = markings.parse(text)
+        except markings.MarkingError as exc:
+            raise PolicyError(f"stewardship.floors.{key}: {exc}") from None
+    days = section.get("review_days", 365)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3660:
+        raise PolicyError("stewardship.review_days must be a whole number of days, 1-3660")
+    steward = section.get("steward", "nation")
+    if steward not in ("nation", "org"):
+        raise PolicyError('stewardship.steward must be "nation" or "org"')
+    catalogue = section.get("catalogue_steward")
+    if catalogue is not None and not is_nation_code(catalogue):
+        raise PolicyError("stewardship.catalogue_steward must be an ISO 3166-1 alpha-3 code")
+    return Stewardship(
+        scopes=scopes,
+        floors=floors,
+        review_days=days,
+        steward=steward,
+        catalogue_steward=catalogue,
+    )
 
 
 def _check_keys(data: Mapping[str, Any]) -> None:
@@ -252,6 +331,7 @@ def parse(data: Mapping[str, Any], vocabulary: Vocabulary | None = None) -> Poli
         disclose_withheld=withheld,
         conceal=concealed,
         adjudication=parse_adjudication(data),
+        stewardship=parse_stewardship(data, vocabulary),
     )
 
 

@@ -11,6 +11,8 @@ SUPPLIER_WRITE: Final = "supplier:write"
 MARKING_CHALLENGE: Final = "marking:challenge"
 MARKING_ADJUDICATE: Final = "marking:adjudicate"
 AUDIT_READ: Final = "audit:read"
+DATA_WRITE: Final = "data:write"  # suppliers and their links (policy [stewardship.scopes])
+CATALOGUE_WRITE: Final = "catalogue:write"  # capabilities and REQUIRES
 
 ALL_SCOPES: Final = frozenset(
     {
@@ -20,6 +22,8 @@ ALL_SCOPES: Final = frozenset(
         MARKING_CHALLENGE,
         MARKING_ADJUDICATE,
         AUDIT_READ,
+        DATA_WRITE,
+        CATALOGUE_WRITE,
     }
 )
 

@@ -177,6 +177,18 @@ def unavailable_as_error() -> Iterator[None]:
         raise
 
 
+class TxRunner:
+    """Runs statements inside one explicit write transaction (`Graph.transaction`)."""
+
+    def __init__(self, graph: Graph, tx: AsyncTransaction) -> None:
+        self._graph, self._tx = graph, tx
+
+    async def run(self, query: LiteralString, params: Mapping[str, Any] | None = None) -> Rows:
+        self._graph.stats.record("write", query)
+        result = await self._tx.run(query, dict(params or {}))
+        return [dict(zip(r.keys(), r, strict=True)) async for r in result]
+
+
 class Graph:
     """Thin wrapper over an AsyncDriver bound to one database.
 
@@ -298,6 +310,47 @@ class Graph:
                                 neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError
                             ):
                                 await tx.close()
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def transaction(
+        self,
+        work: Callable[[TxRunner], Awaitable[Rows]],
+        *,
+        before_commit: BeforeCommit,
+        tx_timeout: float | None = None,
+    ) -> Rows:
+        """Run several write statements (`work`, given a runner) as one transaction, then
+        `before_commit` with the rows `work` returned, then COMMIT. Any exception from `work`
+        or the hook rolls everything back. Transient failures of `work` (a deadlock between
+        concurrent writers) rerun it in a fresh transaction, as `write` does, only while the
+        hook has not run."""
+        config = self._tx_config(tx_timeout)
+        with self.stats.timed("write"):
+            for attempt in range(1, WRITE_ATTEMPTS + 1):
+                with unavailable_as_error():
+                    async with self.driver.session(database=self.database) as session:
+                        tx: AsyncTransaction | None = None
+                        try:
+                            try:
+                                tx = await session.begin_transaction(**config)
+                                rows = await work(TxRunner(self, tx))
+                            except (
+                                neo4j.exceptions.Neo4jError,
+                                neo4j.exceptions.DriverError,
+                            ) as e:
+                                if attempt < WRITE_ATTEMPTS and e.is_retryable():
+                                    await asyncio.sleep(0.05 * attempt)
+                                    continue
+                                raise
+                            await before_commit(rows)
+                            await tx.commit()
+                            return rows
+                        finally:
+                            if tx is not None and not tx.closed():
+                                with contextlib.suppress(
+                                    neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError
+                                ):
+                                    await tx.close()
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def ping(self) -> bool:

@@ -19,6 +19,7 @@ from dibx.schema.extensions import Disclosure, ScopeGate, ShapeErrors, is_user_e
 from dibx.schema.limits import alias_limit, depth_limit
 from dibx.schema.prepared import DocumentCache, PreparedDocuments
 from dibx.schema.scalars import SCALARS
+from dibx.schema.stewardship import Inputs, build_mutation, history_fields
 from dibx.schema.types import build_types
 
 log = structlog.get_logger("dibx.schema")
@@ -68,14 +69,17 @@ def build_schema(
     extensions.append(lambda: PreparedDocuments(documents, offload_bytes=offload_bytes))
     # The object types are the model's; the runtime serving this schema must compile reads
     # with the same model (`Directory.model`).
-    types = build_types(model)
+    types = build_types(model, extra=history_fields(model))
     roots = (AnalyticsQuery, ChallengeQuery, directory_query(types))
     query = strawberry.type(
         type("Query", roots, {}), description="Reads: the directory, analyses and challenges."
     )
     schema = DibxSchema(
         query=query,
-        mutation=Mutation,
+        mutation=strawberry.type(
+            type("Mutation", (Mutation, build_mutation(Inputs(model))), {}),
+            description="Changes: stewarded writes, marking challenges and their decisions.",
+        ),
         types=list(types.nodes.values()),
         extensions=extensions,  # type: ignore[arg-type]
         scalar_overrides=SCALARS,  # type: ignore[arg-type]

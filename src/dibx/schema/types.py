@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any
@@ -273,7 +273,10 @@ def _far_node(target: Any) -> Any:
     return strawberry.field(resolver=resolve, description="The record at the other end.")
 
 
-def build_types(model: Model = MODEL) -> ModelTypes:
+def build_types(
+    model: Model = MODEL, extra: Mapping[str, Mapping[str, Any]] | None = None
+) -> ModelTypes:
+    """`extra`: further fields per node type (e.g. `history` on stewarded records)."""
     nodes = {name: _blank(name, (Node,)) for name in model.nodes}
     edges: dict[str, Any] = {}
     for node in model.nodes.values():
@@ -296,6 +299,9 @@ def build_types(model: Model = MODEL) -> ModelTypes:
             setattr(cls, snake(key), _many(key, node, rel, edge_cls, target))
     for name, cls in edges.items():
         strawberry.type(cls, name=name, description=cls.__doc__)
+    for name, fields in (extra or {}).items():
+        for attr, value in fields.items():
+            setattr(nodes[name], attr, value)
     for node in model.nodes.values():
         strawberry.type(nodes[node.name], name=node.name, description=node.description)
     connections = {
