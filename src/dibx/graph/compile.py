@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from dibx.graph import asof
 from dibx.graph.model import MODEL, Model, NodeType, Relation
 from dibx.graph.release import dated_holds, marking_in_force, released, visible
 from dibx.graph.rows import (
@@ -54,6 +55,10 @@ class Compiler:
     # The model the schema was built from: a relation's far type is looked up here.
     model: Model = MODEL
     params: dict[str, Any] = field(default_factory=dict)
+    # Time travel (`asOf`): the parameter holding the time, and per state variable the
+    # record variable it belongs to (relations walk from the record, read the state).
+    at: str | None = None
+    records: dict[str, str] = field(default_factory=dict)
     _vars: int = 0
 
     def param(self, value: Any) -> str:
@@ -76,7 +81,7 @@ class Compiler:
                 fields.append(sel.name)
             elif sel.name in node_type.relations:
                 rel = node_type.relations[sel.name]
-                relations[sel.key] = self._relation(var, rel, sel)
+                relations[sel.key] = self._relation(var, node_type, rel, sel)
         parts += self._marked(var, node_type.name, node_type.names, fields)
         if relations:
             parts.append(f"{RELATIONS}: " + _map(relations))
@@ -114,19 +119,32 @@ class Compiler:
 
     # -- relations ---------------------------------------------------------------------
 
-    def _relation(self, var: str, rel: Relation, sel: Selected) -> str:
+    def _relation(self, var: str, owner: NodeType, rel: Relation, sel: Selected) -> str:
         target = self.model.nodes[rel.target]
         edge, other = self.var("e"), self.var("n")
-        arrow = (
-            f"({var})-[{edge}:{rel.rel}]->({other}:{target.label})"
-            if rel.direction == "out"
-            else f"({var})<-[{edge}:{rel.rel}]-({other}:{target.label})"
-        )
-        where = [visible(edge, rel.edge_type), visible(other, target.name)]
+        # What a page of the relation carries on: the far record too under `asOf`.
+        carry = f"{edge}, {other}"
+        tie = f"elementId({edge})"
+        if self.at is None:
+            arrow = (
+                f"({var})-[{edge}:{rel.rel}]->({other}:{target.label})"
+                if rel.direction == "out"
+                else f"({var})<-[{edge}:{rel.rel}]-({other}:{target.label})"
+            )
+            where = [visible(edge, rel.edge_type), visible(other, target.name)]
+            match = f"MATCH {arrow} WHERE " + " AND ".join(where)
+        else:
+            other_rec = self.var("r")
+            self.records[other] = other_rec
+            match = asof.relation(
+                self.model, owner, self.records[var], var, rel, edge, other_rec, other, self.at
+            )
+            carry += f", {other_rec}"
+            # An edge read from a state or a record's state has no stable element id.
+            tie = f"coalesce({edge}.uid, '')"
         if rel.dated:
             as_of = self.param(sel.arg("asOf") or self.as_of)
-            where.append(dated_holds(edge, rel.edge_type, as_of))
-        match = f"MATCH {arrow} WHERE " + " AND ".join(where)
+            match += f" AND {dated_holds(edge, rel.edge_type, as_of)}"
 
         if not rel.many:
             node_sel = list(sel.children)
@@ -134,7 +152,7 @@ class Compiler:
                 f"{{edge: {self._edge(edge, rel, [])}, node: {self.node(other, target, node_sel)}}}"
             )
             return (
-                f"head(COLLECT {{ {match} WITH {edge}, {other} ORDER BY {other}.{target.key} "
+                f"head(COLLECT {{ {match} WITH {carry} ORDER BY {other}.{target.key} "
                 f"LIMIT 1 RETURN {body} }})"
             )
 
@@ -147,8 +165,8 @@ class Compiler:
         edge_map = self._edge(edge, rel, edge_sels)
         body = f"{{edge: {edge_map}, node: {self.node(other, target, node_sels)}}}"
         items = (
-            f"COLLECT {{ {match} WITH {edge}, {other} ORDER BY {other}.{target.key}, "
-            f"elementId({edge}) LIMIT {limit} RETURN {body} }}"
+            f"COLLECT {{ {match} WITH {carry} ORDER BY {other}.{target.key}, "
+            f"{tie} LIMIT {limit} RETURN {body} }}"
         )
         parts = [f"items: {items}", f"first: {self.param(first)}"]
         if sel.find("totalCount"):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from dibx.auth.release import ReleaseScope
+from dibx.graph import asof
 from dibx.graph.compile import Compiler, connection_node_selections
 from dibx.graph.driver import Graph, compiled
 from dibx.graph.model import MODEL, Model, NodeType
@@ -78,7 +79,37 @@ def _supplier_where(c: Compiler, f: SupplierFilter) -> tuple[list[str], list[str
     return anchors, where
 
 
-def _capability_where(c: Compiler, f: CapabilityFilter) -> list[str]:
+def _supplier_where_at(c: Compiler, f: SupplierFilter, model: Model) -> list[str]:
+    """The supplier filter under `asOf`: each condition over the records and edges as they
+    stood (`dibx.graph.asof`), as EXISTS subqueries from the supplier (`r0`, state `n0`)."""
+    assert c.at is not None
+    supplier = model.nodes["Supplier"]
+    rels = supplier.relations
+    where: list[str] = []
+    if f.capability:
+        rel = asof.relation(
+            model, supplier, "r0", "n0", rels["capabilities"], "p0", "kr0", "k0", c.at
+        )
+        where.append(f"EXISTS {{ {rel} AND k0.id = {c.param(f.capability)} }}")
+    based = asof.relation(model, supplier, "r0", "n0", rels["nation"], "b0", "xr0", "x0", c.at)
+    if f.nations:
+        where.append(f"EXISTS {{ {based} AND x0.code IN {c.param(list(f.nations))} }}")
+    if f.agreement:
+        as_of = c.param(f.as_of or c.as_of)
+        where.append(
+            f"EXISTS {{ {based} AND EXISTS {{ MATCH (x0)-[m:MEMBER_OF]->(a:Agreement) "
+            f"WHERE a.code = {c.param(f.agreement)} AND {visible('m', 'MEMBER_OF')} "
+            f"AND {visible('a', 'Agreement')} AND {dated_holds('m', 'MEMBER_OF', as_of)} }} }}"
+        )
+    if f.name_contains:
+        where.append(
+            f"toLower({field_value('n0', 'Supplier', 'name')}) "
+            f"CONTAINS {c.param(f.name_contains.lower())}"
+        )
+    return where
+
+
+def _capability_where(c: Compiler, f: CapabilityFilter, model: Model = MODEL) -> list[str]:
     where: list[str] = []
     if f.area:
         where.append(f"{field_value('n0', 'Capability', 'area')} = {c.param(f.area)}")
@@ -87,7 +118,16 @@ def _capability_where(c: Compiler, f: CapabilityFilter) -> list[str]:
             f"toLower({field_value('n0', 'Capability', 'name')}) "
             f"CONTAINS {c.param(f.name_contains.lower())}"
         )
-    if f.provided_in:
+    if f.provided_in and c.at is not None:
+        cap, sup = model.nodes["Capability"], model.nodes["Supplier"]
+        providers = asof.relation(
+            model, cap, "r0", "n0", cap.relations["providers"], "p", "sr", "s", c.at
+        )
+        based = asof.relation(model, sup, "sr", "s", sup.relations["nation"], "b", "xr", "x", c.at)
+        where.append(
+            f"EXISTS {{ {providers} {based} AND x.code IN {c.param(list(f.provided_in))} }}"
+        )
+    elif f.provided_in:
         where.append(
             "EXISTS { MATCH (n0)<-[p:PROVIDES]-(s:Supplier)-[b:BASED_IN]->(x:Nation) "
             f"WHERE x.code IN {c.param(list(f.provided_in))} "
@@ -176,6 +216,19 @@ def _split_page(
     )
 
 
+def _compiler(
+    scope: ReleaseScope, nested_limit: int, model: Model, at: datetime | None
+) -> Compiler:
+    """The query's compiler; with `at` (aware), a time-travel read whose dated edges (agreement
+    memberships) default to that day. The caller's release rights stay today's."""
+    if at is None:
+        return Compiler(as_of=scope.as_of, nested_limit=nested_limit, model=model)
+    c = Compiler(as_of=at.date(), nested_limit=nested_limit, model=model)
+    c.at = c.param(at)
+    c.records["n0"] = "r0"
+    return c
+
+
 async def list_nodes(
     graph: Graph,
     scope: ReleaseScope,
@@ -191,27 +244,41 @@ async def list_nodes(
     capability_filter: CapabilityFilter | None = None,
     nation_codes: tuple[str, ...] | None = None,
     model: Model = MODEL,
+    at: datetime | None = None,
 ) -> Page:
+    """A page of records; with `at`, as the graph stood then (`dibx.graph.asof`)."""
     node_type = model.nodes[type_name]
-    c = Compiler(as_of=scope.as_of, nested_limit=nested_limit, model=model)
+    c = _compiler(scope, nested_limit, model, at)
     where = [visible("n0", node_type.name)]
     filter_anchors: list[str] = []
-    if supplier_filter is not None:
+    if supplier_filter is not None and c.at is not None:
+        where += _supplier_where_at(c, supplier_filter, model)
+    elif supplier_filter is not None:
         filter_anchors, supplier_where = _supplier_where(c, supplier_filter)
         where += supplier_where
     anchors = filter_anchors or [f"(n0:{node_type.label})"]
     if capability_filter is not None:
-        where += _capability_where(c, capability_filter)
+        where += _capability_where(c, capability_filter, model)
     if nation_codes:
         where.append(f"n0.code IN {c.param(list(nation_codes))}")
-    # Anchors never repeat a supplier (one PROVIDES per pair, one BASED_IN per supplier);
-    # DISTINCT keeps counts right should the data ever hold parallel edges.
-    match = (
-        " ".join(f"MATCH {a}" for a in anchors)
-        + " WHERE "
-        + " AND ".join(where)
-        + " WITH DISTINCT n0"
-    )
+    if c.at is not None:
+        # Every record that was ever current, as it stood: its state in force (if any).
+        match = (
+            asof.all_records(node_type, "r0")
+            + asof.state_of(node_type, "r0", "n0", c.at)
+            + "AND "
+            + " AND ".join(where)
+            + " WITH DISTINCT n0, r0"
+        )
+    else:
+        # Anchors never repeat a supplier (one PROVIDES per pair, one BASED_IN per supplier);
+        # DISTINCT keeps counts right should the data ever hold parallel edges.
+        match = (
+            " ".join(f"MATCH {a}" for a in anchors)
+            + " WHERE "
+            + " AND ".join(where)
+            + " WITH DISTINCT n0"
+        )
     # `first: 0` asks only whether there is a next page (and maybe the total): one row
     # past the offset answers it, and that row needs no projection.
     projection = (
@@ -220,7 +287,7 @@ async def list_nodes(
     skip, limit = c.param(offset), c.param(first + 1)
     # The split reads the whole label in index order; a filter's anchor pattern already
     # narrows the records, so those pages sort what the anchor found.
-    if not filter_anchors and _index_sortable(node_type, sorts):
+    if c.at is None and not filter_anchors and _index_sortable(node_type, sorts):
         query = _split_page(
             c, node_type, sorts[0].field, where, projection, skip, limit, offset + first + 1
         )
@@ -253,14 +320,24 @@ async def get_node(
     *,
     nested_limit: int,
     model: Model = MODEL,
+    at: datetime | None = None,
 ) -> NodeRow | None:
-    """A record by key, or None: a hidden record looks exactly like a missing one."""
+    """A record by key, or None: a hidden record looks exactly like a missing one (and,
+    with `at`, one that did not exist then)."""
     node_type = model.nodes[type_name]
-    c = Compiler(as_of=scope.as_of, nested_limit=nested_limit, model=model)
-    query = (
-        f"MATCH (n0:{node_type.label} {{{node_type.key}: {c.param(key)}}}) "
-        f"WHERE {visible('n0', node_type.name)} "
-        f"RETURN {c.node('n0', node_type, selections)} AS item"
-    )
+    c = _compiler(scope, nested_limit, model, at)
+    if c.at is not None:
+        query = (
+            asof.record_by_key(node_type, "r0", c.param(key))
+            + asof.state_of(node_type, "r0", "n0", c.at)
+            + f"AND {visible('n0', node_type.name)} "
+            f"RETURN {c.node('n0', node_type, selections)} AS item"
+        )
+    else:
+        query = (
+            f"MATCH (n0:{node_type.label} {{{node_type.key}: {c.param(key)}}}) "
+            f"WHERE {visible('n0', node_type.name)} "
+            f"RETURN {c.node('n0', node_type, selections)} AS item"
+        )
     row = await graph.read_one(compiled(query), {**scope.cypher_params(), **c.params})
     return None if row is None else decode_node(row["item"])

@@ -26,6 +26,13 @@ AFTER = "Read on after this cursor (an `endCursor` or an edge's `cursor`)."
 First = Annotated[int, strawberry.argument(description=FIRST)]
 After = Annotated[str | None, strawberry.argument(description=AFTER)]
 Code = Annotated[str, strawberry.argument(description="The code (case-insensitive).")]
+AS_OF = (
+    "Read the data as it stood at this time (UTC if no zone is given): each record and link "
+    "as it was then, released by today's rules to you. Absent: now. Records created later "
+    "are absent, retired ones present until retired; a future time reads as now, a time "
+    "before 1970 as 1970."
+)
+AsOf = Annotated[datetime.datetime | None, strawberry.argument(name="asOf", description=AS_OF)]
 
 
 @strawberry.input(description="All given conditions must hold. Withheld fields never match.")
@@ -90,10 +97,12 @@ def directory_query(types: ModelTypes) -> type:
     supplier_t, capability_t = nodes["Supplier"], nodes["Capability"]
     nation_t, agreement_t = nodes["Nation"], nodes["Agreement"]
 
-    async def one(info: Info[Context, None], type_name: str, key: str) -> Any:
+    async def one(
+        info: Info[Context, None], type_name: str, key: str, at: datetime.datetime | None = None
+    ) -> Any:
         ctx = info.context
         item = await ctx.directory.get(
-            ctx.scope, type_name, key, selections_of(info._raw_info, type_name)
+            ctx.scope, type_name, key, selections_of(info._raw_info, type_name), at
         )
         return None if item is None else wrap(info, nodes[type_name], item)
 
@@ -123,9 +132,10 @@ def directory_query(types: ModelTypes) -> type:
             self,
             info: Info[Context, None],
             id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
+            as_of: AsOf = None,
         ) -> Node | None:
             type_name, key = decode_id(id)
-            found: Node | None = await one(info, type_name, key)
+            found: Node | None = await one(info, type_name, key, as_of)
             return found
 
         @root_field(
@@ -137,8 +147,9 @@ def directory_query(types: ModelTypes) -> type:
             self,
             info: Info[Context, None],
             id: Annotated[strawberry.ID, strawberry.argument(description="A Supplier's id.")],
+            as_of: AsOf = None,
         ) -> Any:
-            return await one(info, "Supplier", decode_id(id, expected="Supplier")[1])
+            return await one(info, "Supplier", decode_id(id, expected="Supplier")[1], as_of)
 
         @root_field(scope=SUPPLIER_READ, description="Suppliers you may see, filtered and sorted.")
         @returning(types.connections["Supplier"], sort=sort_of("Supplier"))
@@ -151,6 +162,7 @@ def directory_query(types: ModelTypes) -> type:
                 SupplierFilterInput | None, strawberry.argument(description="Conditions.")
             ] = None,
             sort: Any = None,
+            as_of: AsOf = None,
         ) -> Any:
             f = filter or SupplierFilterInput()
             capability_key = (
@@ -172,6 +184,7 @@ def directory_query(types: ModelTypes) -> type:
                 after,
                 sorts=_sorts(sort),
                 supplier_filter=supplier_filter,
+                at=as_of,
             )
 
         @root_field(
@@ -183,8 +196,9 @@ def directory_query(types: ModelTypes) -> type:
             self,
             info: Info[Context, None],
             id: Annotated[strawberry.ID, strawberry.argument(description="A Capability's id.")],
+            as_of: AsOf = None,
         ) -> Any:
-            return await one(info, "Capability", decode_id(id, expected="Capability")[1])
+            return await one(info, "Capability", decode_id(id, expected="Capability")[1], as_of)
 
         @root_field(
             scope=SUPPLIER_READ, description="Capabilities you may see, filtered and sorted."
@@ -199,6 +213,7 @@ def directory_query(types: ModelTypes) -> type:
                 CapabilityFilterInput | None, strawberry.argument(description="Conditions.")
             ] = None,
             sort: Any = None,
+            as_of: AsOf = None,
         ) -> Any:
             f = filter or CapabilityFilterInput()
             return await page(
@@ -212,12 +227,13 @@ def directory_query(types: ModelTypes) -> type:
                     name_contains=f.name_contains,
                     provided_in=tuple(f.provided_in) if f.provided_in is not None else None,
                 ),
+                at=as_of,
             )
 
         @root_field(scope=SUPPLIER_READ, description="A nation by ISO 3166-1 alpha-3 code.")
         @returning(nation_t | None)
-        async def nation(self, info: Info[Context, None], code: Code) -> Any:
-            return await one(info, "Nation", code.upper())
+        async def nation(self, info: Info[Context, None], code: Code, as_of: AsOf = None) -> Any:
+            return await one(info, "Nation", code.upper(), as_of)
 
         @root_field(
             scope=SUPPLIER_READ, description="Nations, optionally only those with the given codes."
@@ -231,9 +247,10 @@ def directory_query(types: ModelTypes) -> type:
             codes: Annotated[
                 list[str] | None, strawberry.argument(description="ISO 3166-1 alpha-3 codes.")
             ] = None,
+            as_of: AsOf = None,
         ) -> Any:
             codes_ = tuple(c.upper() for c in codes) if codes else None
-            return await page(info, "Nation", first, after, nation_codes=codes_)
+            return await page(info, "Nation", first, after, nation_codes=codes_, at=as_of)
 
         @root_field(
             scope=SUPPLIER_READ,
