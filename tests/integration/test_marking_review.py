@@ -98,7 +98,7 @@ async def test_a_nation_sees_only_its_own_reviews_and_needs_the_scope(api: Api) 
     assert listed(await reviews(api, "AUS")) == {}
     denied = await api.query(LIST, {"first": 5}, nation="GBR", scopes=("supplier:read",))
     assert denied.data is None or denied.data.get("markingReviews") is None
-    assert denied.errors[0]["extensions"]["code"] == "FORBIDDEN", denied.body
+    assert denied.errors[0]["extensions"]["code"] == "INSUFFICIENT_SCOPE", denied.body
 
 
 async def test_reaffirm_closes_the_item_with_history(api: Api) -> None:

@@ -57,13 +57,14 @@ def state_of(node: NodeType, rec: str, st: str, at: str) -> str:
         return f"WITH *, {rec} AS {st} WHERE true "
     label = state_label(node.name)
     x = f"{st}_x"
+    # A COLLECT subquery, not an aggregation: the fragment may sit inside a projection.
     return (
-        f"CALL ({rec}) {{ OPTIONAL MATCH ({x}:{label})-[:{STATE_OF}]->({rec}) "
-        f"WHERE {in_force(x, at)} WITH {rec}, head(collect({x})) AS {x} "
-        f"RETURN CASE WHEN {x} IS NOT NULL THEN {x} "
+        f"WITH *, head(COLLECT {{ MATCH ({x}:{label})-[:{STATE_OF}]->({rec}) "
+        f"WHERE {in_force(x, at)} RETURN {x} }}) AS {x} "
+        f"WITH *, CASE WHEN {x} IS NOT NULL THEN {x} "
         f"WHEN EXISTS {{ MATCH (:{label})-[:{STATE_OF}]->({rec}) }} THEN null "
-        f"WHEN {rec}:{node.label} THEN {rec} END AS {st} }} "
-        f"WITH * WHERE {st} IS NOT NULL AND coalesce({st}.kind, '') <> '{RETIRED}' "
+        f"WHEN {rec}:{node.label} THEN {rec} END AS {st} "
+        f"WHERE {st} IS NOT NULL AND coalesce({st}.kind, '') <> '{RETIRED}' "
     )
 
 
