@@ -74,14 +74,20 @@ def retired_label(node: NodeType) -> str:
     return f"Retired{node.label}"
 
 
-def _origin(model: Model, node: NodeType, var: str) -> str:
-    """The originating nation of record `var`: stored, else the seeding rule."""
+def _origin(model: Model, node: NodeType, var: str, *, as_seen: bool = True) -> str:
+    """The originating nation of record `var`: stored, else the seeding rule.
+
+    `as_seen`: a seeded supplier's nation counts only where its BASED_IN is released to the
+    caller, so that whether a caller may steward a record never tells it where a record is
+    based when that is withheld from it (it is then nobody's to change, for that caller).
+    """
     owned = [e for e in model.owned(node.name) if e.end == "Nation"]
     if owned:
         rel = owned[0].rel
+        where = f"WHERE {visible('o', rel)} " if as_seen else ""
         return (
-            f"coalesce({var}.originNation, head(COLLECT {{ MATCH ({var})-[:{rel}]->(x:Nation) "
-            "RETURN x.code }))"
+            f"coalesce({var}.originNation, head(COLLECT {{ MATCH ({var})-[o:{rel}]->(x:Nation) "
+            f"{where}RETURN x.code }}))"
         )
     return f"coalesce({var}.originNation, $catalogueSteward)"
 
@@ -247,7 +253,8 @@ class Store:
             f"WHERE NOT EXISTS {{ MATCH (:{label})-[:{STATE_OF}]->(n) }} "
             f"CREATE (b:{label})-[:{STATE_OF}]->(n) SET b = properties(n) "
             f"SET b.version = coalesce(n.version, 1), "
-            f"b.originNation = {_origin(self.model, node, 'n')}, b.kind = '{BASELINE}', "
+            f"b.originNation = {_origin(self.model, node, 'n', as_seen=False)}, "
+            f"b.kind = '{BASELINE}', "
             f"b.validFrom = $epoch, b.changed = [] REMOVE b.{LOCK} "
             + _owned_to_state(self.model, node, "n", "b")
             + "RETURN count(b) AS n"
@@ -415,7 +422,8 @@ class Store:
             f"WHERE NOT EXISTS {{ MATCH (s:{label} {{uid: r.uid}}) }} "
             f"CREATE (a)<-[:{STATE_FROM}]-(s:{label})-[:{STATE_TO}]->(b) SET s = properties(r) "
             f"SET s.version = coalesce(r.version, 1), "
-            f"s.originNation = coalesce(r.originNation, {_origin(self.model, start, 'a')}), "
+            "s.originNation = coalesce(r.originNation, "
+            f"{_origin(self.model, start, 'a', as_seen=False)}), "
             f"s.kind = '{BASELINE}', s.validFrom = $epoch, s.changed = [], "
             f"s.from = a.{start.key}, s.to = b.{end.key} RETURN count(s) AS n"
         )

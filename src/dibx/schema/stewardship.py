@@ -370,7 +370,11 @@ async def _run(
         return _payload(rules.Outcome(errors=bad), ("input",))
     single = len(changes) == 1
     outcome = await _service(ctx).apply(
-        ctx.principal, ctx.scope, plain, operation=changes[0][0] if single else "applyChanges"
+        ctx.principal,
+        ctx.scope,
+        plain,
+        operation=changes[0][0] if single else "applyChanges",
+        tetragraphs=ctx.tetragraphs,
     )
     if single:
         return _payload(outcome, ("input",))

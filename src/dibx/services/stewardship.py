@@ -127,15 +127,39 @@ def operations(model: Model = MODEL) -> dict[str, Op]:
     return ops
 
 
-def at_least(m: markings.Marking, floor: markings.Marking) -> bool:
+def at_least(
+    m: markings.Marking,
+    floor: markings.Marking,
+    tetragraphs: Mapping[str, frozenset[str]] | None = None,
+    cui_release_groups: frozenset[str] = frozenset(),
+) -> bool:
     """Whether `m` is at least as restrictive as `floor`: everyone `m` releases to, `floor`
-    releases to too (each of the floor's release clauses is implied by one of `m`'s), and `m`
-    keeps the floor's categories and controls. Tetragraphs count as named groups (a REL TO
-    list naming nations does not meet a floor naming an agreement): refusing is the safe side."""
-    mine = [set(c.split("|")) for c in markings.release_clauses(m)]
+    releases to too, and `m` keeps the floor's categories and controls.
+
+    Release is compared clause by clause (each of the floor's clauses must be implied by one
+    of `m`'s): a clause's groups are expanded to the nations they stand for (an agreement by
+    its members in `tetragraphs`, `@CUI_REL` by the members of the policy's CUI release
+    groups); an agreement missing from `tetragraphs` stays itself, so a list naming nations
+    does not meet a floor naming it: refusing is the safe side.
+    """
+    table = tetragraphs or {}
+    cui_nations: set[str] = set()
+    for g in cui_release_groups:
+        cui_nations |= table.get(g, frozenset({g}))
+
+    def expand(clause: str) -> set[str]:
+        out: set[str] = set()
+        for g in clause.split("|"):
+            if g == "@CUI_REL" and cui_nations:
+                out |= cui_nations
+            else:
+                out |= table.get(g, frozenset({g}))
+        return out
+
+    mine = [expand(c) for c in markings.release_clauses(m)]
     for clause in markings.release_clauses(floor):
-        groups = set(clause.split("|"))
-        if not any(c <= groups for c in mine):
+        allowed = expand(clause)
+        if not any(c <= allowed for c in mine):
             return False
     return floor.categories <= m.categories and floor.controls <= m.controls
 
@@ -176,6 +200,8 @@ class StewardshipService:
         self.clock = clock
         self.history_limit = history_limit
         self.ops = operations(model)
+        # Agreement -> member nations for the call at hand (floors compare by them).
+        self._tetragraphs: Mapping[str, frozenset[str]] = {}
         self.store = store.Store(
             graph, model, catalogue_steward=policy.stewardship.catalogue_steward
         )
@@ -209,7 +235,9 @@ class StewardshipService:
             )
             return None
         floor = self.policy.stewardship.floors.get(floor_key)
-        if floor is not None and not at_least(parsed, floor):
+        if floor is not None and not at_least(
+            parsed, floor, self._tetragraphs, self.policy.cui_release_groups
+        ):
             errors.append(
                 UserError(
                     path,
@@ -346,6 +374,23 @@ class StewardshipService:
             errors.append(UserError(path, INVALID, str(exc)))
             return None
 
+    def validate(
+        self,
+        principal: Principal,
+        scope: ReleaseScope,
+        changes: Sequence[Mapping[str, Any]],
+        *,
+        tetragraphs: Mapping[str, frozenset[str]] | None = None,
+    ) -> list[UserError]:
+        """The errors of `changes` that need no database (types, values, markings, policy,
+        scopes), paths prefixed by the change's index: what a bulk import's dry run checks."""
+        errors: list[UserError] = []
+        for i, change in enumerate(changes):
+            errs: list[UserError] = []
+            self._plan(principal, scope, change, errs)
+            errors += [UserError((str(i), *e.field), e.code, e.message) for e in errs]
+        return errors
+
     # -- running ------------------------------------------------------------------------
 
     async def apply(
@@ -355,6 +400,7 @@ class StewardshipService:
         changes: Sequence[Mapping[str, Any]],
         *,
         operation: str = "applyChanges",
+        tetragraphs: Mapping[str, frozenset[str]] | None = None,
     ) -> Outcome:
         """Validate every change, then apply them all in one audited transaction (or none).
 
@@ -362,6 +408,7 @@ class StewardshipService:
         a single change's errors carry its own input path (the caller prefixes it)."""
         if self.audit is None:  # no write goes unaudited
             raise RuntimeError("the stewardship service has no write audit")
+        self._tetragraphs = tetragraphs or {}
         if not changes:
             return Outcome(errors=[UserError((), INVALID, "no changes given")])
         if len(changes) > MAX_CHANGES:
@@ -688,7 +735,7 @@ class StewardshipService:
                         UserError(
                             ("key",),
                             FORBIDDEN,
-                            f"only the originator ({cur.origin_nation}) may change this record",
+                            "only the originating nation may change this record",
                         )
                     ]
                 )
@@ -867,8 +914,8 @@ class StewardshipService:
                         UserError(
                             (edge.start_role,),
                             FORBIDDEN,
-                            f"only the originator ({owner.origin_nation}) of the "
-                            f"{edge.start_role} may change its links",
+                            f"only the originating nation of the {edge.start_role} may "
+                            "change its links",
                         )
                     ]
                 )
