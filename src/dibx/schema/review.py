@@ -128,7 +128,7 @@ class ReviewQuery:
         offset = decode_cursor(after)
         ctx = info.context
         page = await rules.MarkingReview(ctx.services.stewardship).reviews(
-            ctx.scope, offset=offset, first=first
+            ctx.scope, offset=offset, first=first, tetragraphs=ctx.tetragraphs
         )
         last = page.offset + len(page.items) - 1
         return MarkingReviewPage(
@@ -185,5 +185,5 @@ class ReviewMutation:
         if isinstance(target, writes.UserError):
             return _payload(writes.Outcome(errors=[target]), ("input",))
         ctx = info.context
-        outcome = await _service(ctx).change(ctx.principal, ctx.scope, target)
+        outcome = await _service(ctx).change(ctx.principal, ctx.scope, target, ctx.tetragraphs)
         return _payload(outcome, ("input",))

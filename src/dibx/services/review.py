@@ -85,13 +85,20 @@ def _native(value: Any) -> Any:
     return value.to_native() if hasattr(value, "to_native") else value
 
 
-def stricter(marking: str | None, default: str | None) -> bool:
-    """Whether `marking` is not as releasable as `default` (unparseable counts as stricter:
-    a person should look at it)."""
+def stricter(
+    marking: str | None,
+    default: str | None,
+    tetragraphs: Mapping[str, frozenset[str]] | None = None,
+    cui_release_groups: frozenset[str] = frozenset(),
+) -> bool:
+    """Whether `marking` is not as releasable as `default`, compared as the floors are
+    (unparseable counts as stricter: a person should look at it)."""
     if marking is None or default is None or marking == default:
         return False
     try:
-        return not rules.at_least(markings.parse(default), markings.parse(marking))
+        return not rules.at_least(
+            markings.parse(default), markings.parse(marking), tetragraphs, cui_release_groups
+        )
     except markings.MarkingError:
         return True
 
@@ -103,9 +110,17 @@ class MarkingReview:
     # -- listing -------------------------------------------------------------------------
 
     async def reviews(
-        self, scope: ReleaseScope, *, offset: int, first: int, now: datetime | None = None
+        self,
+        scope: ReleaseScope,
+        *,
+        offset: int,
+        first: int,
+        now: datetime | None = None,
+        tetragraphs: Mapping[str, frozenset[str]] | None = None,
     ) -> ReviewPage:
         s = self.stewardship
+        table = tetragraphs or {}
+        cui = s.policy.cui_release_groups
         at = now or s.clock()
         rows = await graph_review.portions(
             s.graph, scope, s.model, catalogue_steward=s.policy.stewardship.catalogue_steward
@@ -113,14 +128,19 @@ class MarkingReview:
         items: list[ReviewItem] = []
         for row in rows:
             for p in row["portions"]:
-                items += self._item(scope, row, p, at)
+                items += self._item(scope, row, p, at, table, cui)
         items.sort(key=lambda i: (i.type, i.key or "", i.start or "", i.end or "", i.field or ""))
         page = items[offset : offset + first]
         return ReviewPage(page, len(items), offset, offset + first < len(items))
 
     @staticmethod
     def _item(
-        scope: ReleaseScope, row: Mapping[str, Any], p: Mapping[str, Any], now: datetime
+        scope: ReleaseScope,
+        row: Mapping[str, Any],
+        p: Mapping[str, Any],
+        now: datetime,
+        tetragraphs: Mapping[str, frozenset[str]],
+        cui_release_groups: frozenset[str],
     ) -> list[ReviewItem]:
         field = p.get("field")
         default = scope.default_marking.get(
@@ -134,7 +154,7 @@ class MarkingReview:
             reasons.append(NO_REASON)
         reviewed, marked_at = _native(p.get("reviewedAt")), _native(p.get("markedAt"))
         unreviewed = reviewed is None or (marked_at is not None and reviewed < marked_at)
-        if unreviewed and stricter(p.get("marking"), default):
+        if unreviewed and stricter(p.get("marking"), default, tetragraphs, cui_release_groups):
             reasons.append(STRICTER_THAN_DEFAULT)
         if not reasons:
             return []
@@ -166,8 +186,14 @@ class MarkingReview:
         return await self._close(principal, scope, target, change=False)
 
     async def change(
-        self, principal: Principal, scope: ReleaseScope, target: Mapping[str, Any]
+        self,
+        principal: Principal,
+        scope: ReleaseScope,
+        target: Mapping[str, Any],
+        tetragraphs: Mapping[str, frozenset[str]] | None = None,
     ) -> Outcome:
+        """`tetragraphs`: agreement -> member nations, for the floor check (as writes)."""
+        self.stewardship._tetragraphs = tetragraphs or {}
         return await self._close(principal, scope, target, change=True)
 
     async def _close(
