@@ -55,14 +55,15 @@ def state_of(node: NodeType, rec: str, st: str, at: str) -> str:
     with `AND ...`."""
     if not has_history(node):
         return f"WITH *, {rec} AS {st} WHERE true "
-    label = state_label(node.name)
     x = f"{st}_x"
     # A COLLECT subquery, not an aggregation: the fragment may sit inside a projection.
     return (
-        f"WITH *, head(COLLECT {{ MATCH ({x}:{label})-[:{STATE_OF}]->({rec}) "
+        # Walk from the record (no label on the state): an index on validFrom would
+        # otherwise tempt the planner into scanning every state for every record.
+        f"WITH *, head(COLLECT {{ MATCH ({rec})<-[:{STATE_OF}]-({x}) "
         f"WHERE {in_force(x, at)} RETURN {x} }}) AS {x} "
         f"WITH *, CASE WHEN {x} IS NOT NULL THEN {x} "
-        f"WHEN EXISTS {{ MATCH (:{label})-[:{STATE_OF}]->({rec}) }} THEN null "
+        f"WHEN EXISTS {{ ({rec})<-[:{STATE_OF}]-() }} THEN null "
         f"WHEN {rec}:{node.label} THEN {rec} END AS {st} "
         f"WHERE {st} IS NOT NULL AND coalesce({st}.kind, '') <> '{RETIRED}' "
     )
@@ -114,7 +115,7 @@ def relation(
         x = f"{edge}_x"
         body = (
             f"MATCH ({rec})<-[{edge}:{r}]-({other_rec}:{target.label}) "
-            f"WHERE NOT EXISTS {{ MATCH (:{label})-[:{STATE_OF}]->({other_rec}) }} "
+            f"WHERE NOT EXISTS {{ ({other_rec})<-[:{STATE_OF}]-() }} "
             f"RETURN {edge}, {other_rec} UNION "
             f"MATCH ({x}:{label} {{{r}: {rec}.{owner.key}}})-[:{STATE_OF}]->({other_rec}) "
             f"WHERE {in_force(x, at)} "
