@@ -48,9 +48,9 @@ class UserError:
 
 @strawberry.enum(description="What a change did.")
 class ChangeKind(Enum):
-    CREATED = "created"
-    UPDATED = "updated"
-    RETIRED = "retired"
+    CREATED = strawberry.enum_value("created", description="The record or edge was created.")
+    UPDATED = strawberry.enum_value("updated", description="Its values or markings changed.")
+    RETIRED = strawberry.enum_value("retired", description="Retired or removed (kept as history).")
 
 
 @strawberry.type(description="One change applied.")
