@@ -26,9 +26,14 @@ MAX_FIRST = 100
 
 @strawberry.enum(description="Why a marking is listed for review.")
 class ReviewReason(Enum):
-    OVERDUE = "OVERDUE"
-    NO_REASON = "NO_REASON"
-    STRICTER_THAN_DEFAULT = "STRICTER_THAN_DEFAULT"
+    OVERDUE = strawberry.enum_value("OVERDUE", description="Its review-by date has passed.")
+    NO_REASON = strawberry.enum_value(
+        "NO_REASON", description="Designated without a reason (all seeded data)."
+    )
+    STRICTER_THAN_DEFAULT = strawberry.enum_value(
+        "STRICTER_THAN_DEFAULT",
+        description="Less releasable than the policy default, and not reviewed since it was set.",
+    )
 
 
 @strawberry.type(description="A marking your nation designated that is due for review.")
@@ -164,7 +169,11 @@ class ReviewMutation:
         "designator and a new review-by date, as a revision in the record's history.",
     )
     async def reaffirm_marking(
-        self, info: Info[Context, None], input: ReaffirmMarkingInput
+        self,
+        info: Info[Context, None],
+        input: Annotated[
+            ReaffirmMarkingInput, strawberry.argument(description="The marking to reaffirm.")
+        ],
     ) -> StewardshipPayload:
         target = _target(input, with_marking=False)
         if isinstance(target, writes.UserError):
@@ -179,7 +188,11 @@ class ReviewMutation:
         "stewarded write; needs the type's write scope too), as a revision in its history.",
     )
     async def change_marking(
-        self, info: Info[Context, None], input: ChangeMarkingInput
+        self,
+        info: Info[Context, None],
+        input: Annotated[
+            ChangeMarkingInput, strawberry.argument(description="The marking to change.")
+        ],
     ) -> StewardshipPayload:
         target = _target(input, with_marking=True)
         if isinstance(target, writes.UserError):
