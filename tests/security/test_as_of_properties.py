@@ -423,7 +423,10 @@ async def test_noninterference_has_teeth(api: Api) -> None:
         {
             "key": "n1",
             "marking": "CUI",
-            "fields": {"employees": {"value": 5, "marking": "CUI"}},
+            "fields": {
+                "name": {"value": "GBR n1", "marking": "CUI"},
+                "employees": {"value": 5, "marking": "CUI"},
+            },
             "nation": {"key": "GBR", "marking": "CUI"},
             "reason": "new",
         },
