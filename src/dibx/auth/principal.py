@@ -13,6 +13,7 @@ MARKING_ADJUDICATE: Final = "marking:adjudicate"
 AUDIT_READ: Final = "audit:read"
 DATA_WRITE: Final = "data:write"  # suppliers and their links (policy [stewardship.scopes])
 CATALOGUE_WRITE: Final = "catalogue:write"  # capabilities and REQUIRES
+MARKING_REVIEW: Final = "marking:review"  # review of the markings one's own nation designated
 
 ALL_SCOPES: Final = frozenset(
     {
@@ -24,6 +25,7 @@ ALL_SCOPES: Final = frozenset(
         AUDIT_READ,
         DATA_WRITE,
         CATALOGUE_WRITE,
+        MARKING_REVIEW,
     }
 )
 

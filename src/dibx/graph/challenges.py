@@ -31,8 +31,10 @@ from typing import Any
 from dibx.auth.release import ReleaseScope
 from dibx.graph.cursors import Key, Part, Window, beyond, order_by
 from dibx.graph.driver import BeforeCommit, Graph, compiled
-from dibx.graph.model import TYPES
+from dibx.graph.model import MODEL, TYPES
 from dibx.graph.release import clauses_in_force, marking_in_force, met, released, visible
+from dibx.graph.review import decision_clauses
+from dibx.graph.stewardship import EPOCH, STEWARDED_NODES
 
 LABEL = "MarkingChallenge"  # constraint and index in migrations/0002_challenges.cypher
 REL = "CHALLENGES"
@@ -276,6 +278,7 @@ async def decide(
     default_designator: str | None,
     caller_tag: str,
     before_commit: BeforeCommit,
+    review: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Record the decision and, on CHANGE, rewrite the target's marking and release clauses,
     in one statement (one transaction). Matches only a PENDING challenge whose target (record
@@ -303,6 +306,14 @@ async def decide(
             ("marking", "release") if f is None else (f"marking_{f}", f"release_{f}")
         )
         sets += [f"{TG}.{marking_prop} = $newMarking", f"{TG}.{release_prop} = $newRelease"]
+    # With `review` ({reviewBy, catalogueSteward, deciderOrg, revision}) on a stewarded type,
+    # the decision counts as a review of the marking (`dibx.graph.review.decision_clauses`).
+    pre = post = ""
+    extra: dict[str, Any] = {}
+    if review is not None and type_name in STEWARDED_NODES:
+        pre, review_sets, post = decision_clauses(node, MODEL, TG, f)
+        sets.append(review_sets)
+        extra = {**review, "epoch": EPOCH}
     query = (
         f"MATCH ({CH}:{LABEL} {{id: $id}})-[:{REL}]->({TG}:{node.label}) "
         f"WHERE {CH}.state = '{PENDING}' AND {CH}.targetType = '{type_name}' "
@@ -311,7 +322,10 @@ async def decide(
         f"AND coalesce({TG}.{ORIGIN_NATION}, $designator) = $nation "
         f"AND coalesce({CH}.challengerTag <> $callerTag, true) "
         f"AND coalesce({marking_in_force(TG, type_name, f)}, 'UNMARKED') = $expected "
-        f"SET {', '.join(sets)} " + _RETURN
+        + pre
+        + f"SET {', '.join(sets)} "
+        + post
+        + _RETURN
     )
     rows = await graph.write(
         compiled(query),
@@ -332,6 +346,7 @@ async def decide(
             designator=default_designator,
             nation=scope.nation,
             callerTag=caller_tag,
+            **extra,
         ),
         before_commit=before_commit,
     )

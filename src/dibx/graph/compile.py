@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 from dibx.errors import Invalid
+from dibx.graph import asof
 from dibx.graph.cursors import Key, Part, Sealer, beyond, order_by
 from dibx.graph.model import MODEL, Model, NodeType, Relation
 from dibx.graph.release import dated_holds, marking_in_force, released, visible
@@ -59,6 +60,10 @@ class Compiler:
     cursors: Sealer | None = None
     viewer: str = ""  # `dibx.graph.cursors.viewer` of the caller
     params: dict[str, Any] = field(default_factory=dict)
+    # Time travel (`asOf`): the parameter holding the time, and per state variable the
+    # record variable it belongs to (relations walk from the record, read the state).
+    at: str | None = None
+    records: dict[str, str] = field(default_factory=dict)
     _vars: int = 0
 
     def param(self, value: Any) -> str:
@@ -122,16 +127,29 @@ class Compiler:
     def _relation(self, var: str, owner: NodeType, rel: Relation, sel: Selected) -> str:
         target = self.model.nodes[rel.target]
         edge, other = self.var("e"), self.var("n")
-        arrow = (
-            f"({var})-[{edge}:{rel.rel}]->({other}:{target.label})"
-            if rel.direction == "out"
-            else f"({var})<-[{edge}:{rel.rel}]-({other}:{target.label})"
-        )
-        where = [visible(edge, rel.edge_type), visible(other, target.name)]
+        # What a page of the relation carries on: the far record too under `asOf`.
+        carry = f"{edge}, {other}"
+        tie = f"elementId({edge})"
+        if self.at is None:
+            arrow = (
+                f"({var})-[{edge}:{rel.rel}]->({other}:{target.label})"
+                if rel.direction == "out"
+                else f"({var})<-[{edge}:{rel.rel}]-({other}:{target.label})"
+            )
+            where = [visible(edge, rel.edge_type), visible(other, target.name)]
+            match = f"MATCH {arrow} WHERE " + " AND ".join(where)
+        else:
+            other_rec = self.var("r")
+            self.records[other] = other_rec
+            match = asof.relation(
+                self.model, owner, self.records[var], var, rel, edge, other_rec, other, self.at
+            )
+            carry += f", {other_rec}"
+            # An edge read from a state or a record's state has no stable element id.
+            tie = f"coalesce({edge}.uid, '')"
         if rel.dated:
             as_of = self.param(sel.arg("asOf") or self.as_of)
-            where.append(dated_holds(edge, rel.edge_type, as_of))
-        match = f"MATCH {arrow} WHERE " + " AND ".join(where)
+            match += f" AND {dated_holds(edge, rel.edge_type, as_of)}"
 
         if not rel.many:
             node_sel = list(sel.children)
@@ -139,7 +157,7 @@ class Compiler:
                 f"{{edge: {self._edge(edge, rel, [])}, node: {self.node(other, target, node_sel)}}}"
             )
             return (
-                f"head(COLLECT {{ {match} WITH {edge}, {other} ORDER BY {other}.{target.key} "
+                f"head(COLLECT {{ {match} WITH {carry} ORDER BY {other}.{target.key} "
                 f"LIMIT 1 RETURN {body} }})"
             )
 
@@ -149,11 +167,11 @@ class Compiler:
         size, forward, at = self._window(owner, rel, sel)
         # One extra row tells whether there is a next page without counting everything.
         limit = self.param(max(0, min(size, self.nested_limit)) + 1)
-        keys = (Key(f"{other}.{target.key}"), Key(f"elementId({edge})"))
+        keys = (Key(f"{other}.{target.key}"), Key(tie))
         edge_map = self._edge(edge, rel, edge_sels)
         body = (
             f"{{edge: {edge_map}, node: {self.node(other, target, node_sels)}, "
-            f"at: [{other}.{target.key}, elementId({edge})]}}"
+            f"at: [{other}.{target.key}, {tie}]}}"
         )
         page, opposite = match, "false"
         if at is not None:
@@ -163,7 +181,7 @@ class Compiler:
             back = beyond(keys, at[1:], self.param, forward=not forward, inclusive=True)
             opposite = f"EXISTS {{ {match} AND {parent} AND {back} }}"
         items = (
-            f"COLLECT {{ {page} WITH {edge}, {other} "
+            f"COLLECT {{ {page} WITH {carry} "
             f"ORDER BY {order_by(keys, reverse=not forward)} LIMIT {limit} RETURN {body} }}"
         )
         parts = [

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, LiteralString
 
 from dibx.auth.release import ReleaseScope
+from dibx.graph import asof
 from dibx.graph.compile import Compiler, connection_node_selections
 from dibx.graph.cursors import Key, Part, Sealer, Window, beyond, order_by, viewer
 from dibx.graph.driver import Graph, compiled
@@ -83,7 +84,37 @@ def _supplier_where(c: Compiler, f: SupplierFilter) -> tuple[list[str], list[str
     return anchors, where
 
 
-def _capability_where(c: Compiler, f: CapabilityFilter) -> list[str]:
+def _supplier_where_at(c: Compiler, f: SupplierFilter, model: Model) -> list[str]:
+    """The supplier filter under `asOf`: each condition over the records and edges as they
+    stood (`dibx.graph.asof`), as EXISTS subqueries from the supplier (`r0`, state `n0`)."""
+    assert c.at is not None
+    supplier = model.nodes["Supplier"]
+    rels = supplier.relations
+    where: list[str] = []
+    if f.capability:
+        rel = asof.relation(
+            model, supplier, "r0", "n0", rels["capabilities"], "p0", "kr0", "k0", c.at
+        )
+        where.append(f"EXISTS {{ {rel} AND k0.id = {c.param(f.capability)} }}")
+    based = asof.relation(model, supplier, "r0", "n0", rels["nation"], "b0", "xr0", "x0", c.at)
+    if f.nations:
+        where.append(f"EXISTS {{ {based} AND x0.code IN {c.param(list(f.nations))} }}")
+    if f.agreement:
+        as_of = c.param(f.as_of or c.as_of)
+        where.append(
+            f"EXISTS {{ {based} AND EXISTS {{ MATCH (x0)-[m:MEMBER_OF]->(a:Agreement) "
+            f"WHERE a.code = {c.param(f.agreement)} AND {visible('m', 'MEMBER_OF')} "
+            f"AND {visible('a', 'Agreement')} AND {dated_holds('m', 'MEMBER_OF', as_of)} }} }}"
+        )
+    if f.name_contains:
+        where.append(
+            f"toLower({field_value('n0', 'Supplier', 'name')}) "
+            f"CONTAINS {c.param(f.name_contains.lower())}"
+        )
+    return where
+
+
+def _capability_where(c: Compiler, f: CapabilityFilter, model: Model = MODEL) -> list[str]:
     where: list[str] = []
     if f.area:
         where.append(f"{field_value('n0', 'Capability', 'area')} = {c.param(f.area)}")
@@ -92,7 +123,16 @@ def _capability_where(c: Compiler, f: CapabilityFilter) -> list[str]:
             f"toLower({field_value('n0', 'Capability', 'name')}) "
             f"CONTAINS {c.param(f.name_contains.lower())}"
         )
-    if f.provided_in:
+    if f.provided_in and c.at is not None:
+        cap, sup = model.nodes["Capability"], model.nodes["Supplier"]
+        providers = asof.relation(
+            model, cap, "r0", "n0", cap.relations["providers"], "p", "sr", "s", c.at
+        )
+        based = asof.relation(model, sup, "sr", "s", sup.relations["nation"], "b", "xr", "x", c.at)
+        where.append(
+            f"EXISTS {{ {providers} {based} AND x.code IN {c.param(list(f.provided_in))} }}"
+        )
+    elif f.provided_in:
         where.append(
             "EXISTS { MATCH (n0)<-[p:PROVIDES]-(s:Supplier)-[b:BASED_IN]->(x:Nation) "
             f"WHERE x.code IN {c.param(list(f.provided_in))} "
@@ -110,6 +150,8 @@ class _Segment:
     where: tuple[str, ...]
     keys: tuple[Key, ...]
     distinct: bool
+    # What a row carries on: the record too (`r0`) when `n0` is its state under `asOf`.
+    carry: str = "n0"
 
 
 def sort_keys(node_type: NodeType, sorts: tuple[Sort, ...]) -> tuple[Key, ...]:
@@ -223,7 +265,7 @@ def _walk(
             if seen
             else ""
         )
-        distinct = " WITH DISTINCT n0" if seg.distinct else " WITH n0"
+        distinct = f" WITH DISTINCT {seg.carry}" if seg.distinct else f" WITH {seg.carry}"
         # Whether any row lies there needs no order: the planner may stop at the first.
         sort = f" ORDER BY {order_by(seg.keys, reverse=not forward)}" if ordered else ""
         parts.append(
@@ -250,24 +292,21 @@ def page_query(
     nation_codes: tuple[str, ...] | None = None,
     model: Model = MODEL,
     cursors: Sealer | None = None,
+    at: datetime | None = None,
 ) -> tuple[LiteralString, dict[str, Any]]:
     """The one query of a root page, and its parameters (`list_nodes` runs it; tests and
-    benchmarks EXPLAIN it)."""
+    benchmarks EXPLAIN it); with `at`, as the graph stood then (`dibx.graph.asof`)."""
     node_type = model.nodes[type_name]
-    c = Compiler(
-        as_of=scope.as_of,
-        nested_limit=nested_limit,
-        model=model,
-        cursors=cursors,
-        viewer=viewer(scope),
-    )
+    c = _compiler(scope, nested_limit, model, at, cursors)
     where = [visible("n0", node_type.name)]
     filter_anchors: list[str] = []
-    if supplier_filter is not None:
+    if supplier_filter is not None and c.at is not None:
+        where += _supplier_where_at(c, supplier_filter, model)
+    elif supplier_filter is not None:
         filter_anchors, supplier_where = _supplier_where(c, supplier_filter)
         where += supplier_where
     if capability_filter is not None:
-        where += _capability_where(c, capability_filter)
+        where += _capability_where(c, capability_filter, model)
     if nation_codes:
         where.append(f"n0.code IN {c.param(list(nation_codes))}")
     size = window.size
@@ -282,16 +321,27 @@ def page_query(
         # The position in the whole order, whichever segment the row came from.
         return f"{{n: {projection}, s: [{', '.join(k.expr for k in keys)}]}}"
 
-    segments, located, at = _segments(node_type, sorts, filter_anchors, where, window.at)
-    query = _walk(c, segments, located, at, forward=window.forward, limit=size + 1, row=row)
-    if at is not None:
+    if c.at is not None:
+        # Every record that was ever current, as it stood: its state in force (if any). The
+        # state fragment ends in a WHERE; the walk's conditions follow a WITH.
+        pattern = (
+            asof.all_records(node_type, "r0")
+            + asof.state_of(node_type, "r0", "n0", c.at)
+            + "WITH n0, r0"
+        )
+        segments = [_Segment(pattern, tuple(where), keys, True, carry="n0, r0")]
+        located, position = 0, window.at
+    else:
+        segments, located, position = _segments(node_type, sorts, filter_anchors, where, window.at)
+    query = _walk(c, segments, located, position, forward=window.forward, limit=size + 1, row=row)
+    if position is not None:
         # Whether a record lies on the other side of the cursor (its own record included):
         # hasPreviousPage going forward, hasNextPage going back.
         opposite = _walk(
             c,
             segments,
             located,
-            at,
+            position,
             forward=not window.forward,
             limit=1,
             row=lambda seg: "true",
@@ -301,7 +351,10 @@ def page_query(
         query += f"CALL () {{ {opposite} RETURN size(items) > 0 AS other }} "
     else:
         query += "WITH items, false AS other "
-    if want_total:
+    if want_total and c.at is not None:
+        match = f"{segments[0].pattern} WHERE {' AND '.join(where)} WITH DISTINCT n0, r0"
+        query += f"CALL () {{ {match} RETURN count(n0) AS total }} RETURN items, other, total"
+    elif want_total:
         anchors = filter_anchors or [f"(n0:{node_type.label})"]
         match = (
             " ".join(f"MATCH {a}" for a in anchors)
@@ -313,6 +366,29 @@ def page_query(
     else:
         query += "RETURN items, other, null AS total"
     return compiled(query), {**scope.cypher_params(), **c.params}
+
+
+def _compiler(
+    scope: ReleaseScope,
+    nested_limit: int,
+    model: Model,
+    at: datetime | None,
+    cursors: Sealer | None = None,
+) -> Compiler:
+    """The query's compiler; with `at` (aware), a time-travel read whose dated edges (agreement
+    memberships) default to that day. The caller's release rights stay today's."""
+    c = Compiler(
+        as_of=scope.as_of if at is None else at.date(),
+        nested_limit=nested_limit,
+        model=model,
+        cursors=cursors,
+        viewer=viewer(scope),
+    )
+    if at is None:
+        return c
+    c.at = c.param(at)
+    c.records["n0"] = "r0"
+    return c
 
 
 async def list_nodes(
@@ -353,20 +429,24 @@ async def get_node(
     nested_limit: int,
     model: Model = MODEL,
     cursors: Sealer | None = None,
+    at: datetime | None = None,
 ) -> NodeRow | None:
-    """A record by key, or None: a hidden record looks exactly like a missing one."""
+    """A record by key, or None: a hidden record looks exactly like a missing one (and,
+    with `at`, one that did not exist then)."""
     node_type = model.nodes[type_name]
-    c = Compiler(
-        as_of=scope.as_of,
-        nested_limit=nested_limit,
-        model=model,
-        cursors=cursors,
-        viewer=viewer(scope),
-    )
-    query = (
-        f"MATCH (n0:{node_type.label} {{{node_type.key}: {c.param(key)}}}) "
-        f"WHERE {visible('n0', node_type.name)} "
-        f"RETURN {c.node('n0', node_type, selections)} AS item"
-    )
+    c = _compiler(scope, nested_limit, model, at, cursors)
+    if c.at is not None:
+        query = (
+            asof.record_by_key(node_type, "r0", c.param(key))
+            + asof.state_of(node_type, "r0", "n0", c.at)
+            + f"AND {visible('n0', node_type.name)} "
+            f"RETURN {c.node('n0', node_type, selections)} AS item"
+        )
+    else:
+        query = (
+            f"MATCH (n0:{node_type.label} {{{node_type.key}: {c.param(key)}}}) "
+            f"WHERE {visible('n0', node_type.name)} "
+            f"RETURN {c.node('n0', node_type, selections)} AS item"
+        )
     row = await graph.read_one(compiled(query), {**scope.cypher_params(), **c.params})
     return None if row is None else decode_node(row["item"])

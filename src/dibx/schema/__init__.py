@@ -18,6 +18,7 @@ from dibx.schema.directory import directory_query
 from dibx.schema.extensions import Disclosure, ScopeGate, ShapeErrors, is_user_error
 from dibx.schema.limits import alias_limit, depth_limit
 from dibx.schema.prepared import DocumentCache, PreparedDocuments
+from dibx.schema.review import ReviewMutation, ReviewQuery
 from dibx.schema.scalars import SCALARS
 from dibx.schema.stewardship import Inputs, build_mutation, history_fields
 from dibx.schema.types import build_types
@@ -70,14 +71,14 @@ def build_schema(
     # The object types are the model's; the runtime serving this schema must compile reads
     # with the same model (`Directory.model`).
     types = build_types(model, extra=history_fields(model))
-    roots = (AnalyticsQuery, ChallengeQuery, directory_query(types))
+    roots = (AnalyticsQuery, ChallengeQuery, ReviewQuery, directory_query(types))
     query = strawberry.type(
         type("Query", roots, {}), description="Reads: the directory, analyses and challenges."
     )
     schema = DibxSchema(
         query=query,
         mutation=strawberry.type(
-            type("Mutation", (Mutation, build_mutation(Inputs(model))), {}),
+            type("Mutation", (Mutation, ReviewMutation, build_mutation(Inputs(model))), {}),
             description="Changes: stewarded writes, marking challenges and their decisions.",
         ),
         types=list(types.nodes.values()),

@@ -51,6 +51,15 @@ def _key_arg(example: str) -> Any:
     ]
 
 
+AS_OF = (
+    "Read the data as it stood at this time (UTC if no zone is given): each record and link "
+    "as it was then, released by today's rules to you. Absent: now. Records created later "
+    "are absent, retired ones present until retired; a future time reads as now, a time "
+    "before 1970 as 1970."
+)
+AsOf = Annotated[datetime.datetime | None, strawberry.argument(name="asOf", description=AS_OF)]
+
+
 @strawberry.input(description="All given conditions must hold. Withheld fields never match.")
 class SupplierFilterInput:
     nations: list[str] | None = strawberry.field(
@@ -130,10 +139,12 @@ def directory_query(types: ModelTypes) -> type:
     supplier_t, capability_t = nodes["Supplier"], nodes["Capability"]
     nation_t, agreement_t = nodes["Nation"], nodes["Agreement"]
 
-    async def one(info: Info[Context, None], type_name: str, key: str) -> Any:
+    async def one(
+        info: Info[Context, None], type_name: str, key: str, at: datetime.datetime | None = None
+    ) -> Any:
         ctx = info.context
         item = await ctx.directory.get(
-            ctx.scope, type_name, key, selections_of(info._raw_info, type_name)
+            ctx.scope, type_name, key, selections_of(info._raw_info, type_name), at
         )
         return None if item is None else wrap(info, nodes[type_name], item)
 
@@ -178,9 +189,10 @@ def directory_query(types: ModelTypes) -> type:
             self,
             info: Info[Context, None],
             id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
+            as_of: AsOf = None,
         ) -> Node | None:
             type_name, key = decode_id(id)
-            found: Node | None = await one(info, type_name, key)
+            found: Node | None = await one(info, type_name, key, as_of)
             return found
 
         @root_field(
@@ -190,9 +202,16 @@ def directory_query(types: ModelTypes) -> type:
                 "(the same answer either way)."
             ),
         )
-        @returning(supplier_t | None, id=_id_arg("supplier"), key=_key_arg("sup.lm-aeronautics"))
-        async def supplier(self, info: Info[Context, None], id: Any = None, key: Any = None) -> Any:
-            return await one(info, "Supplier", lookup_key("Supplier", id, key))
+        @returning(
+            supplier_t | None,
+            id=_id_arg("supplier"),
+            key=_key_arg("sup.lm-aeronautics"),
+            as_of=AsOf,
+        )
+        async def supplier(
+            self, info: Info[Context, None], id: Any = None, key: Any = None, as_of: Any = None
+        ) -> Any:
+            return await one(info, "Supplier", lookup_key("Supplier", id, key), as_of)
 
         @root_field(scope=SUPPLIER_READ, description="Suppliers you may see, filtered and sorted.")
         @returning(types.connections["Supplier"], sort=sort_of("Supplier"))
@@ -207,6 +226,7 @@ def directory_query(types: ModelTypes) -> type:
             sort: Any = None,
             last: Last = None,
             before: Before = None,
+            as_of: AsOf = None,
         ) -> Any:
             f = filter or SupplierFilterInput()
             capability_key = (
@@ -228,6 +248,7 @@ def directory_query(types: ModelTypes) -> type:
                 {"filter": filter, "sort": sort},
                 sorts=_sorts(sort),
                 supplier_filter=supplier_filter,
+                at=as_of,
             )
 
         @root_field(
@@ -237,11 +258,16 @@ def directory_query(types: ModelTypes) -> type:
                 "(the same answer either way)."
             ),
         )
-        @returning(capability_t | None, id=_id_arg("capability"), key=_key_arg("cap.re-magnets"))
+        @returning(
+            capability_t | None,
+            id=_id_arg("capability"),
+            key=_key_arg("cap.re-magnets"),
+            as_of=AsOf,
+        )
         async def capability(
-            self, info: Info[Context, None], id: Any = None, key: Any = None
+            self, info: Info[Context, None], id: Any = None, key: Any = None, as_of: Any = None
         ) -> Any:
-            return await one(info, "Capability", lookup_key("Capability", id, key))
+            return await one(info, "Capability", lookup_key("Capability", id, key), as_of)
 
         @root_field(
             scope=SUPPLIER_READ, description="Capabilities you may see, filtered and sorted."
@@ -258,6 +284,7 @@ def directory_query(types: ModelTypes) -> type:
             sort: Any = None,
             last: Last = None,
             before: Before = None,
+            as_of: AsOf = None,
         ) -> Any:
             f = filter or CapabilityFilterInput()
             return await page(
@@ -271,12 +298,13 @@ def directory_query(types: ModelTypes) -> type:
                     name_contains=f.name_contains,
                     provided_in=tuple(f.provided_in) if f.provided_in is not None else None,
                 ),
+                at=as_of,
             )
 
         @root_field(scope=SUPPLIER_READ, description="A nation by ISO 3166-1 alpha-3 code.")
         @returning(nation_t | None)
-        async def nation(self, info: Info[Context, None], code: Code) -> Any:
-            return await one(info, "Nation", code.upper())
+        async def nation(self, info: Info[Context, None], code: Code, as_of: AsOf = None) -> Any:
+            return await one(info, "Nation", code.upper(), as_of)
 
         @root_field(
             scope=SUPPLIER_READ, description="Nations, optionally only those with the given codes."
@@ -292,10 +320,13 @@ def directory_query(types: ModelTypes) -> type:
             ] = None,
             last: Last = None,
             before: Before = None,
+            as_of: AsOf = None,
         ) -> Any:
             codes_ = tuple(c.upper() for c in codes) if codes else None
             paging = Paging(first, after, last, before, default=50)
-            return await page(info, "Nation", paging, {"codes": codes_}, nation_codes=codes_)
+            return await page(
+                info, "Nation", paging, {"codes": codes_}, nation_codes=codes_, at=as_of
+            )
 
         @root_field(
             scope=SUPPLIER_READ,

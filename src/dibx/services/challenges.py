@@ -334,6 +334,29 @@ class ChallengeService:
 
     # -- deciding -----------------------------------------------------------------------
 
+    def _review(
+        self, principal: Principal, state: str, note: str, now: datetime, *, changed: str | None
+    ) -> dict[str, Any]:
+        """A decision counts as a review of the marking (see `dibx.services.review`): the
+        adjudicator designates it for the decision's reason until the next review date, as
+        a revision of the record."""
+        return {
+            "reviewBy": now + timedelta(days=self.policy.stewardship.review_days),
+            "catalogueSteward": self.policy.stewardship.catalogue_steward,
+            "deciderOrg": principal.org,
+            "revision": {
+                "kind": "updated",
+                "actorSubject": principal.subject,
+                "actorOrg": principal.org,
+                "actorNation": principal.nation,
+                "actorClient": principal.client_id,
+                "reason": note,
+                # The portion whose marking changed (`marking`: the record's), if it did.
+                "changed": [] if changed is None else [changed],
+                "review": f"challenge {state.lower()}",
+            },
+        }
+
     async def decide(
         self,
         principal: Principal,
@@ -427,6 +450,13 @@ class ChallengeService:
                 default_designator=adjudication.default_designator,
                 caller_tag=tag,
                 before_commit=hook,
+                review=self._review(
+                    principal,
+                    state,
+                    note,
+                    now,
+                    changed=(row["field"] or "marking") if parsed else None,
+                ),
             ),
         )
         if updated is None:

@@ -11,6 +11,7 @@ import contextlib
 import copy
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from dibx.auth.release import ReleaseScope
 from dibx.errors import Invalid, LimitExceeded
@@ -23,6 +24,19 @@ from dibx.graph.rows import NodeRow
 from dibx.graph.selection import Selected
 from dibx.services.budget import RequestBudget
 from dibx.services.memberships import MembershipDirectory
+
+# History starts at the epoch (a baseline state's validFrom): earlier reads as the epoch.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def as_of_time(at: datetime | None) -> datetime | None:
+    """The time of an `asOf` read: a time without a zone is UTC; one before the epoch reads
+    as the epoch (seeded data as first stewarded, nothing created through the API). A
+    future time reads as now: the current state of each record is open-ended."""
+    if at is None:
+        return None
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return max(aware.astimezone(UTC), EPOCH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +178,7 @@ class Directory:
         capability_filter: CapabilityFilter | None = None,
         nation_codes: tuple[str, ...] | None = None,
         default: int = 20,
+        at: datetime | None = None,
     ) -> Page:
         node_type = self.model.nodes[type_name]
         window = self.window(scope, page, reads.position_size(node_type, sorts), default)
@@ -189,10 +204,16 @@ class Directory:
                 nation_codes=nation_codes,
                 model=self.model,
                 cursors=self.cursors,
+                at=as_of_time(at),
             )
 
     async def get(
-        self, scope: ReleaseScope, type_name: str, key: str, selections: list[Selected]
+        self,
+        scope: ReleaseScope,
+        type_name: str,
+        key: str,
+        selections: list[Selected],
+        at: datetime | None = None,
     ) -> NodeRow | None:
         cost = 1 + self.check_nested(selections)
         async with self._spend(cost):
@@ -205,4 +226,5 @@ class Directory:
                 nested_limit=self.max_page_size,
                 model=self.model,
                 cursors=self.cursors,
+                at=as_of_time(at),
             )
