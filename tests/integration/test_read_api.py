@@ -132,7 +132,7 @@ async def test_sort_descending_by_name(api: Api) -> None:
         ('{ supplier(id: "not-an-id!") { key } }', "id: is not a valid dibx id"),
         ("{ suppliers(first: 5000) { totalCount } }", "first: must be at most 100"),
         ("{ suppliers(first: -1) { totalCount } }", "first: must not be negative"),
-        ('{ suppliers(after: "zzz") { totalCount } }', "after: is not a valid cursor"),
+        ('{ suppliers(after: "zzz") { totalCount } }', "after: is not a cursor of this list"),
         (
             "{ suppliers { nodes { capabilities(first: 1000) { totalCount } } } }",
             "capabilities.first: must be at most 100",
