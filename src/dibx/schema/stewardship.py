@@ -400,7 +400,22 @@ def _single(op: str, cls: Any, scope: str) -> Any:
     ]
     resolve.__annotations__["return"] = StewardshipPayload
     resolve.__name__ = op
-    return root_mutation(scope=scope, description=f"{op}: one stewarded change.", name=op)(resolve)
+    return root_mutation(scope=scope, description=_describe(op), name=op)(resolve)
+
+
+_VERBS = {
+    "create": "Create a {0} as your nation's record, each field with its marking.",
+    "update": "Change fields or markings of a {0} your nation originated (`expectedVersion`).",
+    "retire": "Retire a {0} your nation originated: gone from reads, kept in history.",
+    "set": "Create or change your nation's {0} link, each field with its marking.",
+    "remove": "Remove your nation's {0} link (kept in history).",
+}
+
+
+def _describe(op: str) -> str:
+    """A mutation's description from its name (`setProvides`: verb, then what it writes)."""
+    verb = next(v for v in _VERBS if op.startswith(v))
+    return _VERBS[verb].format(op[len(verb) :])
 
 
 def _scope_for(op: rules.Op) -> str:
