@@ -140,6 +140,11 @@ async def test_as_of_applies_release_to_the_state_in_force(api: Api) -> None:
     assert await one(api, "GBR:acme", t_open, nation="JPN") is None
 
 
-async def test_as_of_without_zone_reads_as_utc(api: Api) -> None:
+async def test_as_of_needs_its_utc_offset(api: Api) -> None:
+    # `DateTime` is RFC 3339 `date-time`: a time without its offset is refused, not guessed.
     await api.load(b.dataset(suppliers=[b.supplier("seed", "GBR")]))
-    assert await keys(api, "2020-01-01T00:00:00") == ["seed"]
+    assert await keys(api, "2020-01-01T00:00:00Z") == ["seed"]
+    reply = await api.query(MANY, {"at": "2020-01-01T00:00:00"}, nation="GBR")
+    assert reply.data is None
+    assert [e["extensions"]["code"] for e in reply.errors] == ["BAD_USER_INPUT"]
+    assert "UTC offset" in reply.errors[0]["message"]

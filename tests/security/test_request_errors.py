@@ -137,13 +137,23 @@ async def test_suggestions_in_development(api: Api) -> None:
 # -- request errors are JSON with a code; limits say which and by how much ------------------
 
 
+COMPILED = "{ suppliers { totalCount } }"
+
+
 async def test_malformed_requests_answer_json_with_a_code(api: Api) -> None:
     headers = {"Authorization": f"Bearer {api.token()}"}
+    for _ in range(2):  # validated once, then answered by the compiled path
+        assert (await api.query(COMPILED)).errors == []
     for body, status in (
         ({"variables": {}}, 400),  # no query
         ({"query": "query A { viewer { nation } }", "operationName": "B"}, 400),
         ({"query": 42}, 400),
         ([{"query": "{ viewer { nation } }"}], 400),  # a batch
+        # A document the compiled path answers (asked once before, below) with an
+        # operationName or variables of the wrong JSON type: 400, never a crash.
+        ({"query": COMPILED, "operationName": {}}, 400),
+        ({"query": COMPILED, "operationName": ["A"]}, 400),
+        ({"query": COMPILED, "variables": ["x"]}, 400),
     ):
         response = await api.client.post("/graphql", json=body, headers=headers)
         assert response.status_code == status, (body, response.text)

@@ -71,6 +71,8 @@ def test_custom_scalars_say_their_format_and_name_their_specification() -> None:
     assert {name: t["specifiedByURL"] for name, t in custom.items()} == {
         "Date": "https://www.rfc-editor.org/rfc/rfc3339#section-5.6",
         "DateTime": "https://scalars.graphql.org/andimarek/date-time",
+        # History's old and new values, typed as the field's own (strawberry's JSON scalar).
+        "JSON": "https://ecma-international.org/wp-content/uploads/ECMA-404_2nd_edition_december_2017.pdf",
     }
     assert "YYYY-MM-DD" in custom["Date"]["description"]
     assert "RFC 3339" in custom["DateTime"]["description"]

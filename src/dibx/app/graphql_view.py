@@ -314,7 +314,14 @@ class DibxGraphQL(GraphQL[Context, None]):
         root_value: Any,
         request_data: Any,
     ) -> ExecutionResult:
-        if request_adapter.method == "POST":
+        # Only a well-formed request takes the compiled path; anything else (an operationName
+        # or variables of the wrong JSON type) gets the executor's own 400.
+        if (
+            request_adapter.method == "POST"
+            and isinstance(request_data.query, str)
+            and isinstance(request_data.operation_name, str | None)
+            and isinstance(request_data.variables, dict | None)
+        ):
             answered = await self.compiled.answer(
                 request_data.query, request_data.variables, request_data.operation_name, context
             )

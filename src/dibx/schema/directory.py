@@ -52,7 +52,7 @@ def _key_arg(example: str) -> Any:
 
 
 AS_OF = (
-    "Read the data as it stood at this time (UTC if no zone is given): each record and link "
+    "Read the data as it stood at this time (with its UTC offset): each record and link "
     "as it was then, released by today's rules to you. Absent: now. Records created later "
     "are absent, retired ones present until retired; a future time reads as now, a time "
     "before 1970 as 1970."
@@ -189,10 +189,11 @@ def directory_query(types: ModelTypes) -> type:
             self,
             info: Info[Context, None],
             id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
-            as_of: AsOf = None,
         ) -> Node | None:
+            # Only `id`: Relay refetches through `node(id:)` and accepts no other argument;
+            # `asOf` reads go through the typed lookups.
             type_name, key = decode_id(id)
-            found: Node | None = await one(info, type_name, key, as_of)
+            found: Node | None = await one(info, type_name, key)
             return found
 
         @root_field(
