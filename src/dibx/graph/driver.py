@@ -256,11 +256,16 @@ class Graph:
         (e.g. to make the write's audit record durable); if it raises, the transaction rolls
         back and nothing is written.
         """
+        if before_commit is not None:
+            # The single-statement case of `transaction`: the same retry and hook rules.
+            given = dict(params or {})
+
+            async def one(tx: TxRunner) -> Rows:
+                return await tx.run(query, given)
+
+            return await self.transaction(one, before_commit=before_commit, tx_timeout=tx_timeout)
         self.stats.record("write", query)
         config = self._tx_config(tx_timeout)
-        if before_commit is not None:
-            with self.stats.timed("write"):
-                return await self._write_hooked(query, dict(params or {}), before_commit, config)
 
         @neo4j.unit_of_work(**config)
         async def work(tx: AsyncManagedTransaction) -> list[dict[str, Any]]:
@@ -271,46 +276,6 @@ class Graph:
         with self.stats.timed("write"), unavailable_as_error():
             async with self.driver.session(database=self.database) as session:
                 return await session.execute_write(work)
-
-    async def _write_hooked(
-        self,
-        query: LiteralString,
-        params: dict[str, Any],
-        before_commit: BeforeCommit,
-        config: dict[str, Any],
-    ) -> Rows:
-        # An explicit transaction, not execute_write: a managed transaction reruns its whole
-        # work function after a transient error, so a hook inside it could run for attempts
-        # that never commit, and a hook outside it would run after COMMIT. Here a transient
-        # failure is retried only while the hook has not run (nothing written, nothing
-        # recorded); once it has, any failure (COMMIT included) is raised to the caller.
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            with unavailable_as_error():
-                async with self.driver.session(database=self.database) as session:
-                    tx: AsyncTransaction | None = None
-                    try:
-                        try:
-                            tx = await session.begin_transaction(**config)
-                            result = await tx.run(query, params)
-                            rows = [dict(zip(r.keys(), r, strict=True)) async for r in result]
-                        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
-                            if attempt < WRITE_ATTEMPTS and e.is_retryable():
-                                await asyncio.sleep(0.1 * attempt)
-                                continue
-                            raise
-                        await before_commit(rows)
-                        await tx.commit()
-                        return rows
-                    finally:
-                        if tx is not None and not tx.closed():
-                            # ROLLBACK. After a failure it raises again (ResultFailedError),
-                            # which would hide the real error and stop the retry; the
-                            # server rolls back a transaction whose connection is gone.
-                            with contextlib.suppress(
-                                neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError
-                            ):
-                                await tx.close()
-        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def transaction(
         self,
@@ -324,6 +289,10 @@ class Graph:
         or the hook rolls everything back. Transient failures of `work` (a deadlock between
         concurrent writers) rerun it in a fresh transaction, as `write` does, only while the
         hook has not run."""
+        # An explicit transaction, not execute_write: a managed transaction reruns its whole
+        # work function after a transient error, so a hook inside it could run for attempts
+        # that never commit, and a hook outside it would run after COMMIT. Once the hook has
+        # run, any failure (COMMIT included) is raised to the caller.
         config = self._tx_config(tx_timeout)
         with self.stats.timed("write"):
             for attempt in range(1, WRITE_ATTEMPTS + 1):
@@ -347,6 +316,9 @@ class Graph:
                             return rows
                         finally:
                             if tx is not None and not tx.closed():
+                                # ROLLBACK. After a failure it raises again, which would hide
+                                # the real error and stop the retry; the server rolls back a
+                                # transaction whose connection is gone.
                                 with contextlib.suppress(
                                     neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError
                                 ):
