@@ -1,4 +1,4 @@
-"""The `dibx` command: serve, neo4j start|stop|status, seed, token, policy check."""
+"""The `dibx` command: serve, neo4j start|stop|status, seed, token, export, policy check."""
 
 from __future__ import annotations
 
@@ -244,6 +244,31 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from dibx.app import startup
+    from dibx.auth import policy
+    from dibx.exchange import command
+
+    settings = _settings()
+    try:
+        loaded = policy.load(settings.policy_file, startup.vocabulary(settings.reference_dir))
+    except (policy.PolicyError, config.ConfigError) as exc:
+        sys.exit(f"dibx: policy invalid: {exc}")
+    uri = _neo4j_or_exit(settings)
+    return asyncio.run(
+        command.export(
+            settings,
+            uri,
+            loaded,
+            nation=args.nation,
+            attrs=args.attr,
+            as_of=args.as_of,
+            fmt=args.format,
+            out=args.out,
+        )
+    )
+
+
 def _policy_check(_: argparse.Namespace) -> int:
     from dibx.app import startup
     from dibx.auth import policy
@@ -358,6 +383,22 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--subject", default=None)
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     token.set_defaults(func=_token)
+
+    export = sub.add_parser("export", help="write a nation's releasable slice (import format)")
+    export.add_argument("--nation", required=True, help="ISO 3166-1 alpha-3 code it is for")
+    export.add_argument(
+        "--attr",
+        action="append",
+        default=[],
+        metavar="FIELDS",
+        help="only these fields (comma-separated; `entity.field` for one entity); repeatable",
+    )
+    export.add_argument(
+        "--as-of", help="the state in force then: YYYY-MM-DD (00:00 UTC) or a date-time"
+    )
+    export.add_argument("--format", choices=["jsonl", "csv", "graphml"], default="jsonl")
+    export.add_argument("--out", help="file (a directory for csv); stdout if not given")
+    export.set_defaults(func=_export)
 
     operations = sub.add_parser("operations", help="persisted operations (trusted documents)")
     ops = operations.add_subparsers(dest="action", required=True)

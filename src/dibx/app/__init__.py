@@ -22,6 +22,7 @@ from dibx import config
 from dibx.app import startup
 from dibx.app.admission import LargeDocuments
 from dibx.app.explorer import explorer_routes
+from dibx.app.export_route import ExportEndpoint, export_routes
 from dibx.app.graphql_view import DibxGraphQL
 from dibx.app.metrics import Metrics
 from dibx.app.observe import CountedSink, ObservedApp, RequestAudit
@@ -245,6 +246,18 @@ def create_app(
         Route("/metrics", metrics),
         Route("/graphql", graphql),
     ]
+    routes += export_routes(
+        ExportEndpoint(
+            graph=runtime.graph,
+            policy=runtime.policy,
+            validator=runtime.validator,
+            memberships=runtime.memberships,
+            audit=request_audit,
+            limits=limits,
+            heavy=heavy,
+            model=runtime.model,
+        )
+    )
     if runtime.issuer is not None:
         routes.extend(oauth_routes(runtime.issuer))
     routes.extend(explorer_routes(settings, runtime.issuer))
