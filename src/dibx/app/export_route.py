@@ -156,7 +156,7 @@ class ExportEndpoint:
                 f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(_PARAMS))}",
                 field=unknown[0],
             )
-        for name in _PARAMS:
+        for name in ("format", "asOf"):
             if len(query.getlist(name)) > 1:
                 raise ExportError("given more than once", field=name)
         fmt = check_format(query.get("format", "jsonl"), STREAMED_FORMATS)

@@ -133,7 +133,7 @@ def _columns(entity: Entity, item: Exported, chosen: tuple[str, ...]) -> Row:
         row[entity.ends[0]], row[entity.ends[1]] = item.start, item.end
     row[MARKING] = item.marking
     for name in entity.field_names:
-        if name in item.values:
+        if item.values.get(name) is not None:  # "no value" is an absent column
             row[name] = item.values[name]
         if name in item.markings:
             row[name + SUFFIX] = item.markings[name]
