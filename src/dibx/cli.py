@@ -247,7 +247,7 @@ def _token(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from dibx.app import startup
     from dibx.auth import policy
-    from dibx.exchange import command
+    from dibx.exchange import export_command
 
     settings = _settings()
     try:
@@ -256,7 +256,7 @@ def _export(args: argparse.Namespace) -> int:
         sys.exit(f"dibx: policy invalid: {exc}")
     uri = _neo4j_or_exit(settings)
     return asyncio.run(
-        command.export(
+        export_command.export(
             settings,
             uri,
             loaded,
