@@ -160,8 +160,15 @@ def sources(
     return EdgeRecord.of(SOURCES_FROM, buyer, seller, marks, values)
 
 
-def owns(child: str, parent: str, share: float = 1.0, *, record: str = PUBLIC) -> EdgeRecord:
-    marks = Markings.build(record, _public(SUBSIDIARY_OF.names, None))
+def owns(
+    child: str,
+    parent: str,
+    share: float = 1.0,
+    *,
+    record: str = PUBLIC,
+    fields: Mapping[str, str] | None = None,
+) -> EdgeRecord:
+    marks = Markings.build(record, _public(SUBSIDIARY_OF.names, fields))
     return EdgeRecord.of(SUBSIDIARY_OF, child, parent, marks, {"share": share})
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from hypothesis import strategies as st
 
 from dibx.auth.markings import CATEGORIES, CONTROLS, PUBLIC, TETRAGRAPHS_KNOWN, Marking
@@ -134,3 +136,24 @@ def stewarded_graphs(draw: st.DrawFn, max_suppliers: int = 6) -> Dataset:
         ],
         requires=[b.requires(x, y, record=draw(mark)) for x, y in sorted(needs)],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Drawn:
+    """A drawn graph whose repr is short: a failing example prints its records and edges with
+    their record markings (the full Dataset's repr is too large for Hypothesis to report)."""
+
+    data: Dataset
+
+    def __repr__(self) -> str:
+        parts = [
+            f"{r.key}[{r.markings.record}]"
+            for name in ("Supplier", "Capability")
+            for r in self.data.nodes_of(name)
+        ]
+        parts += [
+            f"{e.type.rel}({e.start}->{e.end})[{e.markings.record}]"
+            for rel in ("BASED_IN", "PROVIDES", "SOURCES_FROM", "SUBSIDIARY_OF", "REQUIRES")
+            for e in self.data.edges_of(rel)
+        ]
+        return "Drawn(" + ", ".join(parts) + ")"
