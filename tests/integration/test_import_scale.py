@@ -107,7 +107,7 @@ def _corrupt(directory: Path) -> tuple[dict[tuple[str, int], str], set[str]]:
         rows = list(csv.reader(f))
     col = {name: i for i, name in enumerate(rows[0])}
     change = {}
-    for n, line in enumerate(range(17, len(rows) + 1, 100)):
+    for n, line in enumerate(range(17, len(rows) + 1, 60)):
         row = list(rows[line - 1])
         if row[col["supplier"]] in bad_suppliers:
             continue
@@ -120,6 +120,24 @@ def _corrupt(directory: Path) -> tuple[dict[tuple[str, int], str], set[str]]:
         else:
             row = "this,is,not,a,row"  # type: ignore[assignment]
             expected[("provides.csv", line)] = "MALFORMED"
+        change[line] = row
+    _rewrite(path, change)
+
+    path = directory / "sources_from.csv"
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    col = {name: i for i, name in enumerate(rows[0])}
+    change = {}
+    for n, line in enumerate(range(29, len(rows) + 1, 80)):
+        row = list(rows[line - 1])
+        if {row[col["buyer"]], row[col["supplier"]]} & bad_suppliers:
+            continue
+        if n % 2 == 0:
+            row[col["share"]] = "1.5"
+            expected[("sources_from.csv", line)] = "INVALID"
+        else:
+            row[col["supplier"]] = "no-such-supplier"
+            expected[("sources_from.csv", line)] = "NOT_FOUND"
         change[line] = row
     _rewrite(path, change)
     return expected, bad_suppliers
