@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from hypothesis import strategies as st
 
 from dibx.auth.markings import CATEGORIES, CONTROLS, PUBLIC, TETRAGRAPHS_KNOWN, Marking
@@ -138,12 +136,13 @@ def stewarded_graphs(draw: st.DrawFn, max_suppliers: int = 6) -> Dataset:
     )
 
 
-@dataclass(frozen=True, slots=True)
 class Drawn:
     """A drawn graph whose repr is short: a failing example prints its records and edges with
-    their record markings (the full Dataset's repr is too large for Hypothesis to report)."""
+    their record markings (the full Dataset's repr is too large for Hypothesis to report).
+    A plain class: Hypothesis prints a dataclass field by field, whatever its __repr__."""
 
-    data: Dataset
+    def __init__(self, data: Dataset) -> None:
+        self.data = data
 
     def __repr__(self) -> str:
         parts = [
