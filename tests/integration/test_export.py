@@ -220,3 +220,59 @@ async def test_http_export_attr_limits_the_fields(demo: Api) -> None:
         "parent",
         "requires",
     } == {"name", "name.marking", "trl", "trl.marking"}
+
+
+async def test_http_export_takes_a_heavy_slot_and_is_rate_limited(
+    demo: Api, tmp_path: Path
+) -> None:
+    env = {
+        "DIBX_RATE_PER_TOKEN": "60",
+        "DIBX_RATE_PER_TOKEN_BURST": "1",
+        "DIBX_HEAVY_PER_TOKEN": "1",
+    }
+    limited = Api(demo.graph, tmp_path, env=env, clock=lambda: 0.0)  # no bucket refills
+    try:
+        token = limited.token("GBR")
+        async with limited.app.state.heavy.slot("user-gbr"):  # the caller's heavy work
+            busy = await _get(limited, "", token)
+        assert busy.status_code == 429
+        assert busy.headers["retry-after"] == "5"
+        assert "heavy" in busy.json()["errors"][0]["message"]
+        again = await _get(limited, "", token)
+        assert again.status_code == 429
+        assert again.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        codes = [r["error_codes"] for r in limited.audit.records if r.get("event") == "export"]
+        assert codes == [["LIMIT_EXCEEDED"], ["RATE_LIMITED"]]
+    finally:
+        await limited.close()
+
+
+async def test_http_export_gives_back_its_heavy_slot_when_the_client_leaves(demo: Api) -> None:
+    token = demo.token("GBR")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/export",
+        "raw_path": b"/export",
+        "query_string": b"format=jsonl",
+        "root_path": "",
+        "headers": [(b"authorization", f"Bearer {token}".encode()), (b"host", b"dibx.test")],
+        "client": ("127.0.0.1", 1),
+        "server": ("dibx.test", 80),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def gone() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await demo.app(scope, gone, send)
+    heavy = demo.app.state.heavy
+    assert heavy.held == 0
+    async with heavy.slot("user-gbr"), heavy.slot("user-gbr"):  # both of its slots are free
+        assert heavy.held == 2

@@ -17,7 +17,7 @@ CSV is a directory of files, so it is offered by `dibx export` only.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from dibx.app.observe import RequestAudit
 from dibx.app.ratelimit import RATE_LIMITED, RateLimits, too_many
@@ -231,11 +232,27 @@ class ExportEndpoint:
                     log.error("audit_write_failed", event=EVENT, outcome=outcome)
 
         name = f"dibx-{scope.nation.lower()}.{fmt}"
-        return StreamingResponse(
+        return _Held(
+            release,
             body(),
             media_type=MEDIA_TYPES[fmt],
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
+
+
+class _Held(StreamingResponse):
+    """A stream that gives back its heavy-work slot however it ends: a client gone before
+    the first chunk means the body is never iterated, so its own `finally` never runs."""
+
+    def __init__(self, release: Callable[[], Awaitable[None]], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._release()
 
 
 def export_routes(endpoint: ExportEndpoint) -> list[BaseRoute]:
