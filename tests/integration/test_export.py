@@ -14,8 +14,12 @@ The demo data is loaded once for the module; every test here only reads it.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import os
+import sys
+from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -276,3 +280,33 @@ async def test_http_export_gives_back_its_heavy_slot_when_the_client_leaves(demo
     assert heavy.held == 0
     async with heavy.slot("user-gbr"), heavy.slot("user-gbr"):  # both of its slots are free
         assert heavy.held == 2
+
+
+async def _cli(neo4j_uri: str, tmp_path: Path, *args: str) -> tuple[int | None, bytes, str]:
+    env = {
+        **os.environ,
+        "DIBX_ENV": "test",
+        "DIBX_NEO4J_URI": neo4j_uri,
+        "DIBX_DATA_DIR": str(tmp_path / "data"),
+    }
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "dibx.cli", "export", *args, env=env, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await child.communicate()
+    return child.returncode, out, err.decode()
+
+
+async def test_cli_export_writes_the_slice_and_names_a_bad_nation(
+    demo: Api, neo4j_uri: str, tmp_path: Path
+) -> None:
+    code, out, err = await _cli(neo4j_uri, tmp_path, "--nation", "GBR", "--format", "jsonl")
+    assert code == 0, err
+    operator, tally = await export(demo, "GBR")
+    assert lines(out) == lines(operator)
+    assert f"exported for GBR: suppliers {tally.rows['suppliers']}" in err
+    code, out, err = await _cli(neo4j_uri, tmp_path, "--nation", "XX", "--format", "csv")
+    assert (code, out) == (2, b"")
+    assert "dibx export: nation: 'XX' is not an ISO 3166-1 alpha-3 code" in err
+    code, _, err = await _cli(neo4j_uri, tmp_path, "--nation", "GBR", "--format", "csv")
+    assert code == 2
+    assert "out: CSV is one file per entity: give a directory with --out" in err
