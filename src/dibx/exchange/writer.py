@@ -569,9 +569,7 @@ class BatchWriter:
             "now": now,
             "common": self._common(names, now),
             "linkCommon": {
-                k: v
-                for k, v in self.service.marking_meta(who, None, now).items()
-                if v is not None
+                k: v for k, v in self.service.marking_meta(who, None, now).items() if v is not None
             },
             "revision": self.service.revision(who, store.CREATED, None, list(names)),
         }
