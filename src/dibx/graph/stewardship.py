@@ -527,6 +527,11 @@ class Store:
         return out
 
 
+# For the bulk writer (`dibx.exchange.writer`): the same origin rule and state copy.
+origin_of = _origin
+owned_to_state = _owned_to_state
+
+
 def marked(field: str | None, name: str) -> str:
     """The property holding `name` (marking, release, markedBy...) of a field or the record."""
     return name if field is None else f"{name}_{field}"

@@ -34,6 +34,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from dibx.auth import markings
@@ -164,6 +165,16 @@ def at_least(
     return floor.categories <= m.categories and floor.controls <= m.controls
 
 
+@lru_cache(maxsize=4096)
+def _release(mark: str) -> tuple[str, ...]:
+    return markings.release_clauses(markings.parse(mark))
+
+
+def release_of(mark: str) -> list[str]:
+    """The release clauses stored beside a canonical marking (cached: a pure function)."""
+    return list(_release(mark))
+
+
 def digest(state: Mapping[str, Any]) -> str:
     text = json.dumps(state, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -180,6 +191,20 @@ class _Fields:
     props: dict[str, Any] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
     markings: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A record's or edge's full input after every check that needs no database: the
+    coerced values and canonical markings a create (or a bulk import row) writes."""
+
+    record: markings.Marking
+    fields: _Fields
+    reason: str | None
+    key: str | None = None  # records: the stored key (`<NATION>:<key>`)
+    owned: list[tuple[EdgeType, str, str]] = field(default_factory=list)  # (edge, end, marking)
+    start: str | None = None  # edges: the end keys as given
+    end: str | None = None
 
 
 class StewardshipService:
@@ -205,6 +230,9 @@ class StewardshipService:
         self.store = store.Store(
             graph, model, catalogue_steward=policy.stewardship.catalogue_steward
         )
+        # Marking decisions by (text, floor key): a bulk import checks a few distinct markings
+        # a million times over; None for mutations (one call, nothing to share).
+        self._memo: dict[tuple[str, str], markings.Marking | tuple[str, str]] | None = None
 
     def for_request(self, audit: WriteAudit) -> StewardshipService:
         bound = StewardshipService.__new__(StewardshipService)
@@ -212,9 +240,36 @@ class StewardshipService:
         bound.audit = audit
         return bound
 
+    def for_import(
+        self, audit: WriteAudit, tetragraphs: Mapping[str, frozenset[str]] | None = None
+    ) -> StewardshipService:
+        """A copy for one bulk import by one caller: its audit, the tetragraphs the floors
+        compare by, and a memo of marking decisions (valid for that caller only)."""
+        bound = self.for_request(audit)
+        bound._tetragraphs = tetragraphs or {}
+        bound._memo = {}
+        return bound
+
     # -- validation (no I/O) ------------------------------------------------------------
 
     def _marking(
+        self, raw: object, path: Path, scope: ReleaseScope, floor_key: str, errors: list[UserError]
+    ) -> markings.Marking | None:
+        if self._memo is not None and isinstance(raw, str):
+            known = self._memo.get((raw, floor_key))
+            if known is None:
+                errs: list[UserError] = []
+                known = self._decide_marking(raw, path, scope, floor_key, errs)
+                if known is None:
+                    known = (errs[0].code, errs[0].message)
+                self._memo[(raw, floor_key)] = known
+            if isinstance(known, tuple):
+                errors.append(UserError(path, known[0], known[1]))
+                return None
+            return known
+        return self._decide_marking(raw, path, scope, floor_key, errors)
+
+    def _decide_marking(
         self, raw: object, path: Path, scope: ReleaseScope, floor_key: str, errors: list[UserError]
     ) -> markings.Marking | None:
         if not isinstance(raw, str):
@@ -391,6 +446,88 @@ class StewardshipService:
             errors += [UserError((str(i), *e.field), e.code, e.message) for e in errs]
         return errors
 
+    def check(
+        self, principal: Principal, scope: ReleaseScope, op: str, raw: Mapping[str, Any]
+    ) -> tuple[Checked | None, list[UserError]]:
+        """A whole record (`create<Type>`) or edge (`set<Edge>` without expectedVersion),
+        checked without the database exactly as the mutation checks it (scope, values,
+        cross-field rules, markings, floors): what a bulk import row goes through. An edge's
+        end keys are checked in form only; where they point is the writer's to find."""
+        errors: list[UserError] = []
+        spec = self.ops.get(op)
+        if spec is None or spec.verb not in ("create", "set"):
+            return None, [UserError(("op",), UNKNOWN_FIELD, f"no whole-record change {op!r}")]
+        needed = self.policy.stewardship.scope_for(spec.owner)
+        if needed is None or not principal.has_scope(needed):
+            msg = f"writing {spec.owner} needs the scope {needed or '(none)'}"
+            return None, [UserError((), FORBIDDEN, msg)]
+        if spec.node is not None:
+            return self._check_create(principal, scope, spec.node, raw, errors), errors
+        assert spec.edge is not None
+        return self._check_edge(scope, spec.edge, raw, errors), errors
+
+    def _check_edge(
+        self, scope: ReleaseScope, edge: EdgeType, raw: Mapping[str, Any], errors: list[UserError]
+    ) -> Checked | None:
+        start = self._key(
+            raw.get(edge.start_role), (edge.start_role,), self.model.nodes[edge.start], errors
+        )
+        end = self._key(
+            raw.get(edge.end_role), (edge.end_role,), self.model.nodes[edge.end], errors
+        )
+        reason = self._reason(raw.get("reason"), errors)
+        record = None
+        if raw.get("marking") is None:
+            errors.append(UserError(("marking",), INVALID, "a new edge needs its marking"))
+        else:
+            record = self._marking(raw.get("marking"), ("marking",), scope, edge.rel, errors)
+        fields = self._fields(
+            raw.get("fields"), edge.rel, edge.fields, scope, errors, complete=True
+        )
+        if start is not None and start == end and edge.start == edge.end:
+            errors.append(
+                UserError((edge.end_role,), INVALID, f"a {edge.rel} cannot point at its own start")
+            )
+        if edge.check is not None and not errors:
+            try:
+                edge.check(fields.values)
+            except FieldError as exc:
+                errors.append(UserError(("fields",), INVALID, str(exc)))
+        if errors or record is None:
+            return None
+        return Checked(record=record, fields=fields, reason=reason, start=start, end=end)
+
+    # Building blocks of the write, shared with the bulk writer (same storage as mutations).
+
+    def field_props(
+        self, principal: Principal, fields: _Fields, reason: str | None, now: datetime
+    ) -> dict[str, Any]:
+        """A new record's (edge's) field properties with their marking metadata."""
+        props, _, _ = self._field_props(principal, fields, {}, reason, now)
+        return {k: v for k, v in props.items() if v is not None}
+
+    def marking_meta(
+        self, principal: Principal, reason: str | None, now: datetime
+    ) -> dict[str, Any]:
+        """The marking metadata of a record's (edge's) own marking."""
+        return self._meta(principal, None, reason, now)
+
+    def revision(
+        self, principal: Principal, kind: str, reason: str | None, changed: list[str]
+    ) -> dict[str, Any]:
+        return self._revision(principal, kind, reason, changed)
+
+    def plan(
+        self,
+        principal: Principal,
+        scope: ReleaseScope,
+        change: Mapping[str, Any],
+        errors: list[UserError],
+    ) -> Callable[[TxRunner, datetime], Any] | None:
+        """One change's checked plan, to run inside a caller's transaction (the bulk writer's
+        updates); it raises `Rejected` with the change's errors."""
+        return self._plan(principal, scope, change, errors)
+
     # -- running ------------------------------------------------------------------------
 
     async def apply(
@@ -549,31 +686,15 @@ class StewardshipService:
                     (str(extra),), UNKNOWN_FIELD, f"{verb} takes {', '.join(sorted(allowed))}"
                 )
             )
-        reason = self._reason(raw.get("reason"), errors)
         if verb == "create":
-            key_in = self._key(raw.get("key"), ("key",), node, errors)
-            key = (
-                None
-                if key_in is None
-                else self._key(f"{principal.nation}:{key_in}", ("key",), node, errors)
-            )
-            if raw.get("marking") is None:
-                errors.append(UserError(("marking",), INVALID, "the record's marking is required"))
-                record = None
-            else:
-                record = self._marking(raw.get("marking"), ("marking",), scope, node.name, errors)
-            fields = self._fields(
-                raw.get("fields"), node.name, node.fields, scope, errors, complete=True
-            )
-            owned = self._owned_input(node, raw, scope, errors, required=True)
-            if node.check is not None and not errors:
-                try:
-                    node.check(fields.values)
-                except FieldError as exc:
-                    errors.append(UserError(("fields",), INVALID, str(exc)))
-            if errors or key is None or record is None or owned is None:
+            made = self._check_create(principal, scope, node, raw, errors)
+            if made is None:
                 return None
-            return self._create_node(principal, scope, node, key, record, fields, owned, reason)
+            assert made.key is not None
+            return self._create_node(
+                principal, scope, node, made.key, made.record, made.fields, made.owned, made.reason
+            )
+        reason = self._reason(raw.get("reason"), errors)
         key = self._key(raw.get("key"), ("key",), node, errors)
         expected = self._version(raw.get("expectedVersion"), errors, required=True)
         if verb == "retire":
@@ -595,6 +716,40 @@ class StewardshipService:
             principal, scope, node, key, expected, record, fields, owned, reason
         )
 
+    def _check_create(
+        self,
+        principal: Principal,
+        scope: ReleaseScope,
+        node: NodeType,
+        raw: Mapping[str, Any],
+        errors: list[UserError],
+    ) -> Checked | None:
+        """A new record's input, checked without the database (what create and import share)."""
+        reason = self._reason(raw.get("reason"), errors)
+        key_in = self._key(raw.get("key"), ("key",), node, errors)
+        key = (
+            None
+            if key_in is None
+            else self._key(f"{principal.nation}:{key_in}", ("key",), node, errors)
+        )
+        if raw.get("marking") is None:
+            errors.append(UserError(("marking",), INVALID, "the record's marking is required"))
+            record = None
+        else:
+            record = self._marking(raw.get("marking"), ("marking",), scope, node.name, errors)
+        fields = self._fields(
+            raw.get("fields"), node.name, node.fields, scope, errors, complete=True
+        )
+        owned = self._owned_input(node, raw, scope, errors, required=True)
+        if node.check is not None and not errors:
+            try:
+                node.check(fields.values)
+            except FieldError as exc:
+                errors.append(UserError(("fields",), INVALID, str(exc)))
+        if errors or key is None or record is None or owned is None:
+            return None
+        return Checked(key=key, record=record, fields=fields, owned=owned, reason=reason)
+
     def _field_props(
         self,
         principal: Principal,
@@ -611,7 +766,7 @@ class StewardshipService:
             mark = fields.markings[name]
             props[name] = value
             props[f"marking_{name}"] = mark
-            props[f"release_{name}"] = list(markings.release_clauses(markings.parse(mark)))
+            props[f"release_{name}"] = release_of(mark)
             if current.get(name) != mark:
                 marking_changed = marking_changed or name in current
                 props.update(self._meta(principal, name, reason, now))
@@ -1066,3 +1221,6 @@ class StewardshipService:
         node = self.model.nodes[type_name]
         limit = self.history_limit if first is None else max(0, min(first, self.history_limit))
         return await self.store.history(scope, node, key, limit)
+
+
+Rejected = _Abort  # what a plan raises when the database refuses the change (`.errors`)

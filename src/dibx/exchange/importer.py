@@ -1,0 +1,276 @@
+"""Bulk import of exchange files: the engine the CLI and the HTTP import jobs share.
+
+    report = await run_import(
+        graph, policy, principal,
+        [Source("gbr.suppliers.csv", open(path, "rb")), Source("x.jsonl", body_chunks)],
+        audit=WriteAudit(sink, operation="import", policy_version=policy.version),
+        dry_run=False, batch_size=1000, progress=None, on_reject=None,
+    )
+
+* `sources`: each a `Source(name, chunks, size=None)`; `name` says the format (`.csv`,
+  `.jsonl`) and, for CSV, the entity (`suppliers.csv`, `gbr.provides.csv`); `chunks` is any
+  iterable of text lines/chunks or bytes chunks (a file opened in binary mode, a request body
+  kept elsewhere and read back). Sources are read one after the other, CSV sources in the
+  model's write order (records before the edges that need them), never held whole.
+* `principal`: who imports: its nation is the originator of everything created, its scopes
+  must include the policy's `[stewardship.scopes]` for each entity written.
+* `audit`: every batch transaction writes one `graph_write` record (action `import`) through it
+  before COMMIT; a failed record rolls the batch back and the import stops with `AuditError`.
+* `dry_run`: every row is read and checked (values, markings, floors, scopes, dependencies
+  between rows of the run) and nothing is written or read from the graph beyond the release
+  scope; a real run also reports what the database refuses (missing ends, others' records).
+* `progress`: an object with `update(rows, consumed)` (rows read so far, bytes/characters read
+  so far of all sources) and `total` set from the sources' sizes; see `dibx.exchange.progress`.
+* `on_reject`: called with every `Reject` as it happens (a report file); `ImportReport.rejects`
+  keeps the first `max_rejects` of them.
+
+`ImportReport` has read, created, updated, unchanged and rejected counts and the rejects
+(source, line, column, code, reason). Each batch holds at most `batch_size` rows of one
+entity; the engine keeps one batch, the keys of rejected records and a hash of every record
+key seen (to refuse a row repeating an earlier one), so memory stays bounded by the batch,
+not the file. A `FormatError` (unknown entity, bad header, not UTF-8) stops that source and
+is reported as a reject of line 1 (or the line reached); the other sources go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final, Protocol
+
+from dibx.auth.policy import Policy
+from dibx.auth.principal import Principal
+from dibx.exchange.format import ENTITIES, KEY, Entity, FormatError, entity_of
+from dibx.exchange.reader import BadRow, Chunk, Counter, Row, read
+from dibx.exchange.validate import (
+    DEPENDS_ON_REJECTED,
+    DUPLICATE_ROW,
+    MALFORMED,
+    Item,
+    Reject,
+    RowChecker,
+)
+from dibx.exchange.writer import BatchWriter
+from dibx.graph.driver import Graph
+from dibx.services.audit import WriteAudit
+from dibx.services.memberships import MembershipDirectory
+from dibx.services.stewardship import StewardshipService
+
+DEFAULT_BATCH: Final = 2000
+MAX_REJECTS: Final = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    name: str
+    chunks: Iterable[Chunk]
+    size: int | None = None  # bytes (or characters) in all, for progress; None if unknown
+
+
+class Progress(Protocol):
+    def start(self, total: int | None) -> None: ...
+
+    def update(self, rows: int, consumed: int) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+@dataclass
+class ImportReport:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    valid: int = 0  # dry run: rows that passed every check
+    dry_run: bool = False
+    rejects: list[Reject] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "read": self.read,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "valid": self.valid,
+            "dryRun": self.dry_run,
+        }
+
+
+def _order(source: Source) -> int:
+    entity = entity_of(source.name)
+    return 0 if entity is None else list(ENTITIES).index(entity.name)
+
+
+class _Run:
+    """One import's state: the pending batch, rejected keys, keys seen, counts."""
+
+    def __init__(
+        self,
+        checker: RowChecker,
+        writer: BatchWriter | None,
+        report: ImportReport,
+        *,
+        batch_size: int,
+        max_rejects: int,
+        on_reject: Callable[[Reject], None] | None,
+    ) -> None:
+        self.checker = checker
+        self.writer = writer
+        self.report = report
+        self.batch_size = batch_size
+        self.max_rejects = max_rejects
+        self.on_reject = on_reject
+        self.nation = checker.nation
+        self.batch: list[Item] = []
+        self.entity: Entity | None = None
+        self.rejected_keys: dict[str, str] = {}  # stored key of a rejected record -> file:line
+        self.seen: set[int] = set()  # hashes of the records and edges of this run
+
+    def reject(self, reject: Reject) -> None:
+        self.report.rejected += 1
+        if len(self.report.rejects) < self.max_rejects:
+            self.report.rejects.append(reject)
+        if self.on_reject is not None:
+            self.on_reject(reject)
+
+    def own_key(self, raw: object) -> str | None:
+        key = self.checker.key_of(raw)
+        return f"{self.nation}:{key}" if isinstance(key, str) else None
+
+    async def row(self, row: Row | BadRow) -> None:
+        self.report.read += 1
+        if isinstance(row, BadRow):
+            self.reject(Reject(row.source, row.line, row.column, MALFORMED, row.message))
+            return
+        entity = row.entity
+        own: str | None = None
+        if entity.node is not None:
+            own = self.own_key(row.values.get(KEY))
+            identity: tuple[str, ...] = (entity.name, str(own))
+        else:
+            assert entity.ends is not None
+            ends = [self.own_key(row.values.get(role)) for role in entity.ends]
+            for role, end in zip(entity.ends, ends, strict=True):
+                where = self.rejected_keys.get(str(end))
+                if where is not None:
+                    self.reject(
+                        Reject(
+                            row.source,
+                            row.line,
+                            role,
+                            DEPENDS_ON_REJECTED,
+                            f"{row.values.get(role)} was rejected at {where}; fix that row first",
+                        )
+                    )
+                    return
+            identity = (entity.name, str(ends[0]), str(ends[1]))
+        checked = self.checker.check(row)
+        if isinstance(checked, list):
+            for r in checked:
+                self.reject(r)
+            if entity.node is not None and own is not None:
+                self.rejected_keys[own] = row.where
+            return
+        mark = hash(identity)
+        if mark in self.seen:
+            self.reject(
+                Reject(
+                    row.source,
+                    row.line,
+                    "",
+                    DUPLICATE_ROW,
+                    "an earlier row of this import has the same key: keep one",
+                )
+            )
+            return
+        self.seen.add(mark)
+        if self.entity is not entity:
+            await self.flush()
+            self.entity = entity
+        self.batch.append(checked)
+        if len(self.batch) >= self.batch_size:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self.batch or self.entity is None:
+            return
+        batch, self.batch = self.batch, []
+        if self.writer is None:
+            self.report.valid += len(batch)
+            return
+        result = await self.writer.write(self.entity, batch)
+        self.report.created += result.created
+        self.report.updated += result.updated
+        self.report.unchanged += result.unchanged
+        for r in result.rejects:
+            self.reject(r)
+        self.rejected_keys.update(result.rejected_keys)
+
+
+async def run_import(
+    graph: Graph,
+    policy: Policy,
+    principal: Principal,
+    sources: Iterable[Source],
+    *,
+    audit: WriteAudit,
+    dry_run: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+    progress: Progress | None = None,
+    on_reject: Callable[[Reject], None] | None = None,
+    max_rejects: int = MAX_REJECTS,
+    service: StewardshipService | None = None,
+    memberships: MembershipDirectory | None = None,
+) -> ImportReport:
+    """Import `sources` as `principal` (see the module docstring); returns the report."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    today = datetime.now(UTC).date()
+    directory = memberships or MembershipDirectory(graph)
+    scope = policy.scope_for(principal, await directory.groups_of(principal.nation, today), today)
+    tetragraphs = await directory.released_to(scope)
+    base = service or StewardshipService(graph, policy)
+    bound = base.for_import(audit, tetragraphs)
+    checker = RowChecker(bound, principal, scope)
+    writer = (
+        None
+        if dry_run
+        else BatchWriter(graph, bound, principal, scope, audit, nations=await directory.nations())
+    )
+    report = ImportReport(dry_run=dry_run)
+    run = _Run(
+        checker,
+        writer,
+        report,
+        batch_size=batch_size,
+        max_rejects=max_rejects,
+        on_reject=on_reject,
+    )
+    ordered = sorted(sources, key=_order)
+    total = None
+    if all(s.size is not None for s in ordered):
+        total = sum(s.size or 0 for s in ordered)
+    counter = Counter()
+    if progress is not None:
+        progress.start(total)
+    try:
+        for source in ordered:
+            line = 1
+            try:
+                for row in read(source.name, source.chunks, counter):
+                    line = row.line
+                    await run.row(row)
+                    if progress is not None and report.read % 256 == 0:
+                        progress.update(report.read, counter.consumed)
+            except FormatError as exc:
+                run.reject(Reject(source.name, line, "", MALFORMED, str(exc)))
+            await run.flush()
+            run.entity = None
+    finally:
+        if progress is not None:
+            progress.update(report.read, counter.consumed)
+            progress.finish()
+    return report

@@ -1,0 +1,589 @@
+"""The bulk writer: checked rows of one entity, one batch per audited transaction.
+
+Storage is the stewarded writes' (docs/history.md): a created record or edge carries
+`originNation`, `originOrg`, `version` 1, its markings with their metadata and a `created`
+state node, exactly as `createSupplier` / `setProvides` write them, but for a whole batch in
+one `UNWIND` statement. A row equal to what is stored writes nothing. A changed row goes
+through the mutation's own update plan (`StewardshipService.plan`, with the version just
+read), so updates keep every rule and the history of a mutation; they are rare in a bulk
+load. Labels, types and property names come from the model; values are parameters.
+
+Each batch is one transaction: it reads what is stored for its keys, writes, and makes its
+audit record durable (`WriteAudit`) before COMMIT; a failed audit record rolls it back. A
+process killed half-way leaves whole batches only, and a re-run finds those unchanged. When
+the database refuses one row of a batch (an update the plan rejects, a REQUIRES that would
+close a cycle), the batch is rolled back and run again without it.
+
+`new_state` is the one Cypher fragment that writes a bulk-created state node: the place to
+stamp anything every state carries (e.g. a change-feed sequence number).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, LiteralString
+
+from dibx.auth import markings
+from dibx.auth.principal import Principal
+from dibx.auth.release import ReleaseScope
+from dibx.exchange.format import Entity
+from dibx.exchange.validate import RETIRED, Item, Reject, column_of
+from dibx.graph import stewardship as store
+from dibx.graph.driver import Graph, Rows, TxRunner, compiled
+from dibx.graph.model import EdgeType, Model, NodeType
+from dibx.graph.release import visible
+from dibx.services.audit import WriteAudit
+from dibx.services.stewardship import (
+    FORBIDDEN,
+    NOT_FOUND,
+    NOT_FOUND_MESSAGE,
+    REASON_REQUIRED,
+    Rejected,
+    StewardshipService,
+    UserError,
+    release_of,
+)
+
+CREATED: Final = "created"
+UPDATED: Final = "updated"
+UNCHANGED: Final = "unchanged"
+ACTION: Final = "import"
+
+
+def new_state(
+    owner: str, var: str, state: str, *, model: Model, edge: EdgeType | None = None
+) -> str:
+    """Cypher creating the `created` state of record (or edge) `var` from `row.revision`,
+    as `Store.create_node` / `create_edge` do. Edges need `a` and `b` (the ends) bound."""
+    label = store.state_label(owner)
+    if edge is None:
+        return (
+            f"CREATE ({state}:{label})-[:{store.STATE_OF}]->({var}) "
+            f"SET {state} = properties({var}) "
+            f"SET {state} += row.revision, {state}.validFrom = $now "
+            + store.owned_to_state(model, model.nodes[owner], var, state)
+        )
+    return (
+        f"CREATE (a)<-[:{store.STATE_FROM}]-({state}:{label})-[:{store.STATE_TO}]->(b) "
+        f"SET {state} = properties({var}) SET {state} += row.revision, {state}.validFrom = $now, "
+        f"{state}.from = row.a, {state}.to = row.b "
+    )
+
+
+@dataclass
+class BatchResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+    rejected_keys: dict[str, str] = field(default_factory=dict)  # stored key -> file:line
+
+
+@dataclass
+class _Plan:
+    """What a batch transaction does, decided after its read."""
+
+    creates: list[tuple[Item, dict[str, Any]]] = field(default_factory=list)
+    updates: list[tuple[Item, dict[str, Any]]] = field(default_factory=list)
+    unchanged: int = 0
+    rejects: list[tuple[Item, Reject]] = field(default_factory=list)
+
+
+class _RowRefused(Exception):
+    def __init__(self, item: Item, reject: Reject) -> None:
+        super().__init__(str(reject))
+        self.item, self.reject = item, reject
+
+
+def _reject(item: Item, column: str, code: str, reason: str) -> Reject:
+    return Reject(item.source, item.line, column, code, reason)
+
+
+def _props_map(var: str, names: Iterable[str]) -> str:
+    return var + "{" + ", ".join(f".`{n}`" for n in names) + "}"
+
+
+class BatchWriter:
+    """Writes batches for one importer; `clock` gives each transaction its time."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        service: StewardshipService,
+        principal: Principal,
+        scope: ReleaseScope,
+        audit: WriteAudit,
+        *,
+        nations: frozenset[str],
+        clock: Any = None,
+    ) -> None:
+        self.graph = graph
+        self.service = service
+        self.model = service.model
+        self.principal = principal
+        self.scope = scope
+        self.audit = audit
+        self.nation = principal.nation
+        self.nations = nations
+        self.by_org = service.policy.stewardship.steward == "org"
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.params = {
+            **scope.cypher_params(),
+            "catalogueSteward": service.policy.stewardship.catalogue_steward,
+            "nation": self.nation,
+        }
+
+    # -- the batch transaction ----------------------------------------------------------
+
+    async def write(self, entity: Entity, items: list[Item]) -> BatchResult:
+        """Write one batch (all of one entity); rows the database refuses are reported."""
+        result = BatchResult()
+        pending = list(items)
+        while True:
+            try:
+                plan = await self._attempt(entity, pending)
+            except _RowRefused as refused:
+                result.rejects.append(refused.reject)
+                self._note_rejected(result, refused.item)
+                pending = [i for i in pending if i is not refused.item]
+                continue
+            break
+        for item, reject in plan.rejects:
+            result.rejects.append(reject)
+            self._note_rejected(result, item)
+        result.created = len(plan.creates)
+        result.updated = len(plan.updates)
+        result.unchanged = plan.unchanged
+        return result
+
+    def _note_rejected(self, result: BatchResult, item: Item) -> None:
+        if item.checked.key is not None:
+            result.rejected_keys[item.checked.key] = item.where
+
+    async def _attempt(self, entity: Entity, items: list[Item]) -> _Plan:
+        holder: list[_Plan] = []
+
+        async def work(tx: TxRunner) -> Rows:
+            holder.clear()
+            now = self.clock()
+            if entity.node is not None:
+                plan = await self._plan_nodes(tx, entity.node, items, now)
+            else:
+                assert entity.edge is not None
+                plan = await self._plan_edges(tx, entity.edge, items, now)
+            holder.append(plan)
+            changes: list[dict[str, Any]] = []
+            if plan.creates:
+                changes += await self._create(tx, entity, plan.creates, now)
+            for item, change in plan.updates:
+                changes.append(await self._update(tx, item, change, now))
+            return [{"changes": changes, "source": items[0].source if items else None}]
+
+        def describe(rows: Rows) -> dict[str, Any] | None:
+            if not rows or not rows[0]["changes"]:
+                return None  # nothing written: nothing to record
+            return {"source": rows[0]["source"], "changes": rows[0]["changes"]}
+
+        await self.audit.run(
+            self.principal,
+            ACTION,
+            describe,
+            lambda hook: self.graph.transaction(work, before_commit=hook),
+        )
+        return holder[0]
+
+    # -- records ------------------------------------------------------------------------
+
+    def _content(self, names: tuple[str, ...], item: Item) -> dict[str, Any]:
+        """What a row says, under the stored property names (compared with the record)."""
+        c = item.checked
+        out: dict[str, Any] = {"marking": str(c.record)}
+        for name in names:
+            out[name] = c.fields.values.get(name)
+            out[f"marking_{name}"] = c.fields.markings.get(name)
+        return out
+
+    async def _plan_nodes(
+        self, tx: TxRunner, node: NodeType, items: list[Item], now: datetime
+    ) -> _Plan:
+        plan = _Plan()
+        owned = self.model.owned(node.name)
+        names = node.names
+        compared = ["marking", *(p for n in names for p in (n, f"marking_{n}"))]
+        ends = [(e, self.model.nodes[e.end]) for e in owned]
+        owned_parts = ", ".join(
+            f"`{e.rel}`: head(COLLECT {{ MATCH (n)-[o:{e.rel}]->(x:{end.label}) "
+            f"RETURN [x.{end.key}, o.marking] }})"
+            for e, end in ends
+        )
+        q = compiled(
+            f"UNWIND $keys AS k OPTIONAL MATCH (n:{node.label} {{{node.key}: k}}) "
+            "RETURN k AS key, "
+            f"EXISTS {{ MATCH (r:{store.retired_label(node)} {{{node.key}: k}}) }} AS retired, "
+            "CASE WHEN n IS NULL THEN null ELSE { "
+            f"visible: {visible('n', node.name)}, "
+            f"origin: {store.origin_of(self.model, node, 'n')}, "
+            "org: n.originOrg, version: coalesce(n.version, 1), "
+            f"props: {_props_map('n', compared)}, owned: {{{owned_parts}}} }} END AS cur"
+        )
+        rows = await tx.run(q, {**self.params, "keys": [i.checked.key for i in items]})
+        for item, row in zip(items, rows, strict=True):
+            c = item.checked
+            cur = row["cur"]
+            missing = [
+                (e, end) for e, end, _ in c.owned if e.end == "Nation" and end not in self.nations
+            ]
+            if missing:
+                e, end = missing[0]
+                plan.rejects.append(
+                    (item, _reject(item, e.end_role, NOT_FOUND, f"no such {e.end} {end!r}"))
+                )
+                continue
+            if cur is None:
+                if row["retired"]:
+                    plan.rejects.append(
+                        (
+                            item,
+                            _reject(
+                                item,
+                                "key",
+                                RETIRED,
+                                f"{c.key} was retired; a retired {node.name}'s key is not reused",
+                            ),
+                        )
+                    )
+                    continue
+                plan.creates.append((item, self._node_row(node, item, now)))
+                continue
+            if not cur["visible"]:
+                plan.rejects.append((item, _reject(item, "key", NOT_FOUND, NOT_FOUND_MESSAGE)))
+                continue
+            if not self._stewards(cur["origin"], cur["org"]):
+                plan.rejects.append(
+                    (
+                        item,
+                        _reject(
+                            item,
+                            "key",
+                            FORBIDDEN,
+                            "only the originating nation may change this record",
+                        ),
+                    )
+                )
+                continue
+            stored = cur["props"]
+            wanted = self._content(names, item)
+            diff = [k for k, v in wanted.items() if stored.get(k) != v]
+            owned_now = cur["owned"] or {}
+            moved = [
+                (e, end, mark)
+                for e, end, mark in c.owned
+                if list(owned_now.get(e.rel) or []) != [end, mark]
+            ]
+            if not diff and not moved:
+                plan.unchanged += 1
+                continue
+            changed = {d.removeprefix("marking_") for d in diff if d != "marking"}
+            change: dict[str, Any] = {
+                "key": c.key,
+                "expectedVersion": cur["version"],
+                "fields": {
+                    n: {"value": c.fields.values.get(n), "marking": c.fields.markings[n]}
+                    for n in sorted(changed)
+                },
+            }
+            if "marking" in diff:
+                change["marking"] = str(c.record)
+            for e, end, mark in moved:
+                change[e.end_role] = {"key": end, "marking": mark}
+            if c.reason is not None:
+                change["reason"] = c.reason
+            marking_moved = "marking" in diff or any(d.startswith("marking_") for d in diff)
+            if marking_moved and c.reason is None:
+                plan.rejects.append(
+                    (
+                        item,
+                        _reject(
+                            item,
+                            "reason",
+                            REASON_REQUIRED,
+                            "this row changes a stored marking: give the change's reason",
+                        ),
+                    )
+                )
+                continue
+            plan.updates.append((item, {"op": f"update{node.name}", "input": change}))
+        return plan
+
+    def _node_row(self, node: NodeType, item: Item, now: datetime) -> dict[str, Any]:
+        c = item.checked
+        svc, who = self.service, self.principal
+        props = svc.field_props(who, c.fields, c.reason, now)
+        meta = svc.marking_meta(who, c.reason, now)
+        props.update(
+            marking=str(c.record),
+            release=list(markings.release_clauses(c.record)),
+            originNation=who.nation,
+            originOrg=who.org,
+            version=1,
+            **meta,
+        )
+        props[node.key] = c.key
+        links = [
+            {"end": end, "props": {"marking": mark, "release": release_of(mark), **meta}}
+            for _, end, mark in c.owned
+        ]
+        revision = svc.revision(who, store.CREATED, c.reason, list(node.names))
+        return {"key": c.key, "props": props, "links": links, "revision": revision}
+
+    def _stewards(self, origin: str | None, org: str | None) -> bool:
+        if origin != self.nation:
+            return False
+        if self.by_org and org is not None:
+            return org == self.principal.org
+        return True
+
+    # -- edges --------------------------------------------------------------------------
+
+    def candidates(self, raw: str) -> list[str]:
+        """Where a given endpoint key may point: the importer's own record first, then the
+        key as stored (`USA:cap.x`, a seeded `cap.y`)."""
+        own = f"{self.nation}:"
+        return [raw] if raw.startswith(own) else [own + raw, raw]
+
+    async def _resolve(
+        self, tx: TxRunner, node: NodeType, keys: set[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Stored key -> {origin, org} of each candidate the importer may see."""
+        q = compiled(
+            f"UNWIND $keys AS k MATCH (n:{node.label} {{{node.key}: k}}) "
+            f"WHERE {visible('n', node.name)} "
+            f"RETURN k AS key, {store.origin_of(self.model, node, 'n')} AS origin, "
+            "n.originOrg AS org"
+        )
+        rows = await tx.run(q, {**self.params, "keys": sorted(keys)})
+        return {r["key"]: r for r in rows}
+
+    async def _plan_edges(
+        self, tx: TxRunner, edge: EdgeType, items: list[Item], now: datetime
+    ) -> _Plan:
+        plan = _Plan()
+        a_type, b_type = self.model.nodes[edge.start], self.model.nodes[edge.end]
+        a_keys = {k for i in items for k in self.candidates(str(i.checked.start))}
+        b_keys = {k for i in items for k in self.candidates(str(i.checked.end))}
+        if a_type is b_type:
+            found_a = found_b = await self._resolve(tx, a_type, a_keys | b_keys)
+        else:
+            found_a = await self._resolve(tx, a_type, a_keys)
+            found_b = await self._resolve(tx, b_type, b_keys)
+        resolved: list[tuple[Item, str, str]] = []
+        for item in items:
+            c = item.checked
+            a = next((k for k in self.candidates(str(c.start)) if k in found_a), None)
+            b = next((k for k in self.candidates(str(c.end)) if k in found_b), None)
+            if a is None:
+                plan.rejects.append(
+                    (
+                        item,
+                        _reject(
+                            item, edge.start_role, NOT_FOUND, f"no such {edge.start} {c.start!r}"
+                        ),
+                    )
+                )
+                continue
+            if b is None:
+                plan.rejects.append(
+                    (item, _reject(item, edge.end_role, NOT_FOUND, f"no such {edge.end} {c.end!r}"))
+                )
+                continue
+            owner = found_a[a]
+            if not self._stewards(owner["origin"], owner["org"]):
+                plan.rejects.append(
+                    (
+                        item,
+                        _reject(
+                            item,
+                            edge.start_role,
+                            FORBIDDEN,
+                            f"only the originating nation of the {edge.start_role} may change "
+                            "its links",
+                        ),
+                    )
+                )
+                continue
+            if a == b and edge.start == edge.end:
+                plan.rejects.append(
+                    (
+                        item,
+                        _reject(
+                            item,
+                            edge.end_role,
+                            "INVALID",
+                            f"a {edge.rel} cannot point at its own start",
+                        ),
+                    )
+                )
+                continue
+            resolved.append((item, a, b))
+        names = edge.names
+        compared = ["marking", *(p for n in names for p in (n, f"marking_{n}"))]
+        q = compiled(
+            f"UNWIND $pairs AS p MATCH (a:{a_type.label} {{{a_type.key}: p.a}})-[r:{edge.rel}]->"
+            f"(b:{b_type.label} {{{b_type.key}: p.b}}) "
+            f"WHERE {visible('r', edge.rel)} "
+            f"AND coalesce(r.originNation, {store.origin_of(self.model, a_type, 'a')}) = $nation "
+            "RETURN p.i AS i, coalesce(r.version, 1) AS version, "
+            f"{_props_map('r', compared)} AS props "
+            "ORDER BY i, version DESC"
+        )
+        pairs = [{"i": n, "a": a, "b": b} for n, (_, a, b) in enumerate(resolved)]
+        stored: dict[int, dict[str, Any]] = {}
+        for row in await tx.run(q, {**self.params, "pairs": pairs}):
+            stored.setdefault(row["i"], row)  # the newest of the nation's own edges
+        for n, (item, a, b) in enumerate(resolved):
+            c = item.checked
+            cur = stored.get(n)
+            if cur is None:
+                plan.creates.append((item, self._edge_row(edge, item, a, b, now)))
+                continue
+            wanted = self._content(names, item)
+            diff = [k for k, v in wanted.items() if cur["props"].get(k) != v]
+            if not diff:
+                plan.unchanged += 1
+                continue
+            changed = {d.removeprefix("marking_") for d in diff if d != "marking"}
+            change: dict[str, Any] = {
+                edge.start_role: a,
+                edge.end_role: b,
+                "expectedVersion": cur["version"],
+                "fields": {
+                    f: {"value": c.fields.values.get(f), "marking": c.fields.markings[f]}
+                    for f in sorted(changed)
+                },
+            }
+            if "marking" in diff:
+                change["marking"] = str(c.record)
+            if c.reason is not None:
+                change["reason"] = c.reason
+            marking_moved = "marking" in diff or any(d.startswith("marking_") for d in diff)
+            if marking_moved and c.reason is None:
+                plan.rejects.append(
+                    (
+                        item,
+                        _reject(
+                            item,
+                            "reason",
+                            REASON_REQUIRED,
+                            "this row changes a stored marking: give the change's reason",
+                        ),
+                    )
+                )
+                continue
+            op = "set" + "".join(p.title() for p in edge.rel.split("_"))
+            plan.updates.append((item, {"op": op, "input": change}))
+        return plan
+
+    def _edge_row(
+        self, edge: EdgeType, item: Item, a: str, b: str, now: datetime
+    ) -> dict[str, Any]:
+        c = item.checked
+        svc, who = self.service, self.principal
+        props = svc.field_props(who, c.fields, c.reason, now)
+        props.update(
+            marking=str(c.record),
+            release=list(markings.release_clauses(c.record)),
+            originNation=who.nation,
+            originOrg=who.org,
+            version=1,
+            **svc.marking_meta(who, c.reason, now),
+        )
+        revision = svc.revision(who, store.CREATED, c.reason, list(edge.names))
+        return {"a": a, "b": b, "props": props, "revision": revision}
+
+    # -- writing ------------------------------------------------------------------------
+
+    def _create_query(self, entity: Entity) -> LiteralString:
+        if entity.node is not None:
+            node = entity.node
+            lines = ["UNWIND $rows AS row"]
+            owned = self.model.owned(node.name)
+            for i, edge in enumerate(owned):
+                end = self.model.nodes[edge.end]
+                lines.append(f"MATCH (o{i}:{end.label} {{{end.key}: row.links[{i}].end}})")
+            lines.append(f"CREATE (n:{node.label}) SET n = row.props")
+            for i, edge in enumerate(owned):
+                lines.append(
+                    f"CREATE (n)-[l{i}:{edge.rel}]->(o{i}) SET l{i} = row.links[{i}].props"
+                )
+            lines.append("WITH n, row " + new_state(node.name, "n", "st", model=self.model))
+            lines.append("RETURN count(*) AS n")
+            return compiled(" ".join(lines))
+        rel = entity.edge
+        assert rel is not None
+        edge = rel
+        a_type, b_type = self.model.nodes[edge.start], self.model.nodes[edge.end]
+        return compiled(
+            f"UNWIND $rows AS row MATCH (a:{a_type.label} {{{a_type.key}: row.a}}) "
+            f"MATCH (b:{b_type.label} {{{b_type.key}: row.b}}) "
+            f"CREATE (a)-[r:{edge.rel}]->(b) SET r = row.props, r.uid = randomUUID() "
+            "WITH a, b, r, row "
+            + new_state(edge.rel, "r", "st", model=self.model, edge=edge)
+            + "RETURN count(*) AS n"
+        )
+
+    async def _create(
+        self,
+        tx: TxRunner,
+        entity: Entity,
+        creates: list[tuple[Item, dict[str, Any]]],
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        edge = entity.edge
+        rows = [r for _, r in creates]
+        q = self._create_query(entity)
+        if edge is not None and edge.acyclic:
+            # One at a time: each new edge is checked against the ones before it.
+            for item, row in creates:
+                if await self.service.store.reaches(tx, self.scope, edge, row["b"], row["a"]):
+                    raise _RowRefused(
+                        item,
+                        _reject(
+                            item, edge.end_role, "INVALID", f"this {edge.rel} would close a cycle"
+                        ),
+                    )
+                await tx.run(q, {"rows": [row], "now": now})
+        else:
+            out = await tx.run(q, {"rows": rows, "now": now})
+            if not out or out[0]["n"] != len(rows):
+                raise RuntimeError("an end of a created row vanished during the batch")
+        if entity.node is not None:
+            return [
+                {"type": entity.owner, "key": r["key"], "kind": CREATED, "version": 1} for r in rows
+            ]
+        return [
+            {"type": entity.owner, "start": r["a"], "end": r["b"], "kind": CREATED, "version": 1}
+            for r in rows
+        ]
+
+    async def _update(
+        self, tx: TxRunner, item: Item, change: Mapping[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        errors: list[UserError] = []
+        plan = self.service.plan(self.principal, self.scope, change, errors)
+        if plan is None:
+            raise _RowRefused(item, _first(item, errors))
+        try:
+            done = await plan(tx, now)
+        except Rejected as exc:
+            raise _RowRefused(item, _first(item, exc.errors)) from None
+        audit: dict[str, Any] = done["audit"]
+        return audit
+
+
+def _first(item: Item, errors: list[UserError]) -> Reject:
+    if not errors:
+        return _reject(item, "", "INVALID", "the change was refused")
+    e = errors[0]
+    return _reject(item, column_of(item.entity, e.field), e.code, e.message)
