@@ -1,4 +1,4 @@
-"""The `dibx` command: serve, neo4j start|stop|status, seed, token, policy check."""
+"""The `dibx` command: serve, neo4j start|stop|status, seed, import, token, policy check."""
 
 from __future__ import annotations
 
@@ -305,6 +305,19 @@ def _operations_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from dibx.exchange import command
+
+    settings = _settings()
+    return command.import_cmd(args, settings, _neo4j_or_exit(settings))
+
+
+def _sample_files(args: argparse.Namespace) -> int:
+    from dibx.exchange import command
+
+    return command.sample_files_cmd(args, _settings())
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -370,6 +383,12 @@ def parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the GraphQL schema (SDL) the API serves")
     schema.set_defaults(func=_schema)
+
+    from dibx.exchange import command
+
+    command.add_parsers(sub, _positive_int)
+    sub.choices["import"].set_defaults(func=_import)
+    sub.choices["sample-files"].set_defaults(func=_sample_files)
     return p
 
 

@@ -58,6 +58,7 @@ from dibx.services.memberships import MembershipDirectory
 from dibx.services.stewardship import StewardshipService
 
 DEFAULT_BATCH: Final = 2000
+CATALOGUE: Final = ("Capability", "REQUIRES")  # written by the policy's catalogue steward
 MAX_REJECTS: Final = 10_000
 
 
@@ -97,6 +98,27 @@ class ImportReport:
             "valid": self.valid,
             "dryRun": self.dry_run,
         }
+
+
+def operator(policy: Policy, nation: str, org: str | None = None) -> Principal:
+    """The principal of an operator's import (`dibx import --nation GBR`): that nation's
+    steward with the write scopes the policy gives its types; the catalogue's scope only for
+    the catalogue steward."""
+    steward = policy.stewardship
+    scopes = {
+        scope
+        for owner, scope in steward.scopes.items()
+        if owner not in CATALOGUE or nation == steward.catalogue_steward
+    }
+    return Principal(
+        subject=f"import-{nation.lower()}",
+        client_id="dibx-import",
+        nation=nation,
+        org=org,
+        scopes=frozenset(scopes),
+        attributes=frozenset(),
+        token_id=None,
+    )
 
 
 def _order(source: Source) -> int:

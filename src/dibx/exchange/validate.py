@@ -11,6 +11,7 @@ back with the column they are about, ready for a steward.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -98,8 +99,10 @@ class RowChecker:
             return raw[len(prefix) :]
         return raw
 
-    def change(self, row: Row) -> dict[str, Any]:
-        """The mutation input a row stands for."""
+    def change(self, row: Row, defaulted: set[str] | None = None) -> dict[str, Any]:
+        """The mutation input a row stands for; `defaulted` gets the marking columns left
+        empty whose policy default was put in."""
+        filled = set() if defaulted is None else defaulted
         entity, v = row.entity, row.values
         owner = entity.owner
         out: dict[str, Any] = {}
@@ -110,18 +113,24 @@ class RowChecker:
             for role in entity.ends:
                 out[role] = v.get(role)
         out[MARKING] = v.get(MARKING) or self.defaults.get(owner)
+        if v.get(MARKING) is None:
+            filled.add(MARKING)
         fields: dict[str, Any] = {}
         for name in entity.field_names:
             value = v.get(name)
             mark = v.get(name + SUFFIX)
             if value is None and mark is None:
                 continue  # no value: the policy default marking, as a mutation's omitted field
+            if mark is None:
+                filled.add(name + SUFFIX)
             fields[name] = {"value": value, "marking": mark or self.defaults.get(f"{owner}_{name}")}
         out["fields"] = fields
         for edge in entity.owned:
             role = edge.end_role
             end = v.get(role)
             if end is not None:
+                if v.get(role + SUFFIX) is None:
+                    filled.add(role + SUFFIX)
                 out[role] = {
                     "key": end,
                     "marking": v.get(role + SUFFIX) or self.defaults.get(edge.rel),
@@ -147,15 +156,24 @@ class RowChecker:
         op = self._ops.get(entity.name)
         if op is None:
             op = self._ops[entity.name] = _op(entity)
-        checked, errors = self.service.check(self.principal, self.scope, op, self.change(row))
+        defaulted: set[str] = set()
+        change = self.change(row, defaulted)
+        checked, errors = self.service.check(self.principal, self.scope, op, change)
         if checked is None:
-            return [self.reject(row, e) for e in errors]
+            return [self.reject(row, e, defaulted) for e in errors]
         return Item(row.source, row.line, entity, checked)
 
-    def reject(self, row: Row, error: UserError) -> Reject:
-        return Reject(
-            row.source, row.line, column_of(row.entity, error.field), error.code, error.message
-        )
+    def reject(
+        self, row: Row, error: UserError, defaulted: AbstractSet[str] = frozenset()
+    ) -> Reject:
+        column = column_of(row.entity, error.field)
+        reason = error.message
+        if column in defaulted and error.code.startswith("MARKING_"):
+            reason = (
+                f"{column} is empty, so it takes the policy default, and {reason}; "
+                f"give {column} a marking your nation may read"
+            )
+        return Reject(row.source, row.line, column, error.code, reason)
 
 
 def checked_values(item: Item) -> Mapping[str, Any]:
