@@ -3,8 +3,9 @@ which any API process claims, renews and finishes one.
 
     (:ImportJob {id, nation, org, slot, subject, client, tokenId, scopes, attributes,
                  entity, format, dryRun, bytes, chunks, state, created, started, finished,
-                 attempts, owner, claim, leaseUntil, progress, rowsRead, read, created_,
-                 updated, unchanged, rejected, rejectsKept, error, written})
+                 attempts, owner, claim, leaseUntil, progress, rowsRead, readRows,
+                 createdRows, updatedRows, unchangedRows, rejectedRows, validRows,
+                 rejectsKept, error, written})
     (:ImportChunk {job, n, data})      the body, in order, whole lines per chunk
     (:ImportReject {job, n, file, line, column, code, reason})
     (:ImportSlot {key})                 one per (nation, org): a lock, nothing else
@@ -28,21 +29,22 @@ RUNNING: Final = "running"
 SUCCEEDED: Final = "succeeded"
 FAILED: Final = "failed"
 ACTIVE: Final = (QUEUED, RUNNING)
-COUNTS: Final = ("read", "created", "updated", "unchanged", "rejected")
-# `created` is the job's creation time; the count of created rows is stored as `createdRows`.
+COUNTS: Final = ("read", "created", "updated", "unchanged", "rejected", "valid")
+# Counts are stored as `<count>Rows`: `created` is the job's creation time.
 _COUNT_PROPS: Final = {
     "read": "readRows",
     "created": "createdRows",
     "updated": "updatedRows",
     "unchanged": "unchangedRows",
     "rejected": "rejectedRows",
+    "valid": "validRows",
 }
 _CHUNKS_PER_STATEMENT = 8
 
 _JOB = """j {.id, .nation, .org, .subject, .client, .tokenId, .scopes, .attributes, .entity,
        .format, .dryRun, .bytes, .chunks, .state, .created, .started, .finished, .attempts,
        .progress, .rowsRead, .readRows, .createdRows, .updatedRows, .unchangedRows,
-       .rejectedRows, .rejectsKept, .error, .written, .owner, .leaseUntil} AS job"""
+       .rejectedRows, .validRows, .rejectsKept, .error, .written, .owner, .leaseUntil} AS job"""
 
 
 class SlotTaken(Exception):

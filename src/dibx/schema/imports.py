@@ -41,6 +41,7 @@ class ImportCounts:
     updated: int = strawberry.field(description="Rows that changed one (a new revision).")
     unchanged: int = strawberry.field(description="Rows equal to what is stored.")
     rejected: int = strawberry.field(description="Rows refused; see rejects.")
+    valid: int = strawberry.field(description="A dry run: rows that passed every check.")
 
 
 @strawberry.type(description="A refused row, with what a data steward needs to fix it.")

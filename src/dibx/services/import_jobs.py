@@ -21,7 +21,7 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,7 +30,8 @@ import structlog
 from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
 from dibx.errors import Conflict, DibxError, Invalid, LimitExceeded, TimedOut, Unavailable
-from dibx.exchange.format import ENTITIES, FORMATS, FormatError
+from dibx.exchange.format import ENTITIES, FORMATS
+from dibx.exchange.importer import ImportReport, Progress, Source, run_import
 from dibx.graph import import_jobs as store
 from dibx.graph.driver import Graph, Rows
 from dibx.services.audit import AuditError, AuditSink, WriteAudit
@@ -39,32 +40,27 @@ log = structlog.get_logger("dibx.imports")
 COUNTS = store.COUNTS
 CHUNK_CHARS = 1 << 20  # characters per stored chunk (whole lines; one longer line is whole)
 
-Source = tuple[str, Iterable[str]]
-
 
 class Engine(Protocol):
-    """The import engine (`dibx.exchange`): validates and writes `sources`, idempotently."""
+    """The import engine (`dibx.exchange.importer.run_import`): validates and writes
+    `sources`, idempotently."""
 
     def __call__(
         self,
         graph: Graph,
         policy: Policy,
         principal: Principal,
-        sources: Sequence[Source],
+        sources: Iterable[Source],
         *,
-        dry_run: bool,
-        progress: Callable[..., None] | None,
         audit: WriteAudit,
-    ) -> Coroutine[Any, Any, Any]: ...
+        dry_run: bool = ...,
+        progress: Progress | None = ...,
+        max_rejects: int = ...,
+    ) -> Coroutine[Any, Any, ImportReport]: ...
 
 
 def default_engine() -> Engine:
-    """The import engine of `dibx.exchange`."""
-
-    async def missing(*_: Any, **__: Any) -> Any:
-        raise DibxError("the import engine is not available in this build")
-
-    return missing
+    return run_import
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,18 +89,12 @@ class Summary:
     rejects: list[Reject] = field(default_factory=list)
 
 
-def summarize(report: Any) -> Summary:
+def summarize(report: ImportReport) -> Summary:
     """The engine's report as counts and rejects."""
-    counts = {name: int(getattr(report, name, 0) or 0) for name in store.COUNTS}
+    counts = {name: int(getattr(report, name)) for name in store.COUNTS}
     rejects = [
-        Reject(
-            file=str(getattr(r, "file", "")),
-            line=getattr(r, "line", None),
-            column=getattr(r, "column", None),
-            code=str(getattr(r, "code", "")),
-            reason=str(getattr(r, "reason", "")),
-        )
-        for r in getattr(report, "rejects", ()) or ()
+        Reject(file=r.source, line=r.line, column=r.column or None, code=r.code, reason=r.reason)
+        for r in report.rejects
     ]
     return Summary(counts, rejects)
 
@@ -189,32 +179,26 @@ def row_count(text: str, fmt: str) -> int:
 
 
 class _Progress:
-    """How far the engine has read the body (characters), and its own reports."""
+    """How far the engine has read the body: rows, and characters of all (the engine's
+    `Progress`); the heartbeat stores it on the job."""
 
-    def __init__(self, total: int) -> None:
-        self.total = max(total, 1)
-        self.chars = 0
+    def __init__(self) -> None:
+        self.total = 1
+        self.consumed = 0
         self.rows = 0
-        self.reported: Any = None
 
-    def lines(self, chunks: Sequence[str]) -> Iterator[str]:
-        for chunk in chunks:
-            for line in chunk.splitlines(keepends=True):
-                self.chars += len(line)
-                yield line
+    def start(self, total: int | None) -> None:
+        self.total = max(total or 1, 1)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> None:
-        # Whatever the engine says of its progress; a row count is kept if it gives one.
-        self.reported = args[0] if len(args) == 1 and not kwargs else (args, kwargs)
-        rows = kwargs.get("rows", args[0] if args and isinstance(args[0], int) else None)
-        if rows is None:
-            rows = getattr(self.reported, "read", None)
-        if isinstance(rows, int):
-            self.rows = rows
+    def update(self, rows: int, consumed: int) -> None:
+        self.rows, self.consumed = rows, consumed
+
+    def finish(self) -> None:
+        return None
 
     @property
     def fraction(self) -> float:
-        return min(self.chars / self.total, 0.999)
+        return min(self.consumed / self.total, 0.999)
 
 
 def _principal(job: Mapping[str, Any]) -> Principal:
@@ -344,18 +328,15 @@ class ImportJobs:
                 maximum=self.settings.rows_max,
                 measured=rows,
             )
-        try:
-            report = await self.engine(
-                self.graph,
-                self.policy,
-                principal,
-                [(source_name(entity, fmt, "data"), data.splitlines(keepends=True))],
-                dry_run=dry_run,
-                progress=None,
-                audit=audit,
-            )
-        except FormatError as exc:
-            raise Invalid(str(exc), field="data") from None
+        report = await self.engine(
+            self.graph,
+            self.policy,
+            principal,
+            [Source(source_name(entity, fmt, "data"), [data], len(data))],
+            audit=audit,
+            dry_run=dry_run,
+            max_rejects=self.settings.rows_max,
+        )
         return summarize(report)
 
     # -- running jobs ------------------------------------------------------------------------
@@ -431,8 +412,9 @@ class ImportJobs:
             log.info("import_job_started", attempt=attempts)
             chunks = await self.store.body(job_id)
             entity, fmt = job.get("entity"), str(job["format"])
-            progress = _Progress(sum(len(c) for c in chunks))
-            sources = [(source_name(entity, fmt), progress.lines(chunks))]
+            progress = _Progress()
+            size = sum(len(c) for c in chunks)
+            sources = [Source(source_name(entity, fmt), chunks, size)]
             audit = self._audit("importJob")
             run: asyncio.Task[Any] = asyncio.create_task(
                 self.engine(
@@ -440,9 +422,10 @@ class ImportJobs:
                     self.policy,
                     _principal(job),
                     sources,
+                    audit=audit,
                     dry_run=bool(job.get("dryRun")),
                     progress=progress,
-                    audit=audit,
+                    max_rejects=self.settings.max_rejects,
                 )
             )
             if not await self._heartbeat(job_id, claim, run, progress):
@@ -450,7 +433,7 @@ class ImportJobs:
                 return
             try:
                 report = run.result()
-            except (FormatError, DibxError) as exc:
+            except DibxError as exc:
                 if isinstance(exc, Unavailable | TimedOut):
                     # Left running: its lease runs out and a process takes it up again.
                     log.warning("import_job_interrupted", error=str(exc))
@@ -506,10 +489,11 @@ class ImportJobs:
     async def _failed(
         self, job: dict[str, Any], claim: str, progress: _Progress, error: str
     ) -> None:
-        reported = progress.reported
-        written = None
-        if reported is not None:
-            written = f"before the failure the engine reported {reported}"
+        written = (
+            f"{progress.rows} rows were read before the failure; the batches written up to "
+            "then stay written (submitting the same body again is safe: they come back "
+            "unchanged)"
+        )
         await self._finish(
             job, claim, store.FAILED, store.counts_of(job), [], error=error, written=written
         )
@@ -561,7 +545,12 @@ class ImportJobs:
 
 def _written(job: Mapping[str, Any]) -> str | None:
     rows = job.get("rowsRead")
-    return f"about {rows} rows were read before the last attempt stopped" if rows else None
+    if not rows:
+        return None
+    return (
+        f"about {rows} rows were read before the last attempt stopped; the batches written "
+        "up to then stay written (submitting the same body again is safe)"
+    )
 
 
 def _time(value: Any) -> Any:
