@@ -136,6 +136,7 @@ def build_runtime(
                 max_attempts=settings.import_max_attempts,
                 max_rejects=settings.import_max_rejects,
                 rows_max=settings.import_rows_max,
+                batch_rows=settings.import_batch_rows,
             ),
             policy_version=checked.policy.version,
         ),

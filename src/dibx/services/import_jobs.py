@@ -31,7 +31,7 @@ from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
 from dibx.errors import Conflict, DibxError, Invalid, LimitExceeded, TimedOut, Unavailable
 from dibx.exchange.format import ENTITIES, FORMATS
-from dibx.exchange.importer import ImportReport, Progress, Source, run_import
+from dibx.exchange.importer import DEFAULT_BATCH, ImportReport, Progress, Source, run_import
 from dibx.graph import import_jobs as store
 from dibx.graph.driver import Graph, Rows
 from dibx.services.audit import AuditError, AuditSink, WriteAudit
@@ -56,6 +56,7 @@ class Engine(Protocol):
         dry_run: bool = ...,
         progress: Progress | None = ...,
         max_rejects: int = ...,
+        batch_size: int = ...,
     ) -> Coroutine[Any, Any, ImportReport]: ...
 
 
@@ -107,6 +108,7 @@ class JobSettings:
     max_attempts: int = 3
     max_rejects: int = 1000
     rows_max: int = 2000
+    batch_rows: int = DEFAULT_BATCH
 
 
 class JobBusy(Conflict):
@@ -426,6 +428,7 @@ class ImportJobs:
                     dry_run=bool(job.get("dryRun")),
                     progress=progress,
                     max_rejects=self.settings.max_rejects,
+                    batch_size=self.settings.batch_rows,
                 )
             )
             if not await self._heartbeat(job_id, claim, run, progress):
