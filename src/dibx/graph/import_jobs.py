@@ -180,6 +180,15 @@ class JobStore:
         )
         return bool(rows)
 
+    async def release(self, job_id: str, claim: str) -> None:
+        """Hand a running job back (this process stops): its lease ends now, and the attempt
+        does not count towards giving up (a rolling restart is not the job's fault)."""
+        await self.graph.write(
+            "MATCH (j:ImportJob {id: $id}) WHERE j.claim = $claim AND j.state = $running "
+            "SET j.leaseUntil = datetime(), j.owner = null, j.attempts = j.attempts - 1",
+            {"id": job_id, "claim": claim, "running": RUNNING},
+        )
+
     async def finish(
         self,
         job_id: str,

@@ -81,7 +81,8 @@ class ImportJob:
     started: datetime.datetime | None = strawberry.field(description="When it first ran.")
     finished: datetime.datetime | None = strawberry.field(description="When it ended.")
     attempts: int = strawberry.field(
-        description="Times a process took it up (more than 1: resumed after a stop)."
+        description="Times a process took it up and did not hand it back (more than 1: "
+        "resumed after a process died)."
     )
     progress: float = strawberry.field(description="Share of the body read, 0 to 1.")
     counts: ImportCounts = strawberry.field(description="Rows by outcome, once it has ended.")

@@ -431,7 +431,17 @@ class ImportJobs:
                     batch_size=self.settings.batch_rows,
                 )
             )
-            if not await self._heartbeat(job_id, claim, run, progress):
+            try:
+                held = await self._heartbeat(job_id, claim, run, progress)
+            except asyncio.CancelledError:
+                # This process stops (SIGTERM): stop the engine (its open batch rolls back)
+                # and hand the job back now rather than when the lease runs out.
+                await _stopped(run)
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self.store.release(job_id, claim))
+                log.info("import_job_handed_back")
+                raise
+            if not held:
                 log.warning("import_job_lease_lost")
                 return
             try:
@@ -484,9 +494,7 @@ class ImportJobs:
             except (Unavailable, TimedOut):
                 continue  # the engine meets the same outage; the lease may still hold
             if not held:
-                run.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await run
+                await _stopped(run)
                 return False
 
     async def _failed(
@@ -544,6 +552,12 @@ class ImportJobs:
         except AuditError as exc:
             # Not finished: the lease runs out and the job is run (idempotently) again.
             log.warning("import_job_finish_unaudited", error=str(exc))
+
+
+async def _stopped(run: asyncio.Task[Any]) -> None:
+    run.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await run
 
 
 def _written(job: Mapping[str, Any]) -> str | None:
