@@ -10,7 +10,15 @@ from dibx.exchange.importer import ImportReport, Source, operator, run_import
 from dibx.services.audit import MemorySink, WriteAudit
 from tests.support import builders as b
 from tests.support.api import Api
-from tests.support.stewardship import sid
+from tests.support.stewardship import (
+    CREATE_SUPPLIER,
+    HISTORY,
+    REL_GBR,
+    payload,
+    sid,
+    supplier_input,
+    write,
+)
 
 pytestmark = pytest.mark.neo4j
 
@@ -91,3 +99,80 @@ async def test_example_files_import_and_read_back_as_gbr(api: Api) -> None:
         "OR st:SubsidiaryOfState RETURN count(st) AS n"
     )
     assert states == [{"n": 7}]
+
+
+async def test_import_stores_what_a_mutation_stores(api: Api, tmp_path: Path) -> None:
+    """The same supplier created by `createSupplier` and by an import row: the same record,
+    BASED_IN and state properties, but for the key, the clock and who did it."""
+    await api.load(b.dataset())
+    reply = await write(api, CREATE_SUPPLIER, supplier_input("by-api", record=REL_GBR, city=None))
+    assert payload(reply)["userErrors"] == []
+    data = tmp_path / "suppliers.csv"
+    data.write_text(
+        "key,marking,name,name.marking,employees,employees.marking,nation,nation.marking\n"
+        f'by-import,"{REL_GBR}",Acme Ltd,CUI,100,CUI,GBR,CUI\n',
+        encoding="utf-8",
+    )
+    policy = api.runtime.policy
+    report = await run_import(
+        api.graph,
+        policy,
+        operator(policy, "GBR", "test-org"),
+        [Source(data.name, data.open("rb"))],
+        audit=WriteAudit(MemorySink(), operation="import"),
+    )
+    assert (report.created, report.rejected) == (1, 0), [str(r) for r in report.rejects]
+    rows = await api.graph.read(
+        "MATCH (st)-[:STATE_OF]->(s:Supplier)-[l:BASED_IN]->() "
+        "RETURN s.id AS key, properties(s) AS s, properties(l) AS l, properties(st) AS st "
+        "ORDER BY key"
+    )
+    volatile = ("id", "markedAt", "reviewBy", "markedBySubject", "validFrom", "actor")
+
+    def stable(props: dict[str, object]) -> dict[str, object]:
+        return {k: v for k, v in props.items() if not k.startswith(volatile)}
+
+    by_api, by_import = rows
+    assert (by_api["key"], by_import["key"]) == ("GBR:by-api", "GBR:by-import")
+    for part in ("s", "l", "st"):
+        assert stable(by_import[part]) == stable(by_api[part]), part
+    assert set(by_import["s"]) == set(by_api["s"])
+
+
+async def test_changed_rows_update_with_history_and_others_records_are_refused(
+    api: Api, tmp_path: Path
+) -> None:
+    await api.load(b.dataset())
+    assert (await imported(api, "USA", files(*CATALOGUE))).rejected == 0
+    assert (await imported(api, "GBR", files("suppliers.csv"))).created == 2
+    lines = (EXAMPLES / "suppliers.csv").read_text(encoding="utf-8").splitlines()
+    changed = tmp_path / "suppliers.csv"
+    changed.write_text("\n".join([lines[0], lines[1].replace(",420,", ",500,")]) + "\n")
+    report = await imported(api, "GBR", [Source(changed.name, [changed.read_text()])])
+    assert (report.updated, report.unchanged, report.rejected) == (1, 0, 0)
+    hist = await api.query(HISTORY, {"id": sid("GBR:acme-magnetics")}, nation="GBR")
+    assert hist.errors == [], hist.body
+    revs = hist.data["supplier"]["history"]
+    assert [(r["kind"], r["version"]) for r in revs] == [("UPDATED", 2), ("CREATED", 1)]
+    assert [(c["field"], c["oldValue"], c["newValue"]) for c in revs[0]["changes"]] == [
+        ("employees", 420, 500)
+    ]
+
+    # A marking change needs its reason, as a mutation does.
+    remarked = lines[1].replace(',"CUI//REL TO USA, FVEY",Acme', ',"CUI//REL TO USA, GBR",Acme')
+    report = await imported(api, "GBR", [Source("suppliers.csv", [lines[0] + "\n", remarked])])
+    assert [(r.line, r.column, r.code) for r in report.rejects] == [
+        (2, "reason", "REASON_REQUIRED")
+    ]
+    header = lines[0] + ",reason\n"
+    report = await imported(
+        api,
+        "GBR",
+        [Source("suppliers.csv", [header, remarked.replace(",500,", ",420,") + ",narrowed\n"])],
+    )
+    assert (report.updated, report.rejected) == (1, 0)
+
+    # USA may see GBR's supplier but not change its links.
+    offer = "supplier,capability,marking\nGBR:acme-magnetics,cap.gan-mmic,CUI\n"
+    report = await imported(api, "USA", [Source("provides.csv", [offer])])
+    assert [(r.column, r.code) for r in report.rejects] == [("supplier", "FORBIDDEN")]

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, LiteralString
 
-from dibx.auth import markings
 from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope
 from dibx.exchange.format import Entity
@@ -55,19 +54,21 @@ ACTION: Final = "import"
 def new_state(
     owner: str, var: str, state: str, *, model: Model, edge: EdgeType | None = None
 ) -> str:
-    """Cypher creating the `created` state of record (or edge) `var` from `row.revision`,
-    as `Store.create_node` / `create_edge` do. Edges need `a` and `b` (the ends) bound."""
+    """Cypher creating the `created` state of record (or edge) `var`: a copy of its
+    properties plus `$revision` (who, `changed`) and the row's reason, as
+    `Store.create_node` / `create_edge` do. Edges need `a` and `b` (the ends) bound."""
     label = store.state_label(owner)
     if edge is None:
         return (
             f"CREATE ({state}:{label})-[:{store.STATE_OF}]->({var}) "
             f"SET {state} = properties({var}) "
-            f"SET {state} += row.revision, {state}.validFrom = $now "
+            f"SET {state} += $revision, {state}.reason = row.reason, {state}.validFrom = $now "
             + store.owned_to_state(model, model.nodes[owner], var, state)
         )
     return (
         f"CREATE (a)<-[:{store.STATE_FROM}]-({state}:{label})-[:{store.STATE_TO}]->(b) "
-        f"SET {state} = properties({var}) SET {state} += row.revision, {state}.validFrom = $now, "
+        f"SET {state} = properties({var}) SET {state} += $revision, {state}.reason = row.reason, "
+        f"{state}.validFrom = $now, "
         f"{state}.from = row.a, {state}.to = row.b "
     )
 
@@ -199,7 +200,7 @@ class BatchWriter:
     def _content(self, names: tuple[str, ...], item: Item) -> dict[str, Any]:
         """What a row says, under the stored property names (compared with the record)."""
         c = item.checked
-        out: dict[str, Any] = {"marking": str(c.record)}
+        out: dict[str, Any] = {"marking": self.service.text_of(c.record)}
         for name in names:
             out[name] = c.fields.values.get(name)
             out[f"marking_{name}"] = c.fields.markings.get(name)
@@ -317,26 +318,50 @@ class BatchWriter:
             plan.updates.append((item, {"op": f"update{node.name}", "input": change}))
         return plan
 
+    def _props(self, names: tuple[str, ...], item: Item) -> dict[str, Any]:
+        """A created row's own properties: values, markings and their release clauses, and
+        the reason where it gives one. What every row of a batch shares is in `_common`;
+        together they are what `StewardshipService` writes for a created record or edge
+        (`test_import_stores_what_a_mutation_stores`)."""
+        c = item.checked
+        record = self.service.text_of(c.record)
+        props: dict[str, Any] = {"marking": record, "release": release_of(record)}
+        values, marks = c.fields.values, c.fields.markings
+        for name in names:
+            value = values.get(name)
+            if value is not None:
+                props[name] = value
+            mark = marks[name]
+            props[f"marking_{name}"] = mark
+            props[f"release_{name}"] = release_of(mark)
+        if c.reason is not None:
+            for portion in (None, *names):
+                props[store.marked(portion, "markingReason")] = c.reason
+        return props
+
+    def _common(self, names: tuple[str, ...], now: datetime) -> dict[str, Any]:
+        """What every created row of a batch carries: originator, version, and the marking
+        metadata (designator, when, review date) of the record's and every field's marking."""
+        who = self.principal
+        out: dict[str, Any] = {}
+        for name in (None, *names):
+            out.update(self.service.marking_meta(who, None, now, name))
+        out.update(originNation=who.nation, originOrg=who.org, version=1)
+        return {k: v for k, v in out.items() if v is not None}
+
     def _node_row(self, node: NodeType, item: Item, now: datetime) -> dict[str, Any]:
         c = item.checked
-        svc, who = self.service, self.principal
-        props = svc.field_props(who, c.fields, c.reason, now)
-        meta = svc.marking_meta(who, c.reason, now)
-        props.update(
-            marking=str(c.record),
-            release=list(markings.release_clauses(c.record)),
-            originNation=who.nation,
-            originOrg=who.org,
-            version=1,
-            **meta,
-        )
+        props = self._props(node.names, item)
         props[node.key] = c.key
         links = [
-            {"end": end, "props": {"marking": mark, "release": release_of(mark), **meta}}
+            {
+                "end": end,
+                "props": {"marking": mark, "release": release_of(mark)}
+                | ({"markingReason": c.reason} if c.reason is not None else {}),
+            }
             for _, end, mark in c.owned
         ]
-        revision = svc.revision(who, store.CREATED, c.reason, list(node.names))
-        return {"key": c.key, "props": props, "links": links, "revision": revision}
+        return {"key": c.key, "props": props, "links": links, "reason": c.reason}
 
     def _stewards(self, origin: str | None, org: str | None) -> bool:
         if origin != self.nation:
@@ -488,19 +513,12 @@ class BatchWriter:
     def _edge_row(
         self, edge: EdgeType, item: Item, a: str, b: str, now: datetime
     ) -> dict[str, Any]:
-        c = item.checked
-        svc, who = self.service, self.principal
-        props = svc.field_props(who, c.fields, c.reason, now)
-        props.update(
-            marking=str(c.record),
-            release=list(markings.release_clauses(c.record)),
-            originNation=who.nation,
-            originOrg=who.org,
-            version=1,
-            **svc.marking_meta(who, c.reason, now),
-        )
-        revision = svc.revision(who, store.CREATED, c.reason, list(edge.names))
-        return {"a": a, "b": b, "props": props, "revision": revision}
+        return {
+            "a": a,
+            "b": b,
+            "props": self._props(edge.names, item),
+            "reason": item.checked.reason,
+        }
 
     # -- writing ------------------------------------------------------------------------
 
@@ -512,10 +530,11 @@ class BatchWriter:
             for i, edge in enumerate(owned):
                 end = self.model.nodes[edge.end]
                 lines.append(f"MATCH (o{i}:{end.label} {{{end.key}: row.links[{i}].end}})")
-            lines.append(f"CREATE (n:{node.label}) SET n = row.props")
+            lines.append(f"CREATE (n:{node.label}) SET n = row.props SET n += $common")
             for i, edge in enumerate(owned):
                 lines.append(
-                    f"CREATE (n)-[l{i}:{edge.rel}]->(o{i}) SET l{i} = row.links[{i}].props"
+                    f"CREATE (n)-[l{i}:{edge.rel}]->(o{i}) SET l{i} = row.links[{i}].props "
+                    f"SET l{i} += $linkCommon"
                 )
             lines.append("WITH n, row " + new_state(node.name, "n", "st", model=self.model))
             lines.append("RETURN count(*) AS n")
@@ -527,7 +546,8 @@ class BatchWriter:
         return compiled(
             f"UNWIND $rows AS row MATCH (a:{a_type.label} {{{a_type.key}: row.a}}) "
             f"MATCH (b:{b_type.label} {{{b_type.key}: row.b}}) "
-            f"CREATE (a)-[r:{edge.rel}]->(b) SET r = row.props, r.uid = randomUUID() "
+            f"CREATE (a)-[r:{edge.rel}]->(b) SET r = row.props SET r += $common, "
+            "r.uid = randomUUID() "
             "WITH a, b, r, row "
             + new_state(edge.rel, "r", "st", model=self.model, edge=edge)
             + "RETURN count(*) AS n"
@@ -543,6 +563,14 @@ class BatchWriter:
         edge = entity.edge
         rows = [r for _, r in creates]
         q = self._create_query(entity)
+        names = entity.field_names
+        who = self.principal
+        shared = {
+            "now": now,
+            "common": self._common(names, now),
+            "linkCommon": self._common((), now),
+            "revision": self.service.revision(who, store.CREATED, None, list(names)),
+        }
         if edge is not None and edge.acyclic:
             # One at a time: each new edge is checked against the ones before it.
             for item, row in creates:
@@ -553,9 +581,9 @@ class BatchWriter:
                             item, edge.end_role, "INVALID", f"this {edge.rel} would close a cycle"
                         ),
                     )
-                await tx.run(q, {"rows": [row], "now": now})
+                await tx.run(q, {**shared, "rows": [row]})
         else:
-            out = await tx.run(q, {"rows": rows, "now": now})
+            out = await tx.run(q, {**shared, "rows": rows})
             if not out or out[0]["n"] != len(rows):
                 raise RuntimeError("an end of a created row vanished during the batch")
         if entity.node is not None:

@@ -233,6 +233,7 @@ class StewardshipService:
         # Marking decisions by (text, floor key): a bulk import checks a few distinct markings
         # a million times over; None for mutations (one call, nothing to share).
         self._memo: dict[tuple[str, str], markings.Marking | tuple[str, str]] | None = None
+        self._texts: dict[int, str] = {}
 
     def for_request(self, audit: WriteAudit) -> StewardshipService:
         bound = StewardshipService.__new__(StewardshipService)
@@ -248,6 +249,7 @@ class StewardshipService:
         bound = self.for_request(audit)
         bound._tetragraphs = tetragraphs or {}
         bound._memo = {}
+        bound._texts = {}
         return bound
 
     # -- validation (no I/O) ------------------------------------------------------------
@@ -268,6 +270,16 @@ class StewardshipService:
                 return None
             return known
         return self._decide_marking(raw, path, scope, floor_key, errors)
+
+    def text_of(self, parsed: markings.Marking) -> str:
+        """The canonical text of a marking; remembered in a bulk import, where every marking
+        comes from the memo (alive as long as this service, so its id stays its own)."""
+        if self._memo is None:
+            return str(parsed)
+        text = self._texts.get(id(parsed))
+        if text is None:
+            text = self._texts[id(parsed)] = str(parsed)
+        return text
 
     def _decide_marking(
         self, raw: object, path: Path, scope: ReleaseScope, floor_key: str, errors: list[UserError]
@@ -387,7 +399,7 @@ class StewardshipService:
             )
             if parsed is not None:
                 out.values[f.name] = value
-                out.markings[f.name] = str(parsed)
+                out.markings[f.name] = self.text_of(parsed)
         return out
 
     @staticmethod
@@ -507,10 +519,10 @@ class StewardshipService:
         return {k: v for k, v in props.items() if v is not None}
 
     def marking_meta(
-        self, principal: Principal, reason: str | None, now: datetime
+        self, principal: Principal, reason: str | None, now: datetime, name: str | None = None
     ) -> dict[str, Any]:
-        """The marking metadata of a record's (edge's) own marking."""
-        return self._meta(principal, None, reason, now)
+        """The marking metadata of a record's (edge's) own marking, or of field `name`'s."""
+        return self._meta(principal, name, reason, now)
 
     def revision(
         self, principal: Principal, kind: str, reason: str | None, changed: list[str]
@@ -662,7 +674,7 @@ class StewardshipService:
             end = self._key(entry.get("key"), (role, "key"), self.model.nodes[edge.end], errors)
             parsed = self._marking(entry.get("marking"), (role, "marking"), scope, edge.rel, errors)
             if end is not None and parsed is not None:
-                out.append((edge, end, str(parsed)))
+                out.append((edge, end, self.text_of(parsed)))
         return out
 
     def _plan_node(
