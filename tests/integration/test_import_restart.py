@@ -32,7 +32,7 @@ from tests.support.builders import reference
 
 pytestmark = pytest.mark.neo4j
 
-ROWS = int(os.environ.get("DIBX_TEST_RESTART_ROWS", "800"))
+ROWS = int(os.environ.get("DIBX_TEST_RESTART_ROWS", "500"))
 BATCH = max(ROWS // 20, 1)
 WAIT_S = 240.0  # a bound for a stuck process, never a measure of speed
 OWN = "MATCH (s:Supplier) WHERE s.id STARTS WITH 'GBR:'"
