@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dibx.exchange.importer import ImportReport, Source, operator, run_import
-from dibx.services.audit import MemorySink, WriteAudit
+from dibx.services.audit import AuditError, MemorySink, WriteAudit
 from tests.support import builders as b
 from tests.support.api import Api
 from tests.support.stewardship import (
@@ -176,3 +178,26 @@ async def test_changed_rows_update_with_history_and_others_records_are_refused(
     offer = "supplier,capability,marking\nGBR:acme-magnetics,cap.gan-mmic,CUI\n"
     report = await imported(api, "USA", [Source("provides.csv", [offer])])
     assert [(r.column, r.code) for r in report.rejects] == [("supplier", "FORBIDDEN")]
+
+
+class _FailingSink:
+    def write(self, record: Mapping[str, Any]) -> None:
+        raise AuditError("the audit disk is full")
+
+
+async def test_a_batch_whose_audit_record_fails_is_rolled_back(api: Api) -> None:
+    await api.load(b.dataset())
+    policy = api.runtime.policy
+    report = await run_import(
+        api.graph,
+        policy,
+        operator(policy, "GBR"),
+        files("suppliers.csv"),
+        audit=WriteAudit(_FailingSink(), operation="import"),
+    )
+    assert report.stopped == "the audit disk is full"
+    assert report.created == 0
+    rows = await api.graph.read(
+        "MATCH (n) WHERE n:Supplier OR n:SupplierState RETURN count(n) AS n"
+    )
+    assert rows == [{"n": 0}]

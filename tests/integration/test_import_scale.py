@@ -1,7 +1,7 @@
 """Bulk import at scale over a real Neo4j: synthetic files with malformed rows, a re-run that
 changes nothing, and a SIGKILL half-way that a re-run repairs into exactly a clean run's graph.
 
-DIBX_IMPORT_ROWS sets the size (default 20,000 rows: 100,000 costs about a minute and a half
+DIBX_IMPORT_ROWS sets the size (default 5,000 rows: 20,000 took 4-5 minutes
 on a loaded machine; the issue's figure is DIBX_IMPORT_ROWS=100000).
 """
 
@@ -31,7 +31,7 @@ from tests.support.api import Api
 
 pytestmark = pytest.mark.neo4j
 
-ROWS = int(os.environ.get("DIBX_IMPORT_ROWS", "20000"))
+ROWS = int(os.environ.get("DIBX_IMPORT_ROWS", "5000"))
 ROWS_PER_SUPPLIER = 4.85  # what the synthetic generator gives, all entities together
 ORDER = ("suppliers", "capabilities", "provides", "sources_from", "subsidiary_of", "requires")
 
@@ -284,18 +284,18 @@ async def test_sigkill_half_way_then_rerun_equals_a_clean_run(
 ) -> None:
     await _reference(api)
     directory = tmp_path / "files"
-    write_files(directory, 600, floors=api.runtime.policy.stewardship.floors)
+    write_files(directory, 250, floors=api.runtime.policy.stewardship.floors)
     files = [str(p) for p in _paths(directory)]
     env = _env(neo4j_uri, tmp_path)
     argv = [sys.executable, "-m", "dibx.cli", "import", *files, "--nation", "USA"]
 
     child = await asyncio.create_subprocess_exec(
-        *argv, "--batch-size", "20", env=env, stdout=DEVNULL, stderr=DEVNULL
+        *argv, "--batch-size", "25", env=env, stdout=DEVNULL, stderr=DEVNULL
     )
     try:
         # Kill it once some batches have committed, long before the last one.
         for _ in range(6000):
-            if (await _counts(api.graph)).get("states", 0) >= 100:
+            if (await _counts(api.graph)).get("states", 0) >= 50:
                 break
             await asyncio.sleep(0.05)
     finally:

@@ -102,12 +102,16 @@ async def _run(
     finally:
         await graph.close()
     print(summary(report))
+    if report.stopped is not None:
+        print(f"dibx: the import stopped: {report.stopped}", file=sys.stderr)
     for reject in report.rejects[: args.show]:
         print(f"  {reject}")
     if report.rejected > args.show:
         more = report.rejected - args.show
         where = f" (all in {args.report})" if args.report else " (--report FILE lists all)"
         print(f"  ... and {more:,} more{where}")
+    if report.stopped is not None:
+        return 2
     return 1 if report.rejected else 0
 
 

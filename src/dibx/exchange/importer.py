@@ -15,7 +15,9 @@
 * `principal`: who imports: its nation is the originator of everything created, its scopes
   must include the policy's `[stewardship.scopes]` for each entity written.
 * `audit`: every batch transaction writes one `graph_write` record (action `import`) through it
-  before COMMIT; a failed record rolls the batch back and the import stops with `AuditError`.
+  before COMMIT; a failed record rolls the batch back and the import stops: the report's
+  `stopped` says why (so does a database that became unavailable), its counts are what
+  committed before.
 * `dry_run`: every row is read and checked (values, markings, floors, scopes, dependencies
   between rows of the run) and nothing is written or read from the graph beyond the release
   scope; a real run also reports what the database refuses (missing ends, others' records).
@@ -41,6 +43,7 @@ from typing import Final, Protocol
 
 from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
+from dibx.errors import Unavailable
 from dibx.exchange.format import ENTITIES, KEY, Entity, FormatError, entity_of
 from dibx.exchange.reader import BadRow, Chunk, Counter, Row, read
 from dibx.exchange.validate import (
@@ -53,7 +56,7 @@ from dibx.exchange.validate import (
 )
 from dibx.exchange.writer import BatchWriter
 from dibx.graph.driver import Graph
-from dibx.services.audit import WriteAudit
+from dibx.services.audit import AuditError, WriteAudit
 from dibx.services.memberships import MembershipDirectory
 from dibx.services.stewardship import StewardshipService
 
@@ -87,6 +90,9 @@ class ImportReport:
     valid: int = 0  # dry run: rows that passed every check
     dry_run: bool = False
     rejects: list[Reject] = field(default_factory=list)
+    # Why the import stopped before the end (an audit record or the database failed): the
+    # batches counted above committed, the failing one did not, nothing after it ran.
+    stopped: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -97,6 +103,7 @@ class ImportReport:
             "rejected": self.rejected,
             "valid": self.valid,
             "dryRun": self.dry_run,
+            "stopped": self.stopped,
         }
 
 
@@ -291,6 +298,8 @@ async def run_import(
                 run.reject(Reject(source.name, line, "", MALFORMED, str(exc)))
             await run.flush()
             run.entity = None
+    except (AuditError, Unavailable) as exc:
+        report.stopped = str(exc)
     finally:
         if progress is not None:
             progress.update(report.read, counter.consumed)

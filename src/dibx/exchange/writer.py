@@ -568,7 +568,9 @@ class BatchWriter:
         shared = {
             "now": now,
             "common": self._common(names, now),
-            "linkCommon": self._common((), now),
+            "linkCommon": {
+                k: v for k, v in self.service.marking_meta(who, None, now).items() if v is not None
+            },
             "revision": self.service.revision(who, store.CREATED, None, list(names)),
         }
         if edge is not None and edge.acyclic:
