@@ -339,3 +339,39 @@ async def test_import_rows_runs_the_engine_on_a_small_batch(graph: Graph, tmp_pa
         }
     finally:
         await api.close()
+
+
+class BatchRecordsFail:
+    """A sink that takes every record but those of the engine's batch writes."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        if record.get("event") == "graph_write" and record.get("action") == "import":
+            raise AuditError("audit write failed: [Errno 28] No space left on device")
+        self.records.append(dict(record))
+
+
+async def test_a_job_whose_writes_cannot_be_audited_fails_with_what_was_written(
+    graph: Graph, tmp_path: Path
+) -> None:
+    sink = BatchRecordsFail()
+    api = Api(graph, tmp_path, sink=sink, env={"DIBX_IMPORT_MAX_ATTEMPTS": "1"})
+    try:
+        await api.load(reference())
+        token = api.token("GBR", DATA)
+        body = (EXAMPLES / "suppliers.csv").read_bytes()
+        posted = await _post(api, token, body, entity="suppliers")
+        assert posted.status_code == 202
+        job = await _finished(api, token, posted.headers["location"])
+        assert job["state"] == "failed"
+        assert "audit" in job["error"]
+        assert job["counts"]["created"] == 0
+        assert job["written"] == "0 rows created and 0 updated before it stopped (counts)"
+        row = await graph.read_one("MATCH (s:Supplier) RETURN count(s) AS n")
+        assert row == {"n": 0}
+        finished = [r for r in sink.records if r.get("action") == "importFinished"]
+        assert [r["state"] for r in finished] == ["failed"]
+    finally:
+        await api.close()

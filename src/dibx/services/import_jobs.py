@@ -462,6 +462,27 @@ class ImportJobs:
                 return
             summary = summarize(report)
             kept = summary.rejects[: self.settings.max_rejects]
+            if report.stopped is not None:
+                # An audit record or the database failed mid-way: what committed is counted.
+                # Left running, the job is taken up again once its lease runs out (and runs
+                # from the start: the written rows come back unchanged); the last attempt
+                # reports it failed with what was written.
+                log.warning("import_job_stopped", reason=report.stopped, attempt=attempts)
+                if attempts < self.settings.max_attempts:
+                    return
+                await self._finish(
+                    job,
+                    claim,
+                    store.FAILED,
+                    summary.counts,
+                    [r.as_dict() for r in kept],
+                    error=report.stopped,
+                    written=(
+                        f"{summary.counts['created']} rows created and "
+                        f"{summary.counts['updated']} updated before it stopped (counts)"
+                    ),
+                )
+                return
             await self._finish(
                 job,
                 claim,
