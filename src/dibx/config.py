@@ -285,6 +285,20 @@ class Settings(BaseSettings):
         "DIBX_TRUSTED_DOCUMENTS", "optional"
     )
     trusted_documents_path: Annotated[Path | None, OrNone] = _var("DIBX_TRUSTED_DOCUMENTS_FILE")
+    # HTTP import jobs (dibx.services.import_jobs): body limit, lease on a running job (a job
+    # whose owner stops renewing it is taken over after this long), how often a process
+    # looks for queued or orphaned jobs, attempts before a job is reported failed, rejects
+    # kept in full per job, and rows the synchronous `importRows` mutation takes.
+    import_max_bytes: Annotated[int, _int(1024, 1_000_000_000)] = _var(
+        "DIBX_IMPORT_MAX_BYTES", 16_000_000
+    )
+    import_lease_s: Annotated[int, _int(2, 3600)] = _var("DIBX_IMPORT_LEASE", 60)
+    import_poll_s: Annotated[int, _int(1, 3600)] = _var("DIBX_IMPORT_POLL", 10)
+    import_max_attempts: Annotated[int, _int(1, 100)] = _var("DIBX_IMPORT_MAX_ATTEMPTS", 3)
+    import_max_rejects: Annotated[int, _int(0, 100_000)] = _var("DIBX_IMPORT_MAX_REJECTS", 1000)
+    import_rows_max: Annotated[int, _int(1, 100_000)] = _var("DIBX_IMPORT_ROWS_MAX", 2000)
+    # Rows per write transaction of a job (the engine's batch).
+    import_batch_rows: Annotated[int, _int(1, 100_000)] = _var("DIBX_IMPORT_BATCH_ROWS", 2000)
     # Log lines (JSON, on stderr) at this level and above.
     log_level: Annotated[str, BeforeValidator(_log_level)] = _var("DIBX_LOG_LEVEL", "info")
     extra: dict[str, str] = Setting(default_factory=dict, validation_alias="_extra")

@@ -123,6 +123,8 @@ class Api:
         return Reply(response.status_code, response.json(), response.headers)
 
     async def close(self) -> None:
+        # A POST /imports starts this process's job loop (the in-process app has no lifespan).
+        await self.runtime.services.imports.stop()
         await self.client.aclose()
 
 

@@ -24,6 +24,7 @@ from dibx.app.admission import LargeDocuments
 from dibx.app.explorer import explorer_routes
 from dibx.app.export_route import ExportEndpoint, export_routes
 from dibx.app.graphql_view import DibxGraphQL
+from dibx.app.imports import ImportRoutes
 from dibx.app.metrics import Metrics
 from dibx.app.observe import CountedSink, ObservedApp, RequestAudit
 from dibx.app.persisted import ManifestError, PersistedOperations
@@ -47,6 +48,7 @@ from dibx.services.audit import AuditSink, sink_from
 from dibx.services.budget import HeavyWork, RequestBudget
 from dibx.services.challenges import ChallengeService
 from dibx.services.directory import Directory
+from dibx.services.import_jobs import ImportJobs, JobSettings, default_engine
 from dibx.services.memberships import MembershipDirectory
 from dibx.services.stewardship import StewardshipService
 
@@ -102,6 +104,7 @@ def build_runtime(
         )
         graph = Graph(driver, settings.neo4j_database, tx_timeout=settings.neo4j_tx_timeout_s)
     memberships = MembershipDirectory(graph)
+    audit = audit or sink_from(settings.audit_sink)
     # Page cursors are sealed under a key derived from the same server secret (its own HKDF
     # label), so every API process of a deployment opens the others' cursors.
     cursors = Sealer(challenge_key)
@@ -122,6 +125,22 @@ def build_runtime(
             cursors=cursors,
         ),
         stewardship=StewardshipService(graph, checked.policy, model=model),
+        imports=ImportJobs(
+            graph,
+            checked.policy,
+            audit,
+            engine=default_engine(),
+            settings=JobSettings(
+                max_bytes=settings.import_max_bytes,
+                lease_s=float(settings.import_lease_s),
+                poll_s=float(settings.import_poll_s),
+                max_attempts=settings.import_max_attempts,
+                max_rejects=settings.import_max_rejects,
+                rows_max=settings.import_rows_max,
+                batch_rows=settings.import_batch_rows,
+            ),
+            policy_version=checked.policy.version,
+        ),
     )
     return Runtime(
         settings=settings,
@@ -134,7 +153,7 @@ def build_runtime(
             max_lifetime=settings.token_max_lifetime_s,
         ),
         issuer=checked.issuer,
-        audit=audit or sink_from(settings.audit_sink),
+        audit=audit,
         memberships=memberships,
         directory=Directory(
             graph,
@@ -258,6 +277,18 @@ def create_app(
             model=runtime.model,
         )
     )
+    imports = runtime.services.imports
+    # Job audit records go through the counted sink too (dibx_audit_failures_total).
+    imports.sink = audit
+    routes.extend(
+        ImportRoutes(
+            imports,
+            validator=runtime.validator,
+            policy=runtime.policy,
+            request_audit=request_audit,
+            limits=limits,
+        ).routes()
+    )
     if runtime.issuer is not None:
         routes.extend(oauth_routes(runtime.issuer))
     routes.extend(explorer_routes(settings, runtime.issuer))
@@ -271,9 +302,12 @@ def create_app(
             migrations=applied,
             policy=runtime.policy.version,
         )
+        # Queued and orphaned import jobs are taken up now and whenever the poll comes round.
+        imports.start()
         try:
             yield
         finally:
+            await imports.stop()
             if own_graph:
                 await runtime.graph.close()
 

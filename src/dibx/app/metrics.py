@@ -35,7 +35,7 @@ from prometheus_client.registry import Collector
 from dibx.graph.driver import QueryStats
 
 MAX_OPERATIONS = 100
-ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/oauth/token"})
+ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/oauth/token", "/imports"})
 # Why a request was refused: a missing or bad token, a scope it lacks, an authorization rule
 # beyond scopes, a limit (size, depth, cost, rate, heavy work), or a malformed request.
 REASONS = ("token", "scope", "forbidden", "limit", "validation")
@@ -177,6 +177,8 @@ class Metrics:
         return generate_latest(self.exposed)
 
     def route(self, path: str) -> str:
+        if path.startswith("/imports/"):  # one label for every job, not one per id
+            return "/imports/{id}"
         return path if path in ROUTES else "other"
 
     def operation(self, name: object) -> str:

@@ -16,6 +16,7 @@ from dibx.schema.connection import Names
 from dibx.schema.cost import RequestCost
 from dibx.schema.directory import directory_query
 from dibx.schema.extensions import Disclosure, ScopeGate, ShapeErrors, is_user_error
+from dibx.schema.imports import ImportMutation, ImportQuery
 from dibx.schema.limits import alias_limit, depth_limit
 from dibx.schema.prepared import DocumentCache, PreparedDocuments
 from dibx.schema.review import ReviewMutation, ReviewQuery
@@ -71,14 +72,18 @@ def build_schema(
     # The object types are the model's; the runtime serving this schema must compile reads
     # with the same model (`Directory.model`).
     types = build_types(model, extra=history_fields(model))
-    roots = (AnalyticsQuery, ChallengeQuery, ReviewQuery, directory_query(types))
+    roots = (AnalyticsQuery, ChallengeQuery, ReviewQuery, ImportQuery, directory_query(types))
     query = strawberry.type(
         type("Query", roots, {}), description="Reads: the directory, analyses and challenges."
     )
     schema = DibxSchema(
         query=query,
         mutation=strawberry.type(
-            type("Mutation", (Mutation, ReviewMutation, build_mutation(Inputs(model))), {}),
+            type(
+                "Mutation",
+                (Mutation, ReviewMutation, ImportMutation, build_mutation(Inputs(model))),
+                {},
+            ),
             description="Changes: stewarded writes, marking challenges and their decisions.",
         ),
         types=list(types.nodes.values()),

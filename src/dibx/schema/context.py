@@ -13,6 +13,7 @@ from dibx.services.budget import RequestBudget
 from dibx.services.challenges import ChallengeService
 from dibx.services.directory import Directory
 from dibx.services.disclosure import Disclosure
+from dibx.services.import_jobs import ImportJobs
 from dibx.services.stewardship import StewardshipService
 
 
@@ -24,6 +25,7 @@ class Services:
     analytics: Analytics
     challenges: ChallengeService
     stewardship: StewardshipService
+    imports: ImportJobs
 
 
 @dataclass
