@@ -51,6 +51,8 @@ CREATED, UPDATED, RETIRED_KIND = "CREATED", "UPDATED", "RETIRED"
 # Edge types whose changes are events besides the stewarded ones: memberships, written by
 # reference (re)loads (`dibx.graph.writes`).
 REFERENCE_EDGES = ("MEMBER_OF",)
+# Seconds the start-up planning of the page query may take (`FeedReader.warm`).
+WARM_TIMEOUT_S = 300.0
 
 
 def feed_types(model: Model) -> tuple[str, ...]:
@@ -233,6 +235,7 @@ class FeedReader:
                 "kinds": None,
                 "ids": None,
             },
+            tx_timeout=WARM_TIMEOUT_S,
         )
 
     async def page(
