@@ -11,6 +11,7 @@ from dibx.services.analytics.limits import AnalyticsLimits
 from dibx.services.audit import WriteAudit
 from dibx.services.budget import RequestBudget
 from dibx.services.challenges import ChallengeService
+from dibx.services.changes import ChangeFeed
 from dibx.services.directory import Directory
 from dibx.services.disclosure import Disclosure
 from dibx.services.import_jobs import ImportJobs
@@ -26,6 +27,7 @@ class Services:
     challenges: ChallengeService
     stewardship: StewardshipService
     imports: ImportJobs
+    changes: ChangeFeed | None = None
 
 
 @dataclass
