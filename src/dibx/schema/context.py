@@ -13,6 +13,7 @@ from dibx.services.budget import RequestBudget
 from dibx.services.challenges import ChallengeService
 from dibx.services.directory import Directory
 from dibx.services.disclosure import Disclosure
+from dibx.services.live import LiveSession
 from dibx.services.stewardship import StewardshipService
 
 
@@ -46,3 +47,5 @@ class Context:
     # What the whole request may spend (records fetched, analysis time), shared by its root
     # fields and aliases; `directory` and `analytics` are bound to it.
     budget: RequestBudget = field(default_factory=RequestBudget)
+    # A subscription's socket (dibx.app.live); None over HTTP.
+    live: LiveSession | None = None
