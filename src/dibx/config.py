@@ -264,6 +264,8 @@ class Settings(BaseSettings):
     live_max_subscribers: Annotated[int, _int(1, 100_000)] = _var("DIBX_LIVE_MAX_SUBSCRIBERS", 2000)
     live_per_socket: Annotated[int, _int(1, 1000)] = _var("DIBX_LIVE_PER_SOCKET", 10)
     live_init_timeout_s: Annotated[int, _int(1, 600)] = _var("DIBX_LIVE_INIT_TIMEOUT", 10)
+    # Change feed: days a change stays in the feed (its history stays); older cursors expire.
+    changes_retention_days: Annotated[int, _int(1, 3650)] = _var("DIBX_CHANGES_RETENTION_DAYS", 7)
     # Server secret for keyed hashes of challenger subjects (never shown); None: under data_dir.
     challenge_key_path: Annotated[Path | None, OrNone] = _var("DIBX_CHALLENGE_KEY_FILE")
     # Tokens

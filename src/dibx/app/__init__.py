@@ -45,6 +45,7 @@ from dibx.services.analytics.limits import AnalyticsLimits
 from dibx.services.audit import AuditSink, sink_from
 from dibx.services.budget import HeavyWork, RequestBudget
 from dibx.services.challenges import ChallengeService
+from dibx.services.changes import ChangeFeed
 from dibx.services.directory import Directory
 from dibx.services.memberships import MembershipDirectory
 from dibx.services.stewardship import StewardshipService
@@ -121,6 +122,13 @@ def build_runtime(
             cursors=cursors,
         ),
         stewardship=StewardshipService(graph, checked.policy, model=model),
+        changes=ChangeFeed(
+            graph,
+            cursors,
+            model=model,
+            retention_days=settings.changes_retention_days,
+            max_page_size=settings.max_page_size,
+        ),
     )
     return Runtime(
         settings=settings,
