@@ -314,6 +314,16 @@ class LiveGraphQL(GraphQL[Connection, None]):
             )
             return _error(str(busy), busy.code)
         described = _named(operation.query, operation.operation_name)
+        if described.kind != "subscription":
+            # Queries and mutations keep the HTTP path: its limits, compiled reads, audit.
+            await self.request_audit.refused(
+                principal, status=400, code="BAD_REQUEST", transport=TRANSPORT
+            )
+            return _error(
+                "only a well-formed subscription runs over this socket; send queries and "
+                "mutations over HTTP",
+                "BAD_REQUEST",
+            )
         record = {
             **self.request_audit.head(principal),
             "event": "graphql_subscription",

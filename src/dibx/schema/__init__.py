@@ -18,6 +18,7 @@ from dibx.schema.cost import RequestCost
 from dibx.schema.directory import directory_query
 from dibx.schema.extensions import Disclosure, ScopeGate, ShapeErrors, is_user_error
 from dibx.schema.limits import alias_limit, depth_limit
+from dibx.schema.live import Subscription
 from dibx.schema.prepared import DocumentCache, PreparedDocuments
 from dibx.schema.review import ReviewMutation, ReviewQuery
 from dibx.schema.scalars import SCALARS
@@ -82,6 +83,7 @@ def build_schema(
             type("Mutation", (Mutation, ReviewMutation, build_mutation(Inputs(model))), {}),
             description="Changes: stewarded writes, marking challenges and their decisions.",
         ),
+        subscription=Subscription,  # over graphql-transport-ws only (dibx.app.live)
         types=list(types.nodes.values()),
         extensions=extensions,  # type: ignore[arg-type]
         scalar_overrides=SCALARS,  # type: ignore[arg-type]

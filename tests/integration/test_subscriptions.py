@@ -1,0 +1,140 @@
+"""The `changes` subscription against the real Neo4j: a write reaches the nations that may see
+it and no other, exactly as the `changes` query lists it; a socket killed mid-stream resumes
+from its last cursor without loss or repeats; a subscriber that stops reading is dropped with
+its reason while the process holds at most its queue's worth of events for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dibx.app.live import TRY_AGAIN_LATER
+from dibx.graph.driver import Graph
+from dibx.services.live import BEHIND
+from tests.support import builders as b
+from tests.support.api import Api
+from tests.support.live import Closed, LiveClient, query_all, serving
+from tests.support.stewardship import NOFORN, REL_GBR, created, supplier_input
+
+pytestmark = pytest.mark.neo4j
+
+READER = ("supplier:read",)
+TO_ALL = "CUI//REL TO USA, AUS, GBR"
+MAX_WRITES = 200  # a bound on the slow-subscriber test, far above what it takes
+
+
+def _same(change: dict[str, Any]) -> dict[str, Any]:
+    """A change without its cursor (each cursor is sealed afresh, so two never compare equal)."""
+    return {k: v for k, v in change.items() if k != "cursor"}
+
+
+async def _supplier(
+    api: Api, key: str, marking: str, nation: str = "GBR", name: str = "Acme Ltd"
+) -> None:
+    given = supplier_input(key, nation=nation, record=marking, marking=marking, name=name)
+    await created(api, given, nation)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_each_nation_gets_what_the_query_lists_for_it_and_nothing_hidden(api: Api) -> None:
+    await api.load(b.dataset())
+    tokens = {n: api.token(n, READER) for n in ("USA", "GBR", "AUS")}
+    async with (
+        serving(api) as url,
+        LiveClient.opened(url) as usa,
+        LiveClient.opened(url) as gbr,
+        LiveClient.opened(url) as aus,
+    ):
+        clients = {"USA": usa, "GBR": gbr, "AUS": aus}
+        for nation, client in clients.items():
+            assert await client.init(tokens[nation]) == {"type": "connection_ack"}
+            await client.subscribe({"types": ["SUPPLIER"]})
+        await _supplier(api, "rel-gbr", REL_GBR)  # USA, GBR
+        await _supplier(api, "noforn", NOFORN, nation="USA")  # USA only
+        await _supplier(api, "to-all", TO_ALL)  # all three: the marker
+        pushed = {
+            "USA": await usa.events(3),
+            "GBR": await gbr.events(2),
+            "AUS": await aus.events(1),
+        }
+    for nation, events in pushed.items():
+        listed, _ = await query_all(api, tokens[nation], {"types": ["SUPPLIER"]})
+        assert [_same(e) for e in events] == [_same(c) for c in listed], nation
+    # The marker came right after what each could see: nothing hidden was pushed before it.
+    keys = {n: [e["id"] for e in events] for n, events in pushed.items()}
+    assert keys["AUS"] == keys["USA"][2:] == keys["GBR"][1:]
+    # Cursors are the query's: reading on after a pushed cursor lists the pushed rest.
+    rest, _ = await query_all(
+        api, tokens["USA"], {"types": ["SUPPLIER"], "after": pushed["USA"][0]["cursor"]}
+    )
+    assert [_same(c) for c in rest] == [_same(e) for e in pushed["USA"][1:]]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_killed_socket_resumes_from_its_last_cursor_without_loss_or_repeat(
+    api: Api,
+) -> None:
+    await api.load(b.dataset())
+    token = api.token("GBR", READER)
+    async with serving(api) as url:
+        async with LiveClient.opened(url) as first:
+            assert await first.init(token) == {"type": "connection_ack"}
+            await first.subscribe({"types": ["SUPPLIER"]})
+            for i in range(4):
+                await _supplier(api, f"s{i}", REL_GBR)
+            before = await first.events(2)
+            first.socket.transport.abort()  # type: ignore[attr-defined] - no close handshake
+        for i in range(4, 6):  # committed while nobody listens
+            await _supplier(api, f"s{i}", REL_GBR)
+        async with LiveClient.opened(url) as second:
+            assert await second.init(token) == {"type": "connection_ack"}
+            await second.subscribe({"types": ["SUPPLIER"], "after": before[-1]["cursor"]})
+            await _supplier(api, "s6", REL_GBR)
+            after = await second.events(5)  # s2..s6
+    listed, _ = await query_all(api, token, {"types": ["SUPPLIER"]})
+    assert [_same(e) for e in before + after] == [_same(c) for c in listed]
+    ids = [e["id"] for e in before + after]
+    assert len(ids) == len(set(ids)) == 7
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_subscriber_that_stops_reading_is_dropped_with_its_reason(
+    graph: Graph, tmp_path: Path
+) -> None:
+    """The queue holds 4 events; the client stops reading while large changes are committed
+    until its socket's buffers are full. The poller then drops it: the client, reading again,
+    finds the close 1013 "subscriber fell behind"; the process held at most 4 events for it
+    and none once dropped."""
+    api = Api(graph, tmp_path, env={"DIBX_LIVE_QUEUE": "4", "DIBX_LIVE_PAGE": "2"})
+    try:
+        await api.load(b.dataset())
+        token = api.token("GBR", READER)
+        hub = api.runtime.live
+        assert hub is not None
+        async with (
+            serving(api) as url,
+            LiveClient.opened(url, max_queue=1, receive_buffer=4096) as client,
+        ):
+            assert await client.init(token) == {"type": "connection_ack"}
+            await client.subscribe({"types": ["SUPPLIER"]})
+            await _supplier(api, "first", REL_GBR)
+            await client.events(1)
+            client.socket.transport.pause_reading()  # type: ignore[attr-defined]
+            subscriber = next(iter(hub._subscribers))
+            written = 0
+            while subscriber.dropped is None and written < MAX_WRITES:
+                await _supplier(api, f"bulk{written}", REL_GBR, name="x" * 2000)
+                written += 1
+            assert subscriber.dropped == BEHIND, f"not dropped after {written} large changes"
+            assert subscriber.high_water <= 4
+            assert len(subscriber.queue) == 0
+            client.socket.transport.resume_reading()  # type: ignore[attr-defined]
+            message = await client.receive()
+            while not isinstance(message, Closed):  # what the socket held before the drop
+                message = await client.receive()
+            assert message == Closed(TRY_AGAIN_LATER, BEHIND)
+    finally:
+        await api.close()
