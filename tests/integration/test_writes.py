@@ -39,11 +39,27 @@ def reference_and_demo() -> Dataset:
 
 
 async def graph_counts(driver: neo4j.AsyncDriver) -> dict[str, int]:
+    """Records and edges by type; membership history and the change feed's counter are
+    counted apart (`history_counts`)."""
     nodes = await rows(
-        driver, "MATCH (n) WHERE NOT n:Migration RETURN labels(n)[0] AS k, count(*) AS n"
+        driver,
+        "MATCH (n) WHERE NOT n:Migration AND NOT n:MemberOfState AND NOT n:ChangeSequence "
+        "RETURN labels(n)[0] AS k, count(*) AS n",
     )
-    rels = await rows(driver, "MATCH ()-[r]->() RETURN type(r) AS k, count(*) AS n")
+    rels = await rows(
+        driver,
+        "MATCH ()-[r]->() WHERE NOT type(r) IN ['STATE_FROM', 'STATE_TO', 'PREVIOUS'] "
+        "RETURN type(r) AS k, count(*) AS n",
+    )
     return {r["k"]: r["n"] for r in nodes + rels}
+
+
+async def history_counts(driver: neo4j.AsyncDriver) -> tuple[int, int]:
+    """(membership states, of which events in the change feed)."""
+    (row,) = await rows(
+        driver, "MATCH (s:MemberOfState) RETURN count(s) AS n, count(s.seq) AS events"
+    )
+    return int(row["n"]), int(row["events"])
 
 
 async def test_reference_and_demo_written_as_counted(
@@ -60,6 +76,9 @@ async def test_reference_and_demo_written_as_counted(
     expected = {k: v for k, v in dataset.counts().items() if v}
     assert {k: v for k, v in written.items() if v} == expected
     assert await graph_counts(neo4j_driver) == expected
+    # Each membership written is a change: its first state, numbered in the feed.
+    memberships = expected["MEMBER_OF"]
+    assert await history_counts(neo4j_driver) == (memberships, memberships)
     assert ("Nation", 50) in seen
     assert ("Nation", 249) in seen
 
@@ -116,6 +135,7 @@ async def test_rewrite_is_idempotent_and_replaces_markings(
     dataset = reference_and_demo()
     await write_dataset(Graph(neo4j_driver, DB), dataset)
     before = await graph_counts(neo4j_driver)
+    history = await history_counts(neo4j_driver)
     first, *rest = dataset.nodes_of("Supplier")
     moved = dataclasses.replace(
         first.with_values(employees=None),
@@ -125,6 +145,8 @@ async def test_rewrite_is_idempotent_and_replaces_markings(
     again = dataset.replaced(nodes={"Supplier": [moved, *rest]})
     await write_dataset(Graph(neo4j_driver, DB), again, batch_size=7)
     assert await graph_counts(neo4j_driver) == before
+    # Memberships written again unchanged are no change: no state, no event.
+    assert await history_counts(neo4j_driver) == history
     (row,) = await rows(
         neo4j_driver,
         "MATCH (s:Supplier {id: $id})-[:BASED_IN]->(n) "

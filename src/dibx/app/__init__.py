@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+import neo4j
 import structlog
 from prometheus_client import Counter
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -35,6 +37,7 @@ from dibx.auth.oauth_routes import oauth_routes
 from dibx.auth.principal import Principal
 from dibx.auth.server_secret import load_or_create
 from dibx.auth.tokens import TokenValidator
+from dibx.errors import DibxError
 from dibx.graph import migrations, outbox
 from dibx.graph.cursors import Sealer
 from dibx.graph.driver import Graph, Timeouts, connect
@@ -160,6 +163,26 @@ def build_runtime(
     )
 
 
+# How often each API process drops events past retention from the change feed (idempotent:
+# replicas may overlap).
+COMPACT_EVERY_S = 3600.0
+
+
+async def compact_changes(runtime: Runtime, every_s: float = COMPACT_EVERY_S) -> None:
+    """Compact the change feed now and then every `every_s` seconds, until cancelled."""
+    feed = runtime.services.changes
+    if feed is None:
+        return
+    while True:
+        try:
+            removed = await feed.compact()
+            if removed:
+                log.info("changes_compacted", removed=removed)
+        except (DibxError, neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
+            log.warning("changes_compaction_failed", error=str(exc))
+        await asyncio.sleep(every_s)
+
+
 def create_app(
     runtime: Runtime, *, own_graph: bool = True, clock: Callable[[], float] = time.monotonic
 ) -> Starlette:
@@ -227,7 +250,7 @@ def create_app(
 
     # Subscriptions (dibx.app.live): the WebSocket side of /graphql, one poller per process.
     hub = runtime.live = LiveHub(
-        lambda: outbox.last_seq(runtime.graph),
+        lambda: outbox.last_seq(runtime.graph),  # the feed's counter, one cheap read
         LiveLimits(
             interval_s=settings.live_poll_ms / 1000,
             queue_size=settings.live_queue,
@@ -295,10 +318,14 @@ def create_app(
             migrations=applied,
             policy=runtime.policy.version,
         )
+        compaction = asyncio.create_task(compact_changes(runtime))
         try:
             yield
         finally:
             await hub.close()
+            compaction.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await compaction
             if own_graph:
                 await runtime.graph.close()
 

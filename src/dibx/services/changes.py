@@ -21,6 +21,9 @@ Python API is stable; a subscription polls `read` with the cursor of its last de
   `marking` (the record's or edge's; None on RETIRED), `fields` (`FieldValue`: field, value,
   released, marking), `at` (commit time, UTC) and `cursor`.
 * `compact(now=None) -> int`: drop events past retention from the feed (history stays).
+* `last_seq() -> int` and `position(scope, after, *, types, kinds, ids) -> int`: for a
+  poller serving many subscribers, read a page only when `last_seq()` is past a
+  subscriber's `position`. Internal numbers: never send them to a caller.
 
 Cursors are sealed (`dibx.graph.cursors.Sealer`), bound to the caller's nation and groups and
 to the arguments (types, kinds, ids), and hold a position in the log, the time they were
@@ -214,8 +217,9 @@ class ChangeFeed:
         kinds: Sequence[str] | None = None,
         ids: Sequence[str] | None = None,
     ) -> int:
-        """The log position a cursor stands for (0 for None), with `read`'s checks: the
-        subscription (`dibx.schema.live`) starts from it."""
+        """The event number a cursor stands at (0 for None), checked as `read` checks it
+        (`Invalid`, `CursorExpired`): the subscription (`dibx.schema.live`) starts from it.
+        Internal, like `last_seq`."""
         self._check(None, types, kinds)
         if after is None:
             return 0
@@ -242,7 +246,9 @@ class ChangeFeed:
         rows = page.events[:first]
         # A full page ends at its last event; otherwise everything up to `top` was considered
         # (events the caller may not see included), and the next read starts after it.
-        end = int(rows[-1]["seq"]) if more else max(page.top, position)
+        # (`first: 0` stays where it was.)
+        last = int(rows[-1]["seq"]) if rows else position
+        end = last if more else max(page.top, position)
         items = [Positioned(int(row["seq"]), self._event(scope, connection, row)) for row in rows]
         return FeedSlice(items, end, more)
 
@@ -269,6 +275,12 @@ class ChangeFeed:
             at=row.get("at"),
             cursor=self._seal(scope, connection, int(row["seq"])),
         )
+
+    async def last_seq(self) -> int:
+        """The highest event number committed (one cheap read): a poller serving many
+        subscribers reads pages only when it moved past their `position`. Never show it to a
+        caller: it counts events the caller may not see."""
+        return await outbox.last_seq(self.graph)
 
     async def compact(self, now: datetime | None = None) -> int:
         """Remove events older than retention (plus `COMMIT_GRACE`) from the feed."""
