@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,10 @@ from websockets.typing import Subprotocol
 
 from bench.analytics import neo4j
 from bench.load import loadavg
+from dibx import config
 from dibx import data as shipped
+from dibx.app import build_runtime
+from dibx.auth.principal import Principal
 from dibx.graph import migrations
 from dibx.graph.driver import Graph
 from dibx.graph.driver import connect as neo4j_connect
@@ -166,6 +169,32 @@ class Socket:
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
 
 
+async def feed_reads(
+    env: dict[str, str], uri: str, starts: dict[str, str | None]
+) -> dict[str, float]:
+    """What one poller read costs: the feed's `read_from` (the read each subscriber group
+    gets per round) from each nation's start over the run's changes, median of 3, in ms."""
+    graph = Graph(neo4j_connect(uri, "neo4j", ""), "neo4j")
+    runtime = build_runtime(config.load(env), graph=graph)
+    feed = runtime.services.changes
+    assert feed is not None
+    today = datetime.now(UTC).date()
+    timings: dict[str, float] = {}
+    for nation, cursor in starts.items():
+        who = Principal(f"b-{nation}", "bench", nation, None, frozenset(), frozenset(), None)
+        groups = await runtime.memberships.groups_of(nation, today)
+        scope = runtime.policy.scope_for(who, groups, today)
+        position = feed.position(scope, cursor, types=["Supplier"])
+        spent = []
+        for _ in range(3):
+            began = time.perf_counter()
+            await feed.read_from(scope, position, first=100, types=["Supplier"])
+            spent.append((time.perf_counter() - began) * 1000)
+        timings[nation] = round(statistics.median(spent), 1)
+    await graph.close()
+    return timings
+
+
 async def run(args: argparse.Namespace, uri: str) -> dict[str, Any]:
     graph = Graph(neo4j_connect(uri, "neo4j", ""), "neo4j")
     await migrations.apply(graph)
@@ -228,6 +257,7 @@ async def run(args: argparse.Namespace, uri: str) -> dict[str, Any]:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+            reads = await feed_reads(env, uri, {n: starts[n][0] for n in NATIONS})
     latencies = [t for s in sockets for t in s.latencies]
     short = sum(1 for s in sockets if len(s.latencies) < expected[s.nation])
     last = max((s.last_at for s in sockets), default=first_commit)
@@ -242,6 +272,7 @@ async def run(args: argparse.Namespace, uri: str) -> dict[str, Any]:
         "p99_ms": round(pct(latencies, 0.99), 1) if latencies else None,
         "max_ms": round(max(latencies), 1) if latencies else None,
         "events_per_s": round(len(latencies) / max(last - first_commit, 1e-9), 1),
+        "feed_read_ms": reads,
         "loadavg": loadavg(),
     }
 

@@ -13,6 +13,8 @@ import pytest
 
 from dibx.app.live import TRY_AGAIN_LATER
 from dibx.auth.principal import Principal
+from dibx.graph.driver import Graph
+from dibx.graph.writes import clear_database
 from dibx.services.live import BEHIND, Interest, LiveHub, LiveLimits, Slice, Subscriber
 from tests.support import builders as b
 from tests.support.api import Api
@@ -164,3 +166,26 @@ async def test_dropped_subscriber_gets_close_1013_with_its_reason(api: Api) -> N
     records = [r for r in api.audit.records if r.get("subscription_id")]
     assert [r["outcome"] for r in records] == ["started", "closed"]
     assert records[1]["delivered"] == 1
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_pushed_stream_is_the_same_whatever_is_hidden_from_the_caller(
+    api: Api, graph: Graph
+) -> None:
+    """Noninterference for the subscription: GBR's pushed events are identical whether no,
+    one or three changes hidden from it (NOFORN) are committed between the ones it may see."""
+    token = api.token("GBR", READER)
+    streams = []
+    for hidden in (0, 1, 3):
+        await clear_database(graph)
+        await api.load(b.dataset())
+        async with serving(api) as url, LiveClient.opened(url) as client:
+            assert await client.init(token) == {"type": "connection_ack"}
+            await client.subscribe({"types": ["SUPPLIER"]})
+            await _supplier(api, "before", REL_GBR)
+            for i in range(hidden):
+                await _supplier(api, f"hidden{i}", NOFORN, nation="USA")
+            await _supplier(api, "after", TO_ALL)
+            events = await client.events(2)
+        streams.append([{k: v for k, v in _same(e).items() if k != "committedAt"} for e in events])
+    assert streams[0] == streams[1] == streams[2]
