@@ -11,6 +11,7 @@ import pytest
 
 from dibx.schema.ids import encode_id
 from tests.support import builders as b
+from tests.support import challenges
 from tests.support.api import Api
 from tests.support.stewardship import (
     HISTORY,
@@ -185,6 +186,7 @@ async def test_retention_compacts_the_feed_and_expires_old_cursors(api: Api) -> 
     feed.clock = lambda: clock() - timedelta(days=8)  # a cursor handed out 8 days ago
     old = (await changes(api, "USA"))["endCursor"]
     feed.clock = clock
+    await feed.warm()  # what each API process runs at start; harmless at any time
     reply = await api.query(CHANGES, {"after": old}, nation="USA")
     assert [e["extensions"]["code"] for e in reply.errors] == ["CURSOR_EXPIRED"]
     fresh = await changes(api, "USA")
@@ -242,3 +244,21 @@ async def test_concurrent_writers_never_commit_below_what_a_reader_saw(api: Api)
     ids, _, _ = await asyncio.gather(writers(), raw_reader(), feed_reader())
     assert violations == []
     assert sorted(seen_ids) == sorted(ids)
+
+
+async def test_a_challenge_decision_is_a_change(api: Api) -> None:
+    """CHANGE of a field's marking releases it to GBR: an UPDATED event with the value."""
+    await api.load(challenges.data())
+    cid = await challenges.filed_id(api)  # GBR disputes `masked`'s NOFORN employees
+    start = (await changes(api, "GBR", types=["SUPPLIER"]))["endCursor"]
+    reply = await challenges.decide(api, cid, "CHANGE", REL_GBR)
+    assert reply.errors == [], reply.body
+    page = await changes(api, "GBR", types=["SUPPLIER"], after=start)
+    assert brief(page) == [
+        (
+            "UPDATED",
+            "SUPPLIER",
+            sid("masked"),
+            {"employees": challenges.SECRET_EMPLOYEES},
+        )
+    ]

@@ -169,10 +169,15 @@ COMPACT_EVERY_S = 3600.0
 
 
 async def compact_changes(runtime: Runtime, every_s: float = COMPACT_EVERY_S) -> None:
-    """Compact the change feed now and then every `every_s` seconds, until cancelled."""
+    """Plan the feed's query, then compact the change feed now and every `every_s` seconds,
+    until cancelled."""
     feed = runtime.services.changes
     if feed is None:
         return
+    try:
+        await feed.warm()
+    except (DibxError, neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
+        log.warning("changes_warm_failed", error=str(exc))
     while True:
         try:
             removed = await feed.compact()

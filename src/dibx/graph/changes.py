@@ -217,6 +217,24 @@ class FeedReader:
             "portions": portions(model),
         }
 
+    async def warm(self) -> None:
+        """Run the page query once on no events, so Neo4j plans it before a caller waits
+        (planning this query takes seconds on a busy server)."""
+        await self.graph.read(
+            self._query,
+            {
+                "groups": [],
+                "dr": {},
+                "dm": {},
+                **self._model_params,
+                "after": 2**62,
+                "limit": 1,
+                "labels": [],
+                "kinds": None,
+                "ids": None,
+            },
+        )
+
     async def page(
         self,
         scope: ReleaseScope,

@@ -276,6 +276,10 @@ class ChangeFeed:
             cursor=self._seal(scope, connection, int(row["seq"])),
         )
 
+    async def warm(self) -> None:
+        """Have Neo4j plan the feed's query now (at start), not on a caller's first read."""
+        await self.reader.warm()
+
     async def last_seq(self) -> int:
         """The highest event number committed (one cheap read): a poller serving many
         subscribers reads pages only when it moved past their `position`. Never show it to a
