@@ -255,6 +255,15 @@ class Settings(BaseSettings):
     )
     # Marking challenges: days an adjudicator has to decide (the agency sets the timetable).
     challenge_due_days: Annotated[int, _int(1, 365)] = _var("DIBX_CHALLENGE_DUE_DAYS", 30)
+    # Subscriptions (dibx.app.live, dibx.services.live): how often each process polls the
+    # outbox, events held per subscriber before it is dropped, events per read, subscribers
+    # per process, subscriptions per socket, seconds a socket may wait before connection_init.
+    live_poll_ms: Annotated[int, _int(20, 10_000)] = _var("DIBX_LIVE_POLL_MS", 200)
+    live_queue: Annotated[int, _int(1, 100_000)] = _var("DIBX_LIVE_QUEUE", 1000)
+    live_page: Annotated[int, _int(1, 1000)] = _var("DIBX_LIVE_PAGE", 100)
+    live_max_subscribers: Annotated[int, _int(1, 100_000)] = _var("DIBX_LIVE_MAX_SUBSCRIBERS", 2000)
+    live_per_socket: Annotated[int, _int(1, 1000)] = _var("DIBX_LIVE_PER_SOCKET", 10)
+    live_init_timeout_s: Annotated[int, _int(1, 600)] = _var("DIBX_LIVE_INIT_TIMEOUT", 10)
     # Change feed: days a change stays in the feed (its history stays); older cursors expire.
     changes_retention_days: Annotated[int, _int(1, 3650)] = _var("DIBX_CHANGES_RETENTION_DAYS", 7)
     # Server secret for keyed hashes of challenger subjects (never shown); None: under data_dir.

@@ -89,7 +89,7 @@ def test_a_model_field_brings_its_description() -> None:
 
 def test_every_root_field_declares_its_scope() -> None:
     schema = build_schema()._schema
-    roots = [schema.query_type, schema.mutation_type]
+    roots = [schema.query_type, schema.mutation_type, schema.subscription_type]
     undeclared = [
         f"{root.name}.{name}"
         for root in roots

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dibx import config
@@ -27,6 +27,7 @@ from dibx.app.explorer import explorer_routes
 from dibx.app.export_route import ExportEndpoint, export_routes
 from dibx.app.graphql_view import DibxGraphQL
 from dibx.app.imports import ImportRoutes
+from dibx.app.live import LiveGraphQL
 from dibx.app.metrics import Metrics
 from dibx.app.observe import CountedSink, ObservedApp, RequestAudit
 from dibx.app.persisted import ManifestError, PersistedOperations
@@ -39,7 +40,7 @@ from dibx.auth.principal import Principal
 from dibx.auth.server_secret import load_or_create
 from dibx.auth.tokens import TokenValidator
 from dibx.errors import DibxError
-from dibx.graph import migrations
+from dibx.graph import migrations, outbox
 from dibx.graph.cursors import Sealer
 from dibx.graph.driver import Graph, Timeouts, connect
 from dibx.graph.model import MODEL, Model
@@ -53,6 +54,7 @@ from dibx.services.challenges import ChallengeService
 from dibx.services.changes import ChangeFeed
 from dibx.services.directory import Directory
 from dibx.services.import_jobs import ImportJobs, JobSettings, default_engine
+from dibx.services.live import LiveHub, LiveLimits
 from dibx.services.memberships import MembershipDirectory
 from dibx.services.stewardship import StewardshipService
 
@@ -75,6 +77,7 @@ class Runtime:
     services: Services  # built once here, bound per request in the GraphQL context
     model: Model = MODEL  # the schema and the read compiler both derive from it
     drain: Drain = field(default_factory=Drain)  # set on SIGTERM (dibx.app.shutdown)
+    live: LiveHub | None = None  # this process's subscription poller, made by create_app
 
 
 def neo4j_uri(settings: config.Settings) -> str:
@@ -270,6 +273,31 @@ def create_app(
         persisted=_persisted(settings),
     )
 
+    # Subscriptions (dibx.app.live): the WebSocket side of /graphql, one poller per process.
+    hub = runtime.live = LiveHub(
+        lambda: outbox.last_seq(runtime.graph),  # the feed's counter, one cheap read
+        LiveLimits(
+            interval_s=settings.live_poll_ms / 1000,
+            queue_size=settings.live_queue,
+            page_size=min(settings.live_page, settings.live_queue),
+            max_subscribers=settings.live_max_subscribers,
+        ),
+    )
+    live = LiveGraphQL(
+        schema,
+        validator=runtime.validator,
+        policy=runtime.policy,
+        directory=runtime.directory,
+        memberships=runtime.memberships,
+        services=runtime.services,
+        hub=hub,
+        request_audit=request_audit,
+        limits=limits,
+        budget=budget,
+        init_timeout_s=float(settings.live_init_timeout_s),
+        max_per_connection=settings.live_per_socket,
+    )
+
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -300,6 +328,7 @@ def create_app(
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route("/graphql", graphql),
+        WebSocketRoute("/graphql", live),
     ]
     routes += export_routes(
         ExportEndpoint(
@@ -344,6 +373,7 @@ def create_app(
         try:
             yield
         finally:
+            await hub.close()
             compaction.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await compaction

@@ -17,10 +17,11 @@ from inside the request, and its rejection is counted in /metrics as well.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,6 +58,19 @@ _CURRENT: ContextVar[RequestInfo | None] = ContextVar("dibx_request", default=No
 
 def current_request() -> RequestInfo | None:
     return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def observing(scope: Scope) -> Iterator[RequestInfo]:
+    """What `observe` sets up around an HTTP request, for a connection that is not one (a
+    subscription socket): its request id and address reach its logs and audit records."""
+    info = _request_info(scope)
+    token = _CURRENT.set(info)
+    try:
+        with request_context(info.request_id):
+            yield info
+    finally:
+        _CURRENT.reset(token)
 
 
 def _request_info(scope: Scope) -> RequestInfo:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 SUPPLIER_READ: Final = "supplier:read"
@@ -46,6 +46,9 @@ class Principal:
     scopes: frozenset[str]
     attributes: frozenset[str]
     token_id: str | None
+    # When the token stops being valid (`exp`, seconds since the epoch): a long-lived
+    # connection (a subscription socket) is closed then. Not part of who the caller is.
+    expires_at: int | None = field(default=None, compare=False)
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes

@@ -442,6 +442,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
         scopes=_space_separated(claims, "scope"),
         attributes=_space_separated(claims, "attr"),
         token_id=_required_string(claims, "jti"),
+        expires_at=int(claims["exp"]),
     )
 
 

@@ -19,6 +19,7 @@ from dibx.schema.directory import directory_query
 from dibx.schema.extensions import Disclosure, ScopeGate, ShapeErrors, is_user_error
 from dibx.schema.imports import ImportMutation, ImportQuery
 from dibx.schema.limits import alias_limit, depth_limit
+from dibx.schema.live import Subscription
 from dibx.schema.prepared import DocumentCache, PreparedDocuments
 from dibx.schema.review import ReviewMutation, ReviewQuery
 from dibx.schema.scalars import SCALARS
@@ -94,6 +95,7 @@ def build_schema(
             ),
             description="Changes: stewarded writes, marking challenges and their decisions.",
         ),
+        subscription=Subscription,  # over graphql-transport-ws only (dibx.app.live)
         types=list(types.nodes.values()),
         extensions=extensions,  # type: ignore[arg-type]
         scalar_overrides=SCALARS,  # type: ignore[arg-type]

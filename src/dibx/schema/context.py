@@ -15,6 +15,7 @@ from dibx.services.changes import ChangeFeed
 from dibx.services.directory import Directory
 from dibx.services.disclosure import Disclosure
 from dibx.services.import_jobs import ImportJobs
+from dibx.services.live import LiveSession
 from dibx.services.stewardship import StewardshipService
 
 
@@ -50,3 +51,5 @@ class Context:
     # What the whole request may spend (records fetched, analysis time), shared by its root
     # fields and aliases; `directory` and `analytics` are bound to it.
     budget: RequestBudget = field(default_factory=RequestBudget)
+    # A subscription's socket (dibx.app.live); None over HTTP.
+    live: LiveSession | None = None

@@ -33,7 +33,7 @@ class ScopeGate(SchemaExtension):
         class RootScopes(ValidationRule):
             def enter_field(self, node: FieldNode, *_: Any) -> None:
                 parent = self.context.get_parent_type()
-                if parent is None or parent.name not in {"Query", "Mutation"}:
+                if parent is None or parent.name not in {"Query", "Mutation", "Subscription"}:
                     return
                 name = node.name.value
                 field = self.context.get_field_def()

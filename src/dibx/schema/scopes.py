@@ -39,6 +39,14 @@ def root_mutation(*, scope: str, description: str, **kw: Any) -> Callable[[F], F
     return decorate
 
 
+def root_subscription(*, scope: str, description: str, **kw: Any) -> Callable[[F], F]:
+    """A subscription field that runs only for callers holding `scope`."""
+    decorate: Callable[[F], F] = strawberry.subscription(
+        description=description, metadata={_SCOPE: scope}, **kw
+    )
+    return decorate
+
+
 def scope_of(field: GraphQLField) -> str | None:
     """The scope a root field declares, or None when it declares none."""
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)

@@ -90,6 +90,21 @@ class ChangeEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class Positioned:
+    """An event with its position in the log (never shown: cursors carry it sealed)."""
+
+    seq: int
+    event: ChangeEvent
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSlice:
+    items: list[Positioned]
+    end: int
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ChangePage:
     events: list[ChangeEvent]
     end_cursor: str
@@ -188,20 +203,54 @@ class ChangeFeed:
         """Events after `after` (None: from the oldest retained), at most `first`, that the
         caller may see. `ids` are `Type:key` strings (an edge matches either end)."""
         size = self._check(first, types, kinds)
+        position = self.position(scope, after, types=types, kinds=kinds, ids=ids)
+        found = await self.read_from(scope, position, first=size, types=types, kinds=kinds, ids=ids)
+        end = self._seal(scope, self._connection(types, kinds, ids), found.end)
+        return ChangePage([item.event for item in found.items], end, found.more)
+
+    def position(
+        self,
+        scope: ReleaseScope,
+        after: str | None,
+        *,
+        types: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> int:
+        """The event number a cursor stands at (0 for None), checked as `read` checks it
+        (`Invalid`, `CursorExpired`): the subscription (`dibx.schema.live`) starts from it.
+        Internal, like `last_seq`."""
+        self._check(None, types, kinds)
+        if after is None:
+            return 0
+        return self._open(scope, self._connection(types, kinds, ids), after)
+
+    async def read_from(
+        self,
+        scope: ReleaseScope,
+        position: int,
+        *,
+        first: int,
+        types: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> FeedSlice:
+        """`read` from a log position: the events with their positions, the position the read
+        reached, and whether more are committed. The subscription poller reads this way, once
+        for every subscriber of the same caller and arguments (`dibx.services.live`)."""
         connection = self._connection(types, kinds, ids)
-        position = 0 if after is None else self._open(scope, connection, after)
         page = await self.reader.page(
-            scope, after=position, limit=size + 1, types=types, kinds=kinds, ids=ids
+            scope, after=position, limit=first + 1, types=types, kinds=kinds, ids=ids
         )
-        more = len(page.events) > size
-        rows = page.events[:size]
-        events = [self._event(scope, connection, row) for row in rows]
+        more = len(page.events) > first
+        rows = page.events[:first]
         # A full page ends at its last event; otherwise everything up to `top` was considered
         # (events the caller may not see included), and the next read starts after it.
         # (`first: 0` stays where it was.)
         last = int(rows[-1]["seq"]) if rows else position
         end = last if more else max(page.top, position)
-        return ChangePage(events, self._seal(scope, connection, end), more)
+        items = [Positioned(int(row["seq"]), self._event(scope, connection, row)) for row in rows]
+        return FeedSlice(items, end, more)
 
     def _event(self, scope: ReleaseScope, connection: str, row: dict[str, Any]) -> ChangeEvent:
         edge = self.model.edges.get(row["type"])
@@ -237,21 +286,6 @@ class ChangeFeed:
         caller: it counts events the caller may not see."""
         return await outbox.last_seq(self.graph)
 
-    def position(
-        self,
-        scope: ReleaseScope,
-        after: str | None,
-        *,
-        types: Sequence[str] | None = None,
-        kinds: Sequence[str] | None = None,
-        ids: Sequence[str] | None = None,
-    ) -> int:
-        """The event number a cursor stands at (0 for None), checked as `read` checks it
-        (`Invalid`, `CursorExpired`). Internal, like `last_seq`."""
-        if after is None:
-            return 0
-        return self._open(scope, self._connection(types, kinds, ids), after)
-
     async def compact(self, now: datetime | None = None) -> int:
         """Remove events older than retention (plus `COMMIT_GRACE`) from the feed."""
         cutoff = (now or self.clock()) - self.retention - COMMIT_GRACE
@@ -265,5 +299,7 @@ __all__ = [
     "ChangeFeed",
     "ChangePage",
     "CursorExpired",
+    "FeedSlice",
     "FieldValue",
+    "Positioned",
 ]

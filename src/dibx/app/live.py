@@ -1,0 +1,407 @@
+"""GraphQL subscriptions on /graphql over graphql-transport-ws (strawberry's handler, dibx's
+rules). See docs/subscriptions.md.
+
+The socket:
+
+1. Handshake: subprotocol `graphql-transport-ws` only (anything else: 4406). The per-address
+   rate limit applies (refused: the handshake is answered 403). A browser page on another
+   origin is refused (strawberry's origin check).
+2. `connection_init` carries the bearer token: `{"Authorization": "Bearer <token>"}` (browsers
+   cannot set headers on a WebSocket). It is validated like an HTTP request's; missing,
+   invalid or expired, or holding no scope any subscription needs: close 4403 Forbidden, as
+   the protocol says for a refused ConnectionInit. Over the per-token rate limit: close 1013
+   Try Again Later. Every refusal is audited.
+3. Each `subscribe` is a request: rate-limited per token (refused: an `error` message with
+   code RATE_LIMITED), audited when it starts (fail closed: no audit, no subscription;
+   AUDIT_UNAVAILABLE) and when it ends (events delivered, marked values released and
+   withheld, how it ended). Only subscriptions run here; queries and mutations go over HTTP
+   (an `error` message says so).
+4. When the token expires the socket is closed with 4403 and the reason "token expired": the
+   graphql-ws client retries 4403, asking its `connectionParams` again for a fresh token,
+   and resumes each subscription with its last cursor.
+5. A subscriber whose client has not taken `DIBX_LIVE_QUEUE` events is dropped: the socket is
+   closed with 1013 Try Again Later and the reason "subscriber fell behind" (RFC 6455's code
+   for a server casting off clients; a retrying client resumes from its last cursor).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import structlog
+from graphql import GraphQLError
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketState
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    _OperationStreamClosed,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    Operation as WsOperation,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    CompleteMessage,
+    ConnectionInitMessage,
+    Message,
+)
+from strawberry.utils.aio import aclosing
+
+from dibx.app.graphql_view import _named
+from dibx.app.observe import RequestAudit, observing
+from dibx.app.ratelimit import RATE_LIMITED, RateLimits
+from dibx.auth.policy import Policy
+from dibx.auth.principal import Principal
+from dibx.auth.release import ReleaseScope
+from dibx.auth.tokens import TokenError, TokenValidator, bearer_token
+from dibx.errors import Busy
+from dibx.schema.context import Context, Services
+from dibx.schema.scopes import scope_of
+from dibx.services.audit import AuditError
+from dibx.services.budget import RequestBudget
+from dibx.services.directory import Directory
+from dibx.services.live import LiveHub, LiveSession
+from dibx.services.memberships import MembershipDirectory
+
+log = structlog.get_logger("dibx.live")
+
+FORBIDDEN = 4403  # graphql-transport-ws: ConnectionInit refused
+TRY_AGAIN_LATER = 1013  # RFC 6455 (IANA registry): a temporary condition, retry later
+TOKEN_EXPIRED = "token expired"  # noqa: S105 - a close reason, not a secret
+TRANSPORT = "graphql-transport-ws"
+_SCOPES_KEPT = 1024  # distinct release scopes remembered (callers share a handful)
+
+
+class Connection:
+    """One socket: who it acts for (after connection_init) and how it ends."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self.connection_params: dict[str, Any] = {}  # set by strawberry's handler
+        self.principal: Principal | None = None
+        self.closed = False
+        self._closing: asyncio.Task[None] | None = None
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close the socket from anywhere (the poller drops a subscriber from its own task);
+        later sends are dropped. The close waits for the socket to be writable, so it runs
+        in its own task and never holds up the caller."""
+        if self.closed:
+            return
+        self.closed = True
+        self._closing = asyncio.create_task(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        if self.websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):  # the client may be gone already
+                await self.websocket.close(code=code, reason=reason)
+
+
+class LiveTransportHandler(BaseGraphQLTransportWSHandler[Connection, None]):
+    """strawberry's graphql-transport-ws handler with dibx's connection_init, per-operation
+    context and audit, token expiry and drop-closes."""
+
+    view: LiveGraphQL
+    context: Connection
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._expiry: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        if self.connection_timed_out:
+            return
+        if self.connection_init_timeout_task:
+            self.connection_init_timeout_task.cancel()
+        payload = message.get("payload") or {}
+        if not isinstance(payload, dict):
+            await self.websocket.close(code=4400, reason="Invalid connection init payload")
+            return
+        if self.connection_init_received:
+            await self.websocket.close(code=4429, reason="Too many initialisation requests")
+            return
+        self.connection_init_received = True
+        refusal = await self.view.admit(self.context, payload)
+        if refusal is not None:
+            self.context.closed = True
+            await self.websocket.close(*refusal)
+            return
+        await self.send_message({"type": "connection_ack"})
+        self.connection_acknowledged = True
+        principal = self.context.principal
+        if principal is not None and principal.expires_at is not None:
+            self._expiry = asyncio.create_task(self._expire(principal.expires_at))
+
+    async def _expire(self, at: int) -> None:
+        await asyncio.sleep(max(0.0, at - time.time()))
+        log.info("live_token_expired")
+        self.context.close_soon(FORBIDDEN, TOKEN_EXPIRED)
+
+    async def shutdown(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        await super().shutdown()
+
+    async def send_message(self, message: Message) -> None:
+        if self.context.closed:
+            return  # the socket is closing (a drop, an expiry): nothing more goes out
+        try:
+            await super().send_message(message)
+        except RuntimeError:  # closed between the check and the send
+            self.context.closed = True
+
+    async def run_operation(self, operation: WsOperation[Connection, None]) -> None:
+        session: LiveSession | None = None
+        ended = "complete"
+        try:
+            started = await self.view.start(self.context, operation)
+            if isinstance(started, GraphQLError):
+                await operation.send_initial_errors([started])
+                ended = "refused"
+                return
+            context, session = started
+            result_source = await self.schema.subscribe(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=context,
+                root_value=self.root_value,
+                operation_name=operation.operation_name,
+            )
+            async with aclosing(result_source):
+                await self._send_result_stream(operation, result_source)
+            if self.context.closed:
+                ended = "closed"
+            await operation.send_operation_message(
+                CompleteMessage(id=operation.id, type="complete")
+            )
+        except _OperationStreamClosed:
+            ended = "closed"
+        except asyncio.CancelledError:
+            ended = "client"
+            raise
+        except Exception as error:
+            ended = "error"
+            await self.handle_task_exception(error)
+            with contextlib.suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            self.operations.pop(operation.id, None)
+            raise
+        finally:
+            if session is not None:
+                await self.view.finish(self.context, operation, session, ended)
+
+
+class LiveGraphQL(GraphQL[Connection, None]):
+    """The WebSocket side of /graphql (the HTTP side is dibx.app.graphql_view)."""
+
+    graphql_transport_ws_handler_class = LiveTransportHandler
+
+    def __init__(
+        self,
+        schema: Any,
+        *,
+        validator: TokenValidator,
+        policy: Policy,
+        directory: Directory,
+        memberships: MembershipDirectory,
+        services: Services,
+        hub: LiveHub,
+        request_audit: RequestAudit,
+        limits: RateLimits | None = None,
+        budget: Callable[[Principal], RequestBudget] | None = None,
+        init_timeout_s: float = 10.0,
+        max_per_connection: int = 10,
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide=None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=init_timeout_s),
+            max_subscriptions_per_connection=max_per_connection,
+        )
+        self.validator = validator
+        self.policy = policy
+        self.directory = directory
+        self.memberships = memberships
+        self.services = services
+        self.hub = hub
+        self.request_audit = request_audit
+        self.limits = limits
+        self.new_budget = budget or (lambda _: RequestBudget())
+        self._scopes: dict[tuple[str, frozenset[str], date, frozenset[str]], ReleaseScope] = {}
+        # A token must hold a scope some subscription needs, or the socket is of no use to it.
+        root = schema._schema.subscription_type
+        self.scopes = frozenset(
+            s for f in (root.fields.values() if root else ()) if (s := scope_of(f)) is not None
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await Response(status_code=404)(scope, receive, send)
+            return
+        with observing(scope) as info:
+            address = info.client_address or "unknown"
+            if self.limits is not None and self.limits.check_address(address):
+                await self.request_audit.refused(
+                    None, status=429, code=RATE_LIMITED, transport=TRANSPORT
+                )
+                await WebSocket(scope, receive, send).close(code=TRY_AGAIN_LATER)
+                return
+            await super().__call__(scope, receive, send)
+
+    async def get_context(self, request: Any, response: Any) -> Connection:
+        return Connection(response)
+
+    async def admit(
+        self, connection: Connection, payload: dict[str, Any]
+    ) -> tuple[int, str] | None:
+        """connection_init: None to acknowledge, else the close code and reason."""
+        try:
+            header = payload.get("Authorization", payload.get("authorization"))
+            token = bearer_token(header if isinstance(header, str) else None)
+            principal = await run_in_threadpool(self.validator.validate, token)
+        except TokenError as exc:
+            log.info("live_token_rejected", reason=str(exc))
+            await self.request_audit.refused(
+                None,
+                status=403,
+                code="UNAUTHENTICATED",
+                reason=exc.description,
+                transport=TRANSPORT,
+            )
+            return FORBIDDEN, "Forbidden"
+        if not principal.scopes & self.scopes:
+            await self.request_audit.refused(
+                principal, status=403, code="INSUFFICIENT_SCOPE", transport=TRANSPORT
+            )
+            return FORBIDDEN, "Forbidden"
+        if self.limits is not None and self.limits.check_token(
+            principal.subject, principal.client_id
+        ):
+            await self.request_audit.refused(
+                principal, status=429, code=RATE_LIMITED, transport=TRANSPORT
+            )
+            return TRY_AGAIN_LATER, "too many requests from this token holder"
+        connection.principal = principal
+        return None
+
+    async def start(
+        self, connection: Connection, operation: WsOperation[Connection, None]
+    ) -> tuple[Context, LiveSession] | GraphQLError:
+        """A subscribe message: rate limit, audit (fail closed), the operation's context."""
+        principal = connection.principal
+        assert principal is not None  # the handler runs operations only after the ack
+        if self.limits is not None and self.limits.check_token(
+            principal.subject, principal.client_id
+        ):
+            await self.request_audit.refused(
+                principal, status=429, code=RATE_LIMITED, transport=TRANSPORT
+            )
+            return _error("too many requests from this token holder; retry later", RATE_LIMITED)
+        if self.hub.subscribers >= self.hub.limits.max_subscribers:
+            busy = Busy("this API process serves as many subscriptions as it may; retry later")
+            await self.request_audit.refused(
+                principal, status=429, code=busy.code, transport=TRANSPORT
+            )
+            return _error(str(busy), busy.code)
+        described = _named(operation.query, operation.operation_name)
+        if described.kind != "subscription":
+            # Queries and mutations keep the HTTP path: its limits, compiled reads, audit.
+            await self.request_audit.refused(
+                principal, status=400, code="BAD_REQUEST", transport=TRANSPORT
+            )
+            return _error(
+                "only a well-formed subscription runs over this socket; send queries and "
+                "mutations over HTTP",
+                "BAD_REQUEST",
+            )
+        record = {
+            **self.request_audit.head(principal),
+            "event": "graphql_subscription",
+            "transport": TRANSPORT,
+            "operation": described.name,
+            "operation_type": described.kind,
+            "root_fields": list(described.root_fields),
+            "document_sha256": hashlib.sha256(operation.query.encode()).hexdigest(),
+            "subscription_id": operation.id,
+            "outcome": "started",
+        }
+        try:
+            await self.request_audit.write(record, status=200)
+        except AuditError:
+            log.error("audit_write_failed")
+            return _error(
+                "The subscription could not be audited and was refused.", "AUDIT_UNAVAILABLE"
+            )
+        scope = await self.scope_now(principal)
+        budget = self.new_budget(principal)
+
+        async def scope_now() -> ReleaseScope:
+            return await self.scope_now(principal)
+
+        session = LiveSession(
+            hub=self.hub,
+            scope_now=scope_now,
+            on_drop=lambda reason: connection.close_soon(TRY_AGAIN_LATER, reason),
+        )
+        context = Context(
+            principal=principal,
+            scope=scope,
+            policy=self.policy,
+            directory=self.directory.for_request(budget),
+            services=self.services,
+            tetragraphs=await self.memberships.released_to(scope),
+            analytics=self.services.analytics.limits.bound(budget),
+            budget=budget,
+            live=session,
+        )
+        return context, session
+
+    async def finish(
+        self,
+        connection: Connection,
+        operation: WsOperation[Connection, None],
+        session: LiveSession,
+        ended: str,
+    ) -> None:
+        """The subscription's closing record: what it delivered and how it ended. Nothing is
+        released after it, so a failure to write it is logged, not answered."""
+        assert connection.principal is not None
+        record = {
+            **self.request_audit.head(connection.principal),
+            "event": "graphql_subscription",
+            "transport": TRANSPORT,
+            "subscription_id": operation.id,
+            "outcome": ended,
+            "delivered": session.delivered,
+            "released": session.released,
+            "withheld": session.withheld,
+        }
+        with contextlib.suppress(AuditError):
+            await self.request_audit.write(record, status=200)
+
+    async def scope_now(self, principal: Principal) -> ReleaseScope:
+        """The caller's release scope today, asked at every poll round for every subscriber:
+        memberships are cached (dibx.services.memberships) and equal scopes are made once."""
+        today = datetime.now(UTC).date()
+        groups = await self.memberships.groups_of(principal.nation, today)
+        key = (principal.nation, principal.attributes, today, groups)
+        scope = self._scopes.get(key)
+        if scope is None:
+            if len(self._scopes) >= _SCOPES_KEPT:
+                self._scopes.clear()
+            scope = self._scopes[key] = self.policy.scope_for(principal, groups, today)
+        return scope
+
+
+def _error(message: str, code: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code})
