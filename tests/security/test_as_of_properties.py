@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from dibx.auth.markings import is_released, parse
 from dibx.graph.writes import clear_database
 from tests.support import builders as b
-from tests.support.api import Api
+from tests.support.api import Api, Reply
 from tests.support.stewardship import (
     BOTH,
     CREATE_SUPPLIER,
@@ -279,9 +279,21 @@ async def reads(api: Api, at: str | None, callers: tuple[str, ...]) -> list[Any]
     out = []
     for nation in callers:
         for document, extra in [(d, {}) for d in READS] + lookups:
-            reply = await api.query(document, {"at": at, **extra}, nation=nation)
+            for _ in range(3):
+                reply = await api.query(document, {"at": at, **extra}, nation=nation)
+                if not _environmental(reply):
+                    break
             out.append((nation, document, reply.status, reply.body))
     return out
+
+
+# A read stopped by the database's time limit (a loaded test machine) says nothing about asOf:
+# it is asked again (a read that keeps timing out still fails the comparison).
+_ENVIRONMENT = {"TIMEOUT", "SERVICE_UNAVAILABLE"}
+
+
+def _environmental(reply: Reply) -> bool:
+    return any((e.get("extensions") or {}).get("code") in _ENVIRONMENT for e in reply.errors)
 
 
 def stamp() -> str:
