@@ -5,10 +5,18 @@ source tree, so a file that is not shipped in the package fails here. Dependenci
 `requirements.lock` with their hashes; the embedded Neo4j is built from the Maven module that
 ships inside the wheel (the build cache is keyed by its sources, so the test session's build
 is reused).
+
+Fetching the locked wheels is most of this test's time and all of its network use, so they are
+downloaded once per lock file into the user cache (`~/.cache/dibx/wheels-<hash>/`, with the
+wheel build's own requirements) and installed from there offline, hashes still checked. The
+venv has no pip of its own: the outer pip installs into it (`pip --python`), without
+byte-compiling (Python compiles what the service imports when it imports it).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -16,6 +24,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 import venv
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +37,9 @@ from dibx import neo4j_server
 from dibx.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.neo4j
+
+PIP = [sys.executable, "-m", "pip"]
+LOCK = PROJECT_ROOT / "requirements.lock"
 
 
 def _run(argv: list[str], cwd: Path, timeout: float = 600) -> None:
@@ -59,17 +71,41 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         source / "deploy" / "neo4j",
         ignore=shutil.ignore_patterns("target"),
     )
-    _run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), "."],
-        source,
-    )
+    house = _wheelhouse()
+    offline = ["--no-index", "--find-links", str(house)]
+    _run([*PIP, "wheel", "-q", *offline, "--no-deps", "-w", str(wheels), "."], source)
     env_dir = root / "venv"
-    venv.create(env_dir, with_pip=True)
-    pip = [str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q"]
-    _run([*pip, "--require-hashes", "-r", str(PROJECT_ROOT / "requirements.lock")], root)
+    venv.create(env_dir, with_pip=False)
+    pip = [*PIP, "--python", str(env_dir / "bin" / "python"), "install", "-q", "--no-compile"]
+    _run([*pip, *offline, "--require-hashes", "-r", str(LOCK)], root)
     (wheel,) = wheels.glob("dibx-*.whl")
     _run([*pip, "--no-deps", str(wheel)], root)
     return env_dir
+
+
+def _wheelhouse() -> Path:
+    """The locked runtime wheels (and what building dibx's wheel needs), downloaded once per
+    lock file and build-system table into the user cache; later sessions install offline."""
+    pyproject = (PROJECT_ROOT / "pyproject.toml").read_text()
+    build_requires = tomllib.loads(pyproject)["build-system"]["requires"]
+    key = hashlib.sha256(LOCK.read_bytes() + repr(build_requires).encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dibx"
+    house = cache / f"wheels-{key}"
+    if (house / "COMPLETE").is_file():
+        return house
+    cache.mkdir(parents=True, exist_ok=True)
+    # Several sessions may ask at once: one downloads, the rest wait and reuse it.
+    with (cache / f".wheels-{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (house / "COMPLETE").is_file():
+            house.mkdir(exist_ok=True)
+            _run(
+                [*PIP, "download", "-q", "-d", str(house), "--require-hashes", "-r", str(LOCK)],
+                cache,
+            )
+            _run([*PIP, "download", "-q", "-d", str(house), *build_requires], cache)
+            (house / "COMPLETE").touch()
+    return house
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 Replay: after a random sequence of stewarded writes (create, update, retire, set and remove
 PROVIDES and SOURCES_FROM, marking changes), the `asOf` read at the time after each write
-answers exactly what the current read answers on a fresh database where only the writes up to
-then were made, for callers of several nations.
+answers exactly what the current read answered right after that write, when only the writes
+up to then had been made, for callers of several nations. (The current reads are taken as the
+sequence runs, between its writes: the database then is exactly a fresh database with the
+writes up to then replayed, without paying for the replay.)
 
 Noninterference: two runs of the same visible writes, where every value written under a
 marking hidden from the caller differs, and writes to records hidden from the caller are
@@ -25,7 +27,7 @@ from hypothesis import strategies as st
 from dibx.auth.markings import is_released, parse
 from dibx.graph.writes import clear_database
 from tests.support import builders as b
-from tests.support.api import Api
+from tests.support.api import Api, Reply
 from tests.support.stewardship import (
     BOTH,
     CREATE_SUPPLIER,
@@ -277,9 +279,21 @@ async def reads(api: Api, at: str | None, callers: tuple[str, ...]) -> list[Any]
     out = []
     for nation in callers:
         for document, extra in [(d, {}) for d in READS] + lookups:
-            reply = await api.query(document, {"at": at, **extra}, nation=nation)
+            for _ in range(3):
+                reply = await api.query(document, {"at": at, **extra}, nation=nation)
+                if not _environmental(reply):
+                    break
             out.append((nation, document, reply.status, reply.body))
     return out
+
+
+# A read stopped by the database's time limit (a loaded test machine) says nothing about asOf:
+# it is asked again (a read that keeps timing out still fails the comparison).
+_ENVIRONMENT = {"TIMEOUT", "SERVICE_UNAVAILABLE"}
+
+
+def _environmental(reply: Reply) -> bool:
+    return any((e.get("extensions") or {}).get("code") in _ENVIRONMENT for e in reply.errors)
 
 
 def stamp() -> str:
@@ -288,27 +302,23 @@ def stamp() -> str:
 
 @SETTINGS
 @given(script=st.lists(ops, min_size=1, max_size=8))
-async def test_as_of_each_write_equals_replaying_the_writes_up_to_it(
+async def test_as_of_each_write_equals_the_current_read_after_it(
     api: Api, script: list[tuple[Any, ...]]
 ) -> None:
     await clear_database(api.graph)
     await api.load(seed())
     times = [stamp()]
+    current = [await reads(api, None, CALLERS)]
     sent: list[tuple[str, str, dict[str, Any]]] = []
     for op in script:
         document, nation, input = await concrete(api, op)
         await send(api, document, nation, input)
         sent.append((document, nation, input))
         times.append(stamp())
+        current.append(await reads(api, None, CALLERS))
+    # Read back only after the whole sequence: later writes must not show in earlier times.
     as_of = [await reads(api, t, CALLERS) for t in times]
-
-    await clear_database(api.graph)
-    await api.load(seed())
-    replayed = [await reads(api, None, CALLERS)]
-    for document, nation, input in sent:
-        await send(api, document, nation, input)
-        replayed.append(await reads(api, None, CALLERS))
-    for i, (then, now) in enumerate(zip(as_of, replayed, strict=True)):
+    for i, (then, now) in enumerate(zip(as_of, current, strict=True)):
         for a, r in zip(then, now, strict=True):
             assert a == r, (i, sent[:i], a[:2])
 
@@ -384,6 +394,11 @@ async def run(
                     },
                 )
         times.append(stamp())
+    return await observe(api, times, nation)
+
+
+async def observe(api: Api, times: list[str], nation: str) -> list[Any]:
+    """The caller's asOf reads at `times` and its history of every record."""
     out = [await reads(api, t, (nation,)) for t in times]
     for key in keys_of("GBR") + keys_of("USA") + ["USA:secret"]:
         reply = await api.query(HISTORY, {"id": sid(key)}, nation=nation)
@@ -402,15 +417,18 @@ async def test_hidden_writes_do_not_change_as_of_or_history(
     await api.load(seed())
     viewer = await api.query("{ viewer { groups } }", nation=nation)
     groups = frozenset(viewer.data["viewer"]["groups"])
-    # The writes as made on a fresh database (versions and existing edges resolved once).
+    # The writes as made on a fresh database (versions and existing edges resolved once):
+    # this is the plain run, `run(api, sent, nation, hidden=False)` without making them twice.
     await clear_database(api.graph)
     await api.load(seed())
+    times = [stamp()]
     sent = []
     for op in script:
         document, writer, input = await concrete(api, op)
         await send(api, document, writer, input)
         sent.append((document, writer, input))
-    plain = await run(api, sent, nation, hidden=False)
+        times.append(stamp())
+    plain = await observe(api, times, nation)
     other = await run(api, censored(sent, groups), nation, hidden=True)
     assert plain == other
 
