@@ -255,6 +255,8 @@ class Settings(BaseSettings):
     )
     # Marking challenges: days an adjudicator has to decide (the agency sets the timetable).
     challenge_due_days: Annotated[int, _int(1, 365)] = _var("DIBX_CHALLENGE_DUE_DAYS", 30)
+    # Change feed: days a change stays in the feed (its history stays); older cursors expire.
+    changes_retention_days: Annotated[int, _int(1, 3650)] = _var("DIBX_CHANGES_RETENTION_DAYS", 7)
     # Server secret for keyed hashes of challenger subjects (never shown); None: under data_dir.
     challenge_key_path: Annotated[Path | None, OrNone] = _var("DIBX_CHALLENGE_KEY_FILE")
     # Tokens

@@ -11,7 +11,13 @@ import pytest
 from dibx.graph.driver import Graph
 from dibx.graph.model import MODEL, Field
 from dibx.graph.records import Dataset, EdgeRecord, Markings, NodeRecord
-from dibx.graph.writes import MissingEndpointError, WriteError, clear_database, write_dataset
+from dibx.graph.writes import (
+    FEED_EDGES,
+    MissingEndpointError,
+    WriteError,
+    clear_database,
+    write_dataset,
+)
 from dibx.ingest.demo import load_demo
 from dibx.ingest.reference import default_data_dir, load_reference
 from dibx.ingest.synthetic import generate
@@ -39,11 +45,27 @@ def reference_and_demo() -> Dataset:
 
 
 async def graph_counts(driver: neo4j.AsyncDriver) -> dict[str, int]:
+    """Records and edges by type; membership history and the change feed's counter are
+    counted apart (`history_counts`)."""
     nodes = await rows(
-        driver, "MATCH (n) WHERE NOT n:Migration RETURN labels(n)[0] AS k, count(*) AS n"
+        driver,
+        "MATCH (n) WHERE NOT n:Migration AND NOT n:MemberOfState AND NOT n:ChangeSequence "
+        "RETURN labels(n)[0] AS k, count(*) AS n",
     )
-    rels = await rows(driver, "MATCH ()-[r]->() RETURN type(r) AS k, count(*) AS n")
+    rels = await rows(
+        driver,
+        "MATCH ()-[r]->() WHERE NOT type(r) IN ['STATE_FROM', 'STATE_TO', 'PREVIOUS'] "
+        "RETURN type(r) AS k, count(*) AS n",
+    )
     return {r["k"]: r["n"] for r in nodes + rels}
+
+
+async def history_counts(driver: neo4j.AsyncDriver) -> tuple[int, int]:
+    """(membership states, of which events in the change feed)."""
+    (row,) = await rows(
+        driver, "MATCH (s:MemberOfState) RETURN count(s) AS n, count(s.seq) AS events"
+    )
+    return int(row["n"]), int(row["events"])
 
 
 async def test_reference_and_demo_written_as_counted(
@@ -60,6 +82,9 @@ async def test_reference_and_demo_written_as_counted(
     expected = {k: v for k, v in dataset.counts().items() if v}
     assert {k: v for k, v in written.items() if v} == expected
     assert await graph_counts(neo4j_driver) == expected
+    # Each membership written is a change: its first state, numbered in the feed.
+    memberships = expected["MEMBER_OF"]
+    assert await history_counts(neo4j_driver) == (memberships, memberships)
     assert ("Nation", 50) in seen
     assert ("Nation", 249) in seen
 
@@ -116,6 +141,7 @@ async def test_rewrite_is_idempotent_and_replaces_markings(
     dataset = reference_and_demo()
     await write_dataset(Graph(neo4j_driver, DB), dataset)
     before = await graph_counts(neo4j_driver)
+    history = await history_counts(neo4j_driver)
     first, *rest = dataset.nodes_of("Supplier")
     moved = dataclasses.replace(
         first.with_values(employees=None),
@@ -125,6 +151,8 @@ async def test_rewrite_is_idempotent_and_replaces_markings(
     again = dataset.replaced(nodes={"Supplier": [moved, *rest]})
     await write_dataset(Graph(neo4j_driver, DB), again, batch_size=7)
     assert await graph_counts(neo4j_driver) == before
+    # Memberships written again unchanged are no change: no state, no event.
+    assert await history_counts(neo4j_driver) == history
     (row,) = await rows(
         neo4j_driver,
         "MATCH (s:Supplier {id: $id})-[:BASED_IN]->(n) "
@@ -174,7 +202,12 @@ async def test_every_batch_and_clear_goes_through_the_counted_graph(
     graph = Graph(neo4j_driver, DB)
     dataset = load_reference(default_data_dir()).dataset
     written = await write_dataset(graph, dataset, batch_size=100)
-    batches = sum(-(-n // 100) for kind, n in written.items() if kind != "BASED_IN")
+    # A membership batch has one more statement: it numbers its changes for the feed.
+    batches = sum(
+        -(-n // 100) * (2 if kind in FEED_EDGES else 1)
+        for kind, n in written.items()
+        if kind != "BASED_IN"
+    )
     assert graph.stats.writes == batches
     assert graph.stats.reads == 0  # every endpoint is in the dataset: nothing to look up
     before = graph.stats.writes

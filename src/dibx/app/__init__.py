@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+import neo4j
 import structlog
 from prometheus_client import Counter
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -34,6 +36,7 @@ from dibx.auth.oauth_routes import oauth_routes
 from dibx.auth.principal import Principal
 from dibx.auth.server_secret import load_or_create
 from dibx.auth.tokens import TokenValidator
+from dibx.errors import DibxError
 from dibx.graph import migrations
 from dibx.graph.cursors import Sealer
 from dibx.graph.driver import Graph, Timeouts, connect
@@ -45,6 +48,7 @@ from dibx.services.analytics.limits import AnalyticsLimits
 from dibx.services.audit import AuditSink, sink_from
 from dibx.services.budget import HeavyWork, RequestBudget
 from dibx.services.challenges import ChallengeService
+from dibx.services.changes import ChangeFeed
 from dibx.services.directory import Directory
 from dibx.services.memberships import MembershipDirectory
 from dibx.services.stewardship import StewardshipService
@@ -121,6 +125,13 @@ def build_runtime(
             cursors=cursors,
         ),
         stewardship=StewardshipService(graph, checked.policy, model=model),
+        changes=ChangeFeed(
+            graph,
+            cursors,
+            model=model,
+            retention_days=settings.changes_retention_days,
+            max_page_size=settings.max_page_size,
+        ),
     )
     return Runtime(
         settings=settings,
@@ -147,6 +158,31 @@ def build_runtime(
         services=services,
         model=model,
     )
+
+
+# How often each API process drops events past retention from the change feed (idempotent:
+# replicas may overlap).
+COMPACT_EVERY_S = 3600.0
+
+
+async def compact_changes(runtime: Runtime, every_s: float = COMPACT_EVERY_S) -> None:
+    """Plan the feed's query, then compact the change feed now and every `every_s` seconds,
+    until cancelled."""
+    feed = runtime.services.changes
+    if feed is None:
+        return
+    try:
+        await feed.warm()
+    except (DibxError, neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
+        log.warning("changes_warm_failed", error=str(exc))
+    while True:
+        try:
+            removed = await feed.compact()
+            if removed:
+                log.info("changes_compacted", removed=removed)
+        except (DibxError, neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
+            log.warning("changes_compaction_failed", error=str(exc))
+        await asyncio.sleep(every_s)
 
 
 def create_app(
@@ -258,9 +294,13 @@ def create_app(
             migrations=applied,
             policy=runtime.policy.version,
         )
+        compaction = asyncio.create_task(compact_changes(runtime))
         try:
             yield
         finally:
+            compaction.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await compaction
             if own_graph:
                 await runtime.graph.close()
 

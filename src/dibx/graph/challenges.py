@@ -29,8 +29,9 @@ from datetime import datetime
 from typing import Any
 
 from dibx.auth.release import ReleaseScope
+from dibx.graph import outbox
 from dibx.graph.cursors import Key, Part, Window, beyond, order_by
-from dibx.graph.driver import BeforeCommit, Graph, compiled
+from dibx.graph.driver import BeforeCommit, Graph, Rows, TxRunner, compiled
 from dibx.graph.model import MODEL, TYPES
 from dibx.graph.release import clauses_in_force, marking_in_force, met, released, visible
 from dibx.graph.review import decision_clauses
@@ -327,29 +328,32 @@ async def decide(
         + post
         + _RETURN
     )
-    rows = await graph.write(
-        compiled(query),
-        _params(
-            scope,
-            id=challenge_id,
-            field=f,
-            state=state,
-            decision=decision,
-            decidedAt=decided_at,
-            decider=decider_subject,
-            deciderNation=decider_nation,
-            rationale=rationale,
-            step=step,
-            newMarking=new_marking,
-            newRelease=new_release,
-            expected=expected_marking,
-            designator=default_designator,
-            nation=scope.nation,
-            callerTag=caller_tag,
-            **extra,
-        ),
-        before_commit=before_commit,
+    params = _params(
+        scope,
+        id=challenge_id,
+        field=f,
+        state=state,
+        decision=decision,
+        decidedAt=decided_at,
+        decider=decider_subject,
+        deciderNation=decider_nation,
+        rationale=rationale,
+        step=step,
+        newMarking=new_marking,
+        newRelease=new_release,
+        expected=expected_marking,
+        designator=default_designator,
+        nation=scope.nation,
+        callerTag=caller_tag,
+        **extra,
     )
+
+    async def work(tx: TxRunner) -> Rows:
+        decided = await tx.run(compiled(query), params)
+        await outbox.append_pending(tx)  # last: the decision's new state is an event
+        return decided
+
+    rows = await graph.transaction(work, before_commit=before_commit)
     return _native(rows[0]["item"]) if rows else None
 
 

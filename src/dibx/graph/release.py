@@ -13,7 +13,9 @@ builds its release checks from these functions, so there is one predicate to rev
     field_value  the field's value where released, else null: how filters and sorts read it.
     dated_holds  a dated edge holds on a date, as far as the caller may know its dates.
 
-`met` checks a clause-list expression chosen per row (the challenge queries pick a type's or
+`clauses_by_key` and `marking_by_key` are the same lookups with the property and default
+named by expressions (one query for every type: the change feed). `met` checks a clause-list
+expression chosen per row (the challenge queries pick a type's or
 field's list with CASE); `clauses_in_force` and `marking_in_force` give those expressions.
 Arguments are identifiers from `dibx.graph.model` (or query variables), never input.
 """
@@ -35,6 +37,19 @@ def marking_in_force(var: str, type_name: str, field: str | None = None) -> str:
     """The canonical marking in force: stored on `var`, else the policy default."""
     s = _suffix(field)
     return f"coalesce({var}.marking{s}, $dm.{type_name}{s})"
+
+
+def clauses_by_key(var: str, prop: str, default_key: str) -> str:
+    """`clauses_in_force` with the property and the policy default's key given as Cypher
+    expressions (from parameters built from the model): one query text then checks every
+    type and field, e.g. the change feed's. `prop` is `'release'` or `'release_<field>'`,
+    `default_key` `'<Type>'` or `'<Type>_<field>'`, exactly as `clauses_in_force` spells them."""
+    return f"coalesce({var}[{prop}], $dr[{default_key}])"
+
+
+def marking_by_key(var: str, prop: str, default_key: str) -> str:
+    """`marking_in_force` with expressions for the property and the default's key."""
+    return f"coalesce({var}[{prop}], $dm[{default_key}])"
 
 
 def met(clauses: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from dibx.auth.release import ReleaseScope
 from dibx.graph.driver import Graph, compiled
 from dibx.graph.model import EdgeType, Model, NodeType
+from dibx.graph.outbox import PENDING
 from dibx.graph.release import marking_in_force, visible
 from dibx.graph.stewardship import (
     BASELINE,
@@ -131,7 +132,7 @@ def decision_clauses(
         f"WITH * CALL ({var}) {{ MATCH (cur:{label})-[:{STATE_OF}]->({var}) "
         f"WHERE cur.validTo IS NULL SET cur.validTo = $decidedAt "
         f"SET {var}.originNation = coalesce({var}.originNation, cur.originNation) "
-        f"CREATE (st:{label})-[:{STATE_OF}]->({var}) SET st = properties({var}) "
+        f"CREATE (st:{label}:{PENDING})-[:{STATE_OF}]->({var}) SET st = properties({var}) "
         "SET st += $revision, st.validFrom = $decidedAt "
         + _owned_to_state(model, node, var, "st")
         + f"CREATE (st)-[:{PREVIOUS}]->(cur) RETURN count(st) AS stated }} "

@@ -40,6 +40,7 @@ from typing import Any
 from dibx.auth.release import ReleaseScope
 from dibx.graph.driver import Graph, TxRunner, compiled
 from dibx.graph.model import EdgeType, Model, NodeType
+from dibx.graph.outbox import PENDING
 from dibx.graph.release import marking_in_force, released, visible
 
 STATE_OF = "STATE_OF"
@@ -226,7 +227,8 @@ class Store:
         for i, edge in enumerate(owned):
             lines.append(f"CREATE (n)-[l{i}:{edge.rel}]->(o{i}) SET l{i} = $links[{i}].props")
         lines.append(
-            f"CREATE (st:{state_label(node.name)})-[:{STATE_OF}]->(n) SET st = properties(n) "
+            f"CREATE (st:{state_label(node.name)}:{PENDING})-[:{STATE_OF}]->(n) "
+            "SET st = properties(n) "
             "SET st += $revision, st.validFrom = $now "
             + _owned_to_state(self.model, node, "n", "st")
             + "RETURN n.version AS version"
@@ -306,7 +308,7 @@ class Store:
             "n.originNation = coalesce(n.originNation, cur.originNation) "
             f"REMOVE n.{LOCK} "
             + relabel
-            + f"CREATE (st:{label})-[:{STATE_OF}]->(n) SET st = properties(n) "
+            + f"CREATE (st:{label}:{PENDING})-[:{STATE_OF}]->(n) SET st = properties(n) "
             "SET st += $revision, st.validFrom = $now "
             + _owned_to_state(self.model, node, "n", "st")
             + f"CREATE (st)-[:{PREVIOUS}]->(cur) RETURN n.version AS version"
@@ -388,7 +390,8 @@ class Store:
         q = compiled(
             f"MATCH (a:{start.label} {{{start.key}: $a}}) MATCH (b:{end.label} {{{end.key}: $b}}) "
             f"CREATE (a)-[r:{edge.rel}]->(b) SET r = $props, r.uid = randomUUID() "
-            f"CREATE (a)<-[:{STATE_FROM}]-(st:{state_label(edge.rel)})-[:{STATE_TO}]->(b) "
+            f"CREATE (a)<-[:{STATE_FROM}]-(st:{state_label(edge.rel)}:{PENDING})"
+            f"-[:{STATE_TO}]->(b) "
             "SET st = properties(r) SET st += $revision, st.validFrom = $now, "
             "st.from = $a, st.to = $b RETURN r.version AS version"
         )
@@ -438,7 +441,7 @@ class Store:
             "SET cur.validTo = $now "
             "SET r += $changes, r.version = coalesce(r.version, 1) + 1, "
             "r.originNation = coalesce(r.originNation, cur.originNation) "
-            f"CREATE (a)<-[:{STATE_FROM}]-(st:{label})-[:{STATE_TO}]->(b) "
+            f"CREATE (a)<-[:{STATE_FROM}]-(st:{label}:{PENDING})-[:{STATE_TO}]->(b) "
             "SET st = properties(r) SET st += $revision, st.validFrom = $now, "
             f"st.from = a.{start.key}, st.to = b.{end.key} "
             f"CREATE (st)-[:{PREVIOUS}]->(cur) WITH r, st.version AS version "

@@ -21,9 +21,12 @@ from itertools import islice
 from typing import Any, LiteralString
 
 from dibx.auth import markings
-from dibx.graph.driver import NO_TIMEOUT, Graph, compiled
+from dibx.graph import outbox
+from dibx.graph.driver import NO_TIMEOUT, Graph, Rows, TxRunner, compiled
 from dibx.graph.model import MODEL, EdgeType, Field, Model, NodeType
+from dibx.graph.outbox import PENDING
 from dibx.graph.records import Dataset, EdgeRecord, Markings, NodeRecord
+from dibx.graph.stewardship import EPOCH, PREVIOUS, STATE_FROM, STATE_TO, state_label
 
 __all__ = [
     "MissingEndpointError",
@@ -96,6 +99,68 @@ def edge_query(model: Model, edge: EdgeType) -> LiteralString:
                 f"MATCH (b:{_n(end.label)} {{{_n(end.key)}: row.b}})",
                 f"MERGE (a)-[r:{_n(edge.rel)}{f' {{{keyed}}}' if keyed else ''}]->(b)",
                 "SET r = row.props",
+                "RETURN count(*) AS written",
+            ]
+        )
+    )
+
+
+# Edge types whose (re)loads are changes in the feed (docs/changes.md): a membership that
+# starts or ends changes what a nation sees.
+FEED_EDGES = ("MEMBER_OF",)
+
+
+def feed_edge_query(model: Model, edge: EdgeType) -> LiteralString:
+    """`edge_query` that also keeps the edge's history: a row that creates the edge or
+    changes its properties closes the edge's current state (keyed by its ends and key
+    fields; a baseline from the old properties if it had none) and opens a new one, marked
+    pending for the feed (`dibx.graph.outbox`). A row that changes nothing writes no state."""
+    start, end = model.nodes[edge.start], model.nodes[edge.end]
+    label = _n(state_label(edge.rel))
+    keyed = ", ".join(f"{_n(k)}: row.props.{_n(k)}" for k in edge.key_fields)
+    same_key = " AND ".join(f"x.{_n(k)} = r.{_n(k)}" for k in edge.key_fields) or "true"
+    rel = _n(edge.rel)
+    return compiled(
+        "\n".join(
+            [
+                "UNWIND $rows AS row",
+                f"MATCH (a:{_n(start.label)} {{{_n(start.key)}: row.a}})",
+                f"MATCH (b:{_n(end.label)} {{{_n(end.key)}: row.b}})",
+                f"OPTIONAL MATCH (a)-[old:{rel}{f' {{{keyed}}}' if keyed else ''}]->(b)",
+                "WITH a, b, row,",
+                "  CASE WHEN old IS NULL THEN null ELSE properties(old) END AS before",
+                f"MERGE (a)-[r:{rel}{f' {{{keyed}}}' if keyed else ''}]->(b)",
+                "SET r = row.props",
+                "WITH a, b, r, before",
+                "CALL (a, b, r, before) {",
+                "  WITH * WHERE before IS NULL OR before <> properties(r)",
+                f"  OPTIONAL MATCH (a)<-[:{STATE_FROM}]-(x:{label})-[:{STATE_TO}]->(b)",
+                f"  WHERE x.validTo IS NULL AND {same_key}",
+                "  WITH a, b, r, before, head(collect(x)) AS cur",
+                "  CALL (a, b, before, cur) {",
+                "    WITH * WHERE cur IS NULL AND before IS NOT NULL",
+                f"    CREATE (a)<-[:{STATE_FROM}]-(base:{label})-[:{STATE_TO}]->(b)",
+                "    SET base = before, base.kind = 'baseline', base.validFrom = $epoch,",
+                "      base.version = 1, base.changed = [],",
+                f"      base.from = a.{_n(start.key)}, base.to = b.{_n(end.key)}",
+                "    RETURN base",
+                "    UNION",
+                "    WITH * WHERE cur IS NOT NULL OR before IS NULL",
+                "    RETURN cur AS base",
+                "  }",
+                "  FOREACH (p IN CASE WHEN base IS NULL THEN [] ELSE [base] END |",
+                "    SET p.validTo = datetime())",
+                f"  CREATE (a)<-[:{STATE_FROM}]-(st:{label}:{PENDING})-[:{STATE_TO}]->(b)",
+                "  SET st = properties(r), st.validFrom = datetime(),",
+                "    st.kind = CASE WHEN before IS NULL THEN 'created' ELSE 'updated' END,",
+                "    st.version = coalesce(base.version, 0) + 1,",
+                "    st.reason = 'reference data load',",
+                f"    st.from = a.{_n(start.key)}, st.to = b.{_n(end.key)},",
+                "    st.changed = [k IN $fields WHERE before IS NULL",
+                "      OR NOT coalesce(before[k] = r[k], before[k] IS NULL AND r[k] IS NULL)]",
+                "  FOREACH (p IN CASE WHEN base IS NULL THEN [] ELSE [base] END |",
+                f"    CREATE (st)-[:{PREVIOUS}]->(p))",
+                "}",
                 "RETURN count(*) AS written",
             ]
         )
@@ -216,6 +281,25 @@ async def _count(graph: Graph, query: LiteralString, tx_timeout: float, **params
     return int(next(iter(rows[0].values())))
 
 
+async def _nothing(_: Rows) -> None:
+    return None
+
+
+async def _count_with_events(
+    graph: Graph, query: LiteralString, tx_timeout: float, **params: Any
+) -> int:
+    """`_count` for a batch that writes history states: the batch's events are numbered in
+    the same transaction, as its last statement (`dibx.graph.outbox`)."""
+
+    async def work(tx: TxRunner) -> Rows:
+        rows = await tx.run(query, params)
+        await outbox.append_pending(tx)
+        return rows
+
+    rows = await graph.transaction(work, before_commit=_nothing, tx_timeout=tx_timeout)
+    return int(next(iter(rows[0].values())))
+
+
 async def _write(
     graph: Graph,
     kind: str,
@@ -225,13 +309,19 @@ async def _write(
     batch_size: int,
     progress: Progress | None,
     tx_timeout: float,
+    events: dict[str, Any] | None = None,
 ) -> int:
+    """Write `rows` in batches; with `events` (the feed query's extra parameters), each batch
+    numbers the states it writes as events in its own transaction."""
     written = 0
     while written < total:
         batch = list(islice(rows, batch_size))
         if not batch:
             raise WriteError(f"{kind}: expected {total} rows, got {written}")
-        n = await _count(graph, query, tx_timeout, rows=batch)
+        if events is None:
+            n = await _count(graph, query, tx_timeout, rows=batch)
+        else:
+            n = await _count_with_events(graph, query, tx_timeout, rows=batch, **events)
         if n != len(batch):
             raise WriteError(f"{kind}: a batch of {len(batch)} rows wrote {n}")
         written += n
@@ -344,15 +434,17 @@ async def write_dataset(
         if edge.rel in owned:
             continue
         es = dataset.edges.get(edge.rel, [])
+        feed = edge.rel in FEED_EDGES
         counts[edge.rel] = await _write(
             graph,
             edge.rel,
-            edge_query(model, edge),
+            feed_edge_query(model, edge) if feed else edge_query(model, edge),
             _edge_rows(p, edge, es),
             len(es),
             batch_size,
             progress,
             tx_timeout,
+            {"epoch": EPOCH, "fields": list(edge.names)} if feed else None,
         )
     return counts
 

@@ -12,6 +12,7 @@ from strawberry.utils.logging import StrawberryLogger
 from dibx.graph.model import MODEL, Model
 from dibx.schema.analytics import AnalyticsQuery
 from dibx.schema.challenges import ChallengeQuery, Mutation
+from dibx.schema.changes import ChangesQuery
 from dibx.schema.connection import Names
 from dibx.schema.cost import RequestCost
 from dibx.schema.directory import directory_query
@@ -71,7 +72,7 @@ def build_schema(
     # The object types are the model's; the runtime serving this schema must compile reads
     # with the same model (`Directory.model`).
     types = build_types(model, extra=history_fields(model))
-    roots = (AnalyticsQuery, ChallengeQuery, ReviewQuery, directory_query(types))
+    roots = (AnalyticsQuery, ChallengeQuery, ChangesQuery, ReviewQuery, directory_query(types))
     query = strawberry.type(
         type("Query", roots, {}), description="Reads: the directory, analyses and challenges."
     )

@@ -11,6 +11,7 @@ from dibx.services.analytics.limits import AnalyticsLimits
 from dibx.services.audit import WriteAudit
 from dibx.services.budget import RequestBudget
 from dibx.services.challenges import ChallengeService
+from dibx.services.changes import ChangeFeed
 from dibx.services.directory import Directory
 from dibx.services.disclosure import Disclosure
 from dibx.services.stewardship import StewardshipService
@@ -24,6 +25,7 @@ class Services:
     analytics: Analytics
     challenges: ChallengeService
     stewardship: StewardshipService
+    changes: ChangeFeed | None = None
 
 
 @dataclass

@@ -32,6 +32,7 @@ from typing import Any
 from dibx.auth import markings
 from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope
+from dibx.graph import outbox
 from dibx.graph import review as graph_review
 from dibx.graph import stewardship as store
 from dibx.graph.driver import Rows, TxRunner
@@ -298,6 +299,7 @@ class MarkingReview:
                 raise rules._Abort(
                     [UserError(("expectedVersion",), CONFLICT, "the record changed meanwhile")]
                 )
+            await outbox.append_pending(tx)  # last: numbers this write's event (graph.outbox)
             after = str(parsed) if parsed is not None else before
             audit = {
                 "type": node.name,

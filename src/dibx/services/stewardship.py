@@ -41,6 +41,7 @@ from dibx.auth import markings
 from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope
+from dibx.graph import outbox
 from dibx.graph import stewardship as store
 from dibx.graph.driver import Graph, Rows, TxRunner
 from dibx.graph.model import MODEL, EdgeType, Field, FieldError, Model, NodeType
@@ -584,6 +585,7 @@ class StewardshipService:
             now = self.clock()
             for plan in plans:
                 summary.append(await plan(tx, now))
+            await outbox.append_pending(tx)  # last: numbers this write's events (graph.outbox)
             return [{"changes": list(summary)}]
 
         def describe(rows: Rows) -> dict[str, Any] | None:
