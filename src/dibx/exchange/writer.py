@@ -14,8 +14,13 @@ process killed half-way leaves whole batches only, and a re-run finds those unch
 the database refuses one row of a batch (an update the plan rejects, a REQUIRES that would
 close a cycle), the batch is rolled back and run again without it.
 
+Change events (docs/changes.md): every state a batch writes (`new_state` for created rows,
+the update plan's for changed ones) is `:PendingChange`, and the batch's last statement,
+`outbox.append_pending`, numbers them from the feed's counter before the audit hook and
+COMMIT. A batch that writes nothing takes no number; one that rolls back gives its numbers back.
+
 `new_state` is the one Cypher fragment that writes a bulk-created state node: the place to
-stamp anything every state carries (e.g. a change-feed sequence number).
+stamp anything every state carries.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope
 from dibx.exchange.format import Entity
 from dibx.exchange.validate import RETIRED, Item, Reject, column_of
+from dibx.graph import outbox
 from dibx.graph import stewardship as store
 from dibx.graph.driver import Graph, Rows, TxRunner, compiled
 from dibx.graph.model import EdgeType, Model, NodeType
@@ -56,8 +62,9 @@ def new_state(
 ) -> str:
     """Cypher creating the `created` state of record (or edge) `var`: a copy of its
     properties plus `$revision` (who, `changed`) and the row's reason, as
-    `Store.create_node` / `create_edge` do. Edges need `a` and `b` (the ends) bound."""
-    label = store.state_label(owner)
+    `Store.create_node` / `create_edge` do, pending in the change feed until the batch's
+    `append_pending`. Edges need `a` and `b` (the ends) bound."""
+    label = f"{store.state_label(owner)}:{outbox.PENDING}"
     if edge is None:
         return (
             f"CREATE ({state}:{label})-[:{store.STATE_OF}]->({var}) "
@@ -180,6 +187,8 @@ class BatchWriter:
                 changes += await self._create(tx, entity, plan.creates, now)
             for item, change in plan.updates:
                 changes.append(await self._update(tx, item, change, now))
+            if changes:
+                await outbox.append_pending(tx)  # last: numbers this batch's events
             return [{"changes": changes, "source": items[0].source if items else None}]
 
         def describe(rows: Rows) -> dict[str, Any] | None:
