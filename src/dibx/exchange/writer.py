@@ -109,6 +109,21 @@ def _reject(item: Item, column: str, code: str, reason: str) -> Reject:
     return Reject(item.source, item.line, column, code, reason)
 
 
+def _unreasoned_marking_change(
+    item: Item, diff: Iterable[str], reason: str | None
+) -> Reject | None:
+    """A row that changes a stored marking needs its reason, as a mutation does."""
+    moved = any(d == "marking" or d.startswith("marking_") for d in diff)
+    if not moved or reason is not None:
+        return None
+    return _reject(
+        item,
+        "reason",
+        REASON_REQUIRED,
+        "this row changes a stored marking: give the change's reason",
+    )
+
+
 def _props_map(var: str, names: Iterable[str]) -> str:
     return var + "{" + ", ".join(f".`{n}`" for n in names) + "}"
 
@@ -310,19 +325,9 @@ class BatchWriter:
                 change[e.end_role] = {"key": end, "marking": mark}
             if c.reason is not None:
                 change["reason"] = c.reason
-            marking_moved = "marking" in diff or any(d.startswith("marking_") for d in diff)
-            if marking_moved and c.reason is None:
-                plan.rejects.append(
-                    (
-                        item,
-                        _reject(
-                            item,
-                            "reason",
-                            REASON_REQUIRED,
-                            "this row changes a stored marking: give the change's reason",
-                        ),
-                    )
-                )
+            unreasoned = _unreasoned_marking_change(item, diff, c.reason)
+            if unreasoned is not None:
+                plan.rejects.append((item, unreasoned))
                 continue
             plan.updates.append((item, {"op": f"update{node.name}", "input": change}))
         return plan
@@ -501,19 +506,9 @@ class BatchWriter:
                 change["marking"] = str(c.record)
             if c.reason is not None:
                 change["reason"] = c.reason
-            marking_moved = "marking" in diff or any(d.startswith("marking_") for d in diff)
-            if marking_moved and c.reason is None:
-                plan.rejects.append(
-                    (
-                        item,
-                        _reject(
-                            item,
-                            "reason",
-                            REASON_REQUIRED,
-                            "this row changes a stored marking: give the change's reason",
-                        ),
-                    )
-                )
+            unreasoned = _unreasoned_marking_change(item, diff, c.reason)
+            if unreasoned is not None:
+                plan.rejects.append((item, unreasoned))
                 continue
             op = "set" + "".join(p.title() for p in edge.rel.split("_"))
             plan.updates.append((item, {"op": op, "input": change}))
