@@ -78,6 +78,8 @@ def test_shipped_files_are_found_inside_the_package() -> None:
 IMPORTED_BY_NAME_ONLY = {
     # The neo4j driver loads its Rust packstream codec when this is installed.
     "neo4j-rust-ext": "used by the neo4j driver, never imported",
+    # uvicorn serves WebSockets (the graphql-transport-ws subscriptions) only when installed.
+    "websockets": "uvicorn's WebSocket protocol, never imported by src/",
 }
 
 
