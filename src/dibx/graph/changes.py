@@ -158,9 +158,16 @@ def feed_query() -> str:
     mark_s = marking_by_key("s", "'marking'", "t")
     mark_p = marking_by_key("p", "'marking'", "t")
     return (
-        f"CALL () {{ OPTIONAL MATCH (q:{SEQUENCE} {{id: 1}}) RETURN coalesce(q.next, 0) AS top }} "
+        f"CALL () {{ OPTIONAL MATCH (q:{SEQUENCE} {{id: 1}}) "
+        "RETURN coalesce(q.next, 0) AS next, coalesce(q.compacted, 0) AS floor } "
+        "WITH next, CASE WHEN floor > $after THEN floor ELSE $after END AS start "
+        f"WITH next, start, COUNT {{ MATCH (x:{CHANGE}) WHERE x.seq > start AND x.seq <= next }} "
+        "AS present "
+        "WITH start, CASE WHEN present = next - start THEN next ELSE reduce(acc = start, n IN "
+        f"COLLECT {{ MATCH (x:{CHANGE}) WHERE x.seq > start AND x.seq <= next "
+        "RETURN x.seq AS n ORDER BY n } | CASE WHEN n = acc + 1 THEN n ELSE acc END) END AS top "
         "RETURN top, COLLECT { "
-        f"MATCH (s:{CHANGE}) WHERE s.seq > $after AND s.seq <= top "
+        f"MATCH (s:{CHANGE}) WHERE s.seq > start AND s.seq <= top "
         "WITH s, head([l IN labels(s) WHERE l IN $labels]) AS label WHERE label IS NOT NULL "
         "WITH s, $owners[label] AS t ORDER BY s.seq "
         f"OPTIONAL MATCH (s)-[:{PREVIOUS}]->(p) "
@@ -193,8 +200,11 @@ def feed_query() -> str:
 @dataclass(frozen=True, slots=True)
 class FeedPage:
     """Events after a position (each a map: seq, at, kind, type, key | start/end, marking,
-    fields), and `top`, the highest seq committed when the page was read: every event up to
-    it was considered."""
+    fields), and `top`: every event up to it was considered. `top` is the end of the run of
+    consecutive numbers after the position (from the compaction floor when it is above it):
+    numbers are handed out without gaps, and a committed transaction's counter can be read a
+    moment before the index entries of its events are, so a gap is an event still being
+    applied and the page stops before it (resuming from `top` then loses nothing)."""
 
     events: list[dict[str, Any]]
     top: int

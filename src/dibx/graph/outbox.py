@@ -19,8 +19,8 @@ leaves `:PendingChange` states that no feed reads; `pending_count` lets tests pr
 left behind.
 
 Retention: `compact` removes the `:Change` label (and `seq`) from events committed before a
-cutoff; the states stay as history. Labels and property names are constants here; values are
-parameters.
+cutoff and raises the counter's `compacted` floor; the states stay as history. Labels and
+property names are constants here; values are parameters.
 """
 
 from __future__ import annotations
@@ -73,11 +73,17 @@ async def pending_count(graph: Graph) -> int:
     return int(row["n"]) if row else 0
 
 
+# The counter keeps `compacted`, the highest number compacted: readers start their run of
+# consecutive numbers above it (`dibx.graph.changes`).
 _COMPACT = (
     f"MATCH (s:{CHANGE}) WHERE s.committedAt < $cutoff "
     "WITH s LIMIT $batch "
     f"REMOVE s:{CHANGE} SET s.compactedSeq = s.seq REMOVE s.seq "
-    "RETURN count(s) AS n"
+    "WITH count(s) AS n, max(s.compactedSeq) AS high "
+    f"OPTIONAL MATCH (c:{SEQUENCE} {{id: 1}}) "
+    "FOREACH (_ IN CASE WHEN high > coalesce(c.compacted, 0) THEN [1] ELSE [] END | "
+    "SET c.compacted = high) "
+    "RETURN n"
 )
 
 
