@@ -200,13 +200,13 @@ def test_installed_wheel_serves_the_demo_from_an_empty_directory(
         f"{served.url}/oauth/token",
         auth=("demo-gbr", "demo-gbr-secret"),
         data={"grant_type": "client_credentials"},
-        timeout=10,
+        timeout=120,  # bounds a stuck process; the first requests compile what they import
     ).json()["access_token"]
     reply = httpx.post(
         f"{served.url}/graphql",
         json={"query": "{ suppliers { totalCount } agreements { totalCount } }"},
         headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
+        timeout=120,
     )
     body = json.loads(reply.text)
     assert reply.status_code == 200, body
