@@ -1,6 +1,7 @@
 """Shared fixtures: one real embedded Neo4j per test session, graph cleared between tests.
 
 Set DIBX_TEST_NEO4J_URI to run against another Neo4j 5 server instead (it will be wiped).
+Under pytest-xdist each worker is a session of its own, so each starts its own Neo4j.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ DATABASE = "neo4j"
 def neo4j_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     external = os.environ.get("DIBX_TEST_NEO4J_URI")
     if external:
+        if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+            # Every worker clears the graph between its tests: they would wipe each other's.
+            pytest.exit("DIBX_TEST_NEO4J_URI takes one pytest process: run with -n 0", 2)
         yield external
         return
     data_dir = tmp_path_factory.mktemp("neo4j")

@@ -1,6 +1,9 @@
 """The explorer in a real headless browser: Debian's chromium driven by Playwright, against the
 real app served by uvicorn on 127.0.0.1 over the demo data in the test session's Neo4j.
 
+The demo data, the server and the browser are set up once for the package: the tests compare
+what the page shows with what the API answers on the same data, so they need no fresh copy.
+
 Offline by construction: chromium resolves no host name but 127.0.0.1, and every request
 the page makes is recorded; a test fails if any goes anywhere but dibx.
 """
@@ -60,7 +63,7 @@ def explorer_built(project_root: Path) -> None:
         pytest.fail(f"building the explorer failed:\n{done.stdout}\n{done.stderr}")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def demo_graph(neo4j_driver: neo4j.AsyncDriver) -> AsyncIterator[None]:
     await clear_database(Graph(neo4j_driver, DATABASE))
     reference, demo = load_reference(default_data_dir()), load_demo(default_data_dir())
@@ -71,7 +74,7 @@ async def demo_graph(neo4j_driver: neo4j.AsyncDriver) -> AsyncIterator[None]:
     await clear_database(Graph(neo4j_driver, DATABASE))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def dibx_url(
     explorer_built: None,
     demo_graph: None,
@@ -107,7 +110,7 @@ def dibx_url(
     thread.join(timeout=15)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(

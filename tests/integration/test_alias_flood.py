@@ -27,7 +27,7 @@ from dibx.errors import Busy
 from tests.support import builders as b
 from tests.support.api import Api
 
-pytestmark = pytest.mark.neo4j
+pytestmark = [pytest.mark.neo4j, pytest.mark.serial]  # timed: run alone (Makefile)
 
 SUPPLIERS, CAPABILITIES = 100, 100
 WIDE = "suppliers(first: 100) { nodes { key capabilities(first: 100) { nodes { key } } } }"

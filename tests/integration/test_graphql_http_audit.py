@@ -11,19 +11,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from dibx.graph.driver import Graph
-from dibx.neo4j_server import free_port
+from tests.support.served import dev_token, serve_env, serving
 
 pytestmark = pytest.mark.neo4j
 
@@ -57,48 +53,10 @@ def _npm_ci() -> None:
 @pytest.fixture
 def served(graph: Graph, neo4j_uri: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """`dibx serve` on a free port against the test session's Neo4j: (graphql url, token)."""
-    data_dir = tmp_path / "var"
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("DIBX_")},
-        "DIBX_NEO4J_URI": neo4j_uri,
-        "DIBX_DATA_DIR": str(data_dir),
-        "DIBX_PORT": str(port),
-        "DIBX_RATE_PER_ADDRESS": "0",
-        "DIBX_RATE_PER_TOKEN": "0",
-    }
-    token = subprocess.run(
-        [sys.executable, "-m", "dibx.cli", "token", "--nation", "USA", "--scope", "supplier:read"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout.strip()
-    err = (tmp_path / "stderr").open("wb")
-    child = subprocess.Popen(
-        [sys.executable, "-m", "dibx.cli", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=err,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while child.poll() is None and time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail("dibx serve did not become ready:\n" + (tmp_path / "stderr").read_text())
-        yield f"{url}/graphql", token
-    finally:
-        child.send_signal(signal.SIGINT)
-        child.wait(timeout=60)
-        err.close()
+    env = serve_env(neo4j_uri, tmp_path / "var", DIBX_RATE_PER_ADDRESS="0", DIBX_RATE_PER_TOKEN="0")
+    token = dev_token(env, "USA", "supplier:read")
+    with serving(env, logs=[tmp_path / "stderr"]) as [served]:
+        yield f"{served.url}/graphql", token
 
 
 def audit(url: str, token: str) -> list[dict[str, Any]]:

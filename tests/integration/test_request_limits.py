@@ -103,6 +103,7 @@ async def gated(graph: Graph, tmp_path: Path) -> AsyncIterator[Api]:
     await api.close()
 
 
+@pytest.mark.serial  # timed (refused before the 1 s wait): run alone (Makefile)
 async def test_subject_over_its_heavy_bound_is_refused_at_once(gated: Api) -> None:
     heavy = gated.app.state.heavy
     async with heavy.slot("user-usa"):  # the same subject already runs heavy work

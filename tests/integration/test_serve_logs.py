@@ -10,11 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +17,11 @@ import httpx
 import pytest
 
 from dibx.graph.driver import Graph
-from dibx.neo4j_server import free_port
+from tests.support.served import dev_token, serve_env, serving
 
 pytestmark = pytest.mark.neo4j
 
 Q = "query Directory { suppliers { totalCount } }"
-
-
-def _token(data_dir: Path, scope: str) -> str:
-    env = {**os.environ, "DIBX_DATA_DIR": str(data_dir)}
-    argv = [sys.executable, "-m", "dibx.cli", "token", "--nation", "GBR", "--scope", scope]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True, timeout=120)  # noqa: S603
-    return done.stdout.strip()
 
 
 def _jti(token: str) -> str:
@@ -45,32 +33,10 @@ def test_serve_logs_json_on_stderr_and_audits_apart(
     graph: Graph, neo4j_uri: str, tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "var"
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("DIBX_")},
-        "DIBX_NEO4J_URI": neo4j_uri,
-        "DIBX_DATA_DIR": str(data_dir),
-        "DIBX_PORT": str(port),
-        "PYTHONUNBUFFERED": "1",
-    }
-    read = _token(data_dir, "supplier:read")
-    challenge_only = _token(data_dir, "marking:challenge")
-    out, err = (tmp_path / "stdout").open("wb"), (tmp_path / "stderr").open("wb")
-    child = subprocess.Popen(
-        [sys.executable, "-m", "dibx.cli", "serve"], env=env, stdout=out, stderr=err
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while child.poll() is None and time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail("dibx serve did not become ready:\n" + (tmp_path / "stderr").read_text())
+    env = serve_env(neo4j_uri, data_dir)
+    read = dev_token(env, "GBR", "supplier:read")
+    challenge_only = dev_token(env, "GBR", "marking:challenge")
+    with serving(env, logs=[tmp_path / "stderr"], stdout=tmp_path / "stdout") as [served]:
         sent = {
             "srv-200": (f"Bearer {read}", 200),
             "srv-401": ("Bearer not-a-jwt", 401),
@@ -78,18 +44,14 @@ def test_serve_logs_json_on_stderr_and_audits_apart(
         }
         for request_id, (authorization, status) in sent.items():
             reply = httpx.post(
-                f"{url}/graphql",
+                f"{served.url}/graphql",
                 json={"query": Q},
                 headers={"Authorization": authorization, "X-Request-Id": request_id},
                 timeout=60,
             )
             assert reply.status_code == status, reply.text
             assert reply.headers["x-request-id"] == request_id
-    finally:
-        child.send_signal(signal.SIGINT)
-        code = child.wait(timeout=60)
-        out.close()
-        err.close()
+    code = served.child.returncode
     assert code == 0
 
     assert (tmp_path / "stdout").read_bytes() == b""

@@ -11,47 +11,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 import pytest
 
+from dibx import cli, neo4j_server
 from dibx.graph.driver import Graph
-from dibx.neo4j_server import free_port
+from tests.support.served import dev_token, serve_env, spawn, wait_ready
 
 pytestmark = pytest.mark.neo4j
 
 Q = "query Directory { suppliers { totalCount } }"
-
-
-def _env(neo4j_uri: str, data_dir: Path, port: int, **extra: str) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("DIBX_")},
-        "DIBX_NEO4J_URI": neo4j_uri,
-        "DIBX_DATA_DIR": str(data_dir),
-        "DIBX_PORT": str(port),
-        "PYTHONUNBUFFERED": "1",
-        **extra,
-    }
-
-
-def _token(env: dict[str, str]) -> str:
-    argv = [
-        sys.executable,
-        "-m",
-        "dibx.cli",
-        "token",
-        "--nation",
-        "GBR",
-        "--scope",
-        "supplier:read",
-    ]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True, timeout=120)  # noqa: S603
-    return done.stdout.strip()
 
 
 def _graphql_count(metrics: str) -> float:
@@ -63,25 +35,14 @@ def _graphql_count(metrics: str) -> float:
 def test_two_workers_answer_count_and_audit_together(
     graph: Graph, neo4j_uri: str, tmp_path: Path
 ) -> None:
-    data_dir, port = tmp_path / "var", free_port()
-    env = _env(neo4j_uri, data_dir, port, DIBX_RATE_INSTANCES="2")
-    token = _token(env)
-    err = (tmp_path / "stderr").open("wb")
-    argv = [sys.executable, "-m", "dibx.cli", "serve", "--workers", "2"]
-    child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)  # noqa: S603
-    url = f"http://127.0.0.1:{port}"
+    data_dir = tmp_path / "var"
+    env = serve_env(neo4j_uri, data_dir, DIBX_RATE_INSTANCES="2")
+    token = dev_token(env, "GBR", "supplier:read")
+    served = spawn(env, tmp_path / "stderr", "--workers", "2")
+    url = served.url
     sent = 0
     try:
-        deadline = time.monotonic() + 240
-        while child.poll() is None and time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail("dibx serve did not become ready:\n" + (tmp_path / "stderr").read_text())
+        wait_ready(served.child, url, served.log)
         workers: set[int] = set()
         # Each request on a new connection: the kernel hands connections to either worker.
         while sent < 200 and len(workers) < 2:
@@ -100,9 +61,7 @@ def test_two_workers_answer_count_and_audit_together(
         metrics = httpx.get(f"{url}/metrics", timeout=30).text
         assert _graphql_count(metrics) == sent  # summed over both workers
     finally:
-        child.send_signal(signal.SIGINT)
-        code = child.wait(timeout=90)
-        err.close()
+        code = served.interrupt()
     assert code == 0
     assert "Traceback" not in (tmp_path / "stderr").read_text()
     lines = (data_dir / "audit" / "audit.jsonl").read_bytes().split(b"\n")[:-1]
@@ -121,10 +80,17 @@ def _workers(stderr: Path) -> set[int]:
 
 
 def test_more_workers_than_declared_rate_instances_is_refused(
-    neo4j_uri: str, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    env = _env(neo4j_uri, tmp_path / "var", free_port())
-    argv = [sys.executable, "-m", "dibx.cli", "serve", "--workers", "3"]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)  # noqa: S603
-    assert done.returncode == 2
-    assert "DIBX_RATE_INSTANCES" in done.stderr
+    """Refused by the command before Neo4j or any worker starts (run in-process: nothing
+    here needs a process of its own)."""
+    for name in [k for k in os.environ if k.startswith("DIBX_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DIBX_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setattr(neo4j_server, "start", _no_neo4j)
+    assert cli.main(["serve", "--workers", "3"]) == 2
+    assert "DIBX_RATE_INSTANCES" in capsys.readouterr().err
+
+
+def _no_neo4j(*args: object, **kwargs: object) -> NoReturn:
+    raise AssertionError("Neo4j must not start for a refused worker count")

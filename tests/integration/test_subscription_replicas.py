@@ -4,13 +4,6 @@ other (both seal with the deployment's server secret)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,62 +12,22 @@ import pytest
 
 from dibx.graph.driver import Graph
 from dibx.graph.writes import write_dataset
-from dibx.neo4j_server import free_port
 from tests.support import builders as b
 from tests.support.live import LiveClient
+from tests.support.served import dev_token, serve_env, serving
 from tests.support.stewardship import CREATE_SUPPLIER, REL_GBR, supplier_input
 
 pytestmark = pytest.mark.neo4j
 
 
-def _env(neo4j_uri: str, data_dir: Path, port: int) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("DIBX_")},
-        "DIBX_NEO4J_URI": neo4j_uri,
-        "DIBX_DATA_DIR": str(data_dir),
-        "DIBX_PORT": str(port),
-        "DIBX_RATE_PER_ADDRESS": "0",
-        "DIBX_RATE_PER_TOKEN": "0",
-        "DIBX_LIVE_POLL_MS": "100",
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-def _token(env: dict[str, str], *scopes: str) -> str:
-    argv = [
-        sys.executable,
-        "-m",
-        "dibx.cli",
-        "token",
-        "--nation",
-        "GBR",
-        "--scope",
-        " ".join(scopes),
-    ]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True, timeout=120)  # noqa: S603
-    return done.stdout.strip()
-
-
-@contextlib.contextmanager
-def _serving(env: dict[str, str], log: Path) -> Iterator[str]:
-    err = log.open("wb")
-    argv = [sys.executable, "-m", "dibx.cli", "serve"]
-    child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)  # noqa: S603
-    url = f"http://127.0.0.1:{env['DIBX_PORT']}"
-    try:
-        deadline = time.monotonic() + 240
-        while child.poll() is None and time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.3)
-        else:
-            pytest.fail("dibx serve did not become ready:\n" + log.read_text())
-        yield url
-    finally:
-        child.send_signal(signal.SIGINT)
-        child.wait(timeout=90)
-        err.close()
+def _env(neo4j_uri: str, data_dir: Path) -> dict[str, str]:
+    return serve_env(
+        neo4j_uri,
+        data_dir,
+        DIBX_RATE_PER_ADDRESS="0",
+        DIBX_RATE_PER_TOKEN="0",
+        DIBX_LIVE_POLL_MS="100",
+    )
 
 
 def _create(url: str, token: str, key: str) -> None:
@@ -96,14 +49,12 @@ async def test_write_through_one_process_reaches_a_subscriber_on_the_other(
 ) -> None:
     await write_dataset(graph, b.dataset())
     data_dir = tmp_path / "var"
-    one = _env(neo4j_uri, data_dir, free_port())
-    two = _env(neo4j_uri, data_dir, free_port())
-    writer = _token(one, "supplier:read", "data:write")
-    reader = _token(one, "supplier:read")
-    with (
-        _serving(one, tmp_path / "one.log") as url_one,
-        _serving(two, tmp_path / "two.log") as url_two,
-    ):
+    one, two = _env(neo4j_uri, data_dir), _env(neo4j_uri, data_dir)
+    writer = dev_token(one, "GBR", "supplier:read", "data:write")
+    reader = dev_token(one, "GBR", "supplier:read")
+    # Started together (each waits for its own readiness); stopped with SIGINT after.
+    with serving(one, two, logs=[tmp_path / "one.log", tmp_path / "two.log"]) as processes:
+        url_one, url_two = (p.url for p in processes)
         ws_one, ws_two = (u.replace("http://", "ws://") + "/graphql" for u in (url_one, url_two))
         async with LiveClient.opened(ws_two) as client:
             assert await client.init(reader) == {"type": "connection_ack"}

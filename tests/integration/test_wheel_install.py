@@ -15,6 +15,7 @@ byte-compiling (Python compiles what the service imports when it imports it).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -23,6 +24,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 import venv
@@ -49,6 +51,24 @@ def _run(argv: list[str], cwd: Path, timeout: float = 600) -> None:
     assert result.returncode == 0, f"{' '.join(argv)}:\n{result.stdout}\n{result.stderr}"
 
 
+def _run_together(*steps: tuple[list[str], Path], timeout: float = 600) -> None:
+    """Each (argv, cwd) at once; fails with the output of every step that failed."""
+    with contextlib.ExitStack() as stack:
+        running = []
+        for argv, cwd in steps:
+            output = stack.enter_context(tempfile.TemporaryFile())
+            child = subprocess.Popen(  # noqa: S603 - fixed argv
+                argv, cwd=cwd, stdout=output, stderr=subprocess.STDOUT
+            )
+            running.append((argv, child, output))
+        failed = []
+        for argv, child, output in running:
+            if child.wait(timeout=timeout) != 0:
+                output.seek(0)
+                failed.append(f"{' '.join(argv)}:\n{output.read().decode(errors='replace')}")
+    assert failed == [], "\n".join(failed)
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv holding the locked runtime dependencies and dibx's wheel, nothing else."""
@@ -73,11 +93,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     house = _wheelhouse()
     offline = ["--no-index", "--find-links", str(house)]
-    _run([*PIP, "wheel", "-q", *offline, "--no-deps", "-w", str(wheels), "."], source)
     env_dir = root / "venv"
     venv.create(env_dir, with_pip=False)
     pip = [*PIP, "--python", str(env_dir / "bin" / "python"), "install", "-q", "--no-compile"]
-    _run([*pip, *offline, "--require-hashes", "-r", str(LOCK)], root)
+    # Independent steps, run side by side: building the wheel, installing the locked deps.
+    _run_together(
+        ([*PIP, "wheel", "-q", *offline, "--no-deps", "-w", str(wheels), "."], source),
+        ([*pip, *offline, "--require-hashes", "-r", str(LOCK)], root),
+    )
     (wheel,) = wheels.glob("dibx-*.whl")
     _run([*pip, "--no-deps", str(wheel)], root)
     return env_dir
@@ -177,13 +200,13 @@ def test_installed_wheel_serves_the_demo_from_an_empty_directory(
         f"{served.url}/oauth/token",
         auth=("demo-gbr", "demo-gbr-secret"),
         data={"grant_type": "client_credentials"},
-        timeout=10,
+        timeout=120,  # bounds a stuck process; the first requests compile what they import
     ).json()["access_token"]
     reply = httpx.post(
         f"{served.url}/graphql",
         json={"query": "{ suppliers { totalCount } agreements { totalCount } }"},
         headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
+        timeout=120,
     )
     body = json.loads(reply.text)
     assert reply.status_code == 200, body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,8 @@ import pytest
 
 from dibx import cli, config, neo4j_server
 from dibx import data as shipped
+from dibx.app import startup
+from dibx.auth.tokens import TokenValidator
 
 GOOD_POLICY = shipped.policy_file()
 
@@ -107,3 +110,23 @@ def test_start_banner_names_no_credentials() -> None:
         )
     )
     assert production == "dibx is up: http://127.0.0.1:8000/graphql"
+
+
+def test_token_prints_a_token_the_service_accepts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`dibx token` creates the development keys under DIBX_DATA_DIR on first use; what it
+    prints validates against the keys `dibx serve` publishes from the same directory."""
+    for name in [k for k in os.environ if k.startswith("DIBX_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DIBX_DATA_DIR", str(tmp_path / "var"))
+    argv = ["token", "--nation", "gbr", "--scope", "supplier:read data:write", "--org", "gbr-mod"]
+    assert cli.main(argv) == 0
+    token = capsys.readouterr().out.strip()
+    settings = config.load()
+    keys = startup.preflight(settings).keys
+    principal = TokenValidator(settings.issuer, settings.audience, keys).validate(token)
+    assert principal.nation == "GBR"
+    assert principal.scopes == {"supplier:read", "data:write"}
+    assert principal.org == "gbr-mod"
+    assert principal.subject == "cli-gbr"
