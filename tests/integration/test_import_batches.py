@@ -3,6 +3,8 @@ next batch checked while one is written, without changing what an import stores 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from dibx.exchange.importer import Source
@@ -52,26 +54,28 @@ async def test_only_the_row_closing_a_cycle_is_refused_within_a_batch_or_against
 async def test_a_record_the_database_refuses_is_known_to_the_next_entity_rows(api: Api) -> None:
     await api.load(b.dataset())
     assert (await imported(api, "USA", [Source("capabilities.csv", [CAPS])])).rejected == 0
-    suppliers = (
-        "key,marking,name,nation\n"
-        "batch-one,CUI,Batch One,GBR\nbatch-nowhere,CUI,Batch Nowhere,ZZZ\n"
-        "batch-two,CUI,Batch Two,GBR\n"
-    )
-    provides = (
-        "supplier,capability,marking\n"
-        "batch-one,USA:cap.batch-a,CUI\nbatch-nowhere,USA:cap.batch-a,CUI\n"
-        "batch-two,USA:cap.batch-b,CUI\n"
-    )
-    # One row per batch: each supplier batch is in flight while the next row is checked;
-    # the refused supplier must still be known when its offer is checked.
-    report = await imported(
-        api,
-        "GBR",
-        [Source("suppliers.csv", [suppliers]), Source("provides.csv", [provides])],
-        batch_size=1,
-    )
+
+    def supplier(key: str, nation: str) -> str:
+        row = {"type": "suppliers", "key": key, "marking": "CUI", "name": key, "nation": nation}
+        return json.dumps(row) + "\n"
+
+    def offer(key: str) -> str:
+        row = {"type": "provides", "supplier": key, "capability": "USA:cap.batch-a"}
+        return json.dumps(row | {"marking": "CUI"}) + "\n"
+
+    # One stream, one row per batch: the last supplier's batch (refused: no such nation) is
+    # still in flight when the first offer, its own, is checked; that row must know of it.
+    stream = [
+        supplier("batch-one", "GBR"),
+        supplier("batch-two", "GBR"),
+        supplier("batch-nowhere", "ZZZ"),
+        offer("batch-nowhere"),
+        offer("batch-one"),
+        offer("batch-two"),
+    ]
+    report = await imported(api, "GBR", [Source("gbr.jsonl", stream)], batch_size=1)
     assert (report.read, report.created) == (6, 4)
-    assert [(r.source, r.line, r.code) for r in report.rejects] == [
-        ("suppliers.csv", 3, "NOT_FOUND"),
-        ("provides.csv", 3, DEPENDS_ON_REJECTED),
+    assert [(r.line, r.code) for r in report.rejects] == [
+        (3, "NOT_FOUND"),
+        (4, DEPENDS_ON_REJECTED),
     ]

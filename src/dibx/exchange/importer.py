@@ -28,9 +28,10 @@
 
 `ImportReport` has read, created, updated, unchanged and rejected counts and the rejects
 (source, line, column, code, reason). Each batch holds at most `batch_size` rows of one
-entity; the engine keeps one batch, the keys of rejected records and a hash of every record
-key seen (to refuse a row repeating an earlier one), so memory stays bounded by the batch,
-not the file. A `FormatError` (unknown entity, bad header, not UTF-8) stops that source and
+entity; the engine keeps two batches (one being written while the next is read and checked),
+the keys of rejected records and a hash of every record key seen (to refuse a row repeating
+an earlier one), so memory stays bounded by the batch, not the file. Batches still commit one
+at a time, in file order. A `FormatError` (unknown entity, bad header, not UTF-8) stops that source and
 is reported as a reject of line 1 (or the line reached); the other sources go on.
 """
 

@@ -13,6 +13,9 @@ audit record durable (`WriteAudit`) before COMMIT; a failed audit record rolls i
 process killed half-way leaves whole batches only, and a re-run finds those unchanged. When
 the database refuses one row of a batch (an update the plan rejects, a REQUIRES that would
 close a cycle), the batch is rolled back and run again without it.
+Acyclic edges (REQUIRES) are written as a whole batch and checked for a cycle once; only a
+batch where one closes a cycle is run again one edge at a time, which refuses exactly the rows
+that checking each edge against the ones before it refuses.
 
 Change events (docs/changes.md): every state a batch writes (`new_state` for created rows,
 the update plan's for changed ones) is `:PendingChange`, and the batch's last statement,
