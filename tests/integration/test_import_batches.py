@@ -51,7 +51,10 @@ async def test_only_the_row_closing_a_cycle_is_refused_within_a_batch_or_against
     assert await stored_requires(api) == {("a", "b"), ("b", "c"), ("a", "d"), ("d", "b")}
 
 
-async def test_a_record_the_database_refuses_is_known_to_the_next_entity_rows(api: Api) -> None:
+@pytest.mark.parametrize("batch_size", [1, 2000])
+async def test_a_record_the_database_refuses_is_known_to_the_next_entity_rows(
+    api: Api, batch_size: int
+) -> None:
     await api.load(b.dataset())
     assert (await imported(api, "USA", [Source("capabilities.csv", [CAPS])])).rejected == 0
 
@@ -63,8 +66,8 @@ async def test_a_record_the_database_refuses_is_known_to_the_next_entity_rows(ap
         row = {"type": "provides", "supplier": key, "capability": "USA:cap.batch-a"}
         return json.dumps(row | {"marking": "CUI"}) + "\n"
 
-    # One stream, one row per batch: the last supplier's batch (refused: no such nation) is
-    # still in flight when the first offer, its own, is checked; that row must know of it.
+    # One stream: the last batch of suppliers (one refused: no such nation) is written, or
+    # still in flight, when the first offer, the refused one's, is checked; it must know.
     stream = [
         supplier("batch-one", "GBR"),
         supplier("batch-two", "GBR"),
@@ -73,7 +76,7 @@ async def test_a_record_the_database_refuses_is_known_to_the_next_entity_rows(ap
         offer("batch-one"),
         offer("batch-two"),
     ]
-    report = await imported(api, "GBR", [Source("gbr.jsonl", stream)], batch_size=1)
+    report = await imported(api, "GBR", [Source("gbr.jsonl", stream)], batch_size=batch_size)
     assert (report.read, report.created) == (6, 4)
     assert [(r.line, r.code) for r in report.rejects] == [
         (3, "NOT_FOUND"),

@@ -31,8 +31,8 @@
 entity; the engine keeps two batches (one being written while the next is read and checked),
 the keys of rejected records and a hash of every record key seen (to refuse a row repeating
 an earlier one), so memory stays bounded by the batch, not the file. Batches still commit one
-at a time, in file order. A `FormatError` (unknown entity, bad header, not UTF-8) stops that source and
-is reported as a reject of line 1 (or the line reached); the other sources go on.
+at a time, in file order. A `FormatError` (unknown entity, bad header, not UTF-8) stops that
+source and is reported as a reject of line 1 (or the line reached); the other sources go on.
 """
 
 from __future__ import annotations
@@ -180,6 +180,12 @@ class _Run:
             self.reject(Reject(row.source, row.line, row.column, MALFORMED, row.message))
             return
         entity = row.entity
+        if self.entity is not entity:
+            # Before this row is checked: an edge row must know every record the database
+            # refused, the last batch of records included.
+            await self.flush()
+            await self.drain()
+            self.entity = entity
         own: str | None = None
         if entity.node is not None:
             own = self.own_key(row.values.get(KEY))
@@ -221,10 +227,6 @@ class _Run:
             )
             return
         self.seen.add(mark)
-        if self.entity is not entity:
-            await self.flush()
-            await self.drain()
-            self.entity = entity
         self.batch.append(checked)
         if len(self.batch) >= self.batch_size:
             await self.flush()
