@@ -28,14 +28,17 @@
 
 `ImportReport` has read, created, updated, unchanged and rejected counts and the rejects
 (source, line, column, code, reason). Each batch holds at most `batch_size` rows of one
-entity; the engine keeps one batch, the keys of rejected records and a hash of every record
-key seen (to refuse a row repeating an earlier one), so memory stays bounded by the batch,
-not the file. A `FormatError` (unknown entity, bad header, not UTF-8) stops that source and
-is reported as a reject of line 1 (or the line reached); the other sources go on.
+entity; the engine keeps two batches (one being written while the next is read and checked),
+the keys of rejected records and a hash of every record key seen (to refuse a row repeating
+an earlier one), so memory stays bounded by the batch, not the file. Batches still commit one
+at a time, in file order. A `FormatError` (unknown entity, bad header, not UTF-8) stops that
+source and is reported as a reject of line 1 (or the line reached); the other sources go on.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,7 +57,7 @@ from dibx.exchange.validate import (
     Reject,
     RowChecker,
 )
-from dibx.exchange.writer import BatchWriter
+from dibx.exchange.writer import BatchResult, BatchWriter
 from dibx.graph.driver import Graph
 from dibx.services.audit import AuditError, WriteAudit
 from dibx.services.memberships import MembershipDirectory
@@ -63,6 +66,7 @@ from dibx.services.stewardship import StewardshipService
 DEFAULT_BATCH: Final = 2000
 CATALOGUE: Final = ("Capability", "REQUIRES")  # written by the policy's catalogue steward
 MAX_REJECTS: Final = 10_000
+PAUSE_EVERY: Final = 32  # rows checked between two turns of the batch in flight
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +161,7 @@ class _Run:
         self.entity: Entity | None = None
         self.rejected_keys: dict[str, str] = {}  # stored key of a rejected record -> file:line
         self.seen: set[int] = set()  # hashes of the records and edges of this run
+        self.writing: asyncio.Task[BatchResult] | None = None  # the batch in flight
 
     def reject(self, reject: Reject) -> None:
         self.report.rejected += 1
@@ -175,6 +180,12 @@ class _Run:
             self.reject(Reject(row.source, row.line, row.column, MALFORMED, row.message))
             return
         entity = row.entity
+        if self.entity is not entity:
+            # Before this row is checked: an edge row must know every record the database
+            # refused, the last batch of records included.
+            await self.flush()
+            await self.drain()
+            self.entity = entity
         own: str | None = None
         if entity.node is not None:
             own = self.own_key(row.values.get(KEY))
@@ -216,27 +227,51 @@ class _Run:
             )
             return
         self.seen.add(mark)
-        if self.entity is not entity:
-            await self.flush()
-            self.entity = entity
         self.batch.append(checked)
         if len(self.batch) >= self.batch_size:
             await self.flush()
 
     async def flush(self) -> None:
+        """Hand the pending batch to the writer and go on reading: one batch is written while
+        the next is read and checked (validation is Python's CPU, writing mostly the
+        database's). At most one batch is in flight, so batches still commit one at a time and
+        in file order; `drain` waits for it."""
         if not self.batch or self.entity is None:
             return
         batch, self.batch = self.batch, []
         if self.writer is None:
             self.report.valid += len(batch)
             return
-        result = await self.writer.write(self.entity, batch)
+        await self.drain()
+        self.writing = asyncio.create_task(self.writer.write(self.entity, batch))
+
+    async def drain(self) -> None:
+        """Wait for the batch in flight and count what it did. Called before a row of
+        another entity is checked (an edge row needs its ends' rejects) and at the end."""
+        writing, self.writing = self.writing, None
+        if writing is None:
+            return
+        result = await writing
         self.report.created += result.created
         self.report.updated += result.updated
         self.report.unchanged += result.unchanged
         for r in result.rejects:
             self.reject(r)
         self.rejected_keys.update(result.rejected_keys)
+
+    async def pause(self) -> None:
+        """Let the batch in flight advance (its driver I/O runs on this event loop)."""
+        if self.writing is not None:
+            await asyncio.sleep(0)
+
+    async def cancel(self) -> None:
+        """Stop a batch in flight after a failure elsewhere (its transaction rolls back)."""
+        writing, self.writing = self.writing, None
+        if writing is None:
+            return
+        writing.cancel()  # a no-op once it is done
+        with contextlib.suppress(BaseException):  # what it raised is moot after the failure
+            await writing
 
 
 async def run_import(
@@ -292,15 +327,19 @@ async def run_import(
                 for row in read(source.name, source.chunks, counter):
                     line = row.line
                     await run.row(row)
+                    if report.read % PAUSE_EVERY == 0:
+                        await run.pause()
                     if progress is not None and report.read % 256 == 0:
                         progress.update(report.read, counter.consumed)
             except FormatError as exc:
                 run.reject(Reject(source.name, line, "", MALFORMED, str(exc)))
             await run.flush()
+            await run.drain()
             run.entity = None
     except (AuditError, Unavailable) as exc:
         report.stopped = str(exc)
     finally:
+        await run.cancel()
         if progress is not None:
             progress.update(report.read, counter.consumed)
             progress.finish()

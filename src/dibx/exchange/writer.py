@@ -13,6 +13,9 @@ audit record durable (`WriteAudit`) before COMMIT; a failed audit record rolls i
 process killed half-way leaves whole batches only, and a re-run finds those unchanged. When
 the database refuses one row of a batch (an update the plan rejects, a REQUIRES that would
 close a cycle), the batch is rolled back and run again without it.
+Acyclic edges (REQUIRES) are written as a whole batch and checked for a cycle once; only a
+batch where one closes a cycle is run again one edge at a time, which refuses exactly the rows
+that checking each edge against the ones before it refuses.
 
 Change events (docs/changes.md): every state a batch writes (`new_state` for created rows,
 the update plan's for changed ones) is `:PendingChange`, and the batch's last statement,
@@ -58,25 +61,38 @@ ACTION: Final = "import"
 
 
 def new_state(
-    owner: str, var: str, state: str, *, model: Model, edge: EdgeType | None = None
+    owner: str,
+    var: str,
+    state: str,
+    *,
+    model: Model,
+    edge: EdgeType | None = None,
+    carried: str = "row.props, $common",
 ) -> str:
-    """Cypher creating the `created` state of record (or edge) `var`: a copy of its
-    properties plus `$revision` (who, `changed`) and the row's reason, as
-    `Store.create_node` / `create_edge` do, pending in the change feed until the batch's
-    `append_pending`. Edges need `a` and `b` (the ends) bound."""
+    """Cypher creating the `created` state of record (or edge) `var`: what it carries (the
+    maps `carried`, the ones its own SET wrote) plus `$revision` (who, `changed`) and the
+    row's reason, as `Store.create_node` / `create_edge` do, pending in the change feed until
+    the batch's `append_pending`. Written from the row's maps rather than copied back with
+    `properties(var)`: no read of what the statement just wrote (half the statement's work,
+    and no eager step). Records copy each owned edge (`row.links[i]`) as `<REL>` with
+    `marking_<REL>` / `release_<REL>`; edges need `a` and `b` (the ends) bound."""
     label = f"{store.state_label(owner)}:{outbox.PENDING}"
+    first, *more = (m.strip() for m in carried.split(","))
+    copied = f"{state} = {first}" + "".join(f", {state} += {m}" for m in more)
+    stamp = f"{state} += $revision, {state}.reason = row.reason, {state}.validFrom = $now"
     if edge is None:
+        owned = "".join(
+            f", {state}.{e.rel} = row.links[{i}].end, "
+            f"{state}.marking_{e.rel} = row.links[{i}].props.marking, "
+            f"{state}.release_{e.rel} = row.links[{i}].props.release"
+            for i, e in enumerate(model.owned(owner))
+        )
         return (
-            f"CREATE ({state}:{label})-[:{store.STATE_OF}]->({var}) "
-            f"SET {state} = properties({var}) "
-            f"SET {state} += $revision, {state}.reason = row.reason, {state}.validFrom = $now "
-            + store.owned_to_state(model, model.nodes[owner], var, state)
+            f"CREATE ({state}:{label})-[:{store.STATE_OF}]->({var}) SET {copied}, {stamp}{owned} "
         )
     return (
         f"CREATE (a)<-[:{store.STATE_FROM}]-({state}:{label})-[:{store.STATE_TO}]->(b) "
-        f"SET {state} = properties({var}) SET {state} += $revision, {state}.reason = row.reason, "
-        f"{state}.validFrom = $now, "
-        f"{state}.from = row.a, {state}.to = row.b "
+        f"SET {copied}, {stamp}, {state}.from = row.a, {state}.to = row.b "
     )
 
 
@@ -97,6 +113,10 @@ class _Plan:
     updates: list[tuple[Item, dict[str, Any]]] = field(default_factory=list)
     unchanged: int = 0
     rejects: list[tuple[Item, Reject]] = field(default_factory=list)
+
+
+class _CycleInBatch(Exception):
+    """A batch of acyclic edges closes a cycle somewhere: write it one edge at a time."""
 
 
 class _RowRefused(Exception):
@@ -164,9 +184,13 @@ class BatchWriter:
         """Write one batch (all of one entity); rows the database refuses are reported."""
         result = BatchResult()
         pending = list(items)
+        one_by_one = False
         while True:
             try:
-                plan = await self._attempt(entity, pending)
+                plan = await self._attempt(entity, pending, one_by_one=one_by_one)
+            except _CycleInBatch:
+                one_by_one = True
+                continue
             except _RowRefused as refused:
                 result.rejects.append(refused.reject)
                 self._note_rejected(result, refused.item)
@@ -185,7 +209,9 @@ class BatchWriter:
         if item.checked.key is not None:
             result.rejected_keys[item.checked.key] = item.where
 
-    async def _attempt(self, entity: Entity, items: list[Item]) -> _Plan:
+    async def _attempt(
+        self, entity: Entity, items: list[Item], *, one_by_one: bool = False
+    ) -> _Plan:
         holder: list[_Plan] = []
 
         async def work(tx: TxRunner) -> Rows:
@@ -199,7 +225,7 @@ class BatchWriter:
             holder.append(plan)
             changes: list[dict[str, Any]] = []
             if plan.creates:
-                changes += await self._create(tx, entity, plan.creates, now)
+                changes += await self._create(tx, entity, plan.creates, now, one_by_one=one_by_one)
             for item, change in plan.updates:
                 changes.append(await self._update(tx, item, change, now))
             if changes:
@@ -527,6 +553,9 @@ class BatchWriter:
     # -- writing ------------------------------------------------------------------------
 
     def _create_query(self, entity: Entity) -> LiteralString:
+        """One statement per batch: each row's record (or edge), its owned edges and its
+        `created` state, every property written by one SET per element from the row's maps
+        and the batch's `$common`."""
         if entity.node is not None:
             node = entity.node
             lines = ["UNWIND $rows AS row"]
@@ -534,13 +563,13 @@ class BatchWriter:
             for i, edge in enumerate(owned):
                 end = self.model.nodes[edge.end]
                 lines.append(f"MATCH (o{i}:{end.label} {{{end.key}: row.links[{i}].end}})")
-            lines.append(f"CREATE (n:{node.label}) SET n = row.props SET n += $common")
+            lines.append(f"CREATE (n:{node.label}) SET n = row.props, n += $common")
             for i, edge in enumerate(owned):
                 lines.append(
-                    f"CREATE (n)-[l{i}:{edge.rel}]->(o{i}) SET l{i} = row.links[{i}].props "
-                    f"SET l{i} += $linkCommon"
+                    f"CREATE (n)-[l{i}:{edge.rel}]->(o{i}) SET l{i} = row.links[{i}].props, "
+                    f"l{i} += $linkCommon"
                 )
-            lines.append("WITH n, row " + new_state(node.name, "n", "st", model=self.model))
+            lines.append(new_state(node.name, "n", "st", model=self.model))
             lines.append("RETURN count(*) AS n")
             return compiled(" ".join(lines))
         rel = entity.edge
@@ -550,10 +579,11 @@ class BatchWriter:
         return compiled(
             f"UNWIND $rows AS row MATCH (a:{a_type.label} {{{a_type.key}: row.a}}) "
             f"MATCH (b:{b_type.label} {{{b_type.key}: row.b}}) "
-            f"CREATE (a)-[r:{edge.rel}]->(b) SET r = row.props SET r += $common, "
-            "r.uid = randomUUID() "
-            "WITH a, b, r, row "
-            + new_state(edge.rel, "r", "st", model=self.model, edge=edge)
+            "WITH a, b, row, {uid: randomUUID()} AS own "
+            f"CREATE (a)-[r:{edge.rel}]->(b) SET r = row.props, r += $common, r += own "
+            + new_state(
+                edge.rel, "r", "st", model=self.model, edge=edge, carried="row.props, $common, own"
+            )
             + "RETURN count(*) AS n"
         )
 
@@ -563,6 +593,8 @@ class BatchWriter:
         entity: Entity,
         creates: list[tuple[Item, dict[str, Any]]],
         now: datetime,
+        *,
+        one_by_one: bool = False,
     ) -> list[dict[str, Any]]:
         edge = entity.edge
         rows = [r for _, r in creates]
@@ -577,7 +609,15 @@ class BatchWriter:
             },
             "revision": self.service.revision(who, store.CREATED, None, list(names)),
         }
-        if edge is not None and edge.acyclic:
+        if edge is not None and edge.acyclic and not one_by_one:
+            # All at once, then one question: does any new edge close a cycle? Almost never;
+            # when one does, the batch is rolled back and written one edge at a time below.
+            out = await tx.run(q, {**shared, "rows": rows})
+            if not out or out[0]["n"] != len(rows):
+                raise RuntimeError("an end of a created row vanished during the batch")
+            if await self._closes_cycle(tx, edge, rows):
+                raise _CycleInBatch
+        elif edge is not None and edge.acyclic:
             # One at a time: each new edge is checked against the ones before it.
             for item, row in creates:
                 if await self.service.store.reaches(tx, self.scope, edge, row["b"], row["a"]):
@@ -600,6 +640,23 @@ class BatchWriter:
             {"type": entity.owner, "start": r["a"], "end": r["b"], "kind": CREATED, "version": 1}
             for r in rows
         ]
+
+    async def _closes_cycle(self, tx: TxRunner, edge: EdgeType, rows: list[dict[str, Any]]) -> bool:
+        """Whether, with the batch written, some new edge's end reaches its start over edges
+        the importer may see (as `Store.reaches` asks of one edge). No such edge means no edge
+        closed a cycle over the ones before it either, which is what one-by-one checks."""
+        node = self.model.nodes[edge.start]
+        q = compiled(
+            f"UNWIND $rows AS row MATCH (x:{node.label} {{{node.key}: row.b}}), "
+            f"(y:{node.label} {{{node.key}: row.a}}) "
+            f"WITH x, y WHERE EXISTS {{ MATCH p = (x)-[:{edge.rel}*0..]->(y) "
+            f"WHERE all(r IN relationships(p) WHERE {visible('r', edge.rel)}) "
+            f"AND all(m IN nodes(p) WHERE m:{node.label} AND {visible('m', node.name)}) }} "
+            "RETURN count(*) AS n"
+        )
+        pairs = [{"a": r["a"], "b": r["b"]} for r in rows]
+        out = await tx.run(q, {**self.params, "rows": pairs})
+        return bool(out and out[0]["n"])
 
     async def _update(
         self, tx: TxRunner, item: Item, change: Mapping[str, Any], now: datetime
