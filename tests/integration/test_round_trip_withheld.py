@@ -52,7 +52,8 @@ async def test_a_withheld_field_is_exported_withheld_again_not_as_its_default_ma
     trip = await round_trip(api, data, "AUS")
     offer = _row(trip.rows, "provides")
     assert _row(trip.again, "provides") == offer
-    assert offer["withheld"] == ["trl"] and "trl.marking" not in offer
+    assert offer["withheld"] == ["trl"]
+    assert "trl.marking" not in offer
     assert [a["data"] for a in trip.after] == [a["data"] for a in trip.before]
 
 
@@ -78,12 +79,15 @@ async def test_a_withheld_field_stays_withheld_under_the_policy_default(api: Api
     )
     trip = await round_trip(api, data, "AUS")
     link = _row(trip.rows, "sources_from")
-    assert link["withheld"] == ["share"] and link["sole"] is False
+    assert link["withheld"] == ["share"]
+    assert link["sole"] is False
     supplier = next(r for r in trip.rows if r.get("key") == "USA:s0")
-    assert supplier["employees.marking"] == FVEY and "employees" not in supplier
+    assert supplier["employees.marking"] == FVEY
+    assert "employees" not in supplier
     assert sorted(trip.again, key=str) == sorted(trip.rows, key=str)
     path = "suppliers.nodes.0.suppliers.edges.0.share"
-    assert path in withheld(trip.before[1]) and path in withheld(trip.after[1])
+    assert path in withheld(trip.before[1])
+    assert path in withheld(trip.after[1])
     listed = trip.after[1]["extensions"]["releasability"]["withheld"]
     assert {w["marking"] for w in listed if w["path"] == path} == {NOFORN}
     assert [a["data"] for a in trip.after] == [a["data"] for a in trip.before]
