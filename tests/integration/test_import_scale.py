@@ -28,6 +28,7 @@ from dibx.ingest.reference import nation_records
 from dibx.services.audit import MemorySink, WriteAudit
 from tests.support import builders as b
 from tests.support.api import Api
+from tests.support.exchange import export
 
 pytestmark = pytest.mark.neo4j
 
@@ -308,6 +309,10 @@ async def test_sigkill_half_way_then_rerun_equals_a_clean_run(
     assert code == 0, out
     assert "rejected 0" in out
     after_kill = await dump(api.graph)
+    # A full export (`run_export`, as `dibx export --nation USA` writes it) sees what the API
+    # would answer; the dump sees what is stored (versions, states, marking metadata).
+    exported_after_kill, tally = await export(api, "USA")
+    assert tally.total == total
 
     # A clean run into a fresh database.
     await api.graph.write("MATCH (n) DETACH DELETE n")
@@ -315,6 +320,8 @@ async def test_sigkill_half_way_then_rerun_equals_a_clean_run(
     clean = await _import(api, directory)
     assert clean.rejected == 0
     assert await dump(api.graph) == after_kill
+    exported_clean, _ = await export(api, "USA")
+    assert exported_clean == exported_after_kill
 
 
 async def _run(*argv: str, env: Mapping[str, str]) -> tuple[int | None, str]:

@@ -6,7 +6,8 @@ markings on records, edges and fields, some values absent) and each nation, the 
 `dibx export --nation N` equal the rows rebuilt from N's GraphQL answers: the same records
 and edges (an edge only where N sees both ends), the same released values, each with the
 marking the API reports for it, no withheld value and no withheld field's marking (which the
-API does disclose under `extensions`, and export leaves out). `origin` is not part of the
+API does disclose under `extensions`, and export leaves out): a withheld field is only named
+in `withheld`, exactly the fields the API reports as not released. `origin` is not part of the
 API's answer and is compared separately: it is only ever the importer-visible originator.
 
 DIBX_HYPOTHESIS_EXAMPLES scales the number of random graphs (default 20; a quarter here).
@@ -58,14 +59,18 @@ def _released(item: dict[str, Any], names: tuple[str, ...] | list[str]) -> dict[
     """A row's fields as the API released them: value (if any) and marking."""
     row: dict[str, Any] = {}
     markings = {m["field"]: m for m in item["fieldMarkings"]}
+    held = []
     for name in names:
         fm = markings[name]
         if not fm["released"]:
             assert item.get(name) is None
+            held.append(name)
             continue
         if item.get(name) is not None:
             row[name] = item[name]
         row[f"{name}.marking"] = fm["marking"]
+    if held:  # named as withheld: which fields the API did not release, nothing more
+        row["withheld"] = held
     return row
 
 

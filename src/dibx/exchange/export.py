@@ -27,7 +27,7 @@ from dibx.auth.policy import Policy
 from dibx.auth.principal import SUPPLIER_READ, Principal
 from dibx.auth.release import ReleaseScope
 from dibx.errors import Invalid
-from dibx.exchange.format import ENTITIES, KEY, MARKING, ORIGIN, SUFFIX, TYPE, Entity
+from dibx.exchange.format import ENTITIES, KEY, MARKING, ORIGIN, SUFFIX, TYPE, WITHHELD, Entity
 from dibx.graph.driver import Graph
 from dibx.graph.export import PAGE, Exported, Reader
 from dibx.graph.model import MODEL, Field, Model
@@ -141,6 +141,10 @@ def _columns(entity: Entity, item: Exported, chosen: tuple[str, ...]) -> Row:
         if edge.end_role in chosen and edge.rel in item.owned:
             end, marking = item.owned[edge.rel]
             row[edge.end_role], row[edge.end_role + SUFFIX] = end, marking
+    if item.withheld:
+        # Said, not only left out: the importer must not fill these with its defaults. It
+        # tells nothing the row does not: every chosen field released is written.
+        row[WITHHELD] = list(item.withheld)
     if item.origin is not None:
         row[ORIGIN] = item.origin
     return row
@@ -204,13 +208,15 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):  # `withheld`: field names, comma-separated in a cell
+        return ",".join(map(str, value))
     return str(value)
 
 
 def _header(entity: Entity, selection: Selection) -> list[str]:
     chosen = set(selection.get(entity.name, ()))
     keep = {c for c in entity.columns if c.removesuffix(SUFFIX) in chosen}
-    fixed = {KEY, MARKING, ORIGIN, *(entity.ends or ())}
+    fixed = {KEY, MARKING, WITHHELD, ORIGIN, *(entity.ends or ())}
     return [c for c in entity.columns if c in fixed or c in keep]
 
 
@@ -273,7 +279,7 @@ def _graphml_keys(entities: Mapping[str, Entity]) -> dict[tuple[str, str], _Key]
             fields = entity.node.fields
         elif entity.edge is not None:
             fields = entity.edge.fields
-        names = [TYPE, MARKING, ORIGIN] + ([KEY] if domain == "node" else [])
+        names = [TYPE, MARKING, WITHHELD, ORIGIN] + ([KEY] if domain == "node" else [])
         for name in names:
             kinds[(domain, name)] = "string"
         for f in fields:
@@ -295,6 +301,8 @@ def _node_id(entity_name: str, key: object) -> str:
 def _graphml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return escape(",".join(map(str, value)))
     return escape(str(value))
 
 

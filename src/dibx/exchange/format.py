@@ -8,8 +8,10 @@ An *entity* is a stewarded node type (`suppliers`, `capabilities`) or edge type 
   (a supplier's `nation`, its BASED_IN) with `<role>.marking`;
 * an edge: `<start role>`, `<end role>` (the endpoints' keys), `marking`, then each field and
   its `.marking`;
-* both, optionally: `origin` (the originating nation, written by export) and `reason` (why the
-  marking is what it is, stored like a mutation's reason).
+* both, optionally: `withheld` (fields the row does not carry because they were withheld from
+  the nation it was exported for: no value, no marking; written by export), `origin` (the
+  originating nation, written by export) and `reason` (why the marking is what it is, stored
+  like a mutation's reason).
 
 CSV and JSON Lines share the names: a CSV header row names the columns (any order, any subset
 of the optional ones); a JSON Lines row is an object with the same names, typed JSON values,
@@ -34,8 +36,9 @@ SUFFIX: Final = ".marking"
 KEY: Final = "key"
 ORIGIN: Final = "origin"
 REASON: Final = "reason"
+WITHHELD: Final = "withheld"  # fields the row deliberately does not carry (export writes it)
 TYPE: Final = "type"  # JSON Lines only: the row's entity
-OPTIONAL: Final = (ORIGIN, REASON)
+OPTIONAL: Final = (WITHHELD, ORIGIN, REASON)
 FORMATS: Final = ("csv", "jsonl")
 
 

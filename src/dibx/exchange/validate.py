@@ -6,6 +6,12 @@ coercion, cross-field checks, marking algebra, "a marking you may read yourself"
 policy floors as a mutation. An empty marking takes the policy's default for the portion (a
 field without a value takes it unchecked, as a mutation's omitted field does). The errors come
 back with the column they are about, ready for a steward.
+
+Fields named in `withheld` (an export's fields withheld from the nation it was written for)
+are the exception: they are stored with neither a value nor a marking of their own (they read
+as no value under the policy's default, and export leaves them out again), and a row that
+does not change them leaves them as stored. The policy's default stands in for what the
+slice never knew; filling it in as a marking would make it look released.
 """
 
 from __future__ import annotations
@@ -17,9 +23,15 @@ from typing import Any, Final
 
 from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope
-from dibx.exchange.format import KEY, MARKING, ORIGIN, REASON, SUFFIX, Entity
+from dibx.exchange.format import KEY, MARKING, ORIGIN, REASON, SUFFIX, WITHHELD, Entity
 from dibx.exchange.reader import Row
-from dibx.services.stewardship import Checked, StewardshipService, UserError
+from dibx.services.stewardship import (
+    INVALID,
+    UNKNOWN_FIELD,
+    Checked,
+    StewardshipService,
+    UserError,
+)
 
 # Reject codes of the import itself (the validator's own: INVALID, MARKING_*, FORBIDDEN, ...).
 MALFORMED: Final = "MALFORMED"  # a line that is not a row of the format
@@ -139,6 +151,29 @@ class RowChecker:
             out[REASON] = v[REASON]
         return out
 
+    def withheld(self, row: Row) -> tuple[str, ...] | Reject:
+        """The row's `withheld` field names (a JSON list, or names separated by commas), each a
+        field of the entity given neither a value nor a marking."""
+        raw = row.values.get(WITHHELD)
+        if raw is None:
+            return ()
+        parts = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
+            return Reject(
+                row.source, row.line, WITHHELD, INVALID, "withheld is a list of field names"
+            )
+        names = tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
+        entity = row.entity
+        for name in names:
+            if name not in entity.field_names:
+                known = ", ".join(entity.field_names)
+                reason = f"{entity.name} has no field {name!r} to withhold; known: {known}"
+                return Reject(row.source, row.line, WITHHELD, UNKNOWN_FIELD, reason)
+            if row.values.get(name) is not None or row.values.get(name + SUFFIX) is not None:
+                reason = f"{name} is listed as withheld, so it takes no value and no marking"
+                return Reject(row.source, row.line, WITHHELD, INVALID, reason)
+        return names
+
     def check(self, row: Row) -> Item | list[Reject]:
         origin = row.values.get(ORIGIN)
         if origin is not None and origin != self.nation:
@@ -152,6 +187,9 @@ class RowChecker:
                     "it: only the originator imports its records",
                 )
             ]
+        withheld = self.withheld(row)
+        if isinstance(withheld, Reject):
+            return [withheld]
         entity = row.entity
         op = self._ops.get(entity.name)
         if op is None:
@@ -161,6 +199,9 @@ class RowChecker:
         checked, errors = self.service.check(self.principal, self.scope, op, change)
         if checked is None:
             return [self.reject(row, e, defaulted) for e in errors]
+        for name in withheld:  # checked with the defaults; stored without them
+            checked.fields.values.pop(name, None)
+            checked.fields.markings.pop(name, None)
         return Item(row.source, row.line, entity, checked)
 
     def reject(

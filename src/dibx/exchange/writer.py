@@ -252,6 +252,8 @@ class BatchWriter:
         c = item.checked
         out: dict[str, Any] = {"marking": self.service.text_of(c.record)}
         for name in names:
+            if name not in c.fields.markings:
+                continue  # withheld: the row says nothing of it, it stays as stored
             out[name] = c.fields.values.get(name)
             out[f"marking_{name}"] = c.fields.markings.get(name)
         return out
@@ -371,7 +373,9 @@ class BatchWriter:
             value = values.get(name)
             if value is not None:
                 props[name] = value
-            mark = marks[name]
+            mark = marks.get(name)
+            if mark is None:
+                continue  # withheld: no value, no marking of its own (the policy's default)
             props[f"marking_{name}"] = mark
             props[f"release_{name}"] = release_of(mark)
         if c.reason is not None:

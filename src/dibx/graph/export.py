@@ -7,7 +7,9 @@ reads decide it:
 * a record is read only where `visible`; an edge only where it, its start and its end are
   all visible (as a relation is read from a visible record);
 * each field is projected as `[value]` where `released`, else null, and its marking only
-  where released: a withheld field's value and marking never leave Neo4j;
+  where released: a withheld field's value and marking never leave Neo4j. A released field
+  with neither a value nor a marking of its own (imported as withheld) is left out as a
+  withheld one is: the reader lists both as withheld (`Exported.withheld`);
 * an owned edge (a supplier's `BASED_IN`) is projected with its end's key and marking where
   the edge and the end are visible, as the `nation` relation reads it;
 * with `at`, every record and edge as it stood then (`dibx.graph.asof`, the `asOf` reads'
@@ -53,17 +55,29 @@ class Exported:
     values: dict[str, Any]
     markings: dict[str, str]
     owned: dict[str, tuple[str, str]] = field(default_factory=dict)  # rel -> (end key, marking)
+    withheld: tuple[str, ...] = ()  # chosen fields not carried (withheld, or imported so)
 
 
 def _map(entries: dict[str, str]) -> str:
     return "{" + ", ".join(f"`{k}`: {v}" for k, v in entries.items()) + "}"
 
 
+def _carried(var: str, owner: str, name: str) -> str:
+    """Cypher predicate: the field goes into the export. It is released, and it has a value or
+    a marking of its own: a field imported as withheld has neither (its marking in force is
+    the policy's default, which says nothing the slice knew), so it goes back out withheld,
+    not as the default's marking alone."""
+    return (
+        f"{released(var, owner, name)} "
+        f"AND ({var}.`{name}` IS NOT NULL OR {var}.`marking_{name}` IS NOT NULL)"
+    )
+
+
 def _fields(var: str, owner: str, names: Sequence[str]) -> str:
-    """`values` and `markings` of the chosen fields, each only where released."""
-    values = {n: f"CASE WHEN {released(var, owner, n)} THEN [{var}.`{n}`] END" for n in names}
+    """`values` and `markings` of the chosen fields, each only where carried (released)."""
+    values = {n: f"CASE WHEN {_carried(var, owner, n)} THEN [{var}.`{n}`] END" for n in names}
     marks = {
-        n: f"CASE WHEN {released(var, owner, n)} THEN {marking_in_force(var, owner, n)} END"
+        n: f"CASE WHEN {_carried(var, owner, n)} THEN {marking_in_force(var, owner, n)} END"
         for n in names
     }
     return f"{_map(values)} AS values, {_map(marks)} AS markings"
@@ -197,7 +211,7 @@ def labels(node: NodeType, *, at: bool) -> tuple[str, ...]:
     return asof.labels(node) if at else (node.label,)
 
 
-def _decoded(row: dict[str, Any]) -> Exported:
+def _decoded(row: dict[str, Any], names: Sequence[str]) -> Exported:
     values = {k: v[0] for k, v in (row.get("values") or {}).items() if v is not None}
     marks = {k: m for k, m in (row.get("markings") or {}).items() if m is not None}
     owned = {
@@ -214,6 +228,7 @@ def _decoded(row: dict[str, Any]) -> Exported:
         values=values,
         markings=marks,
         owned=owned,
+        withheld=tuple(n for n in names if n not in marks),
     )
 
 
@@ -245,7 +260,7 @@ class Reader:
             while True:
                 rows = await self.graph.read(query, self._params(after=after))
                 for row in rows:
-                    yield _decoded(row)
+                    yield _decoded(row, names)
                 if len(rows) < self.page:
                     break
                 after = rows[-1]["key"]
@@ -259,7 +274,7 @@ class Reader:
                 query, keyset = edge_query(self.model, edge, label, names, at=at, after=after)
                 rows = await self.graph.read(query, self._params(**keyset))
                 for row in rows:
-                    yield _decoded(row)
+                    yield _decoded(row, names)
                 if len(rows) < self.page:
                     break
                 last = rows[-1]

@@ -210,6 +210,10 @@ class JobStore:
                 "MATCH (j:ImportJob {id: $id}) "
                 "WHERE j.state IN $active AND ($claim IS NULL OR j.claim = $claim) "
                 "SET j += $props, j.state = $state, j.finished = datetime(), "
+                # A job read to its end between two renewals: its last renewal's rows are
+                # short of what it read (a failed one keeps how far it got).
+                "j.rowsRead = CASE WHEN coalesce(j.rowsRead, 0) > $props.readRows "
+                "THEN j.rowsRead ELSE $props.readRows END, "
                 "j.progress = CASE $state WHEN $succeeded THEN 1.0 ELSE j.progress END, "
                 "j.error = $error, j.written = $written, j.rejectsKept = $kept, "
                 "j.leaseUntil = null, j.owner = null, j.claim = null "
