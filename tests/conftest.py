@@ -20,6 +20,7 @@ from dibx.graph.writes import clear_database
 from tests.support.api import Api
 
 DATABASE = "neo4j"
+REPLAN_S = 24 * 3600
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +30,10 @@ def neo4j_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield external
         return
     data_dir = tmp_path_factory.mktemp("neo4j")
-    with neo4j_server.running(data_dir, tie_to_parent=True) as server:
+    # Tests empty and refill a tiny graph hundreds of times: with Neo4j's default (replan a
+    # cached plan 10 s after the statistics moved), nearly every test replanned every query
+    # it sent, seconds each. Results never depend on the plan; a session keeps its first ones.
+    with neo4j_server.running(data_dir, tie_to_parent=True, min_replan_s=REPLAN_S) as server:
         yield server.uri
 
 
