@@ -1,6 +1,7 @@
 """Shared fixtures: one real embedded Neo4j per test session, graph cleared between tests.
 
 Set DIBX_TEST_NEO4J_URI to run against another Neo4j 5 server instead (it will be wiped).
+DIBX_TEST_NEO4J_REPLAN_S=10 gives the embedded one Neo4j's own replan interval back.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from dibx.graph.writes import clear_database
 from tests.support.api import Api
 
 DATABASE = "neo4j"
-REPLAN_S = 24 * 3600
+# Least seconds between replans of a cached plan in the test Neo4j; 0 keeps Neo4j's default.
+REPLAN_S = int(os.environ.get("DIBX_TEST_NEO4J_REPLAN_S", 24 * 3600)) or None
 
 
 @pytest.fixture(scope="session")
