@@ -305,6 +305,7 @@ def start(
     jar: Path | None = None,
     tie_to_parent: bool = False,
     jvm_args: Sequence[str] = (),
+    min_replan_s: int | None = None,
 ) -> EmbeddedNeo4j:
     """Start the server on 127.0.0.1:`port` with its files under `data_dir`; wait for Bolt.
 
@@ -312,6 +313,8 @@ def start(
     DIBX_NEO4J_HEAP / DIBX_NEO4J_PAGE_CACHE / DIBX_NEO4J_TX_MEMORY, else 512m / 512m / 256m.
     With `tie_to_parent` the server exits when this process does, even if killed (meant for
     test sessions); without it the server outlives its starter (meant for the CLI).
+    `min_replan_s` is the least time between replans of a cached query plan when the data's
+    statistics change (Neo4j's default, 10 s, unless given).
     """
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -351,6 +354,8 @@ def start(
         command += ["--page-cache", page_cache]
     if tx_memory:
         command += ["--tx-memory", tx_memory]
+    if min_replan_s is not None:
+        command += ["--min-replan-interval", str(int(min_replan_s))]
     if tie_to_parent:
         command.append("--exit-on-stdin-eof")
 
@@ -441,6 +446,7 @@ def running(
     timeout: float = 120.0,
     jar: Path | None = None,
     tie_to_parent: bool = True,
+    min_replan_s: int | None = None,
 ) -> Iterator[EmbeddedNeo4j]:
     """`start` for the duration of a with-block, on a free port unless one is given."""
     server = start(
@@ -452,6 +458,7 @@ def running(
         timeout=timeout,
         jar=jar,
         tie_to_parent=tie_to_parent,
+        min_replan_s=min_replan_s,
     )
     try:
         yield server

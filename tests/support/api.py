@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import strawberry
 
 from dibx import config
 from dibx import data as shipped
-from dibx.app import Runtime, build_runtime, create_app
+from dibx.app import Runtime, build_runtime, create_app, schema_for
 from dibx.auth.principal import ALL_SCOPES
 from dibx.graph.driver import Graph
 from dibx.graph.model import MODEL, Model
@@ -21,6 +22,25 @@ from dibx.graph.writes import write_dataset
 from dibx.services.audit import AuditSink, MemorySink
 
 READ = ("supplier:read", "supply_chain:read")
+
+# Schemas built in this process, by what they derive from: a schema is immutable once built,
+# and building one costs ~0.4 s, paid before by every test that made an `Api`. The model is
+# kept in the value so its id is never reused while the entry lives.
+_SCHEMAS: dict[tuple[int, int, int, int, bool, int], tuple[Model, strawberry.Schema]] = {}
+
+
+def _schema(settings: config.Settings, model: Model) -> strawberry.Schema:
+    key = (
+        id(model),
+        settings.max_depth,
+        settings.max_aliases,
+        settings.max_tokens,
+        settings.introspection,
+        settings.large_document_bytes,
+    )
+    if key not in _SCHEMAS:
+        _SCHEMAS[key] = (model, schema_for(settings, model))
+    return _SCHEMAS[key][1]
 
 
 @dataclass
@@ -72,7 +92,9 @@ class Api:
         self.runtime: Runtime = build_runtime(
             settings, graph=graph, audit=sink or self.audit, model=model
         )
-        self.app = create_app(self.runtime, own_graph=False, clock=clock)
+        self.app = create_app(
+            self.runtime, own_graph=False, clock=clock, schema=_schema(settings, model)
+        )
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url="http://dibx.test"
         )

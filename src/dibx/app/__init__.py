@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import neo4j
+import strawberry
 import structlog
 from prometheus_client import Counter
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -208,10 +209,27 @@ async def compact_changes(runtime: Runtime, every_s: float = COMPACT_EVERY_S) ->
         await asyncio.sleep(every_s)
 
 
+def schema_for(settings: config.Settings, model: Model) -> strawberry.Schema:
+    """The GraphQL schema an app with these settings serves (immutable once built)."""
+    return build_schema(
+        model,
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+        introspection=settings.introspection,
+        offload_bytes=settings.large_document_bytes,
+    )
+
+
 def create_app(
-    runtime: Runtime, *, own_graph: bool = True, clock: Callable[[], float] = time.monotonic
+    runtime: Runtime,
+    *,
+    own_graph: bool = True,
+    clock: Callable[[], float] = time.monotonic,
+    schema: strawberry.Schema | None = None,
 ) -> Starlette:
-    """`clock` drives the rate limits' token buckets (tests pass their own)."""
+    """`clock` drives the rate limits' token buckets (tests pass their own); `schema`, if
+    given, is `schema_for(runtime.settings, runtime.model)` built before (tests reuse one)."""
     settings = runtime.settings
     heavy = HeavyWork(
         concurrency=settings.heavy_concurrency,
@@ -244,14 +262,7 @@ def create_app(
             subject=principal.subject,
         )
 
-    schema = build_schema(
-        runtime.model,
-        max_depth=settings.max_depth,
-        max_aliases=settings.max_aliases,
-        max_tokens=settings.max_tokens,
-        introspection=settings.introspection,
-        offload_bytes=settings.large_document_bytes,
-    )
+    schema = schema or schema_for(settings, runtime.model)
     graphql = DibxGraphQL(
         schema,
         validator=runtime.validator,

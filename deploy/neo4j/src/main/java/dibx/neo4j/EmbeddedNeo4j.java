@@ -21,7 +21,8 @@ import org.neo4j.logging.log4j.Log4jLogProvider;
  * Neo4j Community Edition embedded in a JVM of its own, serving Bolt on loopback only.
  *
  * <pre>
- * java -jar dibx-neo4j.jar DATA_DIR PORT [--page-cache SIZE] [--tx-memory SIZE] [--exit-on-stdin-eof]
+ * java -jar dibx-neo4j.jar DATA_DIR PORT [--page-cache SIZE] [--tx-memory SIZE]
+ *     [--min-replan-interval SECONDS] [--exit-on-stdin-eof]
  * </pre>
  *
  * <p>DATA_DIR becomes the Neo4j home: stores under DATA_DIR/data, logs under DATA_DIR/logs.
@@ -33,7 +34,7 @@ import org.neo4j.logging.log4j.Log4jLogProvider;
 public final class EmbeddedNeo4j {
     private static final String USAGE =
             "usage: java -jar dibx-neo4j.jar DATA_DIR PORT [--page-cache SIZE] [--tx-memory SIZE]"
-                    + " [--exit-on-stdin-eof]";
+                    + " [--min-replan-interval SECONDS] [--exit-on-stdin-eof]";
 
     private EmbeddedNeo4j() {}
 
@@ -64,11 +65,14 @@ public final class EmbeddedNeo4j {
         int port = parsePort(args[1]);
         long pageCache = ByteUnit.parse(envOr("DIBX_NEO4J_PAGE_CACHE", "512m"));
         long txMemory = ByteUnit.parse(envOr("DIBX_NEO4J_TX_MEMORY", "256m"));
+        Duration minReplanInterval = null; // Neo4j's default (10 s) unless given
         boolean exitOnStdinEof = false;
         for (int i = 2; i < args.length; i++) {
             switch (args[i]) {
                 case "--page-cache" -> pageCache = ByteUnit.parse(valueAfter(args, i++));
                 case "--tx-memory" -> txMemory = ByteUnit.parse(valueAfter(args, i++));
+                case "--min-replan-interval" ->
+                        minReplanInterval = Duration.ofSeconds(Long.parseLong(valueAfter(args, i++)));
                 case "--exit-on-stdin-eof" -> exitOnStdinEof = true;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
@@ -78,7 +82,7 @@ public final class EmbeddedNeo4j {
         // The user log (startup problems, warnings) goes to stdout at WARN; the verbose
         // internal log stays in DATA_DIR/logs/debug.log where Neo4j always writes it.
         Log4jLogProvider userLog = new Log4jLogProvider(System.out, Level.WARN);
-        DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
+        DatabaseManagementServiceBuilder builder = new DatabaseManagementServiceBuilder(home)
                 .setUserLogProvider(userLog)
                 .setConfig(BoltConnector.enabled, true)
                 // Loopback only: nothing off this machine can reach the server.
@@ -100,8 +104,13 @@ public final class EmbeddedNeo4j {
                 // every shutdown take ~11 s; connections are already closed by then.
                 .setConfig(GraphDatabaseInternalSettings.netty_server_shutdown_quiet_period, 0)
                 .setConfig(GraphDatabaseInternalSettings.netty_server_shutdown_timeout,
-                        Duration.ofSeconds(5))
-                .build();
+                        Duration.ofSeconds(5));
+        if (minReplanInterval != null) {
+            // A test session empties and refills a tiny graph hundreds of times: with the
+            // default interval every such change replans every cached query (seconds each).
+            builder.setConfig(GraphDatabaseSettings.cypher_min_replan_interval, minReplanInterval);
+        }
+        DatabaseManagementService dbms = builder.build();
 
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
