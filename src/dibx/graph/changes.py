@@ -31,7 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dibx.auth.release import ReleaseScope
+from dibx.auth.release import CUI_REL, ReleaseScope
+from dibx.graph import fanout
 from dibx.graph.driver import Graph, compiled
 from dibx.graph.model import Model
 from dibx.graph.outbox import CHANGE, SEQUENCE
@@ -62,13 +63,14 @@ def feed_types(model: Model) -> tuple[str, ...]:
     return nodes + edges
 
 
-def _vis(var: str, type_expr: str) -> str:
-    """The state `var` exists, is not a retirement, and is released to the caller; the type
-    is a Cypher expression (its name, for the policy default)."""
+def _vis(var: str, type_expr: str, groups: str = "$groups") -> str:
+    """The state `var` exists, is not a retirement, and is released to the caller (or to
+    the group list expression `groups`); the type is a Cypher expression (its name, for the
+    policy default)."""
     clauses = clauses_by_key(var, "'release'", type_expr)
     return (
         f"({var} IS NOT NULL AND coalesce({var}.kind, '') <> '{RETIRED}' "
-        f"AND coalesce({met(clauses)}, false))"
+        f"AND coalesce({met(clauses, groups)}, false))"
     )
 
 
@@ -129,11 +131,11 @@ def _seen(state: str, when: str) -> str:
     )
 
 
-def _entry(q: str) -> str:
-    rel_s = f"coalesce({met(clauses_by_key('s', f'{q}.release', f'{q}.default'))}, false)"
+def _entry(q: str, var: str = "s") -> str:
+    rel_s = f"coalesce({met(clauses_by_key(var, f'{q}.release', f'{q}.default'))}, false)"
     return (
-        f"{{field: {q}.name, value: CASE WHEN {rel_s} THEN [s[{q}.prop]] END, "
-        f"marking: {marking_by_key('s', f'{q}.marking', f'{q}.default')}}}"
+        f"{{field: {q}.name, value: CASE WHEN {rel_s} THEN [{var}[{q}.prop]] END, "
+        f"marking: {marking_by_key(var, f'{q}.marking', f'{q}.default')}}}"
     )
 
 
@@ -150,19 +152,13 @@ def _listed(q: str) -> str:
     )
 
 
-def feed_query() -> str:
-    """The page query, one text for every type. Parameters: the scope's; `$after` (a seq),
-    `$limit`, `$labels` (state labels of the types asked for), `$kinds` (null: all), `$ids`
-    (`Type:key`; null: all); from the model: `$owners` (state label -> type), `$ends` (edge
-    type -> [start type, end type]), `$keys` (record type -> key property), `$portions`."""
+def _own_event() -> str:
+    """The CALL branch for the event's own record or edge (ordinal 0), as the module says."""
     mark_s = marking_by_key("s", "'marking'", "t")
     mark_p = marking_by_key("p", "'marking'", "t")
     return (
-        f"CALL () {{ OPTIONAL MATCH (q:{SEQUENCE} {{id: 1}}) RETURN coalesce(q.next, 0) AS top }} "
-        "RETURN top, COLLECT { "
-        f"MATCH (s:{CHANGE}) WHERE s.seq > $after AND s.seq <= top "
-        "WITH s, head([l IN labels(s) WHERE l IN $labels]) AS label WHERE label IS NOT NULL "
-        "WITH s, $owners[label] AS t ORDER BY s.seq "
+        "WITH s, label WHERE label IS NOT NULL "
+        "WITH s, $owners[label] AS t "
         f"OPTIONAL MATCH (s)-[:{PREVIOUS}]->(p) "
         f"OPTIONAL MATCH (s)-[:{STATE_FROM}]->(ea) OPTIONAL MATCH (s)-[:{STATE_TO}]->(eb) "
         f"WITH s, t, p, ea, eb, COLLECT {{ MATCH (ea)<-[:{STATE_OF}]-(x) RETURN x }} AS ea_states, "
@@ -180,21 +176,90 @@ def feed_query() -> str:
         f"OR any(q IN $portions[t] WHERE {_listed('q')}) "
         f"THEN {{kind: '{UPDATED}', marking: {mark_s}, "
         f"fields: [q IN $portions[t] WHERE {_listed('q')} | {_entry('q')}]}} END END AS ev "
-        "WHERE ev IS NOT NULL AND ($kinds IS NULL OR ev.kind IN $kinds) "
-        "WITH s, t, ev, CASE WHEN $ends[t] IS NULL THEN [t + ':' + s[$keys[t]]] "
-        "ELSE [$ends[t][0] + ':' + s.from, $ends[t][1] + ':' + s.to] END AS refs "
+        "RETURN 0 AS o, t, ev, "
+        "CASE WHEN $ends[t] IS NULL THEN s[$keys[t]] END AS k1, "
+        "CASE WHEN $ends[t] IS NULL THEN null ELSE s.from END AS st, "
+        "CASE WHEN $ends[t] IS NULL THEN null ELSE s.to END AS en"
+    )
+
+
+def _fanout(model: Model) -> str:
+    """The CALL branch for a membership transition of the caller's nation: ordinals 1..n
+    (`dibx.graph.fanout`). Before: hidden without the agreement; after: visible with it
+    (joined: the caller's groups now, so nothing is released beyond them)."""
+    x_vis = "{vis_x} AND ($ends[t] IS NULL OR ({vis_a} AND {vis_b}))"
+    mark_x = marking_by_key("x", "'marking'", "t")
+
+    def seen(groups: str) -> str:
+        return x_vis.format(
+            vis_x=_vis("x", "t", groups),
+            vis_a=_vis("xa", "$ends[t][0]", groups),
+            vis_b=_vis("xb", "$ends[t][1]", groups),
+        )
+
+    return (
+        f"WITH s WHERE s:{fanout.MEMBERSHIP_STATE} AND s.from = $nation "
+        f"OPTIONAL MATCH (s)-[:{PREVIOUS}]->(p) "
+        f"WITH s, {fanout.in_effect('p')} AS was, {fanout.in_effect('s')} AS now "
+        "WHERE was <> now "
+        "WITH s, now AS joined, s.validFrom AS tau, s.to AS a "
+        "WITH s, joined, tau, a, [a] + CASE WHEN a IN $cui THEN [$cui_rel] ELSE [] END AS ment, "
+        "[g IN $groups WHERE g <> a AND g <> $cui_rel] AS base "
+        "WITH s, joined, tau, ment, "
+        "base + CASE WHEN any(g IN base WHERE g IN $cui) THEN [$cui_rel] ELSE [] END AS gm, "
+        "base + [a] + CASE WHEN a IN $cui OR any(g IN base WHERE g IN $cui) "
+        "THEN [$cui_rel] ELSE [] END AS gp "
+        + fanout.items_query(model, feed_types(model))
+        + "WITH s, joined, gm, gp, t, x, xa, xb, k1, k2 ORDER BY rank, k1, k2, k3 "
+        "WITH s, joined, gm, gp, collect({t: t, x: x, xa: xa, xb: xb, k1: k1, k2: k2}) AS items "
+        "UNWIND range(1, size(items)) AS o "
+        "WITH s, joined, gm, gp, o, items[o - 1] AS it WHERE s.seq > $at OR o >= $at_o "
+        "WITH s, joined, gm, gp, o, it.t AS t, it.x AS x, it.xa AS xa, it.xb AS xb, "
+        "it.k1 AS k1, it.k2 AS k2 WHERE t IN $types "
+        f"AND NOT ({seen('gm')}) "
+        f"AND CASE WHEN joined THEN {seen('$groups')} ELSE {seen('gp')} END "
+        "RETURN o, t, CASE WHEN joined "
+        f"THEN {{kind: '{CREATED}', marking: {mark_x}, "
+        f"fields: [q IN $portions[t] | {_entry('q', 'x')}]}} "
+        f"ELSE {{kind: '{RETIRED_KIND}', marking: null, fields: []}} END AS ev, "
+        "CASE WHEN $ends[t] IS NULL THEN k1 END AS k1, "
+        "CASE WHEN $ends[t] IS NULL THEN null ELSE k1 END AS st, "
+        "CASE WHEN $ends[t] IS NULL THEN null ELSE k2 END AS en"
+    )
+
+
+def feed_query(model: Model) -> str:
+    """The page query, one text for every type. Parameters: the scope's and `$nation`,
+    `$cui`, `$cui_rel`; `($at, $at_o)` (the first position not yet read: a seq and an
+    ordinal in it), `$limit`, `$labels` (state labels of the types asked for) and `$types`
+    (their names), `$kinds` (null: all), `$ids` (`Type:key`; null: all); from the model:
+    `$owners` (state label -> type), `$ends` (edge type -> [start type, end type]), `$keys`
+    (record type -> key property), `$portions`."""
+    return (
+        f"CALL () {{ OPTIONAL MATCH (q:{SEQUENCE} {{id: 1}}) RETURN coalesce(q.next, 0) AS top }} "
+        "RETURN top, COLLECT { "
+        f"MATCH (s:{CHANGE}) WHERE s.seq >= $at AND s.seq <= top "
+        "WITH s, head([l IN labels(s) WHERE l IN $labels]) AS label "
+        f"WHERE label IS NOT NULL OR (s:{fanout.MEMBERSHIP_STATE} AND s.from = $nation) "
+        "WITH s, label ORDER BY s.seq "
+        f"CALL (s, label) {{ {_own_event()} UNION ALL {_fanout(model)} }} "
+        "WITH s, o, t, ev, k1, st, en "
+        "WHERE ev IS NOT NULL AND (s.seq > $at OR o >= $at_o) "
+        "AND ($kinds IS NULL OR ev.kind IN $kinds) "
+        "WITH s, o, t, ev, k1, st, en, CASE WHEN $ends[t] IS NULL THEN [t + ':' + k1] "
+        "ELSE [$ends[t][0] + ':' + st, $ends[t][1] + ':' + en] END AS refs "
         "WHERE $ids IS NULL OR any(r IN refs WHERE r IN $ids) "
-        "RETURN ev {.*, type: t, key: CASE WHEN $ends[t] IS NULL THEN s[$keys[t]] END, "
-        "start: s.from, end: s.to, seq: s.seq, at: s.committedAt} ORDER BY s.seq LIMIT $limit "
+        "RETURN ev {.*, type: t, key: k1, start: st, end: en, seq: s.seq, ordinal: o, "
+        "at: s.committedAt} ORDER BY s.seq, o LIMIT $limit "
         "} AS events"
     )
 
 
 @dataclass(frozen=True, slots=True)
 class FeedPage:
-    """Events after a position (each a map: seq, at, kind, type, key | start/end, marking,
-    fields), and `top`, the highest seq committed when the page was read: every event up to
-    it was considered."""
+    """Events at or after a position (each a map: seq, ordinal, at, kind, type, key |
+    start/end, marking, fields), and `top`, the highest seq committed when the page was
+    read: every event up to it was considered."""
 
     events: list[dict[str, Any]]
     top: int
@@ -207,7 +272,7 @@ class FeedReader:
         self.graph = graph
         self.model = model
         self.types = feed_types(model)
-        self._query = compiled(feed_query())
+        self._query = compiled(feed_query(model))
         self._model_params: dict[str, Any] = {
             "owners": {state_label(t): t for t in self.types},
             "ends": {
@@ -228,10 +293,13 @@ class FeedReader:
                 "groups": [],
                 "dr": {},
                 "dm": {},
+                **_membership_params(None),
                 **self._model_params,
-                "after": 2**62,
+                "at": 2**62,
+                "at_o": 0,
                 "limit": 1,
                 "labels": [],
+                "types": [],
                 "kinds": None,
                 "ids": None,
             },
@@ -242,21 +310,26 @@ class FeedReader:
         self,
         scope: ReleaseScope,
         *,
-        after: int,
+        at: tuple[int, int],
         limit: int,
         types: Sequence[str] | None = None,
         kinds: Sequence[str] | None = None,
         ids: Sequence[str] | None = None,
     ) -> FeedPage:
+        """Events from the position `at` (a seq and an ordinal in it: the first not yet
+        read) on, at most `limit`."""
         chosen = self.types if types is None else [t for t in self.types if t in types]
         row = await self.graph.read_one(
             self._query,
             {
                 **scope.cypher_params(),
+                **_membership_params(scope),
                 **self._model_params,
-                "after": after,
+                "at": at[0],
+                "at_o": at[1],
                 "limit": limit,
                 "labels": [state_label(t) for t in chosen],
+                "types": list(chosen),
                 "kinds": None if kinds is None else list(kinds),
                 "ids": None if ids is None else list(ids),
             },
@@ -266,11 +339,20 @@ class FeedReader:
         events = []
         for ev in row["events"]:
             e = dict(ev)
-            at = e.get("at")
-            if at is not None and hasattr(at, "to_native"):
-                e["at"] = at.to_native()
+            at_ = e.get("at")
+            if at_ is not None and hasattr(at_, "to_native"):
+                e["at"] = at_.to_native()
             events.append(e)
         return FeedPage(events, int(row["top"]))
+
+
+def _membership_params(scope: ReleaseScope | None) -> dict[str, Any]:
+    """What the fan-out needs of the caller: its nation and the policy's CUI release groups."""
+    return {
+        "nation": None if scope is None else scope.nation,
+        "cui": [] if scope is None else sorted(scope.cui_release_groups),
+        "cui_rel": CUI_REL,
+    }
 
 
 __all__ = ["CREATED", "RETIRED_KIND", "UPDATED", "FeedPage", "FeedReader", "feed_types"]
