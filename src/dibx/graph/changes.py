@@ -34,6 +34,7 @@ from typing import Any
 from dibx.auth.release import CUI_REL, ReleaseScope
 from dibx.graph import fanout
 from dibx.graph.driver import Graph, compiled
+from dibx.graph.fanout import STRIDE
 from dibx.graph.model import Model
 from dibx.graph.outbox import CHANGE, SEQUENCE
 from dibx.graph.release import clauses_by_key, marking_by_key, met
@@ -183,58 +184,88 @@ def _own_event() -> str:
     )
 
 
-def _fanout(model: Model) -> str:
-    """The CALL branch for a membership transition of the caller's nation: ordinals 1..n
-    (`dibx.graph.fanout`). Before: hidden without the agreement; after: visible with it
-    (joined: the caller's groups now, so nothing is released beyond them)."""
-    x_vis = "{vis_x} AND ($ends[t] IS NULL OR ({vis_a} AND {vis_b}))"
-    mark_x = marking_by_key("x", "'marking'", "t")
+FANOUT = "FANOUT"  # the page query's marker: a fan-out follows at this seq (never shown)
 
-    def seen(groups: str) -> str:
-        return x_vis.format(
-            vis_x=_vis("x", "t", groups),
-            vis_a=_vis("xa", "$ends[t][0]", groups),
-            vis_b=_vis("xb", "$ends[t][1]", groups),
-        )
 
+def _transition() -> str:
+    """Clauses keeping the event `s` only if it is a membership of the caller's nation that
+    starts or ends (`dibx.graph.fanout`)."""
     return (
         f"WITH s WHERE s:{fanout.MEMBERSHIP_STATE} AND s.from = $nation "
         f"OPTIONAL MATCH (s)-[:{PREVIOUS}]->(p) "
         f"WITH s, {fanout.in_effect('p')} AS was, {fanout.in_effect('s')} AS now "
         "WHERE was <> now "
-        "WITH s, now AS joined, s.validFrom AS tau, s.to AS a "
+    )
+
+
+def _marker() -> str:
+    """The CALL branch marking a fan-out at `s` (ordinal 1, where it starts): the reader
+    then reads it with `fanout_query`."""
+    return (
+        _transition() + f"RETURN 1 AS o, null AS t, {{kind: '{FANOUT}'}} AS ev, "
+        "null AS k1, null AS st, null AS en"
+    )
+
+
+def fanout_query(model: Model, name: str) -> str:
+    """The fan-out of the membership event `$seq` for the caller in the feed type `name`,
+    from the `$from`-th (1-based) of its list on, at most `$limit` events, each with its
+    index `i` (`dibx.graph.fanout`). Before: hidden without the agreement; after: visible
+    with it (joined: under the caller's groups now, so nothing is released beyond them).
+    Parameters as `feed_query`'s, and `$seq`, `$from`."""
+    ends = model.edges.get(name)
+    end_types = "null" if ends is None else f"['{ends.start}', '{ends.end}']"
+    x_vis = "{vis_x} AND (ends IS NULL OR ({vis_a} AND {vis_b}))"
+    mark_x = marking_by_key("x", "'marking'", "t")
+
+    def seen(groups: str) -> str:
+        return x_vis.format(
+            vis_x=_vis("x", "t", groups),
+            vis_a=_vis("xa", "ends[0]", groups),
+            vis_b=_vis("xb", "ends[1]", groups),
+        )
+
+    return (
+        f"MATCH (s:{CHANGE} {{seq: $seq}}) "
+        + _transition()
+        + "WITH s, now AS joined, s.validFrom AS tau, s.to AS a "
         "WITH s, joined, tau, a, [a] + CASE WHEN a IN $cui THEN [$cui_rel] ELSE [] END AS ment, "
         "[g IN $groups WHERE g <> a AND g <> $cui_rel] AS base "
         "WITH s, joined, tau, ment, "
         "base + CASE WHEN any(g IN base WHERE g IN $cui) THEN [$cui_rel] ELSE [] END AS gm, "
         "base + [a] + CASE WHEN a IN $cui OR any(g IN base WHERE g IN $cui) "
         "THEN [$cui_rel] ELSE [] END AS gp "
-        + fanout.items_query(model, feed_types(model))
-        + "WITH s, joined, gm, gp, t, x, xa, xb, k1, k2 ORDER BY rank, k1, k2, k3 "
-        "WITH s, joined, gm, gp, collect({t: t, x: x, xa: xa, xb: xb, k1: k1, k2: k2}) AS items "
-        "UNWIND range(1, size(items)) AS o "
-        "WITH s, joined, gm, gp, o, items[o - 1] AS it WHERE s.seq > $at OR o >= $at_o "
-        "WITH s, joined, gm, gp, o, it.t AS t, it.x AS x, it.xa AS xa, it.xb AS xb, "
-        "it.k1 AS k1, it.k2 AS k2 WHERE t IN $types "
-        f"AND NOT ({seen('gm')}) "
+        + fanout.items_query(model, name)
+        + "WITH s, joined, gm, gp, x, xa, xb, k1, k2 ORDER BY k1, k2, k3 "
+        "WITH s, joined, gm, gp, collect({x: x, xa: xa, xb: xb, k1: k1, k2: k2}) AS items "
+        "UNWIND range($from, size(items)) AS i "
+        f"WITH s, joined, gm, gp, i, items[i - 1] AS it, '{name}' AS t, {end_types} AS ends "
+        "WITH s, joined, gm, gp, i, t, ends, it.x AS x, it.xa AS xa, it.xb AS xb, "
+        "it.k1 AS k1, it.k2 AS k2 "
+        f"WHERE NOT ({seen('gm')}) "
         f"AND CASE WHEN joined THEN {seen('$groups')} ELSE {seen('gp')} END "
-        "RETURN o, t, CASE WHEN joined "
+        "WITH s, i, t, ends, k1, k2, CASE WHEN joined "
         f"THEN {{kind: '{CREATED}', marking: {mark_x}, "
         f"fields: [q IN $portions[t] | {_entry('q', 'x')}]}} "
-        f"ELSE {{kind: '{RETIRED_KIND}', marking: null, fields: []}} END AS ev, "
-        "CASE WHEN $ends[t] IS NULL THEN k1 END AS k1, "
-        "CASE WHEN $ends[t] IS NULL THEN null ELSE k1 END AS st, "
-        "CASE WHEN $ends[t] IS NULL THEN null ELSE k2 END AS en"
+        f"ELSE {{kind: '{RETIRED_KIND}', marking: null, fields: []}} END AS ev "
+        "WHERE ($kinds IS NULL OR ev.kind IN $kinds) "
+        "AND ($ids IS NULL OR any(r IN CASE WHEN ends IS NULL THEN [t + ':' + k1] "
+        "ELSE [ends[0] + ':' + k1, ends[1] + ':' + k2] END WHERE r IN $ids)) "
+        "RETURN ev {.*, type: t, key: CASE WHEN ends IS NULL THEN k1 END, "
+        "start: CASE WHEN ends IS NULL THEN null ELSE k1 END, "
+        "end: CASE WHEN ends IS NULL THEN null ELSE k2 END, "
+        "seq: s.seq, i: i, at: s.committedAt} AS ev ORDER BY i LIMIT $limit"
     )
 
 
-def feed_query(model: Model) -> str:
-    """The page query, one text for every type. Parameters: the scope's and `$nation`,
-    `$cui`, `$cui_rel`; `($at, $at_o)` (the first position not yet read: a seq and an
-    ordinal in it), `$limit`, `$labels` (state labels of the types asked for) and `$types`
-    (their names), `$kinds` (null: all), `$ids` (`Type:key`; null: all); from the model:
-    `$owners` (state label -> type), `$ends` (edge type -> [start type, end type]), `$keys`
-    (record type -> key property), `$portions`."""
+def feed_query() -> str:
+    """The page query, one text for every type. Parameters: the scope's and `$nation`;
+    `($at, $at_o)` (the first position not yet read: a seq and an ordinal in it), `$limit`,
+    `$labels` (state labels of the types asked for), `$kinds` (null: all), `$ids`
+    (`Type:key`; null: all); from the model: `$owners` (state label -> type), `$ends` (edge
+    type -> [start type, end type]), `$keys` (record type -> key property), `$portions`.
+    A membership of the caller's nation that starts or ends gives, after its own event, a
+    `FANOUT` marker (ordinal 1): the reader stops there and reads the fan-out."""
     return (
         f"CALL () {{ OPTIONAL MATCH (q:{SEQUENCE} {{id: 1}}) RETURN coalesce(q.next, 0) AS top }} "
         "RETURN top, COLLECT { "
@@ -242,13 +273,12 @@ def feed_query(model: Model) -> str:
         "WITH s, head([l IN labels(s) WHERE l IN $labels]) AS label "
         f"WHERE label IS NOT NULL OR (s:{fanout.MEMBERSHIP_STATE} AND s.from = $nation) "
         "WITH s, label ORDER BY s.seq "
-        f"CALL (s, label) {{ {_own_event()} UNION ALL {_fanout(model)} }} "
+        f"CALL (s, label) {{ {_own_event()} UNION ALL {_marker()} }} "
         "WITH s, o, t, ev, k1, st, en "
-        "WHERE ev IS NOT NULL AND (s.seq > $at OR o >= $at_o) "
+        f"WHERE ev.kind = '{FANOUT}' OR (ev IS NOT NULL AND (s.seq > $at OR o >= $at_o) "
         "AND ($kinds IS NULL OR ev.kind IN $kinds) "
-        "WITH s, o, t, ev, k1, st, en, CASE WHEN $ends[t] IS NULL THEN [t + ':' + k1] "
-        "ELSE [$ends[t][0] + ':' + st, $ends[t][1] + ':' + en] END AS refs "
-        "WHERE $ids IS NULL OR any(r IN refs WHERE r IN $ids) "
+        "AND ($ids IS NULL OR any(r IN CASE WHEN $ends[t] IS NULL THEN [t + ':' + k1] "
+        "ELSE [$ends[t][0] + ':' + st, $ends[t][1] + ':' + en] END WHERE r IN $ids))) "
         "RETURN ev {.*, type: t, key: k1, start: st, end: en, seq: s.seq, ordinal: o, "
         "at: s.committedAt} ORDER BY s.seq, o LIMIT $limit "
         "} AS events"
@@ -266,13 +296,15 @@ class FeedPage:
 
 
 class FeedReader:
-    """Reads pages of the feed for one model; the query text is built once."""
+    """Reads pages of the feed for one model; the query texts are built once."""
 
     def __init__(self, graph: Graph, model: Model) -> None:
         self.graph = graph
         self.model = model
         self.types = feed_types(model)
-        self._query = compiled(feed_query(model))
+        self._query = compiled(feed_query())
+        # One fan-out query per type: each plans fast, and a page reads one list at a time.
+        self._fanout = {t: compiled(fanout_query(model, t)) for t in self.types}
         self._model_params: dict[str, Any] = {
             "owners": {state_label(t): t for t in self.types},
             "ends": {
@@ -285,26 +317,30 @@ class FeedReader:
         }
 
     async def warm(self) -> None:
-        """Run the page query once on no events, so Neo4j plans it before a caller waits
-        (planning this query takes seconds on a busy server)."""
+        """Run the page and fan-out queries once on no events, so Neo4j plans them before a
+        caller waits (planning them takes seconds on a busy server). The parameters have the
+        types a caller's have: Neo4j plans again for other types."""
+        params = {
+            "groups": ["-"],
+            "dr": {},
+            "dm": {},
+            "nation": "-",
+            "cui": ["-"],
+            "cui_rel": CUI_REL,
+            **self._model_params,
+            "limit": 1,
+            "labels": ["-"],
+            "types": ["-"],
+            "kinds": None,
+            "ids": None,
+        }
         await self.graph.read(
-            self._query,
-            {
-                "groups": [],
-                "dr": {},
-                "dm": {},
-                **_membership_params(None),
-                **self._model_params,
-                "at": 2**62,
-                "at_o": 0,
-                "limit": 1,
-                "labels": [],
-                "types": [],
-                "kinds": None,
-                "ids": None,
-            },
-            tx_timeout=WARM_TIMEOUT_S,
+            self._query, {**params, "at": 2**62, "at_o": 0}, tx_timeout=WARM_TIMEOUT_S
         )
+        for query in self._fanout.values():
+            await self.graph.read(
+                query, {**params, "seq": -1, "from": 1}, tx_timeout=WARM_TIMEOUT_S
+            )
 
     async def page(
         self,
@@ -317,33 +353,65 @@ class FeedReader:
         ids: Sequence[str] | None = None,
     ) -> FeedPage:
         """Events from the position `at` (a seq and an ordinal in it: the first not yet
-        read) on, at most `limit`."""
+        read) on, at most `limit`. One round trip, and one more per fan-out of a membership
+        of the caller's nation that the page reaches (`dibx.graph.fanout`)."""
         chosen = self.types if types is None else [t for t in self.types if t in types]
-        row = await self.graph.read_one(
-            self._query,
-            {
-                **scope.cypher_params(),
-                **_membership_params(scope),
-                **self._model_params,
-                "at": at[0],
-                "at_o": at[1],
-                "limit": limit,
-                "labels": [state_label(t) for t in chosen],
-                "types": list(chosen),
-                "kinds": None if kinds is None else list(kinds),
-                "ids": None if ids is None else list(ids),
-            },
-        )
-        if row is None:
-            return FeedPage([], 0)
-        events = []
-        for ev in row["events"]:
-            e = dict(ev)
-            at_ = e.get("at")
-            if at_ is not None and hasattr(at_, "to_native"):
-                e["at"] = at_.to_native()
-            events.append(e)
-        return FeedPage(events, int(row["top"]))
+        params = {
+            **scope.cypher_params(),
+            **_membership_params(scope),
+            **self._model_params,
+            "labels": [state_label(t) for t in chosen],
+            "types": list(chosen),
+            "kinds": None if kinds is None else list(kinds),
+            "ids": None if ids is None else list(ids),
+        }
+        events: list[dict[str, Any]] = []
+        top = 0
+        while len(events) < limit:
+            row = await self.graph.read_one(
+                self._query, {**params, "at": at[0], "at_o": at[1], "limit": limit - len(events)}
+            )
+            if row is None:
+                break
+            top = int(row["top"])
+            found = [dict(ev) for ev in row["events"]]
+            marks = [i for i, ev in enumerate(found) if ev["kind"] == FANOUT]
+            if not marks:
+                events += found
+                break
+            events += found[: marks[0]]
+            seq = int(found[marks[0]]["seq"])
+            events += await self._fan_out(
+                params, seq, at[1] if at[0] == seq else 0, limit - len(events)
+            )
+            at = (seq + 1, 0)
+        for e in events:
+            when = e.get("at")
+            if when is not None and hasattr(when, "to_native"):
+                e["at"] = when.to_native()
+        return FeedPage(events, top)
+
+    async def _fan_out(
+        self, params: dict[str, Any], seq: int, start: int, limit: int
+    ) -> list[dict[str, Any]]:
+        """The fan-out at `seq` from ordinal `start` on, at most `limit` events, type by type
+        in feed order (ordinals: `dibx.graph.fanout`)."""
+        out: list[dict[str, Any]] = []
+        for rank, name in enumerate(self.types):
+            if len(out) >= limit:
+                break
+            if name not in params["types"] or (rank + 1) * STRIDE <= start:
+                continue
+            first = max(start - rank * STRIDE, 1)
+            rows = await self.graph.read(
+                self._fanout[name],
+                {**params, "seq": seq, "from": first, "limit": limit - len(out)},
+            )
+            for r in rows:
+                ev = dict(r["ev"])
+                ev["ordinal"] = rank * STRIDE + int(ev.pop("i"))
+                out.append(ev)
+        return out
 
 
 def _membership_params(scope: ReleaseScope | None) -> dict[str, Any]:

@@ -20,11 +20,12 @@ force then, as `asOf` reads it; an edge only with both ends), with its fields re
 exactly as a CREATED event would release them. Callers of other nations see the MEMBER_OF
 event only, as before.
 
-Positions inside a `seq` are ordinals in a list that depends on the data only, never on a
-caller: every record and edge in force at the event whose record-level release (or an end's)
-names A, or `@CUI_REL` when A grants it, ordered by type, then keys. Ordinal 0 is the event
-itself; the fan-out starts at 1. A cursor can therefore stop inside a fan-out and resume
-there whatever else the caller's groups did meanwhile.
+Positions inside a `seq` are ordinals in lists that depend on the data only, never on a
+caller: per type, every record or edge in force at the event whose record-level release (or
+an end's) names A, or `@CUI_REL` when A grants it, ordered by keys. Ordinal 0 is the event
+itself; the i-th (from 1) of the type of rank r (its place in `feed_types`) is
+`r * STRIDE + i`. A cursor can therefore stop inside a fan-out and resume there whatever else
+the caller's groups did meanwhile, and a page reads one type's list at a time.
 
 Identifiers come from `dibx.graph.model`; values only as parameters (`$nation`, `$cui`,
 `$cui_rel`, `$at`, `$at_o`, and the feed query's own).
@@ -41,11 +42,11 @@ from dibx.graph.stewardship import (
     STATE_OF,
     STATE_TO,
     STEWARDED_EDGES,
-    STEWARDED_NODES,
     state_label,
 )
 
 MEMBERSHIP = "MEMBER_OF"
+STRIDE = 2**40  # ordinals per type inside one fan-out
 MEMBERSHIP_STATE = state_label(MEMBERSHIP)
 
 
@@ -64,16 +65,13 @@ def _mentions(var: str, type_name: str) -> str:
     return f"({var} IS NOT NULL AND {names_any(clauses, 'ment')})"
 
 
-def _node_items(node: NodeType, rank: int) -> str:
+def _node_items(node: NodeType) -> str:
     label, st = node.label, state_label(node.name)
     live = (
         f"{in_force('x', 'tau')} AND coalesce(x.kind, '') <> '{RETIRED}' "
         f"AND {_mentions('x', node.name)}"
     )
-    tail = (
-        f"RETURN '{node.name}' AS t, {rank} AS rank, x.{node.key} AS k1, '' AS k2, '' AS k3, "
-        "x, null AS xa, null AS xb"
-    )
+    tail = f"RETURN x.{node.key} AS k1, '' AS k2, '' AS k3, x, null AS xa, null AS xb"
     return (
         f"MATCH (x:{st}) WHERE {live} {tail} UNION ALL "
         f"MATCH (x:{label}) WHERE NOT EXISTS {{ (x)<-[:{STATE_OF}]-() }} "
@@ -81,7 +79,7 @@ def _node_items(node: NodeType, rank: int) -> str:
     )
 
 
-def _edge_items(model: Model, edge: EdgeType, rank: int) -> str:
+def _edge_items(model: Model, edge: EdgeType) -> str:
     start, end = model.nodes[edge.start], model.nodes[edge.end]
     st = state_label(edge.rel)
     if edge.rel in STEWARDED_EDGES:
@@ -104,25 +102,19 @@ def _edge_items(model: Model, edge: EdgeType, rank: int) -> str:
         + state_of(end, "eb", "xb", "tau")
         + f"AND ({_mentions('x', edge.rel)} OR {_mentions('xa', start.name)} "
         f"OR {_mentions('xb', end.name)}) "
-        f"RETURN '{edge.rel}' AS t, {rank} AS rank, ea.{start.key} AS k1, "
-        f"eb.{end.key} AS k2, {tiebreak} AS k3, x, xa, xb"
+        f"RETURN ea.{start.key} AS k1, eb.{end.key} AS k2, {tiebreak} AS k3, x, xa, xb"
     )
 
 
-def items_query(model: Model, types: tuple[str, ...]) -> str:
-    """Cypher (a CALL importing `s`, `tau`, `ment`): every record and edge of the feed's
-    `types` in force at `tau` whose release, or an end's, names one of `ment`; one row each
-    with its type, rank, sort keys, state `x` and end states `xa` / `xb`."""
-    parts = []
-    for rank, name in enumerate(types):
-        if name in model.nodes:
-            if name not in STEWARDED_NODES:
-                continue
-            body = _node_items(model.nodes[name], rank)
-        else:
-            body = _edge_items(model, model.edges[name], rank)
-        parts.append(f"CALL (s, tau, ment) {{ {body} }} RETURN t, rank, k1, k2, k3, x, xa, xb")
-    return "CALL (s, tau, ment) { " + " UNION ALL ".join(parts) + " } "
+def items_query(model: Model, name: str) -> str:
+    """Cypher (importing `s`, `tau`, `ment`): every record or edge of the feed type `name`
+    in force at `tau` whose release, or an end's, names one of `ment`; one row each with its
+    sort keys `k1`, `k2`, `k3`, state `x` and end states `xa` / `xb` (null for records)."""
+    if name in model.nodes:
+        body = _node_items(model.nodes[name])
+    else:
+        body = _edge_items(model, model.edges[name])
+    return f"CALL (s, tau, ment) {{ {body} }} "
 
 
-__all__ = ["MEMBERSHIP", "MEMBERSHIP_STATE", "in_effect", "items_query"]
+__all__ = ["MEMBERSHIP", "MEMBERSHIP_STATE", "STRIDE", "in_effect", "items_query"]

@@ -282,10 +282,8 @@ class ChangeFeed:
         # A full page ends just after its last event (which may sit inside a membership's
         # fan-out); otherwise everything up to `top` was considered (events the caller may
         # not see included), and the next read starts after it. (`first: 0` stays.)
-        if more:
-            end = _after(rows[-1]) if rows else position
-        else:
-            end = max((page.top + 1, 0), position)
+        last = _after(rows[-1]) if rows else position
+        end = last if more else max((page.top + 1, 0), position)
         items = [
             Positioned(int(row["seq"]), int(row["ordinal"]), self._event(scope, connection, row))
             for row in rows
