@@ -176,3 +176,31 @@ async def test_a_subscription_gets_the_fan_out(api: Api) -> None:
     listed = await _all(api, "JPN", start)
     assert [_same(e) for e in pushed] == [_same(c) for c in listed]
     assert [c["kind"] for c in pushed] == ["CREATED"] * (RECORDS + 2)
+
+
+async def test_a_dated_membership_fans_out_when_the_clock_marks_its_date(api: Api) -> None:
+    """A membership written before its `since` is no transition when committed (here: its
+    state moved to yesterday, as if loaded then); the membership clock writes the event that
+    fans it out once the date has come, once."""
+    await api.load(_data())
+    before = await _ends(api, ("JPN", "KOR"))
+    today = date.today()
+    edge = b.membership("JPN", "ACGU", since=today)
+    await api.load(Dataset.of([edge]))
+    await api.graph.write(
+        "MATCH (s:MemberOfState {from: 'JPN', to: 'ACGU'}) "
+        "SET s.validFrom = s.validFrom - duration('P1D')"
+    )
+    jpn = await _all(api, "JPN", before["JPN"])
+    assert [c["type"] for c in jpn] == ["MEMBER_OF"]
+    feed = api.runtime.services.changes
+    assert feed is not None
+    assert await feed.mark_membership_dates(today) == 1
+    assert await feed.mark_membership_dates(today) == 0
+    marked = await _all(api, "JPN", jpn[-1]["cursor"])
+    acgu = [_sid(f"acgu{i:04d}") for i in range(RECORDS)]
+    assert _brief(marked) == [
+        *[("CREATED", "SUPPLIER", sid, None) for sid in acgu],
+        ("CREATED", "PROVIDES", None, acgu[0]),
+    ]
+    assert [c["type"] for c in await _all(api, "KOR", before["KOR"])] == ["MEMBER_OF"]
