@@ -19,7 +19,7 @@ from dibx.graph.records import Dataset
 from dibx.schema.ids import encode_id
 from tests.support import builders as b
 from tests.support.api import Api
-from tests.support.live import LiveClient, serving
+from tests.support.live import LiveClient, query_all, serving
 
 pytestmark = pytest.mark.neo4j
 
@@ -173,7 +173,7 @@ async def test_a_subscription_gets_the_fan_out(api: Api) -> None:
         await jpn.subscribe({"after": start})
         await api.load(_membership())
         pushed = await jpn.events(RECORDS + 2)
-    listed = await _all(api, "JPN", start)
+    listed, _ = await query_all(api, token, {"after": start})
     assert [_same(e) for e in pushed] == [_same(c) for c in listed]
     assert [c["kind"] for c in pushed] == ["CREATED"] * (RECORDS + 2)
 
