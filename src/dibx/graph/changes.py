@@ -19,6 +19,11 @@ of a visible record's fields are shown, as `history` and `fieldMarkings` show th
 value only where released. A change withheld from C on both sides under the same marking is
 not listed, and an event with nothing listed is not returned at all.
 
+A MEMBER_OF event of C's own nation that starts or ends the membership is followed, inside
+its `seq`, by a CREATED / RETIRED for each record and edge it shows or hides
+(`dibx.graph.fanout`): the page query marks it (`FANOUT`, never shown) and the reader reads
+the fan-out with one query per type (`fanout_query`), positions being (seq, ordinal).
+
 The whole decision runs inside Cypher, and the page stops after `limit` events C may see,
 however many others it passes: the rows returned depend only on what C may see. Identifiers
 come from `dibx.graph.model` and the constants of `dibx.graph.stewardship`; values only as
