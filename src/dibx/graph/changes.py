@@ -198,7 +198,7 @@ def _transition() -> str:
     return (
         f"WITH s WHERE s:{fanout.MEMBERSHIP_STATE} AND s.from = $nation "
         f"OPTIONAL MATCH (s)-[:{PREVIOUS}]->(p) "
-        f"WITH s, {fanout.in_effect('p')} AS was, {fanout.in_effect('s')} AS now "
+        f"WITH s, {fanout.in_effect('p', 's')} AS was, {fanout.in_effect('s')} AS now "
         "WHERE was <> now "
     )
 

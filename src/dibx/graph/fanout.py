@@ -4,9 +4,10 @@ A MEMBER_OF event (`s`, nation X, agreement A; `p` the state it closed) is a *tr
 when the membership is in effect on one side and not on the other. "In effect" is the raw
 membership (as a caller's groups are derived, `dibx.services.memberships`), judged on the
 date of the state's own commit: not retired, `since <= date(validFrom)` and `until` null
-or after it. A membership loaded with a future `since` is no transition when committed; the
-membership clock (`dibx.graph.membership_clock`) writes the state that makes it one when the
-date comes.
+or after it (a baseline, dated the epoch, on the date of the state that closed it). A
+membership loaded with a future `since` is no transition when committed; the membership
+clock (`dibx.graph.membership_clock`) writes the state that makes it one when the date
+comes.
 
 For a caller of nation X, a transition is followed, inside the same `seq`, by one event per
 record or edge whose visibility to the caller differs with and without A:
@@ -37,6 +38,7 @@ from dibx.graph.asof import in_force, state_of
 from dibx.graph.model import EdgeType, Model, NodeType
 from dibx.graph.release import clauses_by_key, names_any
 from dibx.graph.stewardship import (
+    BASELINE,
     RETIRED,
     STATE_FROM,
     STATE_OF,
@@ -50,12 +52,16 @@ STRIDE = 2**40  # ordinals per type inside one fan-out
 MEMBERSHIP_STATE = state_label(MEMBERSHIP)
 
 
-def in_effect(var: str) -> str:
-    """Cypher: the membership state `var` is in effect on the date it was written."""
+def in_effect(var: str, successor: str | None = None) -> str:
+    """Cypher: the membership state `var` is in effect on the date it was written. A
+    baseline (a copy of a membership that had no history, dated the epoch) stands for the
+    raw edge as it held until its `successor` state: it is judged on that state's date."""
+    on = f"date({var}.validFrom)"
+    if successor is not None:
+        on = f"CASE WHEN {var}.kind = '{BASELINE}' THEN date({successor}.validFrom) ELSE {on} END"
     return (
         f"coalesce({var} IS NOT NULL AND coalesce({var}.kind, '') <> '{RETIRED}' "
-        f"AND {var}.since <= date({var}.validFrom) "
-        f"AND ({var}.until IS NULL OR {var}.until > date({var}.validFrom)), false)"
+        f"AND {var}.since <= {on} AND ({var}.until IS NULL OR {var}.until > {on}), false)"
     )
 
 
