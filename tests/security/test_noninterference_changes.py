@@ -107,7 +107,7 @@ def plans(draw: st.DrawFn) -> Plan:
 def joins(nation: str) -> str:
     """The agreement the observer's nation joins: FVEY (which CUI and REL TO FVEY name) where
     it is not a member, else one it is not in."""
-    for agreement in ("FVEY", "RDP_MOU", "MNNA"):
+    for agreement in ("FVEY", *b.TEST_MEMBERSHIPS):
         if nation not in b.TEST_MEMBERSHIPS[agreement]:
             return agreement
     raise AssertionError(nation)
