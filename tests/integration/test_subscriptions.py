@@ -15,6 +15,7 @@ from dibx.app.live import TRY_AGAIN_LATER
 from dibx.auth.principal import Principal
 from dibx.graph.driver import Graph
 from dibx.graph.writes import clear_database
+from dibx.services.changes import START, Position
 from dibx.services.live import BEHIND, Interest, LiveHub, LiveLimits, Slice, Subscriber
 from tests.support import builders as b
 from tests.support.api import Api
@@ -120,14 +121,14 @@ async def test_poller_drops_a_subscriber_whose_queue_would_overflow(api: Api) ->
     hub = LiveHub(feed.last_seq, LiveLimits(interval_s=3600, queue_size=2, page_size=2))
 
     async def interest() -> Interest:
-        async def read(after: int, first: int) -> Slice:
+        async def read(after: Position, first: int) -> Slice:
             found = await feed.read_from(gbr, after, first=first, types=["Supplier"])
             return Slice(found.items, found.end, found.more)
 
         return Interest("gbr", read)
 
-    stalled = Subscriber(interest, 0, 2)
-    reading = Subscriber(interest, 0, 2)
+    stalled = Subscriber(interest, START, 2)
+    reading = Subscriber(interest, START, 2)
     for s in (stalled, reading):
         hub._subscribers.add(s)
     for i in range(5):

@@ -7,6 +7,12 @@ changed, every record and edge it may not see deleted, a hidden record added), t
 writes with every value whose marking the observer may not read changed, and interleaved with
 extra writes (records created and updated under a marking hidden from the observer).
 
+In some plans the observer's nation joins an agreement between two writes (FVEY where it is
+not a member: the CUI and REL TO FVEY records then fan out as CREATED) and may leave it again
+later (RETIRED). "Hidden" is then what the observer may not see even as a member: a leave
+names what the membership showed (docs/changes.md), so only data hidden under both sets of
+groups may differ between the worlds.
+
 The observer's stream (suppliers and offers, the types these writes change) is read in pages
 of two; events are compared decoded (kind, type, ids,
 marking, fields), without the commit time; cursors are compared as positions: each page ends
@@ -17,6 +23,7 @@ event in both worlds. DIBX_HYPOTHESIS_EXAMPLES scales the number of examples (a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pytest
@@ -75,17 +82,41 @@ _step = st.one_of(
 )
 
 
+Plan = tuple[list[tuple[str, str, str, int]], list[Step], list[int], tuple[int, int | None] | None]
+
+
 @st.composite
-def plans(draw: st.DrawFn) -> tuple[list[tuple[str, str, str, int]], list[Step], list[int]]:
+def plans(draw: st.DrawFn) -> Plan:
     """(records to create: writer, record marking, employees marking, employees), then the
-    steps, then where world B interleaves its extra hidden writes (step indexes)."""
+    steps, then where world B interleaves its extra hidden writes (step indexes), then where
+    the observer's nation joins an agreement and maybe leaves it (step indexes), or None."""
     records = [
         (draw(st.sampled_from(WRITERS)), draw(_markings), draw(_markings), draw(st.integers(1, 99)))
         for _ in range(draw(st.integers(2, 4)))
     ]
     steps = draw(st.lists(_step, min_size=2, max_size=6))
     noise = draw(st.lists(st.integers(0, len(steps)), max_size=2))
-    return records, steps, noise
+    member = None
+    if draw(st.booleans()):
+        join = draw(st.integers(0, len(steps)))
+        leave = draw(st.one_of(st.none(), st.integers(join, len(steps))))
+        member = (join, leave)
+    return records, steps, noise, member
+
+
+def joins(nation: str) -> str:
+    """The agreement the observer's nation joins: FVEY (which CUI and REL TO FVEY name) where
+    it is not a member, else one it is not in."""
+    for agreement in ("FVEY", *b.TEST_MEMBERSHIPS):
+        if nation not in b.TEST_MEMBERSHIPS[agreement]:
+            return agreement
+    raise AssertionError(nation)
+
+
+async def membership(api: Api, nation: str, *, until: date | None = None) -> None:
+    """The observer's nation joins (or, with `until`, leaves) its agreement."""
+    edge = b.membership(nation, joins(nation), since=date(2000, 1, 1), until=until)
+    await api.load(Dataset.of([edge]))
 
 
 class World:
@@ -232,25 +263,27 @@ async def run(
     data: Dataset,
     nation: str,
     groups: frozenset[str],
-    plan: tuple[list[tuple[str, str, str, int]], list[Step], list[int]],
+    plan: Plan,
     *,
     world_b: bool,
 ) -> list[Any]:
-    records, steps, noise = plan
+    records, steps, noise, member = plan
     await clear_database(api.graph)
     await api.load(censored(data, groups) if world_b else data)
     capabilities = [c.key for c in data.nodes_of("Capability")]
     world = World(api, groups, vary=world_b)
     for i, (writer, record, mark, employees) in enumerate(records):
         await world.create(i, writer, record, mark, employees)
-    for n, s in enumerate(steps):
+    for n in range(len(steps) + 1):
+        if member is not None and member[0] == n:
+            await membership(api, nation)
+        if member is not None and member[1] == n:
+            await membership(api, nation, until=date(2024, 1, 1))
         if world_b:
             for k in range(noise.count(n)):
                 await world.noise(n * 10 + k)
-        await world.step(s, capabilities)
-    if world_b:
-        for k in range(noise.count(len(steps))):
-            await world.noise(len(steps) * 10 + k)
+        if n < len(steps):
+            await world.step(steps[n], capabilities)
     return await observe(api, nation)
 
 
@@ -262,9 +295,11 @@ async def test_hidden_data_does_not_change_the_change_stream(
     api: Api,
     data: Dataset,
     nation: str,
-    plan: tuple[list[tuple[str, str, str, int]], list[Step], list[int]],
+    plan: Plan,
 ) -> None:
     await api.load(b.dataset())
+    if plan[3] is not None:
+        await membership(api, nation)  # hidden: what the observer may not see as a member
     viewer = await api.query("{ viewer { groups } }", nation=nation)
     groups = frozenset(viewer.data["viewer"]["groups"])
     a = await run(api, data, nation, groups, plan, world_b=False)
@@ -283,6 +318,7 @@ async def test_change_noninterference_has_teeth(api: Api) -> None:
         [("USA", "CUI//NOFORN", "CUI//NOFORN", 5), ("GBR", "CUI", "CUI", 7)],
         [Step("update", 0, "CUI//NOFORN", 9), Step("update", 1, "CUI", 3)],
         [1],
+        None,
     )
     a = await run(api, data, "USA", gbr, plan, world_b=False)
     c = await run(api, data, "USA", gbr, plan, world_b=True)

@@ -190,8 +190,8 @@ COMPACT_EVERY_S = 3600.0
 
 
 async def compact_changes(runtime: Runtime, every_s: float = COMPACT_EVERY_S) -> None:
-    """Plan the feed's query, then compact the change feed now and every `every_s` seconds,
-    until cancelled."""
+    """Plan the feed's query, then compact the change feed and mark dated memberships that
+    took effect, now and every `every_s` seconds, until cancelled."""
     feed = runtime.services.changes
     if feed is None:
         return
@@ -206,6 +206,13 @@ async def compact_changes(runtime: Runtime, every_s: float = COMPACT_EVERY_S) ->
                 log.info("changes_compacted", removed=removed)
         except (DibxError, neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
             log.warning("changes_compaction_failed", error=str(exc))
+        try:
+            # Dated memberships that started or ended today become events (docs/changes.md).
+            marked = await feed.mark_membership_dates()
+            if marked:
+                log.info("membership_dates_marked", events=marked)
+        except (DibxError, neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
+            log.warning("membership_dates_failed", error=str(exc))
         await asyncio.sleep(every_s)
 
 

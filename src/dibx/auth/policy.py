@@ -16,7 +16,7 @@ from typing import Any
 
 from dibx.auth import markings
 from dibx.auth.principal import Principal
-from dibx.auth.release import ReleaseScope, _seal
+from dibx.auth.release import CUI_REL, ReleaseScope, _seal
 from dibx.auth.tokens import is_nation_code
 
 _KEY = re.compile(r"^[A-Za-z_]+$")
@@ -131,9 +131,10 @@ class Policy:
     ) -> ReleaseScope:
         """The caller's groups: its nation, its nation's agreements on `as_of`, the policy's
         release determinations and the token attributes the policy honours for that nation."""
-        groups = {principal.nation, *member_of}
+        agreements = frozenset(member_of)
+        groups = {principal.nation, *agreements}
         if groups & self.cui_release_groups:
-            groups.add("@CUI_REL")
+            groups.add(CUI_REL)
         honoured = self.attributes.get(principal.nation, frozenset())
         groups.update(f"@{a}" for a in principal.attributes if a in honoured)
         return ReleaseScope(
@@ -144,6 +145,8 @@ class Policy:
             default_release={k: markings.release_clauses(m) for k, m in self.defaults.items()},
             default_marking={k: str(m) for k, m in self.defaults.items()},
             _seal=_seal(),
+            member_of=agreements,
+            cui_release_groups=self.cui_release_groups,
         )
 
     def discloses(self, marking: str) -> bool:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 
 _SEAL = object()
+# The group the policy grants for its CUI release determination (`[cui_release]`).
+CUI_REL = "@CUI_REL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +28,21 @@ class ReleaseScope:
     default_release: Mapping[str, tuple[str, ...]]
     default_marking: Mapping[str, str]
     _seal: object
+    # The agreements among `groups` (its nation's memberships on `as_of`) and the groups
+    # whose membership grants the policy's CUI release determination (`CUI_REL`): the change
+    # feed works out what a membership starting or ending changes for this caller.
+    member_of: frozenset[str] = frozenset()
+    cui_release_groups: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self._seal is not _SEAL:
             raise TypeError("a ReleaseScope is made only by dibx.auth.policy.Policy.scope_for")
+
+    def standing_groups(self) -> frozenset[str]:
+        """The groups that do not follow the nation's memberships: its nation and honoured
+        token attributes. The change feed binds its cursors to these, so a cursor outlives
+        a membership that starts or ends (what the feed shows then)."""
+        return self.groups - self.member_of - {CUI_REL}
 
     def cypher_params(self) -> dict[str, object]:
         """The parameters every compiled read takes: groups and deny-by-default fallbacks."""

@@ -52,9 +52,17 @@ def marking_by_key(var: str, prop: str, default_key: str) -> str:
     return f"coalesce({var}[{prop}], $dm[{default_key}])"
 
 
-def met(clauses: str) -> str:
-    """Cypher predicate: every clause of the list `clauses` names one of the caller's groups."""
-    return f"all(c IN {clauses} WHERE any(g IN split(c, '|') WHERE g IN $groups))"
+def met(clauses: str, groups: str = "$groups") -> str:
+    """Cypher predicate: every clause of the list `clauses` names one of the caller's groups
+    (or of the group list expression `groups`: the change feed checks a caller's groups
+    with and without an agreement)."""
+    return f"all(c IN {clauses} WHERE any(g IN split(c, '|') WHERE g IN {groups}))"
+
+
+def names_any(clauses: str, groups: str) -> str:
+    """Cypher predicate: some clause of the list `clauses` names one of `groups`: only then
+    can holding those groups or not change whether the clauses are met."""
+    return f"any(c IN coalesce({clauses}, []) WHERE any(g IN split(c, '|') WHERE g IN {groups}))"
 
 
 def released(var: str, type_name: str, field: str | None = None) -> str:

@@ -25,7 +25,7 @@ from dibx.errors import Invalid
 from dibx.schema.changes import Change, ChangeFilter, ChangeType, _change, _feed, _ids
 from dibx.schema.context import Context
 from dibx.schema.scopes import root_subscription
-from dibx.services.changes import ChangeFeed
+from dibx.services.changes import ChangeFeed, Position
 from dibx.services.disclosure import Disclosure
 from dibx.services.live import Interest, Slice
 
@@ -75,8 +75,8 @@ class Subscription:
                 wanted,
             )
 
-            async def read(after_seq: int, first: int) -> Slice:
-                return await _read(feed, scope, after_seq, first, wanted)
+            async def read(at: Position, first: int) -> Slice:
+                return await _read(feed, scope, at, first, wanted)
 
             return Interest(key, read)
 
@@ -122,7 +122,7 @@ class Wanted:
 
 
 async def _read(
-    feed: ChangeFeed, scope: ReleaseScope, after_seq: int, first: int, wanted: Wanted
+    feed: ChangeFeed, scope: ReleaseScope, at: Position, first: int, wanted: Wanted
 ) -> Slice:
-    found = await feed.read_from(scope, after_seq, first=first, **wanted.arguments())
+    found = await feed.read_from(scope, at, first=first, **wanted.arguments())
     return Slice(found.items, found.end, found.more)

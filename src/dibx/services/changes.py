@@ -21,13 +21,19 @@ Python API is stable; a subscription polls `read` with the cursor of its last de
   `marking` (the record's or edge's; None on RETIRED), `fields` (`FieldValue`: field, value,
   released, marking), `at` (commit time, UTC) and `cursor`.
 * `compact(now=None) -> int`: drop events past retention from the feed (history stays).
-* `last_seq() -> int` and `position(scope, after, *, types, kinds, ids) -> int`: for a
-  poller serving many subscribers, read a page only when `last_seq()` is past a
-  subscriber's `position`. Internal numbers: never send them to a caller.
+* `mark_membership_dates(today=None) -> int`: events for dated memberships that started or
+  ended by today with nothing committed (run with compaction).
+* `last_seq() -> int` and `position(scope, after, *, types, kinds, ids) -> Position`: for
+  a poller serving many subscribers, read a page only when `last_seq()` has reached a
+  subscriber's `position` (the first event not yet read: a `seq` and an ordinal inside it,
+  since a membership event fans out into many events of one `seq`). Internal numbers:
+  never send them to a caller.
 
-Cursors are sealed (`dibx.graph.cursors.Sealer`), bound to the caller's nation and groups and
-to the arguments (types, kinds, ids), and hold a position in the log, the time they were
-issued and a random salt: two cursors never compare equal, so a cursor says nothing about
+Cursors are sealed (`dibx.graph.cursors.Sealer`), bound to the caller's nation and the groups
+that do not follow its memberships (`ReleaseScope.standing_groups`: a cursor outlives a
+membership starting or ending, which is what the feed then reports) and to the arguments
+(types, kinds, ids), and hold a position in the log, the time they were issued and a random
+salt: two cursors never compare equal, so a cursor says nothing about
 events the caller may not see, not even that some passed (`end_cursor` moves past them).
 A cursor expires `retention_days` after it was issued; events are kept for that long plus
 `COMMIT_GRACE`, so a cursor that has not expired never misses one.
@@ -44,9 +50,9 @@ from typing import Any
 
 from dibx.auth.release import ReleaseScope
 from dibx.errors import DibxError, Invalid
-from dibx.graph import outbox
+from dibx.graph import membership_clock, outbox
 from dibx.graph.changes import CREATED, RETIRED_KIND, UPDATED, FeedReader
-from dibx.graph.cursors import Sealer, viewer
+from dibx.graph.cursors import Sealer
 from dibx.graph.driver import Graph
 from dibx.graph.model import MODEL, Model
 
@@ -57,7 +63,11 @@ DEFAULT_FIRST = 50
 COMMIT_GRACE = timedelta(hours=1)
 EXPIRED_MESSAGE = "the cursor is older than the change retention: resync from a fresh read"
 CONNECTION = "changes"
-_PARTS = 3  # seq, issued at (epoch seconds), salt
+_PARTS = 4  # seq, ordinal, issued at (epoch seconds), salt
+# Where a reader stands: the first (seq, ordinal) not yet read. Ordinal 0 is an event's own
+# record or edge; 1.. the records a membership event shows its nation (dibx.graph.fanout).
+Position = tuple[int, int]
+START: Position = (0, 0)
 
 
 class CursorExpired(DibxError):
@@ -94,13 +104,18 @@ class Positioned:
     """An event with its position in the log (never shown: cursors carry it sealed)."""
 
     seq: int
+    ordinal: int
     event: ChangeEvent
+
+    @property
+    def position(self) -> Position:
+        return (self.seq, self.ordinal)
 
 
 @dataclass(frozen=True, slots=True)
 class FeedSlice:
     items: list[Positioned]
-    end: int
+    end: Position
     more: bool
 
 
@@ -113,6 +128,19 @@ class ChangePage:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _after(row: dict[str, Any]) -> Position:
+    """The position just after an event read from the feed."""
+    return (int(row["seq"]), int(row["ordinal"]) + 1)
+
+
+def _viewer(scope: ReleaseScope) -> str:
+    """Whom a feed cursor is for: the caller's nation and its groups that do not follow
+    memberships. A feed position holds no value the caller saw, only where in the log it
+    stands, so a membership that starts or ends must not void it: resuming after it is how
+    the caller learns what the membership changed."""
+    return json.dumps([scope.nation, sorted(scope.standing_groups())])
 
 
 def _plain(value: Any) -> Any:
@@ -158,18 +186,25 @@ class ChangeFeed:
 
         return json.dumps([CONNECTION, norm(types), norm(kinds), norm(ids)])
 
-    def _seal(self, scope: ReleaseScope, connection: str, seq: int) -> str:
+    def _seal(self, scope: ReleaseScope, connection: str, at: Position) -> str:
         issued = int(self.clock().timestamp())
-        return self.sealer.seal(viewer(scope), connection, [seq, issued, secrets.randbits(62)])
+        parts = [at[0], at[1], issued, secrets.randbits(62)]
+        return self.sealer.seal(_viewer(scope), connection, parts)
 
-    def _open(self, scope: ReleaseScope, connection: str, token: str) -> int:
-        parts = self.sealer.open(viewer(scope), connection, token, field="after", size=_PARTS)
-        seq, issued, _salt = parts
-        if not isinstance(seq, int) or not isinstance(issued, int) or seq < 0:
+    def _open(self, scope: ReleaseScope, connection: str, token: str) -> Position:
+        parts = self.sealer.open(_viewer(scope), connection, token, field="after", size=_PARTS)
+        seq, ordinal, issued, _salt = parts
+        if (
+            not isinstance(seq, int)
+            or not isinstance(ordinal, int)
+            or not isinstance(issued, int)
+            or seq < 0
+            or ordinal < 0
+        ):
             raise Invalid("is not a cursor of this list", field="after")
         if datetime.fromtimestamp(issued, UTC) < self.clock() - self.retention:
             raise CursorExpired(EXPIRED_MESSAGE, field="after")
-        return seq
+        return (seq, ordinal)
 
     def _check(
         self,
@@ -216,19 +251,19 @@ class ChangeFeed:
         types: Sequence[str] | None = None,
         kinds: Sequence[str] | None = None,
         ids: Sequence[str] | None = None,
-    ) -> int:
-        """The event number a cursor stands at (0 for None), checked as `read` checks it
+    ) -> Position:
+        """The position a cursor stands at (`START` for None), checked as `read` checks it
         (`Invalid`, `CursorExpired`): the subscription (`dibx.schema.live`) starts from it.
         Internal, like `last_seq`."""
         self._check(None, types, kinds)
         if after is None:
-            return 0
+            return START
         return self._open(scope, self._connection(types, kinds, ids), after)
 
     async def read_from(
         self,
         scope: ReleaseScope,
-        position: int,
+        position: Position,
         *,
         first: int,
         types: Sequence[str] | None = None,
@@ -240,16 +275,19 @@ class ChangeFeed:
         for every subscriber of the same caller and arguments (`dibx.services.live`)."""
         connection = self._connection(types, kinds, ids)
         page = await self.reader.page(
-            scope, after=position, limit=first + 1, types=types, kinds=kinds, ids=ids
+            scope, at=position, limit=first + 1, types=types, kinds=kinds, ids=ids
         )
         more = len(page.events) > first
         rows = page.events[:first]
-        # A full page ends at its last event; otherwise everything up to `top` was considered
-        # (events the caller may not see included), and the next read starts after it.
-        # (`first: 0` stays where it was.)
-        last = int(rows[-1]["seq"]) if rows else position
-        end = last if more else max(page.top, position)
-        items = [Positioned(int(row["seq"]), self._event(scope, connection, row)) for row in rows]
+        # A full page ends just after its last event (which may sit inside a membership's
+        # fan-out); otherwise everything up to `top` was considered (events the caller may
+        # not see included), and the next read starts after it. (`first: 0` stays.)
+        last = _after(rows[-1]) if rows else position
+        end = last if more else max((page.top + 1, 0), position)
+        items = [
+            Positioned(int(row["seq"]), int(row["ordinal"]), self._event(scope, connection, row))
+            for row in rows
+        ]
         return FeedSlice(items, end, more)
 
     def _event(self, scope: ReleaseScope, connection: str, row: dict[str, Any]) -> ChangeEvent:
@@ -273,7 +311,7 @@ class ChangeFeed:
                 for f in row.get("fields") or []
             ],
             at=row.get("at"),
-            cursor=self._seal(scope, connection, int(row["seq"])),
+            cursor=self._seal(scope, connection, _after(row)),
         )
 
     async def warm(self) -> None:
@@ -285,6 +323,14 @@ class ChangeFeed:
         subscribers reads pages only when it moved past their `position`. Never show it to a
         caller: it counts events the caller may not see."""
         return await outbox.last_seq(self.graph)
+
+    async def mark_membership_dates(self, today: date | None = None) -> int:
+        """Write an event for each membership that started or ended by `today` (UTC) with
+        nothing committed (`dibx.graph.membership_clock`): its nation's callers then get
+        what it shows or hides. Returns how many."""
+        return await membership_clock.tick(
+            self.graph, today or self.clock().date(), model=self.model
+        )
 
     async def compact(self, now: datetime | None = None) -> int:
         """Remove events older than retention (plus `COMMIT_GRACE`) from the feed."""
@@ -301,5 +347,6 @@ __all__ = [
     "CursorExpired",
     "FeedSlice",
     "FieldValue",
+    "Position",
     "Positioned",
 ]

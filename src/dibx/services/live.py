@@ -44,30 +44,33 @@ log = structlog.get_logger("dibx.live")
 BEHIND = "subscriber fell behind"
 
 
+Position = tuple[int, int]  # (seq, ordinal): a membership event fans out inside one seq
+
+
 class Positioned(Protocol):
-    """An event of the feed: its `seq` orders it (never shown to a client)."""
+    """An event of the feed: its `position` orders it (never shown to a client)."""
 
     @property
-    def seq(self) -> int: ...
+    def position(self) -> Position: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Slice:
-    """One read of the feed: `items` after the position read from, in `seq` order; `end` the
-    position everything considered reaches (hidden events included); `more` if the read
-    stopped at its size with more committed."""
+    """One read of the feed: `items` from the position read from, in order; `end` the first
+    position not yet considered (hidden events included); `more` if the read stopped at its
+    size with more committed."""
 
     items: Sequence[Positioned]
-    end: int
+    end: Position
     more: bool
 
 
-Read = Callable[[int, int], Awaitable[Slice]]
+Read = Callable[[Position, int], Awaitable[Slice]]
 
 
 @dataclass(frozen=True, slots=True)
 class Interest:
-    """What a subscriber reads now: `read(after_seq, first)` is the feed's release-filtered
+    """What a subscriber reads now: `read(position, first)` is the feed's release-filtered
     read for its caller; subscribers with equal `key` read the same events."""
 
     key: Hashable
@@ -89,7 +92,7 @@ class Subscriber:
     day, changes its release scope while it runs)."""
 
     interest: Callable[[], Awaitable[Interest]]
-    position: int
+    position: Position  # the first event not yet queued
     queue_size: int
     on_drop: Callable[[str], None] = lambda reason: None
     queue: deque[Positioned] = field(default_factory=deque)
@@ -100,7 +103,7 @@ class Subscriber:
 
     def offer(self, events: Sequence[Positioned]) -> bool:
         """Queue the events after this subscriber's position; False if they do not fit."""
-        fresh = [e for e in events if e.seq > self.position]
+        fresh = [e for e in events if e.position >= self.position]
         if len(self.queue) + len(fresh) > self.queue_size:
             return False
         self.queue.extend(fresh)
@@ -153,7 +156,7 @@ class LiveHub:
     def subscribe(
         self,
         interest: Callable[[], Awaitable[Interest]],
-        position: int,
+        position: Position,
         on_drop: Callable[[str], None] = lambda reason: None,
     ) -> Subscriber:
         if len(self._subscribers) >= self.limits.max_subscribers:
@@ -204,7 +207,7 @@ class LiveHub:
         if not live:
             return
         head = await self._head()
-        behind = [s for s in live if s.position < head]
+        behind = [s for s in live if s.position[0] <= head]
         if not behind:
             return
         self.rounds += 1
