@@ -44,16 +44,14 @@ demo: $(STAMP) $(EXPLORER_BUILT)
 	$(VENV)/bin/dibx serve --demo
 
 # pytest runs in TEST_WORKERS processes (pytest-xdist), each with its own embedded Neo4j; a
-# test file stays on one worker. Tests whose assertions compare timings (marker `serial`) run
-# afterwards, alone, so the other worker's load cannot skew them.
+# test file stays on one worker. No test asserts a timing (speed is measured in bench/).
 TEST_WORKERS ?= 2
 test: $(STAMP) $(EXPLORER_BUILT) chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial"
-	$(VENV)/bin/pytest -m serial
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

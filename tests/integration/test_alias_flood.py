@@ -7,27 +7,33 @@ in all): the request budget refuses it before any query, heavy reads hold at mos
 caller's scopes (`dibx.schema.prepared`), so the flood cannot hold the event loop. The flood
 sends the same document again and again, or a different one each time (nothing cached).
 
-The light query is timed alone, then under the flood (clients, API and the flood share one
-process and event loop here, and the machine running the tests is shared). The bound is a
-ratio to the quiet median plus a fixed slack for that noise: median under 3x quiet + 0.25 s,
-p95 under twice that. Parsing on the loop, the median under this flood was 0.9-1.9 s for a
-quiet 50 ms, far outside it. The figures are printed for the record.
+What is asserted are those mechanisms, not latency (speed is measured in `bench/`, never
+asserted): every flood request is refused with LIMIT_EXCEEDED and no data, every flood
+document is parsed and validated off the event loop's thread (a spy around the real
+functions), and every light query sent during the flood is answered in full. The light
+query's latency alone and under the flood is printed for the record: parsing on the loop,
+its median under this flood was 0.9-1.9 s for a quiet 50 ms.
 """
 
 from __future__ import annotations
 
 import asyncio
 import statistics
+import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from strawberry.schema.schema import validate_document
 
 from dibx.app.admission import LargeDocuments
 from dibx.errors import Busy
+from dibx.schema import prepared
 from tests.support import builders as b
 from tests.support.api import Api
 
-pytestmark = [pytest.mark.neo4j, pytest.mark.serial]  # timed: run alone (Makefile)
+pytestmark = pytest.mark.neo4j
 
 SUPPLIERS, CAPABILITIES = 100, 100
 WIDE = "suppliers(first: 100) { nodes { key capabilities(first: 100) { nodes { key } } } }"
@@ -40,7 +46,6 @@ def flood(tag: str = "") -> str:
 FLOOD = flood()
 LIGHT = 'query { nations(codes: ["GBR", "USA"]) { nodes { code name } } }'
 CLIENTS, SAMPLES = 16, 20
-SLACK_S = 0.25
 
 
 async def _light(api: Api, token: str) -> float:
@@ -53,8 +58,21 @@ async def _light(api: Api, token: str) -> float:
     return elapsed
 
 
+def _spy(record: list[tuple[int, bool]], real: Callable[..., Any], size: Callable[..., int]) -> Any:
+    """`real`, recording each call's document size and whether it ran on the loop's thread."""
+    loop_thread = threading.get_ident()
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        record.append((size(*args), threading.get_ident() == loop_thread))
+        return real(*args, **kwargs)
+
+    return spy
+
+
 @pytest.mark.parametrize("varied", [False, True], ids=["same-document", "varied-documents"])
-async def test_light_query_keeps_its_latency_under_an_alias_flood(api: Api, varied: bool) -> None:
+async def test_light_query_is_answered_under_an_alias_flood(
+    api: Api, varied: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caps = [f"c{i}" for i in range(CAPABILITIES)]
     await api.load(
         b.dataset(
@@ -67,8 +85,16 @@ async def test_light_query_keeps_its_latency_under_an_alias_flood(api: Api, vari
     await _light(api, light_token)  # warm caches (memberships, compiled documents)
     quiet = [await _light(api, light_token) for _ in range(SAMPLES)]
 
+    parsed: list[tuple[int, bool]] = []
+    validated: list[tuple[int, bool]] = []
+    monkeypatch.setattr(prepared, "_parse", _spy(parsed, prepared._parse, lambda q, _o: len(q)))
+    monkeypatch.setattr(
+        prepared,
+        "validate_document",
+        _spy(validated, validate_document, lambda _s, d, _r: len(d.definitions)),
+    )
     stop = asyncio.Event()
-    flood_replies: list[int] = []
+    flood_replies: list[tuple[int, list[str], Any]] = []
 
     async def client(n: int) -> None:
         token = api.token("USA", subject=f"flooder-{n}")
@@ -76,7 +102,8 @@ async def test_light_query_keeps_its_latency_under_an_alias_flood(api: Api, vari
         while not stop.is_set():
             sent += 1
             reply = await api.query(flood(f"_{n}_{sent}") if varied else FLOOD, token=token)
-            flood_replies.append(reply.status)
+            codes = [e.get("extensions", {}).get("code") for e in reply.errors]
+            flood_replies.append((reply.status, codes, reply.data))
 
     flooders = [asyncio.create_task(client(n)) for n in range(CLIENTS)]
     loaded = []
@@ -88,21 +115,23 @@ async def test_light_query_keeps_its_latency_under_an_alias_flood(api: Api, vari
         stop.set()
         await asyncio.gather(*flooders)
 
-    quiet_p50, loaded_p50 = statistics.median(quiet), statistics.median(loaded)
-    quiet_p95 = statistics.quantiles(quiet, n=20)[-1]
-    loaded_p95 = statistics.quantiles(loaded, n=20)[-1]
-    bound = 3 * quiet_p50 + SLACK_S
     print(
-        f"\nlight query alone: p50 {quiet_p50 * 1000:.0f} ms, p95 {quiet_p95 * 1000:.0f} ms; "
-        f"under {CLIENTS} flooding clients ({len(flood_replies)} flood requests answered): "
-        f"p50 {loaded_p50 * 1000:.0f} ms, p95 {loaded_p95 * 1000:.0f} ms, "
-        f"max {max(loaded) * 1000:.0f} ms; "
-        f"bound {bound * 1000:.0f} ms"
+        f"\nlight query alone: p50 {statistics.median(quiet) * 1000:.0f} ms; under {CLIENTS} "
+        f"flooding clients ({len(flood_replies)} flood requests answered): p50 "
+        f"{statistics.median(loaded) * 1000:.0f} ms, max {max(loaded) * 1000:.0f} ms"
     )
+    assert len(loaded) == SAMPLES  # each light query answered in full (`_light` checks it)
     assert flood_replies
-    assert set(flood_replies) <= {200, 429}
-    assert loaded_p50 < bound
-    assert loaded_p95 < 2 * bound
+    for status, codes, data in flood_replies:
+        assert status in {200, 429}
+        assert codes
+        assert set(codes) == {"LIMIT_EXCEEDED"}, codes
+        assert not data  # refused before any read
+    # Flood documents were parsed and validated, and never on the event loop's thread.
+    assert parsed
+    assert validated
+    assert not [size for size, on_loop in parsed if on_loop]
+    assert not [size for size, on_loop in validated if on_loop]
 
 
 async def test_large_documents_wait_their_turn_and_small_ones_never_do() -> None:
