@@ -220,15 +220,11 @@ def fanout_query(model: Model, name: str) -> str:
     Parameters as `feed_query`'s, and `$seq`, `$from`."""
     ends = model.edges.get(name)
     end_types = "null" if ends is None else f"['{ends.start}', '{ends.end}']"
-    x_vis = "{vis_x} AND (ends IS NULL OR ({vis_a} AND {vis_b}))"
     mark_x = marking_by_key("x", "'marking'", "t")
 
     def seen(groups: str) -> str:
-        return x_vis.format(
-            vis_x=_vis("x", "t", groups),
-            vis_a=_vis("xa", "ends[0]", groups),
-            vis_b=_vis("xb", "ends[1]", groups),
-        )
+        vis_a, vis_b = _vis("xa", "ends[0]", groups), _vis("xb", "ends[1]", groups)
+        return f"{_vis('x', 't', groups)} AND (ends IS NULL OR ({vis_a} AND {vis_b}))"
 
     return (
         f"MATCH (s:{CHANGE} {{seq: $seq}}) "
