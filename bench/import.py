@@ -171,29 +171,38 @@ def run_child(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
 CPU: list[float] = []  # CPU seconds of each child run by `run_child`, in order
 
 
+async def prepare(
+    work: Path, uri: str, rows: int, **extra_env: str
+) -> tuple[dict[str, str], Path, list[Path], int, Graph]:
+    """The set-up both import benches share: the child processes' environment (plus
+    `extra_env`), about `rows` synthetic rows written as exchange files (not timed), their
+    paths in import order and row count, and a graph holding reference data only."""
+    env = {
+        **os.environ,
+        "DIBX_ENV": "test",
+        "DIBX_NEO4J_URI": uri,
+        "DIBX_DATA_DIR": str(work / "data"),
+        "DIBX_AUDIT_SINK": f"file:{work / 'audit.jsonl'}",
+        **extra_env,
+    }
+    suppliers = max(50, int(rows / ROWS_PER_SUPPLIER))
+    files = work / "files"
+    sample = [sys.executable, "-m", "dibx.cli", "sample-files", str(files)]
+    await asyncio.to_thread(run_child, [*sample, "--suppliers", str(suppliers)], env)
+    paths = [files / f"{n}.csv" for n in ORDER]
+    graph = Graph(connect(uri, "neo4j", ""), "neo4j")
+    await migrations.apply(graph)
+    reference = config.load({"DIBX_ENV": "test"}).reference_dir
+    await seed(graph, reference, demo=False, reset=True)
+    return env, files, paths, sum(count_rows(p) for p in paths), graph
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="dibx-import-bench-") as tmp,
         neo4j(args.neo4j_uri) as uri,
     ):
-        work = Path(tmp)
-        env = {
-            **os.environ,
-            "DIBX_ENV": "test",
-            "DIBX_NEO4J_URI": uri,
-            "DIBX_DATA_DIR": str(work / "data"),
-            "DIBX_AUDIT_SINK": f"file:{work / 'audit.jsonl'}",
-        }
-        suppliers = max(50, int(args.rows / ROWS_PER_SUPPLIER))
-        files = work / "files"
-        sample = [sys.executable, "-m", "dibx.cli", "sample-files", str(files)]
-        await asyncio.to_thread(run_child, [*sample, "--suppliers", str(suppliers)], env)
-        paths = [files / f"{n}.csv" for n in ORDER]
-        rows = sum(count_rows(p) for p in paths)
-        graph = Graph(connect(uri, "neo4j", ""), "neo4j")
-        await migrations.apply(graph)
-        reference = config.load({"DIBX_ENV": "test"}).reference_dir
-        await seed(graph, reference, demo=False, reset=True)
+        env, files, paths, rows, graph = await prepare(Path(tmp), uri, args.rows)
         load_before = loadavg()
         cpu0, py0 = server_cpu(), time.process_time()
         started = time.perf_counter()

@@ -32,33 +32,11 @@ from typing import Any
 
 from bench.analytics import neo4j
 from bench.load import loadavg
-from dibx import config
-from dibx.graph import migrations
-from dibx.graph.driver import Graph, TxRunner, connect
-from dibx.ingest.seeding import seed
+from dibx.graph.driver import TxRunner
 
 _bench_import = importlib.import_module("bench.import")  # `import` is a keyword
 ORDER = _bench_import.ORDER
 STATS = "DIBX_BENCH_STATS"
-
-
-async def wipe(graph: Graph) -> None:
-    """`bench.import.wipe` in small transactions, relationships first: at 50k rows its
-    20,000-node batches (a capability takes its thousands of offers with it) ran past the
-    embedded Neo4j's 256 MiB transaction memory limit."""
-    stewarded = (
-        "n:Supplier OR n:Capability OR n:RetiredSupplier OR n:RetiredCapability "
-        "OR any(l IN labels(n) WHERE l ENDS WITH 'State')"
-    )
-    for q in (
-        f"MATCH (n)-[r]-() WHERE {stewarded} WITH DISTINCT r LIMIT 5000 DELETE r "
-        "RETURN count(*) AS n",
-        f"MATCH (n) WHERE {stewarded} WITH n LIMIT 5000 DELETE n RETURN count(*) AS n",
-    ):
-        while True:
-            rows = await graph.write(q)
-            if not rows or rows[0]["n"] == 0:
-                break
 
 
 def child(argv: list[str]) -> int:
@@ -109,29 +87,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         neo4j(args.neo4j_uri) as uri,
     ):
         work = Path(tmp)
-        env = {
-            **os.environ,
-            "DIBX_ENV": "test",
-            "DIBX_NEO4J_URI": uri,
-            "DIBX_DATA_DIR": str(work / "data"),
-            "DIBX_AUDIT_SINK": f"file:{work / 'audit.jsonl'}",
-            STATS: str(work / "stats.json"),
-        }
-        suppliers = max(50, int(args.rows / _bench_import.ROWS_PER_SUPPLIER))
-        files = work / "files"
-        sample = [sys.executable, "-m", "dibx.cli", "sample-files", str(files)]
-        await asyncio.to_thread(
-            _bench_import.run_child, [*sample, "--suppliers", str(suppliers)], env
+        env, _, files, rows, graph = await _bench_import.prepare(
+            work, uri, args.rows, **{STATS: str(work / "stats.json")}
         )
-        paths = [str(files / f"{n}.csv") for n in ORDER]
-        rows = sum(_bench_import.count_rows(Path(p)) for p in paths)
-        graph = Graph(connect(uri, "neo4j", ""), "neo4j")
-        await migrations.apply(graph)
-        reference = config.load({"DIBX_ENV": "test"}).reference_dir
-        await seed(graph, reference, demo=False, reset=True)
+        paths = [str(p) for p in files]
         runs: list[dict[str, Any]] = []
         for mode in order:
-            await wipe(graph)
+            await _bench_import.wipe(graph)
             argv = [sys.executable, "-m", "bench.import_events", "child", mode, *paths]
             argv += ["--nation", "USA", "--batch-size", str(args.batch_size)]
             before = loadavg()
