@@ -107,3 +107,31 @@ async def test_a_withheld_flag_reads_null_after_the_round_trip(api: Api) -> None
     assert (before["sme"], before["etl"]) == (None, False)
     assert after == before
     assert sorted(trip.again, key=str) == sorted(trip.rows, key=str)
+
+
+async def test_a_withheld_field_gets_no_marking_metadata(api: Api) -> None:
+    """Nobody designated a marking for a field imported withheld, so neither the record nor
+    its created state says who did, when, or when it is due for review; its released
+    neighbours do. Before the fix every field got the batch's designation (`markedAt_trl`)."""
+    data = b.dataset(
+        suppliers=[_supplier("USA:s0", "USA")],
+        capabilities=[b.capability("USA:c0", record=FVEY, fields=SHARED)],
+        provides=[
+            b.provides(
+                "USA:s0",
+                "USA:c0",
+                record=FVEY,
+                fields={"unit": FVEY, "capacity": FVEY, "trl": NOFORN, "leadTimeDays": FVEY},
+            )
+        ],
+    )
+    trip = await round_trip(api, data, "AUS")
+    assert _row(trip.rows, "provides")["withheld"] == ["trl"]
+    rows = await api.graph.read(
+        "MATCH (:Supplier)-[r:PROVIDES]->(:Capability) "
+        "MATCH (st:ProvidesState {uid: r.uid}) "
+        "RETURN [k IN keys(r) WHERE k ENDS WITH '_trl'] AS record, "
+        "[k IN keys(st) WHERE k ENDS WITH '_trl'] AS state, "
+        "r.markedAt_capacity IS NOT NULL AND st.markedAt_capacity IS NOT NULL AS released"
+    )
+    assert rows == [{"record": [], "state": [], "released": True}]

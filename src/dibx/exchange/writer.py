@@ -42,6 +42,7 @@ from dibx.graph import stewardship as store
 from dibx.graph.driver import Graph, Rows, TxRunner, compiled
 from dibx.graph.model import EdgeType, Model, NodeType
 from dibx.graph.release import visible
+from dibx.graph.review import META as MARKING_META
 from dibx.services.audit import WriteAudit
 from dibx.services.stewardship import (
     FORBIDDEN,
@@ -379,9 +380,20 @@ class BatchWriter:
             props[f"marking_{name}"] = mark
             props[f"release_{name}"] = release_of(mark)
         if c.reason is not None:
-            for portion in (None, *names):
+            for portion in (None, *(n for n in names if n in marks)):
                 props[store.marked(portion, "markingReason")] = c.reason
         return props
+
+    def _unmarked(self, names: tuple[str, ...], item: Item) -> dict[str, None]:
+        """The marking metadata `$common` gives every field, set back to null for the row's
+        fields without a marking (withheld): nobody designated a marking that is not there."""
+        marks = item.checked.fields.markings
+        return {
+            store.marked(name, meta): None
+            for name in names
+            if name not in marks
+            for meta in MARKING_META
+        }
 
     def _common(self, names: tuple[str, ...], now: datetime) -> dict[str, Any]:
         """What every created row of a batch carries: originator, version, and the marking
@@ -405,7 +417,13 @@ class BatchWriter:
             }
             for _, end, mark in c.owned
         ]
-        return {"key": c.key, "props": props, "links": links, "reason": c.reason}
+        return {
+            "key": c.key,
+            "props": props,
+            "unmarked": self._unmarked(node.names, item),
+            "links": links,
+            "reason": c.reason,
+        }
 
     def _stewards(self, origin: str | None, org: str | None) -> bool:
         if origin != self.nation:
@@ -551,6 +569,7 @@ class BatchWriter:
             "a": a,
             "b": b,
             "props": self._props(edge.names, item),
+            "unmarked": self._unmarked(edge.names, item),
             "reason": item.checked.reason,
         }
 
@@ -567,13 +586,23 @@ class BatchWriter:
             for i, edge in enumerate(owned):
                 end = self.model.nodes[edge.end]
                 lines.append(f"MATCH (o{i}:{end.label} {{{end.key}: row.links[{i}].end}})")
-            lines.append(f"CREATE (n:{node.label}) SET n = row.props, n += $common")
+            lines.append(
+                f"CREATE (n:{node.label}) SET n = row.props, n += $common, n += row.unmarked"
+            )
             for i, edge in enumerate(owned):
                 lines.append(
                     f"CREATE (n)-[l{i}:{edge.rel}]->(o{i}) SET l{i} = row.links[{i}].props, "
                     f"l{i} += $linkCommon"
                 )
-            lines.append(new_state(node.name, "n", "st", model=self.model))
+            lines.append(
+                new_state(
+                    node.name,
+                    "n",
+                    "st",
+                    model=self.model,
+                    carried="row.props, $common, row.unmarked",
+                )
+            )
             lines.append("RETURN count(*) AS n")
             return compiled(" ".join(lines))
         rel = entity.edge
@@ -584,9 +613,15 @@ class BatchWriter:
             f"UNWIND $rows AS row MATCH (a:{a_type.label} {{{a_type.key}: row.a}}) "
             f"MATCH (b:{b_type.label} {{{b_type.key}: row.b}}) "
             "WITH a, b, row, {uid: randomUUID()} AS own "
-            f"CREATE (a)-[r:{edge.rel}]->(b) SET r = row.props, r += $common, r += own "
+            f"CREATE (a)-[r:{edge.rel}]->(b) SET r = row.props, r += $common, r += own, "
+            "r += row.unmarked "
             + new_state(
-                edge.rel, "r", "st", model=self.model, edge=edge, carried="row.props, $common, own"
+                edge.rel,
+                "r",
+                "st",
+                model=self.model,
+                edge=edge,
+                carried="row.props, $common, own, row.unmarked",
             )
             + "RETURN count(*) AS n"
         )
