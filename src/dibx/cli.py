@@ -248,7 +248,7 @@ def _token(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from dibx.app import startup
     from dibx.auth import policy
-    from dibx.exchange import export_command
+    from dibx.commands import export as export_command
 
     settings = _settings()
     try:
@@ -332,14 +332,14 @@ def _operations_add(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from dibx.exchange import command
+    from dibx.commands import imports as command
 
     settings = _settings()
     return command.import_cmd(args, settings, _neo4j_or_exit(settings))
 
 
 def _sample_files(args: argparse.Namespace) -> int:
-    from dibx.exchange import command
+    from dibx.commands import imports as command
 
     return command.sample_files_cmd(args, _settings())
 
@@ -426,7 +426,7 @@ def parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print the GraphQL schema (SDL) the API serves")
     schema.set_defaults(func=_schema)
 
-    from dibx.exchange import command
+    from dibx.commands import imports as command
 
     command.add_parsers(sub, _positive_int)
     sub.choices["import"].set_defaults(func=_import)

@@ -296,7 +296,7 @@ class Settings(BaseSettings):
         "DIBX_TRUSTED_DOCUMENTS", "optional"
     )
     trusted_documents_path: Annotated[Path | None, OrNone] = _var("DIBX_TRUSTED_DOCUMENTS_FILE")
-    # HTTP import jobs (dibx.services.import_jobs): body limit, lease on a running job (a job
+    # HTTP import jobs (dibx.exchange.jobs): body limit, lease on a running job (a job
     # whose owner stops renewing it is taken over after this long), how often a process
     # looks for queued or orphaned jobs, attempts before a job is reported failed, rejects
     # kept in full per job, and rows the synchronous `importRows` mutation takes.

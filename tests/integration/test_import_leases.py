@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from dibx.exchange.jobs import ImportJobs
 from dibx.graph.driver import Graph
-from dibx.services.import_jobs import ImportJobs
 from tests.support.api import Api
 from tests.support.builders import reference
 

@@ -41,6 +41,7 @@ from dibx.auth.principal import Principal
 from dibx.auth.server_secret import load_or_create
 from dibx.auth.tokens import TokenValidator
 from dibx.errors import DibxError
+from dibx.exchange.jobs import ImportJobs, JobSettings, default_engine
 from dibx.graph import migrations, outbox
 from dibx.graph.cursors import Sealer
 from dibx.graph.driver import Graph, Timeouts, connect
@@ -54,7 +55,6 @@ from dibx.services.budget import HeavyWork, RequestBudget
 from dibx.services.challenges import ChallengeService
 from dibx.services.changes import ChangeFeed
 from dibx.services.directory import Directory
-from dibx.services.import_jobs import ImportJobs, JobSettings, default_engine
 from dibx.services.live import LiveHub, LiveLimits
 from dibx.services.memberships import MembershipDirectory
 from dibx.services.stewardship import StewardshipService

@@ -1,4 +1,4 @@
-"""HTTP import jobs: `POST /imports` and `GET /imports/{id}` (dibx.services.import_jobs).
+"""HTTP import jobs: `POST /imports` and `GET /imports/{id}` (dibx.exchange.jobs).
 
 POST, in order: declared size over the limit (413) -> bearer token (401) -> per-token rate
 limit (429) -> Content-Type (415: text/csv or application/x-ndjson) and the query
@@ -29,7 +29,7 @@ from dibx.auth.policy import Policy
 from dibx.auth.principal import SUPPLIER_READ, Principal
 from dibx.auth.tokens import TokenError, TokenValidator, bearer_token
 from dibx.errors import DibxError, TimedOut, Unavailable
-from dibx.services import import_jobs as jobs
+from dibx.exchange import jobs
 from dibx.services.audit import AuditError
 
 log = structlog.get_logger("dibx.imports")

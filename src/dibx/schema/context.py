@@ -6,6 +6,7 @@ from typing import Any
 from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope
+from dibx.exchange.jobs import ImportJobs
 from dibx.services.analytics import Analytics
 from dibx.services.analytics.limits import AnalyticsLimits
 from dibx.services.audit import WriteAudit
@@ -14,7 +15,6 @@ from dibx.services.challenges import ChallengeService
 from dibx.services.changes import ChangeFeed
 from dibx.services.directory import Directory
 from dibx.services.disclosure import Disclosure
-from dibx.services.import_jobs import ImportJobs
 from dibx.services.live import LiveSession
 from dibx.services.stewardship import StewardshipService
 

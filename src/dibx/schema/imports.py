@@ -13,9 +13,9 @@ import strawberry
 from strawberry.types import Info
 
 from dibx.auth.principal import DATA_WRITE, SUPPLIER_READ
+from dibx.exchange import jobs
 from dibx.schema.context import Context
 from dibx.schema.scopes import resolver, root_field, root_mutation
-from dibx.services import import_jobs as jobs
 
 JOBS_FIRST = 20
 
