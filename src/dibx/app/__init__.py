@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import hmac
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import neo4j
@@ -189,30 +189,33 @@ def build_runtime(
 COMPACT_EVERY_S = 3600.0
 
 
+# What a background step of the API may meet and outlive: it is logged and retried next round.
+_PASSING = (DibxError, neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError)
+
+
+async def _step(name: str, run: Callable[[], Awaitable[int | None]], done: str) -> None:
+    """Run one background step; log what it did as `done` (when it did something) and a
+    failure as `<name>_failed`, and return either way."""
+    try:
+        count = await run()
+    except _PASSING as exc:
+        log.warning(f"{name}_failed", error=str(exc))
+        return
+    if count:
+        log.info(done, count=count)
+
+
 async def compact_changes(runtime: Runtime, every_s: float = COMPACT_EVERY_S) -> None:
     """Plan the feed's query, then compact the change feed and mark dated memberships that
     took effect, now and every `every_s` seconds, until cancelled."""
     feed = runtime.services.changes
     if feed is None:
         return
-    try:
-        await feed.warm()
-    except (DibxError, neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
-        log.warning("changes_warm_failed", error=str(exc))
+    await _step("changes_warm", feed.warm, "changes_warmed")
     while True:
-        try:
-            removed = await feed.compact()
-            if removed:
-                log.info("changes_compacted", removed=removed)
-        except (DibxError, neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
-            log.warning("changes_compaction_failed", error=str(exc))
-        try:
-            # Dated memberships that started or ended today become events (docs/changes.md).
-            marked = await feed.mark_membership_dates()
-            if marked:
-                log.info("membership_dates_marked", events=marked)
-        except (DibxError, neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
-            log.warning("membership_dates_failed", error=str(exc))
+        await _step("changes_compaction", feed.compact, "changes_compacted")
+        # Dated memberships that started or ended today become events (docs/changes.md).
+        await _step("membership_dates", feed.mark_membership_dates, "membership_dates_marked")
         await asyncio.sleep(every_s)
 
 
