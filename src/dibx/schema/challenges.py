@@ -104,7 +104,7 @@ def _connection(
     cursor_of: Callable[[tuple[Any, ...]], str],
     asked: tuple[str | None, str | None],
 ) -> Connection[Edge[MarkingChallenge], MarkingChallenge]:
-    def edges(_: Info[Any, Any]) -> list[Edge[MarkingChallenge]]:
+    def edges(_: Any) -> list[Edge[MarkingChallenge]]:
         return [
             Edge(cursor=cursor_of(at), build=_const(n))
             for n, at in zip(nodes, page.positions, strict=True)
@@ -126,7 +126,7 @@ def _connection(
     return Connection(rows=rows)
 
 
-def _const(node: MarkingChallenge) -> Callable[[Info[Any, Any]], MarkingChallenge]:
+def _const(node: MarkingChallenge) -> Callable[[Any], MarkingChallenge]:
     return lambda _: node
 
 

@@ -93,7 +93,9 @@ class CompiledResponses:
             log.debug("compiled_response_fallback", reason=found, operation=operation_name)
             return None
         plan, coerced = found
-        execution = Execution(self.schema._schema, plan.operation, plan.fragments, coerced, context)
+        execution = Execution(
+            self.schema._schema, plan.operation, plan.fragments, coerced, context, self.calls
+        )
         try:
             roots = execution.roots()
         except Exception:  # nothing has run: the executor answers instead

@@ -1,7 +1,8 @@
 """Completes a covered operation without graphql-core's executor.
 
 The root fields run through the schema's own resolvers (argument coercion, validation, the
-compiled read, wrapping); below them, each field is resolved by the resolver strawberry
+compiled read, wrapping); below them, each field is resolved by its resolver's direct form
+(`dibx.schema.direct`: no Info built) where it declares one, else by the resolver strawberry
 built for it, and completed here the way graphql-core completes it: fields collected per
 the spec (aliases, inline and named fragments, `@skip`/`@include` with variables), leaves
 serialized by their scalar, null propagated from a failed non-null field to the nearest
@@ -45,6 +46,8 @@ from graphql.pyutils import Path, Undefined, gather_with_cancel, inspect
 from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.types import Info
 
+from dibx.graph.selection import result_key
+from dibx.schema.direct import Direct, direct_of
 from dibx.schema.fastpath.coverage import strawberry_field
 
 Grouped = dict[str, list[FieldNode]]
@@ -55,12 +58,22 @@ class Call:
     would (`strawberry.schema.schema_converter`): the source as `self` or as its `root` /
     `parent` parameter, the Info where asked for, the arguments by their Python names."""
 
-    __slots__ = ("arguments", "definition", "function", "info", "python_name", "root", "source")
+    __slots__ = (
+        "arguments",
+        "definition",
+        "direct",
+        "function",
+        "info",
+        "python_name",
+        "root",
+        "source",
+    )
 
     def __init__(self, field: GraphQLField) -> None:
         definition = strawberry_field(field)
         assert definition is not None  # covered fields are strawberry's (`coverage`)
         self.definition = definition
+        self.direct: Direct | None = direct_of(definition.metadata)
         self.python_name = definition.python_name
         resolver = definition.base_resolver
         self.function: Any = None if resolver is None else resolver.wrapped_func
@@ -114,6 +127,7 @@ class Execution:
         self.calls: dict[int, Call] = {} if calls is None else calls
         # Per field node or list of them: the same for every object of a list.
         self._arguments: dict[int, dict[str, Any]] = {}
+        self._keys: dict[int, str] = {}
         self._grouped: dict[tuple[str, int], Grouped] = {}
         self.operation = operation
         self.fragments = fragments
@@ -237,6 +251,13 @@ class Execution:
         call = self.calls.get(id(field))
         if call is None:
             call = self.calls[id(field)] = Call(field)
+        if call.direct is not None:
+            args = self._args(field, nodes)
+            key = self._keys.get(id(nodes))
+            if key is None:
+                # As `dibx.schema.selection.own_key` computes it from an Info.
+                key = self._keys[id(nodes)] = result_key(nodes[0].name.value, args)
+            return call.direct(source, self.context, args, key, path)
         if call.function is None:
             return getattr(source, call.python_name)
         kwargs = {call.arguments[k]: v for k, v in self._args(field, nodes).items()}
