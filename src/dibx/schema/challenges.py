@@ -6,6 +6,7 @@ challenge reveals that record), so the banner and the audit count it like the re
 """
 
 import datetime
+import functools
 from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any
@@ -106,7 +107,7 @@ def _connection(
 ) -> Connection[Edge[MarkingChallenge], MarkingChallenge]:
     def edges(_: Any) -> list[Edge[MarkingChallenge]]:
         return [
-            Edge(cursor=cursor_of(at), build=_const(n))
+            Edge(position=functools.partial(cursor_of, at), build=_const(n))
             for n, at in zip(nodes, page.positions, strict=True)
         ]
 

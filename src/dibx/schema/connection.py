@@ -118,10 +118,12 @@ class Connection(Generic[E, N]):
 
 @strawberry.type(description="One record of a page and its cursor.")
 class Edge(Generic[N]):
-    cursor: str = strawberry.field(
-        description="This record's place in the list (for `after` or `before`): opaque."
-    )
+    position: strawberry.Private[Callable[[], str]]  # seals the cursor, if it is selected
     build: strawberry.Private[Callable[[Any], N]]  # given the request's context
+
+    @resolver("This record's place in the list (for `after` or `before`): opaque.")
+    def cursor(self) -> str:
+        return self.position()
 
     @resolver("The record.", metadata=direct(lambda root, context, *_: root.build(context)))
     def node(self, info: Info[Any, Any]) -> N:

@@ -12,6 +12,7 @@ providers lead back), so every class is made first and decorated once all exist.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -122,7 +123,7 @@ class ModelTypes:
 
         def edges(context: Context) -> list[Any]:
             return [
-                Edge(cursor=cursor_of(at), build=_builder(cls, item))
+                Edge(position=functools.partial(cursor_of, at), build=_builder(cls, item))
                 for item, at in zip(items, positions, strict=True)
             ]
 
@@ -153,7 +154,7 @@ def _blank(name: str, bases: tuple[type, ...]) -> Any:
         annotations = {
             "_row": strawberry.Private[EdgeRow],
             "_node": strawberry.Private[NodeRow],
-            "_cursor": strawberry.Private[str],
+            "_cursor": strawberry.Private[functools.partial[str]],  # sealed only if selected
         }
         namespace["cursor"] = strawberry.field(resolver=_edge_cursor, description=EDGE_CURSOR)
     return type(
@@ -164,7 +165,7 @@ def _blank(name: str, bases: tuple[type, ...]) -> Any:
 
 
 def _edge_cursor(root: Any) -> str:
-    return str(root._cursor)
+    return str(root._cursor())
 
 
 def _key_fields(cls: Any, node: NodeType) -> None:
@@ -200,10 +201,16 @@ def _relation_rows(
     def ends() -> tuple[str | None, str | None]:
         return (cursor_of(shown[0]), cursor_of(shown[-1])) if shown else asked
 
+    def edges(context: Context) -> list[Any]:
+        return [
+            wrap_in(
+                context, edge_cls, i.edge, _node=i.node, _cursor=functools.partial(cursor_of, i)
+            )
+            for i in shown
+        ]
+
     return Rows(
-        edges=lambda context: [
-            wrap_in(context, edge_cls, i.edge, _node=i.node, _cursor=cursor_of(i)) for i in shown
-        ],
+        edges=edges,
         nodes=lambda context: [wrap_in(context, target, i.node) for i in shown],
         has_next=data.has_next,
         has_previous=data.has_previous,
@@ -219,10 +226,13 @@ def _many(key: str, owner: NodeType, rel: Relation, edge_cls: Any, target: Any) 
     def page(root: Any, context: Context, own: str, asked: tuple[str | None, str | None]) -> Any:
         """The page fetched under the field's result key `own`; its cursors sealed here."""
         sealer, parent = context.directory.cursors, root._row.key
+        caller: list[str] = []  # the viewer, worked out once a cursor is asked for
 
         def cursor_of(link: Link) -> str:
             assert link.at is not None  # every link of a to-many page carries its place
-            return sealer.seal(viewer(context.scope), connection, (parent, *link.at))
+            if not caller:
+                caller.append(viewer(context.scope))
+            return sealer.seal(caller[0], connection, (parent, *link.at))
 
         found = root._row.relations.get(own)
         data = found if isinstance(found, RelationRow) else EMPTY_RELATION

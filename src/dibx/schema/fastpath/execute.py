@@ -51,6 +51,8 @@ from dibx.schema.direct import Direct, direct_of
 from dibx.schema.fastpath.coverage import strawberry_field
 
 Grouped = dict[str, list[FieldNode]]
+# A response key's field (None for `__typename`), its nodes and how its resolver is called.
+Entry = tuple[str, GraphQLField | None, list[FieldNode], "Call | None"]
 
 
 class Call:
@@ -110,6 +112,22 @@ def _is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
 _HELPERS = GraphQLResolveInfoHelpers(gather=_gather, track=_track)
 
 
+class Shapes:
+    """What an operation's selections come to: the root fields, the fields collected under
+    each field for each runtime type, and each selection's entries. Built as the operation
+    is first completed; kept with its plan across requests when no `@skip`/`@include`
+    makes them depend on variables (`CompiledResponses`), else built for one request.
+    Keyed by the identity of the node lists and groups they hold themselves, which live
+    as long as the shapes do."""
+
+    __slots__ = ("entries", "grouped", "roots")
+
+    def __init__(self) -> None:
+        self.roots: Grouped | None = None
+        self.grouped: dict[tuple[str, int], Grouped] = {}
+        self.entries: dict[int, list[Entry]] = {}
+
+
 class Execution:
     """One covered operation, executed once."""
 
@@ -121,14 +139,16 @@ class Execution:
         variables: VariableValues,
         context: Any,
         calls: dict[int, Call] | None = None,
+        shapes: Shapes | None = None,
     ) -> None:
         self.schema = schema
         # Per schema field (by identity: the schema outlives it), kept across requests.
         self.calls: dict[int, Call] = {} if calls is None else calls
+        self.shapes = Shapes() if shapes is None else shapes
         # Per field node or list of them: the same for every object of a list.
         self._arguments: dict[int, dict[str, Any]] = {}
         self._keys: dict[int, str] = {}
-        self._grouped: dict[tuple[str, int], Grouped] = {}
+        self._grouped = self.shapes.grouped
         self.operation = operation
         self.fragments = fragments
         self.variables = variables
@@ -240,6 +260,26 @@ class Execution:
         assert resolve is not None  # strawberry gives every field its resolver
         return resolve(None, self._info(field, nodes, parent, path), **args)
 
+    def _call(self, field: GraphQLField) -> Call:
+        call = self.calls.get(id(field))
+        if call is None:
+            call = self.calls[id(field)] = Call(field)
+        return call
+
+    def _entries(self, parent: GraphQLObjectType, grouped: Grouped) -> list[Entry]:
+        entries = self.shapes.entries.get(id(grouped))
+        if entries is None:
+            entries = []
+            for key, nodes in grouped.items():
+                name = nodes[0].name.value
+                if name == "__typename":
+                    entries.append((key, None, nodes, None))
+                else:
+                    field = parent.fields[name]
+                    entries.append((key, field, nodes, self._call(field)))
+            self.shapes.entries[id(grouped)] = entries
+        return entries
+
     def _resolve(
         self,
         field: GraphQLField,
@@ -247,10 +287,8 @@ class Execution:
         parent: GraphQLObjectType,
         source: Any,
         path: Path,
+        call: Call,
     ) -> Any:
-        call = self.calls.get(id(field))
-        if call is None:
-            call = self.calls[id(field)] = Call(field)
         if call.direct is not None:
             args = self._args(field, nodes)
             key = self._keys.get(id(nodes))
@@ -282,15 +320,14 @@ class Execution:
         self, parent: GraphQLObjectType, source: Any, path: Path | None, grouped: Grouped
     ) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        for key, nodes in grouped.items():
-            name = nodes[0].name.value
-            if name == "__typename":
+        for key, field, nodes, call in self._entries(parent, grouped):
+            if field is None:
                 result[key] = parent.name
                 continue
-            field = parent.fields[name]
+            assert call is not None
             field_path = Path(path, key, parent.name)
             try:
-                value = self._resolve(field, nodes, parent, source, field_path)
+                value = self._resolve(field, nodes, parent, source, field_path, call)
                 result[key] = self.complete(field.type, nodes, parent, field_path, value)
             except Exception as raw:  # noqa: BLE001 - every field error is located and reported
                 self._field_error(raw, field.type, nodes, field_path)
@@ -319,6 +356,8 @@ class Execution:
             return completed
         if result is None or result is Undefined:
             return None
+        if type(return_type) is GraphQLObjectType:  # the commonest case first
+            return self.fields(return_type, result, path, self._subfields(return_type, nodes))
         if isinstance(return_type, GraphQLList):
             return self._list(return_type, nodes, parent, path, result)
         if isinstance(return_type, GraphQLLeafType):
@@ -380,9 +419,11 @@ class Execution:
 
     def roots(self) -> Grouped:
         """The root fields to run, by response key (nothing has run yet)."""
-        query = self.schema.query_type
-        assert query is not None
-        return self.collect(query, self.operation.selection_set, {}, set())
+        if self.shapes.roots is None:
+            query = self.schema.query_type
+            assert query is not None
+            self.shapes.roots = self.collect(query, self.operation.selection_set, {}, set())
+        return self.shapes.roots
 
     async def run(self, grouped: Grouped) -> dict[str, Any] | None:
         query = self.schema.query_type
