@@ -97,6 +97,9 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             "DIBX_DATA_DIR": str(tmp / "dibx"),
             "DIBX_NEO4J_URI": args.neo4j_uri,
             "DIBX_AUDIT_SINK": f"file:{tmp / 'audit.jsonl'}",
+            # One client sends every request as fast as it can: not what the limits are for.
+            "DIBX_RATE_PER_ADDRESS": "0",
+            "DIBX_RATE_PER_TOKEN": "0",
         }
     )
     driver = connect(args.neo4j_uri, "neo4j", os.environ.get("DIBX_NEO4J_PASSWORD", ""))

@@ -33,6 +33,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLScalarType,
     GraphQLSchema,
     GraphQLSkipDirective,
     InlineFragmentNode,
@@ -51,8 +52,21 @@ from dibx.schema.direct import Direct, direct_of
 from dibx.schema.fastpath.coverage import strawberry_field
 
 Grouped = dict[str, list[FieldNode]]
-# A response key's field (None for `__typename`), its nodes and how its resolver is called.
-Entry = tuple[str, GraphQLField | None, list[FieldNode], "Call | None"]
+# A response key's field (None for `__typename`), its nodes, how its resolver is called,
+# and its type (nullable or not) when a scalar or an object type: those are completed here
+# without `complete`'s dispatch when the value is there.
+Entry = tuple[
+    str,
+    GraphQLField | None,
+    list[FieldNode],
+    "Call | None",
+    GraphQLScalarType | None,
+    GraphQLObjectType | None,
+]
+
+
+def _named(return_type: Any) -> Any:
+    return return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
 
 
 class Call:
@@ -103,6 +117,11 @@ def _track(_: Any) -> None:
 
 def _gather(awaitables: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
     return gather_with_cancel(*awaitables)
+
+
+def _present(value: Any) -> bool:
+    """A value `complete` would go on to complete (not null, not an error)."""
+    return value is not None and value is not Undefined and not isinstance(value, Exception)
 
 
 def _is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
@@ -273,10 +292,13 @@ class Execution:
             for key, nodes in grouped.items():
                 name = nodes[0].name.value
                 if name == "__typename":
-                    entries.append((key, None, nodes, None))
+                    entries.append((key, None, nodes, None, None, None))
                 else:
                     field = parent.fields[name]
-                    entries.append((key, field, nodes, self._call(field)))
+                    named = _named(field.type)
+                    scalar = named if isinstance(named, GraphQLScalarType) else None
+                    obj = named if type(named) is GraphQLObjectType else None
+                    entries.append((key, field, nodes, self._call(field), scalar, obj))
             self.shapes.entries[id(grouped)] = entries
         return entries
 
@@ -320,7 +342,7 @@ class Execution:
         self, parent: GraphQLObjectType, source: Any, path: Path | None, grouped: Grouped
     ) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        for key, field, nodes, call in self._entries(parent, grouped):
+        for key, field, nodes, call, scalar, obj in self._entries(parent, grouped):
             if field is None:
                 result[key] = parent.name
                 continue
@@ -328,6 +350,16 @@ class Execution:
             field_path = Path(path, key, parent.name)
             try:
                 value = self._resolve(field, nodes, parent, source, field_path, call)
+                if scalar is not None and _present(value):
+                    # A scalar's value, as `complete` serializes it; anything else (null, a
+                    # value that does not serialize) is left to `complete`, for its error.
+                    serialized = scalar.serialize(value)
+                    if serialized is not None and serialized is not Undefined:
+                        result[key] = serialized
+                        continue
+                elif obj is not None and _present(value):
+                    result[key] = self.fields(obj, value, field_path, self._subfields(obj, nodes))
+                    continue
                 result[key] = self.complete(field.type, nodes, parent, field_path, value)
             except Exception as raw:  # noqa: BLE001 - every field error is located and reported
                 self._field_error(raw, field.type, nodes, field_path)
@@ -388,10 +420,17 @@ class Execution:
                 f" '{parent.name}.{nodes[0].name.value}'."
             )
         item_type = return_type.of_type
-        completed = []
+        named = _named(item_type)
+        obj = named if type(named) is GraphQLObjectType else None
+        grouped = self._subfields(obj, nodes) if obj is not None else None
+        completed: list[Any] = []
         for index, item in enumerate(result):
             item_path = Path(path, index, None)
             try:
+                if grouped is not None and _present(item):
+                    assert obj is not None
+                    completed.append(self.fields(obj, item, item_path, grouped))
+                    continue
                 completed.append(self.complete(item_type, nodes, parent, item_path, item))
             except Exception as raw:  # noqa: BLE001 - as for a field
                 self._field_error(raw, item_type, nodes, item_path)
