@@ -49,7 +49,6 @@ async def test_a_caller_with_other_scopes_never_reaches_anothers_plan(api: Api) 
     planned = await api.query(DOCUMENT, {"key": "s0"})
     assert planned.status == 200
     assert planned.data["supplier"]["name"] == "alpha"
-    assert [key[2] for key in compiled.plans] == [frozenset(READ)]
     answered = compiled.answered
 
     # The same document from a caller without `supplier:read`, twice: the scope gate
