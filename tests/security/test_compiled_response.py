@@ -260,15 +260,15 @@ async def test_the_differential_check_catches_a_planted_difference(
 
     from dibx.schema.fastpath import execute
 
-    complete = execute.Execution.complete
+    fields = execute.Execution.fields
 
-    def planted(
-        self: Any, return_type: Any, nodes: Any, parent: Any, path: Any, result: Any
-    ) -> Any:
-        value = complete(self, return_type, nodes, parent, path, result)
-        return "planted" if nodes[0].name.value == "name" and value == "bravo" else value
+    def planted(self: Any, parent: Any, source: Any, path: Any, grouped: Any) -> Any:
+        result = fields(self, parent, source, path, grouped)
+        if result.get("name") == "bravo":
+            result["name"] = "planted"
+        return result
 
-    monkeypatch.setattr(execute.Execution, "complete", planted)
+    monkeypatch.setattr(execute.Execution, "fields", planted)
     executed, answered, used = await both(api, PROBE, {}, "GBR")
     assert used == 1
     assert canonical(executed, 1) != canonical(answered, 1)

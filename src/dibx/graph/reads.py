@@ -16,8 +16,10 @@ from dibx.graph.model import MODEL, Model, NodeType
 from dibx.graph.release import dated_holds, field_value, released, visible
 from dibx.graph.rows import NodeRow, decode_node
 from dibx.graph.selection import Selected
+from dibx.graph.templates import TEMPLATES, Compiled, opens_a_cursor
 
 KEY = "key"  # sorts by the record's key; any other sort names a sortable field
+RECORD_KEY = "key"  # the parameter holding the key of the record `get_node` reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +297,66 @@ def page_query(
     at: datetime | None = None,
 ) -> tuple[LiteralString, dict[str, Any]]:
     """The one query of a root page, and its parameters (`list_nodes` runs it; tests and
-    benchmarks EXPLAIN it); with `at`, as the graph stood then (`dibx.graph.asof`)."""
+    benchmarks EXPLAIN it); with `at`, as the graph stood then (`dibx.graph.asof`).
+
+    Compiled once per set of inputs (`dibx.graph.templates`) unless it opens a cursor or
+    reads back in time; the caller's release parameters are bound each time."""
+
+    def build() -> Compiled:
+        return _page_query(
+            scope,
+            type_name,
+            selections,
+            window=window,
+            nested_limit=nested_limit,
+            want_total=want_total,
+            sorts=sorts,
+            supplier_filter=supplier_filter,
+            capability_filter=capability_filter,
+            nation_codes=nation_codes,
+            model=model,
+            cursors=cursors,
+            at=at,
+        )
+
+    if at is not None or window.at is not None or opens_a_cursor(selections):
+        query, own = build()
+    else:
+        key = (
+            "page",
+            type_name,
+            tuple(selections),
+            window.size,
+            window.forward,
+            nested_limit,
+            want_total,
+            sorts,
+            supplier_filter,
+            capability_filter,
+            nation_codes,
+            scope.as_of,
+        )
+        query, own = TEMPLATES.get(key, model, build)
+    return query, {**scope.cypher_params(), **own}
+
+
+def _page_query(
+    scope: ReleaseScope,
+    type_name: str,
+    selections: list[Selected],
+    *,
+    window: Window,
+    nested_limit: int,
+    want_total: bool,
+    sorts: tuple[Sort, ...],
+    supplier_filter: SupplierFilter | None,
+    capability_filter: CapabilityFilter | None,
+    nation_codes: tuple[str, ...] | None,
+    model: Model,
+    cursors: Sealer | None,
+    at: datetime | None,
+) -> Compiled:
+    """`page_query`'s text and the parameters of its own (not the caller's release ones)."""
     node_type = model.nodes[type_name]
     c = _compiler(scope, nested_limit, model, at, cursors)
     where = [visible("n0", node_type.name)]
@@ -365,7 +426,7 @@ def page_query(
         query += f"CALL () {{ {match} RETURN count(n0) AS total }} RETURN items, other, total"
     else:
         query += "RETURN items, other, null AS total"
-    return compiled(query), {**scope.cypher_params(), **c.params}
+    return compiled(query), c.params
 
 
 def _compiler(
@@ -434,19 +495,29 @@ async def get_node(
     """A record by key, or None: a hidden record looks exactly like a missing one (and,
     with `at`, one that did not exist then)."""
     node_type = model.nodes[type_name]
-    c = _compiler(scope, nested_limit, model, at, cursors)
-    if c.at is not None:
-        query = (
-            asof.record_by_key(node_type, "r0", c.param(key))
-            + asof.state_of(node_type, "r0", "n0", c.at)
-            + f"AND {visible('n0', node_type.name)} "
-            f"RETURN {c.node('n0', node_type, selections)} AS item"
-        )
+
+    def build() -> Compiled:
+        c = _compiler(scope, nested_limit, model, at, cursors)
+        if c.at is not None:
+            query = (
+                asof.record_by_key(node_type, "r0", f"${RECORD_KEY}")
+                + asof.state_of(node_type, "r0", "n0", c.at)
+                + f"AND {visible('n0', node_type.name)} "
+                f"RETURN {c.node('n0', node_type, selections)} AS item"
+            )
+        else:
+            query = (
+                f"MATCH (n0:{node_type.label} {{{node_type.key}: ${RECORD_KEY}}}) "
+                f"WHERE {visible('n0', node_type.name)} "
+                f"RETURN {c.node('n0', node_type, selections)} AS item"
+            )
+        return compiled(query), c.params
+
+    # Compiled once per selection (`dibx.graph.templates`), as for a page; the key is bound.
+    if at is not None or opens_a_cursor(selections):
+        query, own = build()
     else:
-        query = (
-            f"MATCH (n0:{node_type.label} {{{node_type.key}: {c.param(key)}}}) "
-            f"WHERE {visible('n0', node_type.name)} "
-            f"RETURN {c.node('n0', node_type, selections)} AS item"
-        )
-    row = await graph.read_one(compiled(query), {**scope.cypher_params(), **c.params})
+        template = ("node", type_name, tuple(selections), nested_limit, scope.as_of)
+        query, own = TEMPLATES.get(template, model, build)
+    row = await graph.read_one(query, {**scope.cypher_params(), **own, RECORD_KEY: key})
     return None if row is None else decode_node(row["item"])

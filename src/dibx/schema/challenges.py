@@ -6,6 +6,7 @@ challenge reveals that record), so the banner and the audit count it like the re
 """
 
 import datetime
+import functools
 from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any
@@ -104,9 +105,9 @@ def _connection(
     cursor_of: Callable[[tuple[Any, ...]], str],
     asked: tuple[str | None, str | None],
 ) -> Connection[Edge[MarkingChallenge], MarkingChallenge]:
-    def edges(_: Info[Any, Any]) -> list[Edge[MarkingChallenge]]:
+    def edges(_: Any) -> list[Edge[MarkingChallenge]]:
         return [
-            Edge(cursor=cursor_of(at), build=_const(n))
+            Edge(position=functools.partial(cursor_of, at), build=_const(n))
             for n, at in zip(nodes, page.positions, strict=True)
         ]
 
@@ -126,7 +127,7 @@ def _connection(
     return Connection(rows=rows)
 
 
-def _const(node: MarkingChallenge) -> Callable[[Info[Any, Any]], MarkingChallenge]:
+def _const(node: MarkingChallenge) -> Callable[[Any], MarkingChallenge]:
     return lambda _: node
 
 

@@ -6,7 +6,8 @@ other end). Both, and the challenge list, are this one generic type; `Names` giv
 specialization the name clients have always seen (`SupplierConnection`, `OfferConnection`).
 
 Records are wrapped (and their markings released into the banner) only when the caller
-selects them: `Rows` holds the functions that build edges and nodes, not the objects.
+selects them: `Rows` holds the functions that build edges and nodes from the request's
+context, not the objects.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from strawberry.schema.name_converter import NameConverter
 from strawberry.types.base import StrawberryObjectDefinition, StrawberryType
 from strawberry.types.info import Info
 
+from dibx.schema.direct import direct
 from dibx.schema.scopes import resolver
 
 E = TypeVar("E")
@@ -70,8 +72,8 @@ class PageInfo:
 class Rows:
     """A page as fetched: how to build its edges and nodes when selected, and its ends."""
 
-    edges: Callable[[Info[Any, Any]], list[Any]]
-    nodes: Callable[[Info[Any, Any]], list[Any]]
+    edges: Callable[[Any], list[Any]]  # given the request's context
+    nodes: Callable[[Any], list[Any]]
     has_next: bool
     has_previous: bool = False
     # The first and last edge's cursors, sealed only when pageInfo asks for them.
@@ -89,13 +91,19 @@ class Connection(Generic[E, N]):
             raise RuntimeError("totalCount was not fetched")
         return self.rows.total
 
-    @resolver("The records of this page, each with how it is reached.")
+    @resolver(
+        "The records of this page, each with how it is reached.",
+        metadata=direct(lambda root, context, *_: root.rows.edges(context)),
+    )
     def edges(self, info: Info[Any, Any]) -> list[E]:
-        return self.rows.edges(info)
+        return self.rows.edges(info.context)
 
-    @resolver("The records of this page.")
+    @resolver(
+        "The records of this page.",
+        metadata=direct(lambda root, context, *_: root.rows.nodes(context)),
+    )
     def nodes(self, info: Info[Any, Any]) -> list[N]:
-        return self.rows.nodes(info)
+        return self.rows.nodes(info.context)
 
     @resolver(PAGE_INFO)
     def page_info(self) -> PageInfo:
@@ -110,14 +118,16 @@ class Connection(Generic[E, N]):
 
 @strawberry.type(description="One record of a page and its cursor.")
 class Edge(Generic[N]):
-    cursor: str = strawberry.field(
-        description="This record's place in the list (for `after` or `before`): opaque."
-    )
-    build: strawberry.Private[Callable[[Info[Any, Any]], N]]
+    position: strawberry.Private[Callable[[], str]]  # seals the cursor, if it is selected
+    build: strawberry.Private[Callable[[Any], N]]  # given the request's context
 
-    @resolver("The record.")
+    @resolver("This record's place in the list (for `after` or `before`): opaque.")
+    def cursor(self) -> str:
+        return self.position()
+
+    @resolver("The record.", metadata=direct(lambda root, context, *_: root.build(context)))
     def node(self, info: Info[Any, Any]) -> N:
-        return self.build(info)
+        return self.build(info.context)
 
 
 # Connection names clients know that are not `<edge type>Connection`.

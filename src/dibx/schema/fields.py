@@ -3,11 +3,13 @@
 from typing import Any, Optional, Protocol
 
 import strawberry
+from graphql.pyutils import Path
 from strawberry.types import Info
 
 from dibx.graph.rows import EdgeRow, NodeRow, Released, Withheld
 from dibx.schema.context import Context
-from dibx.schema.selection import path_of
+from dibx.schema.direct import direct
+from dibx.schema.selection import path_of, path_text
 
 
 @strawberry.type(description="The marking of one field and whether this response released it.")
@@ -39,14 +41,21 @@ def withhold(info: Info[Context, Any], marking: str | None) -> None:
 
 
 def release(root: Record, info: Info[Context, None], name: str) -> Any:
+    return release_value(root, info.context, name, info._raw_info.path)
+
+
+def release_value(root: Record, context: Context, name: str, path: Path) -> Any:
+    """The field's value if released (its marking joins the banner), else null (said in
+    `withheld` under `path`, the caller's own path and aliases)."""
     try:
         entry = root._row.fields[name]
     except KeyError:
         entry = _NOT_FETCHED
     if isinstance(entry, Released):
-        info.context.disclosure.release(entry.marking)
+        context.disclosure.release(entry.marking)
         return entry.value
-    withhold(info, entry.marking)
+    if context.policy.discloses(entry.marking or "UNMARKED"):
+        context.disclosure.withhold(path_text(path), entry.marking)
     return None
 
 
@@ -56,8 +65,13 @@ def marked(name: str, kind: Any, description: str) -> Any:
     def resolve(root: Record, info: Info[Context, None]) -> Any:
         return release(root, info, name)
 
+    def resolve_direct(root: Record, context: Context, _: Any, __: str, path: Path) -> Any:
+        return release_value(root, context, name, path)
+
     resolve.__annotations__["return"] = Optional[kind]  # noqa: UP045 - built at run time
-    return strawberry.field(resolver=resolve, name=name, description=description)
+    return strawberry.field(
+        resolver=resolve, name=name, description=description, metadata=direct(resolve_direct)
+    )
 
 
 def record_marking(root: Record) -> str:
@@ -65,7 +79,11 @@ def record_marking(root: Record) -> str:
 
 
 def field_markings(root: Record, info: Info[Context, None]) -> list[FieldMarking]:
-    policy = info.context.policy
+    return field_markings_for(root, info.context)
+
+
+def field_markings_for(root: Record, context: Context) -> list[FieldMarking]:
+    policy = context.policy
     result = []
     for mark in root._row.field_markings:
         shown = (

@@ -27,6 +27,7 @@ from graphql import (
     get_named_type,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_directive_values
+from graphql.pyutils import Path
 
 from dibx.graph.selection import Selected, result_key
 
@@ -107,4 +108,9 @@ def own_key(info: GraphQLResolveInfo[Any]) -> str:
 
 
 def path_of(info: GraphQLResolveInfo[Any]) -> str:
-    return ".".join(str(p) for p in info.path.as_list())
+    return path_text(info.path)
+
+
+def path_text(path: Path) -> str:
+    """A response path as `withheld` names it: keys and indexes joined by dots."""
+    return ".".join(str(p) for p in path.as_list())

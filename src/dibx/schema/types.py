@@ -12,6 +12,7 @@ providers lead back), so every class is made first and decorated once all exist.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,7 +28,14 @@ from dibx.graph.model import MODEL, Model, NodeType, Relation
 from dibx.graph.rows import EMPTY_RELATION, EdgeRow, Link, NodeRow, RelationRow
 from dibx.schema.connection import AFTER, BEFORE, FIRST, LAST, Connection, Edge, Rows
 from dibx.schema.context import Context
-from dibx.schema.fields import FieldMarking, field_markings, marked, record_marking
+from dibx.schema.direct import direct
+from dibx.schema.fields import (
+    FieldMarking,
+    field_markings,
+    field_markings_for,
+    marked,
+    record_marking,
+)
 from dibx.schema.ids import encode_id
 from dibx.schema.scopes import resolver
 from dibx.schema.selection import own_key
@@ -67,7 +75,10 @@ class Marked:
     def marking(self) -> str:
         return record_marking(self)
 
-    @resolver("The marking of each field, and whether it was released to you.")
+    @resolver(
+        "The marking of each field, and whether it was released to you.",
+        metadata=direct(lambda root, context, *_: field_markings_for(root, context)),
+    )
     def field_markings(self, info: Info[Context, None]) -> list[FieldMarking]:
         return field_markings(self, info)
 
@@ -79,13 +90,13 @@ class SortDirection(Enum):
 
 
 def wrap(info: Info[Context, None], cls: Any, row: NodeRow | EdgeRow, **extra: Any) -> Any:
+    return wrap_in(info.context, cls, row, **extra)
+
+
+def wrap_in(context: Context, cls: Any, row: NodeRow | EdgeRow, **extra: Any) -> Any:
     """A record handed out is a released portion: its own marking joins the banner."""
-    info.context.disclosure.release(row.marking)
+    context.disclosure.release(row.marking)
     return cls(_row=row, **extra)
-
-
-def root_rows(info: Info[Context, None], cls: Any, items: list[NodeRow]) -> list[Any]:
-    return [wrap(info, cls, item) for item in items]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +121,9 @@ class ModelTypes:
         cls = self.nodes[type_name]
         items, positions = page.items, page.positions
 
-        def edges(info: Info[Context, None]) -> list[Any]:
+        def edges(context: Context) -> list[Any]:
             return [
-                Edge(cursor=cursor_of(at), build=_builder(cls, item))
+                Edge(position=functools.partial(cursor_of, at), build=_builder(cls, item))
                 for item, at in zip(items, positions, strict=True)
             ]
 
@@ -123,7 +134,7 @@ class ModelTypes:
 
         rows = Rows(
             edges=edges,
-            nodes=lambda info: root_rows(info, cls, items),
+            nodes=lambda context: [wrap_in(context, cls, item) for item in items],
             has_next=page.has_next,
             has_previous=page.has_previous,
             cursors=ends,
@@ -132,8 +143,8 @@ class ModelTypes:
         return self.connections[type_name](rows=rows)
 
 
-def _builder(cls: Any, item: NodeRow) -> Callable[[Info[Context, None]], Any]:
-    return lambda info: wrap(info, cls, item)
+def _builder(cls: Any, item: NodeRow) -> Callable[[Context], Any]:
+    return lambda context: wrap_in(context, cls, item)
 
 
 def _blank(name: str, bases: tuple[type, ...]) -> Any:
@@ -143,7 +154,7 @@ def _blank(name: str, bases: tuple[type, ...]) -> Any:
         annotations = {
             "_row": strawberry.Private[EdgeRow],
             "_node": strawberry.Private[NodeRow],
-            "_cursor": strawberry.Private[str],
+            "_cursor": strawberry.Private[functools.partial[str]],  # sealed only if selected
         }
         namespace["cursor"] = strawberry.field(resolver=_edge_cursor, description=EDGE_CURSOR)
     return type(
@@ -154,7 +165,7 @@ def _blank(name: str, bases: tuple[type, ...]) -> Any:
 
 
 def _edge_cursor(root: Any) -> str:
-    return str(root._cursor)
+    return str(root._cursor())
 
 
 def _key_fields(cls: Any, node: NodeType) -> None:
@@ -178,13 +189,7 @@ def _key_fields(cls: Any, node: NodeType) -> None:
     )
 
 
-def _relation_data(root: Any, info: Info[Context, None]) -> RelationRow:
-    found = root._row.relations.get(own_key(info._raw_info))
-    return found if isinstance(found, RelationRow) else EMPTY_RELATION
-
-
 def _relation_rows(
-    info: Info[Context, None],
     edge_cls: Any,
     target: Any,
     data: RelationRow,
@@ -196,11 +201,17 @@ def _relation_rows(
     def ends() -> tuple[str | None, str | None]:
         return (cursor_of(shown[0]), cursor_of(shown[-1])) if shown else asked
 
+    def edges(context: Context) -> list[Any]:
+        return [
+            wrap_in(
+                context, edge_cls, i.edge, _node=i.node, _cursor=functools.partial(cursor_of, i)
+            )
+            for i in shown
+        ]
+
     return Rows(
-        edges=lambda info: [
-            wrap(info, edge_cls, i.edge, _node=i.node, _cursor=cursor_of(i)) for i in shown
-        ],
-        nodes=lambda info: [wrap(info, target, i.node) for i in shown],
+        edges=edges,
+        nodes=lambda context: [wrap_in(context, target, i.node) for i in shown],
         has_next=data.has_next,
         has_previous=data.has_previous,
         cursors=ends,
@@ -212,6 +223,24 @@ def _many(key: str, owner: NodeType, rel: Relation, edge_cls: Any, target: Any) 
     conn = Connection[edge_cls, target]
     connection = relation_connection(owner, key)
 
+    def page(root: Any, context: Context, own: str, asked: tuple[str | None, str | None]) -> Any:
+        """The page fetched under the field's result key `own`; its cursors sealed here."""
+        sealer, parent = context.directory.cursors, root._row.key
+        caller: list[str] = []  # the viewer, worked out once a cursor is asked for
+
+        def cursor_of(link: Link) -> str:
+            assert link.at is not None  # every link of a to-many page carries its place
+            if not caller:
+                caller.append(viewer(context.scope))
+            return sealer.seal(caller[0], connection, (parent, *link.at))
+
+        found = root._row.relations.get(own)
+        data = found if isinstance(found, RelationRow) else EMPTY_RELATION
+        return conn(rows=_relation_rows(edge_cls, target, data, cursor_of, asked))
+
+    def page_direct(root: Any, context: Context, args: dict[str, Any], own: str, _: Any) -> Any:
+        return page(root, context, own, (args.get("before"), args.get("after")))
+
     def resolve(
         root: Any,
         info: Info[Context, None],
@@ -220,21 +249,8 @@ def _many(key: str, owner: NodeType, rel: Relation, edge_cls: Any, target: Any) 
         last: Annotated[int | None, strawberry.argument(description=LAST)] = None,
         before: Annotated[str | None, strawberry.argument(description=BEFORE)] = None,
     ) -> Any:
-        # The arguments were compiled into the root field's query; the page is found under
-        # this field's result key, and its cursors are sealed here.
-        sealer, caller, parent = (
-            info.context.directory.cursors,
-            viewer(info.context.scope),
-            root._row.key,
-        )
-
-        def cursor_of(link: Link) -> str:
-            assert link.at is not None  # every link of a to-many page carries its place
-            return sealer.seal(caller, connection, (parent, *link.at))
-
-        data = _relation_data(root, info)
-        rows = _relation_rows(info, edge_cls, target, data, cursor_of, (before, after))
-        return conn(rows=rows)
+        # The arguments were compiled into the root field's query.
+        return page(root, info.context, own_key(info._raw_info), (before, after))
 
     def resolve_dated(
         root: Any,
@@ -249,20 +265,33 @@ def _many(key: str, owner: NodeType, rel: Relation, edge_cls: Any, target: Any) 
         return resolve(root, info, first, after, last, before)
 
     chosen = resolve_dated if rel.dated else resolve
-    return strawberry.field(resolver=returning(conn)(chosen), name=key, description=rel.description)
+    return strawberry.field(
+        resolver=returning(conn)(chosen),
+        name=key,
+        description=rel.description,
+        metadata=direct(page_direct),
+    )
 
 
 def _one(key: str, rel: Relation, target: Any) -> Any:
-    @returning(target | None)
-    def resolve(root: Any, info: Info[Context, None]) -> Any:
-        link = root._row.relations.get(own_key(info._raw_info))
+    def one(root: Any, context: Context, own: str) -> Any:
+        link = root._row.relations.get(own)
         if not isinstance(link, Link):
             return None
         # The edge is a released portion too: its marking joins the banner.
-        info.context.disclosure.release(link.edge.marking)
-        return wrap(info, target, link.node)
+        context.disclosure.release(link.edge.marking)
+        return wrap_in(context, target, link.node)
 
-    return strawberry.field(resolver=resolve, name=key, description=rel.description)
+    @returning(target | None)
+    def resolve(root: Any, info: Info[Context, None]) -> Any:
+        return one(root, info.context, own_key(info._raw_info))
+
+    return strawberry.field(
+        resolver=resolve,
+        name=key,
+        description=rel.description,
+        metadata=direct(lambda root, context, _, own, __: one(root, context, own)),
+    )
 
 
 def _far_node(target: Any) -> Any:
@@ -270,7 +299,11 @@ def _far_node(target: Any) -> Any:
     def resolve(root: Any, info: Info[Context, None]) -> Any:
         return wrap(info, target, root._node)
 
-    return strawberry.field(resolver=resolve, description="The record at the other end.")
+    return strawberry.field(
+        resolver=resolve,
+        description="The record at the other end.",
+        metadata=direct(lambda root, context, *_: wrap_in(context, target, root._node)),
+    )
 
 
 def build_types(

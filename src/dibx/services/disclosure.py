@@ -7,6 +7,7 @@ the audit record.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
@@ -20,6 +21,10 @@ def _as_determined(m: markings.Marking, basic_release: AbstractSet[str]) -> mark
     if not m.cui or foreign_control or not basic_release:
         return m
     return replace(m, rel_to=frozenset({"USA", *basic_release}))
+
+
+# The few markings a deployment uses come back in every response: each is parsed once.
+_parse = functools.lru_cache(maxsize=1024)(markings.parse)
 
 
 @dataclass
@@ -49,7 +54,7 @@ class Disclosure:
         parsed = []
         for text in self.released:
             try:
-                marking = markings.parse(text)
+                marking = _parse(text)
             except markings.MarkingError:
                 # Cannot happen for released data (it passed the check); fail safe if it does.
                 marking = markings.parse("CUI//NOFORN")

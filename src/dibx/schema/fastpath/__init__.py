@@ -3,9 +3,18 @@ executor, with the response the executor would give.
 
 A request takes the path when its document already parsed and validated cleanly for the
 caller's scopes (`dibx.schema.prepared` keeps those documents: the scope gate is checked per
-request through that key), when its operation is covered (`coverage`, decided once per
-document and operation name), when its variables coerce, and when the whole request stays
-within the request budget (`dibx.schema.cost`). Otherwise it runs through strawberry as
+request through that key), when its operation is covered (`coverage`), when its variables
+coerce, and when the whole request stays within the request budget (`dibx.schema.cost`).
+
+What depends only on the document, the operation and the caller's scopes is worked out once
+and kept as a `Plan`, keyed by all three (the document by its hash): whether the operation
+is covered and, for a document without `@skip`/`@include`, the fields collected under each
+field and how each field's resolver is called (`Shapes`). A plan exists only for scopes the
+document was validated for, so finding one is the scope gate's answer for this caller; the
+scopes are in the key so that a caller with other scopes never reaches a plan made for
+someone else. The rest runs on every request: the variables, the request budget (which
+depends on the caller), the root resolvers (arguments, limits, the compiled read), every
+release check, the banner and the audit. Otherwise it runs through strawberry as
 before, and a debug line (`compiled_response_fallback`) says why. Errors, `data`, and
 `extensions.releasability` are built as the executor and the schema's extensions build them
 (`ShapeErrors`, `releasability`).
@@ -15,8 +24,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import structlog
 from graphql import GraphQLError
 from graphql.execution.values import get_variable_values
@@ -25,59 +37,99 @@ from strawberry.types import ExecutionResult
 from dibx.schema.cost import operation_cost
 from dibx.schema.extensions import ShapeErrors, releasability
 from dibx.schema.fastpath.coverage import Covered, coverage
-from dibx.schema.fastpath.execute import Call, Execution
+from dibx.schema.fastpath.execute import Call, Execution, Shapes
 
 log = structlog.get_logger("dibx.fastpath")
-_Plan = Covered | str
+# (the document's hash, the operation's name, the caller's scopes)
+PlanKey = tuple[str, str | None, frozenset[str]]
+COSTS_PER_PLAN = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    covered: Covered
+    shapes: Shapes | None  # None: `@skip`/`@include` make them depend on the variables
+    # What the operation could fetch, by its variables (JSON, sorted keys); LRU. It depends
+    # on nothing else: the page-size limits are the server's, and each request still checks
+    # it against its caller's own budget.
+    costs: OrderedDict[bytes, int | None] = field(default_factory=OrderedDict)
+
+    def cost(self, variables: Any, compute: Callable[[], int | None]) -> int | None:
+        try:
+            key = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # not JSON (never from an HTTP body): not kept
+            return compute()
+        if key in self.costs:
+            self.costs.move_to_end(key)
+            return self.costs[key]
+        found = self.costs[key] = compute()
+        if len(self.costs) > COSTS_PER_PLAN:
+            self.costs.popitem(last=False)
+        return found
+
+
+_Plan = Plan | str
 
 
 class CompiledResponses:
-    """The path for one schema; `plans` remembers per document and operation name whether
-    the operation is covered (keyed by the document's hash; LRU)."""
+    """The path for one schema; `plans` keeps a plan per document, operation and caller's
+    scopes (LRU)."""
 
     def __init__(self, schema: Any, *, size: int = 256) -> None:
         self.schema = schema
         self.size = size
-        self.plans: OrderedDict[tuple[str, str | None], _Plan] = OrderedDict()
+        self.plans: OrderedDict[PlanKey, _Plan] = OrderedDict()
         self.shape = ShapeErrors(suggestions=getattr(schema, "suggestions", True))
         self.enabled = True
         self.answered = 0  # requests this path answered (for metrics and tests)
         self.calls: dict[int, Call] = {}  # how each schema field's resolver is called
 
-    def _plan(self, query: str, document: Any, operation_name: str | None) -> _Plan:
-        key = (hashlib.sha256(query.encode()).hexdigest(), operation_name)
-        plan = self.plans.get(key)
-        if plan is None:
-            plan = coverage(self.schema._schema, document, operation_name)
-            self.plans[key] = plan
-            while len(self.plans) > self.size:
-                self.plans.popitem(last=False)
-        else:
+    def _plan(self, query: str, operation_name: str | None, scopes: frozenset[str]) -> _Plan:
+        key = (hashlib.sha256(query.encode()).hexdigest(), operation_name, scopes)
+        found = self.plans.get(key)
+        if found is not None:
             self.plans.move_to_end(key)
+            return found
+        documents = getattr(self.schema, "documents", None)
+        document = documents.get((query, scopes)) if documents is not None else None
+        if document is None:
+            return "document not yet validated for these scopes"  # not kept: it will be
+        covered = coverage(self.schema._schema, document, operation_name)
+        plan: _Plan = (
+            Plan(covered, Shapes() if covered.static else None)
+            if isinstance(covered, Covered)
+            else covered
+        )
+        self.plans[key] = plan
+        while len(self.plans) > self.size:
+            self.plans.popitem(last=False)
         return plan
 
     def _refusal(
         self, query: str | None, variables: Any, operation_name: str | None, context: Any
-    ) -> tuple[Covered, Any] | str:
+    ) -> tuple[Plan, Any] | str:
         if not self.enabled:
             return "switched off"
-        documents = getattr(self.schema, "documents", None)
         principal = getattr(context, "principal", None)
-        if not query or documents is None or principal is None:
+        if not query or principal is None:
             return "no document"
-        document = documents.get((query, frozenset(principal.scopes)))
-        if document is None:
-            return "document not yet validated for these scopes"
-        plan = self._plan(query, document, operation_name)
+        plan = self._plan(query, operation_name, frozenset(principal.scopes))
         if isinstance(plan, str):
             return plan
         schema = self.schema._schema
+        covered = plan.covered
         coerced = get_variable_values(
-            schema, plan.operation.variable_definitions or (), variables or {}
+            schema, covered.operation.variable_definitions or (), variables or {}
         )
         if isinstance(coerced, list):
             return "variables do not coerce"
-        cost = operation_cost(schema, plan.operation, plan.fragments, coerced, context.directory)
+        directory = context.directory
+        cost = plan.cost(
+            variables or {},
+            lambda: operation_cost(
+                schema, covered.operation, covered.fragments, coerced, directory
+            ),
+        )
         # As `RequestCost` decides: None (a root field's arguments are wrong) runs, and the
         # field reports what is wrong; over the budget, the executor refuses the request.
         if cost is not None and cost > context.budget.max_cost:
@@ -93,7 +145,16 @@ class CompiledResponses:
             log.debug("compiled_response_fallback", reason=found, operation=operation_name)
             return None
         plan, coerced = found
-        execution = Execution(self.schema._schema, plan.operation, plan.fragments, coerced, context)
+        covered = plan.covered
+        execution = Execution(
+            self.schema._schema,
+            covered.operation,
+            covered.fragments,
+            coerced,
+            context,
+            self.calls,
+            plan.shapes,
+        )
         try:
             roots = execution.roots()
         except Exception:  # nothing has run: the executor answers instead

@@ -29,9 +29,12 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    Visitor,
     get_named_type,
     get_operation_ast,
+    visit,
 )
+from graphql.language.visitor import BREAK
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
@@ -57,6 +60,23 @@ DIRECTIVES = frozenset({"skip", "include"})
 class Covered:
     operation: OperationDefinitionNode
     fragments: dict[str, FragmentDefinitionNode]
+    # No directive anywhere in the document: which fields are selected does not depend on
+    # the variables.
+    static: bool = False
+
+
+class _Directives(Visitor):
+    found = False
+
+    def enter_directive(self, *_: object) -> object:
+        self.found = True
+        return BREAK
+
+
+def _static(document: DocumentNode) -> bool:
+    finder = _Directives()
+    visit(document, finder)
+    return not finder.found
 
 
 def strawberry_field(field: GraphQLField) -> StrawberryField | None:
@@ -96,7 +116,7 @@ def coverage(
     query = schema.query_type
     assert query is not None
     reason = _check(schema, operation.selection_set, query, fragments, root=True, seen=set())
-    return reason if reason is not None else Covered(operation, fragments)
+    return reason if reason is not None else Covered(operation, fragments, _static(document))
 
 
 def _check(

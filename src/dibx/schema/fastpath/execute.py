@@ -1,7 +1,8 @@
 """Completes a covered operation without graphql-core's executor.
 
 The root fields run through the schema's own resolvers (argument coercion, validation, the
-compiled read, wrapping); below them, each field is resolved by the resolver strawberry
+compiled read, wrapping); below them, each field is resolved by its resolver's direct form
+(`dibx.schema.direct`: no Info built) where it declares one, else by the resolver strawberry
 built for it, and completed here the way graphql-core completes it: fields collected per
 the spec (aliases, inline and named fragments, `@skip`/`@include` with variables), leaves
 serialized by their scalar, null propagated from a failed non-null field to the nearest
@@ -32,6 +33,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLScalarType,
     GraphQLSchema,
     GraphQLSkipDirective,
     InlineFragmentNode,
@@ -45,9 +47,26 @@ from graphql.pyutils import Path, Undefined, gather_with_cancel, inspect
 from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.types import Info
 
+from dibx.graph.selection import result_key
+from dibx.schema.direct import Direct, direct_of
 from dibx.schema.fastpath.coverage import strawberry_field
 
 Grouped = dict[str, list[FieldNode]]
+# A response key's field (None for `__typename`), its nodes, how its resolver is called,
+# and its type (nullable or not) when a scalar or an object type: those are completed here
+# without `complete`'s dispatch when the value is there.
+Entry = tuple[
+    str,
+    GraphQLField | None,
+    list[FieldNode],
+    "Call | None",
+    GraphQLScalarType | None,
+    GraphQLObjectType | None,
+]
+
+
+def _named(return_type: Any) -> Any:
+    return return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
 
 
 class Call:
@@ -55,12 +74,22 @@ class Call:
     would (`strawberry.schema.schema_converter`): the source as `self` or as its `root` /
     `parent` parameter, the Info where asked for, the arguments by their Python names."""
 
-    __slots__ = ("arguments", "definition", "function", "info", "python_name", "root", "source")
+    __slots__ = (
+        "arguments",
+        "definition",
+        "direct",
+        "function",
+        "info",
+        "python_name",
+        "root",
+        "source",
+    )
 
     def __init__(self, field: GraphQLField) -> None:
         definition = strawberry_field(field)
         assert definition is not None  # covered fields are strawberry's (`coverage`)
         self.definition = definition
+        self.direct: Direct | None = direct_of(definition.metadata)
         self.python_name = definition.python_name
         resolver = definition.base_resolver
         self.function: Any = None if resolver is None else resolver.wrapped_func
@@ -90,11 +119,32 @@ def _gather(awaitables: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
     return gather_with_cancel(*awaitables)
 
 
+def _present(value: Any) -> bool:
+    """A value `complete` would go on to complete (not null, not an error)."""
+    return value is not None and value is not Undefined and not isinstance(value, Exception)
+
+
 def _is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
     return hasattr(value, "__await__")
 
 
 _HELPERS = GraphQLResolveInfoHelpers(gather=_gather, track=_track)
+
+
+class Shapes:
+    """What an operation's selections come to: the root fields, the fields collected under
+    each field for each runtime type, and each selection's entries. Built as the operation
+    is first completed; kept with its plan across requests when no `@skip`/`@include`
+    makes them depend on variables (`CompiledResponses`), else built for one request.
+    Keyed by the identity of the node lists and groups they hold themselves, which live
+    as long as the shapes do."""
+
+    __slots__ = ("entries", "grouped", "roots")
+
+    def __init__(self) -> None:
+        self.roots: Grouped | None = None
+        self.grouped: dict[tuple[str, int], Grouped] = {}
+        self.entries: dict[int, list[Entry]] = {}
 
 
 class Execution:
@@ -108,13 +158,16 @@ class Execution:
         variables: VariableValues,
         context: Any,
         calls: dict[int, Call] | None = None,
+        shapes: Shapes | None = None,
     ) -> None:
         self.schema = schema
         # Per schema field (by identity: the schema outlives it), kept across requests.
         self.calls: dict[int, Call] = {} if calls is None else calls
+        self.shapes = Shapes() if shapes is None else shapes
         # Per field node or list of them: the same for every object of a list.
         self._arguments: dict[int, dict[str, Any]] = {}
-        self._grouped: dict[tuple[str, int], Grouped] = {}
+        self._keys: dict[int, str] = {}
+        self._grouped = self.shapes.grouped
         self.operation = operation
         self.fragments = fragments
         self.variables = variables
@@ -226,6 +279,29 @@ class Execution:
         assert resolve is not None  # strawberry gives every field its resolver
         return resolve(None, self._info(field, nodes, parent, path), **args)
 
+    def _call(self, field: GraphQLField) -> Call:
+        call = self.calls.get(id(field))
+        if call is None:
+            call = self.calls[id(field)] = Call(field)
+        return call
+
+    def _entries(self, parent: GraphQLObjectType, grouped: Grouped) -> list[Entry]:
+        entries = self.shapes.entries.get(id(grouped))
+        if entries is None:
+            entries = []
+            for key, nodes in grouped.items():
+                name = nodes[0].name.value
+                if name == "__typename":
+                    entries.append((key, None, nodes, None, None, None))
+                else:
+                    field = parent.fields[name]
+                    named = _named(field.type)
+                    scalar = named if isinstance(named, GraphQLScalarType) else None
+                    obj = named if type(named) is GraphQLObjectType else None
+                    entries.append((key, field, nodes, self._call(field), scalar, obj))
+            self.shapes.entries[id(grouped)] = entries
+        return entries
+
     def _resolve(
         self,
         field: GraphQLField,
@@ -233,10 +309,15 @@ class Execution:
         parent: GraphQLObjectType,
         source: Any,
         path: Path,
+        call: Call,
     ) -> Any:
-        call = self.calls.get(id(field))
-        if call is None:
-            call = self.calls[id(field)] = Call(field)
+        if call.direct is not None:
+            args = self._args(field, nodes)
+            key = self._keys.get(id(nodes))
+            if key is None:
+                # As `dibx.schema.selection.own_key` computes it from an Info.
+                key = self._keys[id(nodes)] = result_key(nodes[0].name.value, args)
+            return call.direct(source, self.context, args, key, path)
         if call.function is None:
             return getattr(source, call.python_name)
         kwargs = {call.arguments[k]: v for k, v in self._args(field, nodes).items()}
@@ -261,15 +342,24 @@ class Execution:
         self, parent: GraphQLObjectType, source: Any, path: Path | None, grouped: Grouped
     ) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        for key, nodes in grouped.items():
-            name = nodes[0].name.value
-            if name == "__typename":
+        for key, field, nodes, call, scalar, obj in self._entries(parent, grouped):
+            if field is None:
                 result[key] = parent.name
                 continue
-            field = parent.fields[name]
+            assert call is not None
             field_path = Path(path, key, parent.name)
             try:
-                value = self._resolve(field, nodes, parent, source, field_path)
+                value = self._resolve(field, nodes, parent, source, field_path, call)
+                if scalar is not None and _present(value):
+                    # A scalar's value, as `complete` serializes it; anything else (null, a
+                    # value that does not serialize) is left to `complete`, for its error.
+                    serialized = scalar.serialize(value)
+                    if serialized is not None and serialized is not Undefined:
+                        result[key] = serialized
+                        continue
+                elif obj is not None and _present(value):
+                    result[key] = self.fields(obj, value, field_path, self._subfields(obj, nodes))
+                    continue
                 result[key] = self.complete(field.type, nodes, parent, field_path, value)
             except Exception as raw:  # noqa: BLE001 - every field error is located and reported
                 self._field_error(raw, field.type, nodes, field_path)
@@ -298,6 +388,8 @@ class Execution:
             return completed
         if result is None or result is Undefined:
             return None
+        if type(return_type) is GraphQLObjectType:  # the commonest case first
+            return self.fields(return_type, result, path, self._subfields(return_type, nodes))
         if isinstance(return_type, GraphQLList):
             return self._list(return_type, nodes, parent, path, result)
         if isinstance(return_type, GraphQLLeafType):
@@ -328,10 +420,17 @@ class Execution:
                 f" '{parent.name}.{nodes[0].name.value}'."
             )
         item_type = return_type.of_type
-        completed = []
+        named = _named(item_type)
+        obj = named if type(named) is GraphQLObjectType else None
+        grouped = self._subfields(obj, nodes) if obj is not None else None
+        completed: list[Any] = []
         for index, item in enumerate(result):
             item_path = Path(path, index, None)
             try:
+                if grouped is not None and _present(item):
+                    assert obj is not None
+                    completed.append(self.fields(obj, item, item_path, grouped))
+                    continue
                 completed.append(self.complete(item_type, nodes, parent, item_path, item))
             except Exception as raw:  # noqa: BLE001 - as for a field
                 self._field_error(raw, item_type, nodes, item_path)
@@ -359,9 +458,11 @@ class Execution:
 
     def roots(self) -> Grouped:
         """The root fields to run, by response key (nothing has run yet)."""
-        query = self.schema.query_type
-        assert query is not None
-        return self.collect(query, self.operation.selection_set, {}, set())
+        if self.shapes.roots is None:
+            query = self.schema.query_type
+            assert query is not None
+            self.shapes.roots = self.collect(query, self.operation.selection_set, {}, set())
+        return self.shapes.roots
 
     async def run(self, grouped: Grouped) -> dict[str, Any] | None:
         query = self.schema.query_type
