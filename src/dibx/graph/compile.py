@@ -173,6 +173,8 @@ class Compiler:
             f"{{edge: {edge_map}, node: {self.node(other, target, node_sels)}, "
             f"at: [{other}.{target.key}, {tie}]}}"
         )
+        if at is None and self.at is None and sel.find("totalCount"):
+            return self._counted_page(match, carry, keys, forward, limit, body, size)
         page, opposite = match, "false"
         if at is not None:
             # The cursor names its parent record: at any other record this page is empty.
@@ -193,6 +195,35 @@ class Compiler:
         if sel.find("totalCount"):
             parts.append(f"total: COUNT {{ {match} }}")
         return "{" + ", ".join(parts) + "}"
+
+    def _counted_page(
+        self,
+        match: str,
+        carry: str,
+        keys: tuple[Key, ...],
+        forward: bool,
+        limit: str,
+        body: str,
+        size: int,
+    ) -> str:
+        """A first page and its totalCount from one pass over the matched links: the links
+        (and the release checks that admit them) are read once, counted, and the first
+        `limit` projected. `totalCount` counts exactly the rows the page is cut from, so it
+        never counts a link the caller may not see."""
+        rows, row = self.var("rows"), self.var("row")
+        names = [v.strip() for v in carry.split(",")]
+        unpack = ", ".join(f"{row}[{i}] AS {v}" for i, v in enumerate(names))
+        # Subquery expressions only: an aggregating function here would make the enclosing
+        # projection an aggregation. COLLECT keeps the ORDER BY's order; an empty page
+        # (`first: 0`) needs none, only whether a link exists.
+        order = f" ORDER BY {order_by(keys, reverse=not forward)}" if size > 0 else ""
+        ordered = f"COLLECT {{ {match} WITH {carry}{order} RETURN [{carry}] }}"
+        items = f"COLLECT {{ UNWIND {rows}[..{limit}] AS {row} WITH {unpack} RETURN {body} }}"
+        return (
+            f"head(COLLECT {{ UNWIND [{ordered}] AS {rows} "
+            f"RETURN {{items: {items}, first: {self.param(size)}, "
+            f"back: {'false' if forward else 'true'}, other: false, total: size({rows})}} }})"
+        )
 
     def _window(
         self, owner: NodeType, rel: Relation, sel: Selected

@@ -54,11 +54,16 @@ class Page:
     has_previous: bool
 
 
-def _supplier_where(c: Compiler, f: SupplierFilter) -> tuple[list[str], list[str]]:
-    """(anchoring patterns, conditions). A capability or nation filter becomes a pattern
-    from an indexed node, so the planner starts there instead of testing every supplier."""
+def _supplier_where(
+    c: Compiler, f: SupplierFilter
+) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """(anchoring patterns, conditions, hoisted values). A capability or nation filter
+    becomes a pattern from an indexed node, so the planner starts there instead of testing
+    every supplier. A hoisted value (variable, subquery returning it) does not depend on the
+    supplier: it is computed once before the walk instead of once per candidate row."""
     anchors: list[str] = []
     where: list[str] = []
+    hoisted: list[tuple[str, str]] = []
     if f.capability:
         anchors.append(
             f"(k0:Capability {{id: {c.param(f.capability)}}})<-[p0:PROVIDES]-(n0:Supplier)"
@@ -70,12 +75,22 @@ def _supplier_where(c: Compiler, f: SupplierFilter) -> tuple[list[str], list[str
     if f.agreement:
         # The membership is read as the caller may see it: a hidden edge is absent and a
         # withheld date establishes nothing (see `dated_holds`).
+        # The member nations (as the caller may see them) are the same for every supplier:
+        # found once, then each supplier only needs its visible BASED_IN edge into that list.
         as_of = c.param(f.as_of or c.as_of)
+        hoisted.append(
+            (
+                "members0",
+                "MATCH (x:Nation)-[m:MEMBER_OF]->(a:Agreement) "
+                f"WHERE a.code = {c.param(f.agreement)} AND {visible('x', 'Nation')} "
+                f"AND {visible('m', 'MEMBER_OF')} AND {visible('a', 'Agreement')} "
+                f"AND {dated_holds('m', 'MEMBER_OF', as_of)} "
+                "RETURN collect(DISTINCT x) AS members0",
+            )
+        )
         where.append(
-            "EXISTS { MATCH (n0)-[b:BASED_IN]->(x:Nation)-[m:MEMBER_OF]->(a:Agreement) "
-            f"WHERE a.code = {c.param(f.agreement)} AND {visible('b', 'BASED_IN')} "
-            f"AND {visible('x', 'Nation')} AND {visible('m', 'MEMBER_OF')} "
-            f"AND {visible('a', 'Agreement')} AND {dated_holds('m', 'MEMBER_OF', as_of)} }}"
+            "EXISTS { MATCH (n0)-[b:BASED_IN]->(x:Nation) "
+            f"WHERE x IN members0 AND {visible('b', 'BASED_IN')} }}"
         )
     if f.name_contains:
         # A withheld name reads as null, so a search can never match on what is withheld.
@@ -83,7 +98,7 @@ def _supplier_where(c: Compiler, f: SupplierFilter) -> tuple[list[str], list[str
             f"toLower({field_value('n0', 'Supplier', 'name')}) "
             f"CONTAINS {c.param(f.name_contains.lower())}"
         )
-    return anchors, where
+    return anchors, where, hoisted
 
 
 def _supplier_where_at(c: Compiler, f: SupplierFilter, model: Model) -> list[str]:
@@ -236,9 +251,11 @@ def _walk(
     row: Callable[[_Segment], str],
     inclusive: bool = False,
     ordered: bool = True,
+    imports: tuple[str, ...] = (),
 ) -> str:
     """A subquery returning `items`: up to `limit` rows from `at` on (or back), read
-    segment by segment; a later segment is read only when the earlier ones fell short."""
+    segment by segment; a later segment is read only when the earlier ones fell short.
+    `imports` are the hoisted variables the segments' conditions read."""
     lim = c.param(limit)
     order = list(range(len(segments)))
     if at is not None:
@@ -271,13 +288,16 @@ def _walk(
         # Whether any row lies there needs no order: the planner may stop at the first.
         sort = f" ORDER BY {order_by(seg.keys, reverse=not forward)}" if ordered else ""
         parts.append(
-            f"CALL ({', '.join(seen)}) {{ {guard}{seg.pattern} WHERE {' AND '.join(conds)}"
+            f"CALL ({', '.join([*imports, *seen])}) {{ {guard}{seg.pattern} "
+            f"WHERE {' AND '.join(conds)}"
             f"{distinct}{sort} LIMIT {lim} "
             f"RETURN collect({row(seg)}) AS {out} }}"
         )
         seen.append(out)
     found = " + ".join(seen) if seen else "[]"
-    return f"CALL () {{ {' '.join(parts)} RETURN ({found})[..{lim}] AS items }} "
+    return (
+        f"CALL ({', '.join(imports)}) {{ {' '.join(parts)} RETURN ({found})[..{lim}] AS items }} "
+    )
 
 
 def page_query(
@@ -361,10 +381,11 @@ def _page_query(
     c = _compiler(scope, nested_limit, model, at, cursors)
     where = [visible("n0", node_type.name)]
     filter_anchors: list[str] = []
+    hoisted: list[tuple[str, str]] = []
     if supplier_filter is not None and c.at is not None:
         where += _supplier_where_at(c, supplier_filter, model)
     elif supplier_filter is not None:
-        filter_anchors, supplier_where = _supplier_where(c, supplier_filter)
+        filter_anchors, supplier_where, hoisted = _supplier_where(c, supplier_filter)
         where += supplier_where
     if capability_filter is not None:
         where += _capability_where(c, capability_filter, model)
@@ -394,7 +415,22 @@ def _page_query(
         located, position = 0, window.at
     else:
         segments, located, position = _segments(node_type, sorts, filter_anchors, where, window.at)
-    query = _walk(c, segments, located, position, forward=window.forward, limit=size + 1, row=row)
+    imports = tuple(name for name, _ in hoisted)
+    with_ = ", ".join(imports)
+    query = "".join(f"CALL () {{ {subquery} }} " for _, subquery in hoisted)
+    # `first: 0` returns no rows, only whether one lies beyond: any row tells, in any order,
+    # so the walk stops at the first instead of ordering every candidate.
+    query += _walk(
+        c,
+        segments,
+        located,
+        position,
+        forward=window.forward,
+        limit=size + 1,
+        row=row,
+        ordered=size > 0,
+        imports=imports,
+    )
     if position is not None:
         # Whether a record lies on the other side of the cursor (its own record included):
         # hasPreviousPage going forward, hasNextPage going back.
@@ -408,10 +444,11 @@ def _page_query(
             row=lambda seg: "true",
             inclusive=True,
             ordered=False,
+            imports=imports,
         )
-        query += f"CALL () {{ {opposite} RETURN size(items) > 0 AS other }} "
+        query += f"CALL ({with_}) {{ {opposite} RETURN size(items) > 0 AS other }} "
     else:
-        query += "WITH items, false AS other "
+        query += f"WITH {''.join(f'{v}, ' for v in imports)}items, false AS other "
     if want_total and c.at is not None:
         match = f"{segments[0].pattern} WHERE {' AND '.join(where)} WITH DISTINCT n0, r0"
         query += f"CALL () {{ {match} RETURN count(n0) AS total }} RETURN items, other, total"
@@ -423,7 +460,9 @@ def _page_query(
             + " AND ".join(where)
             + " WITH DISTINCT n0"
         )
-        query += f"CALL () {{ {match} RETURN count(n0) AS total }} RETURN items, other, total"
+        query += (
+            f"CALL ({with_}) {{ {match} RETURN count(n0) AS total }} RETURN items, other, total"
+        )
     else:
         query += "RETURN items, other, null AS total"
     return compiled(query), c.params
