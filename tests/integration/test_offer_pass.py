@@ -114,6 +114,7 @@ def scope(api: Api, nation: str, groups: frozenset[str]) -> ReleaseScope:
 async def rows(graph: Graph, query: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
     # The first plan of these large queries can take long on a busy machine.
     out = await graph.read(query, params, tx_timeout=120)
+    out.sort(key=lambda row: row["key"])  # the impact read leaves the order to its caller
     for row in out:  # collect(DISTINCT ...) promises no order
         for g in row["groups"]:
             g["markings"] = sorted(g["markings"])

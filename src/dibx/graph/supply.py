@@ -19,8 +19,9 @@ disruption); rankings (alternatives, substitutes) are ordered and cut in Cypher 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, LiteralString, TypeVar
 
 from dibx.auth.release import ReleaseScope
@@ -255,9 +256,12 @@ def _kept(sup: str, nat: str) -> str:
     return "false"
 
 
-def _aggregate(edge: str, sup: str, nat: str, amount: str, out: str, *, trl: bool) -> str:
+def _aggregate(
+    edge: str, sup: str, nat: str, amount: str, out: str, *, trl: bool, extra: str = ""
+) -> str:
     """Offers grouped per (nation, removed): counts, released capacity and its squares, and
-    the distinct markings of everything counted (released fields only)."""
+    the distinct markings of everything counted (released fields only). `extra` adds
+    aggregates to the WITH; the caller RETURNs (`_GROUP` is the group's map)."""
     trl_marking = (
         f"+ collect(DISTINCT CASE WHEN {released(edge, 'PROVIDES', 'trl')} "
         f"THEN {marking_in_force(edge, 'PROVIDES', 'trl')} END) "
@@ -273,10 +277,14 @@ def _aggregate(edge: str, sup: str, nat: str, amount: str, out: str, *, trl: boo
         f"+ collect(DISTINCT CASE WHEN {amount} IS NOT NULL "
         f"THEN {marking_in_force(edge, 'PROVIDES', 'capacity')} END) "
         f"{trl_marking}"
-        f"+ collect(DISTINCT {nat}[1]) + collect(DISTINCT {nat}[2]) AS markings "
-        "RETURN {nation: nation, removed: removed, providers: providers, known: known, "
-        "capacity: capacity, squares: squares, markings: markings}"
+        f"+ collect(DISTINCT {nat}[1]) + collect(DISTINCT {nat}[2]) AS markings{extra} "
     )
+
+
+_GROUP = (
+    "{nation: nation, removed: removed, providers: providers, known: known, "
+    "capacity: capacity, squares: squares, markings: markings}"
+)
 
 
 def _groups(cap: str, *, removed: OfferTest = _kept, trl: bool = False) -> str:
@@ -287,7 +295,7 @@ def _groups(cap: str, *, removed: OfferTest = _kept, trl: bool = False) -> str:
         f"WITH {edge}, {sup}, {_nation(sup)} AS {nat}, {_amount(edge)} AS {amount} "
         f"WITH {edge}, {sup}, {nat}, {amount}, "
         f"{removed(sup, nat)} AS {out} "
-        f"{_aggregate(edge, sup, nat, amount, out, trl=trl)} }}"
+        f"{_aggregate(edge, sup, nat, amount, out, trl=trl)}RETURN {_GROUP} }}"
     )
 
 
@@ -298,26 +306,28 @@ def _groups_and_ranked(
 
     Both need every visible offer with the nation its supplier is seen in; the match, its
     release checks and that lookup are most of the cost on a capability with thousands of
-    providers. Done once into a list, the aggregate and the ranking each read the list (the
-    two separate subqueries matched, checked and looked up everything twice).
+    providers. One pass aggregates the offers per (nation, removed) and collects, per group,
+    the offers the ranking may pick; the ranking then orders only those. The released TRL
+    only orders the ranking, so only the offers it looks at read it.
+
+    The pass aggregates as it streams, grouped per capability node: aggregating a list of
+    every offer held in a variable would group by that list, hashing it once per offer
+    (quadratic in a capability's offers) and holding every capability's list at once.
     """
-    edge, sup, nat, amount, rank, out, row, seen = (
-        f"{cap}_o{x}" for x in ("p", "s", "n", "a", "t", "r", "o", "l")
+    edge, sup, nat, amount, rank, out, row, picks, lists, grouped = (
+        f"{cap}_o{x}" for x in ("p", "s", "n", "a", "t", "r", "o", "k", "l", "g")
     )
-    unwound = (
-        f"UNWIND {seen} AS {row} WITH {row}.p AS {edge}, {row}.s AS {sup}, {row}.n AS {nat}, "
-        f"{row}.a AS {amount}, {row}.t AS {rank}, {row}.r AS {out} "
-    )
+    pick = f"CASE WHEN {where(sup, nat, amount)} THEN {{p: {edge}, s: {sup}, a: {amount}}} END"
     return (
         f"CALL ({cap}) {{ {_provides(cap, edge, sup)}"
-        f"WITH {edge}, {sup}, {_nation(sup)} AS {nat}, {_amount(edge)} AS {amount}, "
-        f"{_amount(edge, 'trl')} AS {rank} "
-        f"RETURN collect({{p: {edge}, s: {sup}, n: {nat}, a: {amount}, t: {rank}, "
-        f"r: {removed(sup, nat)}}}) AS {seen} }} "
-        f"RETURN {_capability(cap)}, "
-        f"COLLECT {{ {unwound}{_aggregate(edge, sup, nat, amount, out, trl=trl)} }} AS groups, "
-        f"COLLECT {{ {unwound}WITH * WHERE {where(sup, nat, amount)} "
-        f"WITH {edge}, {sup}, {amount}, {rank} "
+        f"WITH {edge}, {sup}, {_nation(sup)} AS {nat}, {_amount(edge)} AS {amount} "
+        f"WITH {edge}, {sup}, {nat}, {amount}, {removed(sup, nat)} AS {out} "
+        f"{_aggregate(edge, sup, nat, amount, out, trl=trl, extra=f', collect({pick}) AS {picks}')}"
+        f"RETURN collect({_GROUP}) AS {grouped}, collect({picks}) AS {lists} }} "
+        f"RETURN {_capability(cap)}, {grouped} AS groups, "
+        f"COLLECT {{ UNWIND {lists} AS {picks} UNWIND {picks} AS {row} "
+        f"WITH {row}.p AS {edge}, {row}.s AS {sup}, {row}.a AS {amount} "
+        f"WITH {edge}, {sup}, {amount}, {_amount(edge, 'trl')} AS {rank} "
         f"ORDER BY {amount} IS NULL, {amount} DESC, {rank} IS NULL, {rank} DESC, {sup}.id "
         f"LIMIT {limit} RETURN {_offer(edge, sup, control=False)} }} AS offers"
     )
@@ -337,20 +347,40 @@ def _capability_tier(direction: str, mode: str, *, control: bool) -> LiteralStri
         f"WHERE {visible('q', 'REQUIRES')} AND {visible('k', 'Capability')} "
         f"WITH q, k ORDER BY k.id RETURN [k.id, {marking_in_force('q', 'REQUIRES')}] }}"
     )
-    if mode == "offers":
-        extra = f"{_offers('cap', control=control)} AS offers, [] AS groups"
-    elif mode == "summary":
-        # Two offers by key tell whether there is exactly one (a sole source) and which.
-        first = _offers("cap", control=False, limit="2")
-        extra = f"{first} AS offers, {_groups('cap')} AS groups"
-    else:
-        extra = "[] AS offers, [] AS groups"
-    query = (
+    head = (
         "UNWIND $frontier AS key MATCH (cap:Capability {id: key}) "
         f"WHERE {visible('cap', 'Capability')} "
-        f"RETURN {_capability('cap')}, {links} AS links, {extra}"
     )
-    return _written(query)
+    if mode == "summary":
+        return _written(
+            head
+            + _summary("cap")
+            + f"RETURN {_capability('cap')}, {links} AS links, offers, groups"
+        )
+    if mode == "offers":
+        extra = f"{_offers('cap', control=control)} AS offers, [] AS groups"
+    else:
+        extra = "[] AS offers, [] AS groups"
+    return _written(head + f"RETURN {_capability('cap')}, {links} AS links, {extra}")
+
+
+def _summary(cap: str) -> str:
+    """`groups`: the offers aggregated per nation; `offers`: the one visible offer when
+    there is exactly one (a sole source), else none.
+
+    The aggregate is the pass over every offer; the sole source is looked up only where the
+    aggregate counted one provider (a lookup of the first two by key on every capability
+    matched and checked every offer a second time). Both apply the same release checks, so
+    where the aggregate counts one provider the lookup finds exactly that one.
+    """
+    edge, sup = f"{cap}_p", f"{cap}_s"
+    return (
+        f"WITH {cap}, {_groups(cap)} AS groups "
+        f"CALL ({cap}, groups) {{ WITH * WHERE reduce(n = 0, g IN groups | n + g.providers) = 1 "
+        f"{_provides(cap, edge, sup)}"
+        f"WITH {edge}, {sup} ORDER BY {sup}.id LIMIT 2 "
+        f"RETURN collect({_offer(edge, sup, control=False)}) AS offers }} "
+    )
 
 
 def _supply_tier(*, control: bool) -> LiteralString:
@@ -407,7 +437,6 @@ _IMPACT = _written(
         limit="$first",
         trl=False,
     )
-    + " ORDER BY key"
 )
 
 # Per capability: the first allied candidates with capacity to spare (or unknown), and the
@@ -566,6 +595,47 @@ def _link(buyer: str, row: dict[str, Any], seller: str) -> SupplyLink:
 
 # --- reads ---------------------------------------------------------------------------------
 
+# Queries per `parallel` slot in `read_parallel`: more, smaller parts even out capabilities
+# whose offer counts differ by orders of magnitude.
+_PARTS_PER_SLOT = 2
+
+
+async def read_parallel(
+    graph: Graph,
+    query: LiteralString,
+    params: dict[str, Any],
+    keys_param: str,
+    keys: Sequence[str],
+    *,
+    parallel: int,
+) -> list[dict[str, Any]]:
+    """`query` once per part of `keys` (bound to `keys_param`), up to `parallel` at once.
+
+    A query runs on one Neo4j thread: a read whose rows are independent per key (one row per
+    capability) uses several cores when split. Keys are dealt round robin over the parts,
+    which need no knowledge of their sizes (counting offers outside the release checks would
+    tell the service about records the caller may not see). Each part is its own read
+    transaction, like each tier of a walk. Rows come back in no particular order.
+    """
+    ordered = sorted(set(keys))
+    count = max(1, min(len(ordered), parallel * _PARTS_PER_SLOT if parallel > 1 else 1))
+    parts = [ordered[i::count] for i in range(count)]
+    gate = asyncio.Semaphore(max(1, parallel))
+
+    async def one(part: list[str]) -> list[dict[str, Any]]:
+        async with gate:
+            return await graph.read(query, {**params, keys_param: part})
+
+    tasks = [asyncio.ensure_future(one(part)) for part in parts if part]
+    try:
+        results = await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return [row for rows in results for row in rows]
+
 
 async def capability_tree(
     graph: Graph,
@@ -577,6 +647,7 @@ async def capability_tree(
     mode: str = "offers",
     control: bool = False,
     max_nodes: int,
+    parallel: int = 1,
 ) -> CapabilityTree:
     """Capabilities reachable from `roots` over visible REQUIRES edges (or, for
     "required_by", the capabilities that require them), tier by tier.
@@ -584,8 +655,36 @@ async def capability_tree(
     `mode` says what comes with each capability: "offers" (every visible offer; providers
     count toward `max_nodes`), "summary" (offers aggregated per nation in Cypher, plus the
     first two offers, which name a sole source) or "links" (nothing more). Roots the caller
-    may not see are simply absent. At most depth + 1 queries.
+    may not see are simply absent. At most depth + 1 queries; "summary" reads walk the links
+    first, then read the summaries in up to `parallel` queries at once (see `read_parallel`).
     """
+    if mode == "summary":
+        # Walk the links first (small rows), then read every summary at once, in parallel.
+        tree = await capability_tree(
+            graph,
+            scope,
+            roots,
+            depth=depth,
+            direction=direction,
+            mode="links",
+            max_nodes=max_nodes,
+        )
+        if tree.overflow or not tree.nodes:
+            return tree
+        rows = await read_parallel(
+            graph,
+            _CAPABILITY_TIER[(direction, mode, control)],
+            {**scope.cypher_params(), "offer_limit": max_nodes + 1},
+            "frontier",
+            list(tree.nodes),
+            parallel=parallel,
+        )
+        for row in rows:
+            node = _capability_node(row)
+            tree.nodes[node.key] = replace(
+                tree.nodes[node.key], offers=node.offers, groups=node.groups
+            )
+        return tree
     tree = CapabilityTree()
     suppliers: set[str] = set()
     frontier = sorted(set(roots))
@@ -689,18 +788,20 @@ async def impacts(
     suppliers: Sequence[str],
     allied: Sequence[str],
     first: int,
+    parallel: int = 1,
 ) -> list[CapabilityNode]:
-    """Per capability: offers aggregated per (nation, knocked out) and the first `first`
-    remaining offers from allied nations, by capacity. One query."""
+    """Per capability, by key: offers aggregated per (nation, knocked out) and the first
+    `first` remaining offers from allied nations, by capacity. Up to `parallel` queries at
+    once (see `read_parallel`)."""
     params = {
         **scope.cypher_params(),
-        "keys": sorted(set(keys)),
         "nations": sorted(set(nations)),
         "suppliers": sorted(set(suppliers)),
         "allied": sorted(set(allied)),
         "first": first,
     }
-    return [_capability_node(row) for row in await graph.read(_IMPACT, params)]
+    rows = await read_parallel(graph, _IMPACT, params, "keys", keys, parallel=parallel)
+    return sorted((_capability_node(row) for row in rows), key=lambda c: c.key)
 
 
 async def candidates(

@@ -119,6 +119,7 @@ class Analytics:
                 depth=depth,
                 mode="summary",
                 max_nodes=self.limits.max_nodes,
+                parallel=self.limits.parallel_reads,
             )
             if tree.overflow:
                 raise too_many("capabilities", self.limits.max_nodes)
@@ -249,6 +250,7 @@ class Analytics:
                 suppliers=sorted(visible),
                 allied=sorted(self._allied(tetragraphs) - removed_nations),
                 first=first,
+                parallel=self.limits.parallel_reads,
             )
             lost = [c.key for c in affected if c.groups and all(g.removed for g in c.groups)]
             required_by = supply.CapabilityTree()

@@ -28,6 +28,9 @@ class AnalyticsLimits:
     # Simple paths an exposure walk may follow before it gives up (paths grow exponentially).
     max_paths: int = 100_000
     time_limit_s: float = 10.0
+    # Queries one analysis may run at once where its reads split by capability (gap,
+    # disruption): each Neo4j query runs on one thread, so this is how many cores it can use.
+    parallel_reads: int = 2
     nations_of_concern: tuple[str, ...] = NATIONS_OF_CONCERN
     allied_groups: tuple[str, ...] = ALLIED_GROUPS
     # Planning assumption for substitutes: share of nominal capacity in use (no utilisation
