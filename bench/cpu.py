@@ -126,7 +126,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
                 for i in range(args.warmup):
                     await one(i, token=caller.token)
-                profiler = cProfile.Profile() if args.cprofile else None
+                profiler = cProfile.Profile(time.process_time) if args.cprofile else None
                 cpu, wall = time.process_time(), time.perf_counter()
                 if profiler is not None:
                     profiler.enable()
