@@ -17,13 +17,13 @@ from typing import Any, LiteralString
 
 import pytest
 
-from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope
 from dibx.graph import supply
 from dibx.graph.driver import Graph, compiled
 from dibx.graph.records import Dataset
 from dibx.graph.release import marking_in_force, visible
 from dibx.services.analytics import gap
+from tests.integration.test_offer_pass import scope
 from tests.support import builders as b
 from tests.support.api import Api
 
@@ -82,11 +82,6 @@ def random_world(rng: random.Random) -> tuple[Dataset, list[str], list[str]]:
                 )
             )
     return b.dataset(records=records), suppliers, caps
-
-
-def scope(api: Api, nation: str, groups: frozenset[str]) -> ReleaseScope:
-    who = Principal(f"u-{nation}", "test", nation, None, frozenset(), frozenset(), None)
-    return api.runtime.policy.scope_for(who, groups, date.today())
 
 
 async def reference_tree(
