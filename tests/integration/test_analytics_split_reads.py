@@ -208,7 +208,8 @@ async def test_the_impact_read_streams_capability_by_capability(api: Api) -> Non
     params = {"keys": [], "nations": [], "suppliers": [], "allied": [], "first": 1}
     async with api.graph.driver.session(database=api.graph.database) as session:
         result = await session.run(
-            compiled("EXPLAIN " + supply._IMPACT), {**caller.cypher_params(), **params}
+            compiled("CYPHER replan=force EXPLAIN " + supply._IMPACT),
+            {**caller.cypher_params(), **params},
         )
         plan = (await result.consume()).plan
     assert plan is not None
