@@ -250,6 +250,8 @@ class Settings(BaseSettings):
         "DIBX_ANALYTICS_MAX_NODES", 5_000
     )
     analytics_time_limit_s: Annotated[int, _int(1, 600)] = _var("DIBX_ANALYTICS_TIME_LIMIT", 10)
+    # Queries one gap or disruption analysis runs at once (each uses one Neo4j core).
+    analytics_parallel_reads: Annotated[int, _int(1, 16)] = _var("DIBX_ANALYTICS_PARALLEL_READS", 2)
     nations_of_concern: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_codes)] = _var(
         "DIBX_NATIONS_OF_CONCERN", ("CHN", "IRN", "PRK", "RUS")
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dibx import config
@@ -15,6 +17,7 @@ def test_defaults_are_development() -> None:
     assert settings.nations_of_concern == ("CHN", "IRN", "PRK", "RUS")
     assert settings.neo4j_tx_timeout_s == 30
     assert config.load({"DIBX_NEO4J_TX_TIMEOUT": "5"}).neo4j_tx_timeout_s == 5
+    assert settings.analytics_parallel_reads == 2
 
 
 @pytest.mark.parametrize(
@@ -39,6 +42,7 @@ def test_defaults_are_development() -> None:
         ({"DIBX_LOG_LEVEL": "chatty"}, "DIBX_LOG_LEVEL='chatty': expected one of"),
         ({"DIBX_NATIONS_OF_CONCERN": "CHN,XXX"}, "not ISO 3166-1 alpha-3 codes: XXX"),
         ({"DIBX_NEO4J_TX_TIMEOUT": "0"}, "DIBX_NEO4J_TX_TIMEOUT=0: expected 1..3600"),
+        ({"DIBX_ANALYTICS_PARALLEL_READS": "0"}, "DIBX_ANALYTICS_PARALLEL_READS=0: expected 1..16"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
@@ -75,3 +79,26 @@ def test_settings_are_frozen_and_blank_values_take_the_default() -> None:
     assert settings.policy_file == config.load({}).policy_file
     with pytest.raises(ValueError, match="frozen"):
         settings.port = 1  # type: ignore[misc]
+
+
+async def test_the_runtime_takes_the_analytics_settings(tmp_path: Path) -> None:
+    """The runtime's analyses run with the configured bounds (built without reaching Neo4j:
+    the driver connects on first use, and nothing here uses it)."""
+    from dibx.app import build_runtime
+    from dibx.graph.driver import Graph, connect
+    from dibx.services.audit import MemorySink
+
+    settings = config.load(
+        {
+            "DIBX_ENV": "test",
+            "DIBX_DATA_DIR": str(tmp_path),
+            "DIBX_ANALYTICS_PARALLEL_READS": "1",
+            "DIBX_ANALYTICS_TIME_LIMIT": "7",
+        }
+    )
+    graph = Graph(connect("bolt://127.0.0.1:1", "neo4j", ""), "neo4j")
+    try:
+        limits = build_runtime(settings, graph=graph, audit=MemorySink()).services.analytics.limits
+    finally:
+        await graph.close()
+    assert (limits.parallel_reads, limits.time_limit_s) == (1, 7.0)

@@ -120,6 +120,7 @@ def build_runtime(
         max_depth=settings.analytics_max_depth,
         max_nodes=settings.analytics_max_nodes,
         time_limit_s=float(settings.analytics_time_limit_s),
+        parallel_reads=settings.analytics_parallel_reads,
         nations_of_concern=settings.nations_of_concern,
     )
     services = Services(
