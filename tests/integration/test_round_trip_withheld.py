@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from dibx.graph.records import NodeRecord
+from dibx.graph.records import Dataset, NodeRecord
 from tests.integration.test_export_round_trip import round_trip, withheld
 from tests.support import builders as b
 from tests.support.api import Api
@@ -27,17 +27,9 @@ def _supplier(key: str, nation: str, **fields: str) -> NodeRecord:
     )
 
 
-def _row(rows: list[dict[str, object]], kind: str) -> dict[str, object]:
-    (found,) = [r for r in rows if r["type"] == kind]
-    return found
-
-
-async def test_a_withheld_field_is_exported_withheld_again_not_as_its_default_marking(
-    api: Api,
-) -> None:
-    """An offer's `trl`, withheld from AUS: re-exported as the policy default's marking
-    alone (`trl.marking: CUI`) before the fix."""
-    data = b.dataset(
+def _offer_with_trl_withheld_from_aus() -> Dataset:
+    """One USA offer whose `trl` is NOFORN (withheld from AUS) among FVEY fields."""
+    return b.dataset(
         suppliers=[_supplier("USA:s0", "USA")],
         capabilities=[b.capability("USA:c0", record=FVEY, fields=SHARED)],
         provides=[
@@ -49,7 +41,19 @@ async def test_a_withheld_field_is_exported_withheld_again_not_as_its_default_ma
             )
         ],
     )
-    trip = await round_trip(api, data, "AUS")
+
+
+def _row(rows: list[dict[str, object]], kind: str) -> dict[str, object]:
+    (found,) = [r for r in rows if r["type"] == kind]
+    return found
+
+
+async def test_a_withheld_field_is_exported_withheld_again_not_as_its_default_marking(
+    api: Api,
+) -> None:
+    """An offer's `trl`, withheld from AUS: re-exported as the policy default's marking
+    alone (`trl.marking: CUI`) before the fix."""
+    trip = await round_trip(api, _offer_with_trl_withheld_from_aus(), "AUS")
     offer = _row(trip.rows, "provides")
     assert _row(trip.again, "provides") == offer
     assert offer["withheld"] == ["trl"]
@@ -113,19 +117,7 @@ async def test_a_withheld_field_gets_no_marking_metadata(api: Api) -> None:
     """Nobody designated a marking for a field imported withheld, so neither the record nor
     its created state says who did, when, or when it is due for review; its released
     neighbours do. Before the fix every field got the batch's designation (`markedAt_trl`)."""
-    data = b.dataset(
-        suppliers=[_supplier("USA:s0", "USA")],
-        capabilities=[b.capability("USA:c0", record=FVEY, fields=SHARED)],
-        provides=[
-            b.provides(
-                "USA:s0",
-                "USA:c0",
-                record=FVEY,
-                fields={"unit": FVEY, "capacity": FVEY, "trl": NOFORN, "leadTimeDays": FVEY},
-            )
-        ],
-    )
-    trip = await round_trip(api, data, "AUS")
+    trip = await round_trip(api, _offer_with_trl_withheld_from_aus(), "AUS")
     assert _row(trip.rows, "provides")["withheld"] == ["trl"]
     rows = await api.graph.read(
         "MATCH (:Supplier)-[r:PROVIDES]->(:Capability) "
