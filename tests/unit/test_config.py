@@ -102,3 +102,26 @@ async def test_the_runtime_takes_the_analytics_settings(tmp_path: Path) -> None:
     finally:
         await graph.close()
     assert (limits.parallel_reads, limits.time_limit_s) == (1, 7.0)
+
+
+async def test_an_analysis_reads_no_more_at_once_than_heavy_work_may_hold(
+    tmp_path: Path,
+) -> None:
+    from dibx.app import build_runtime
+    from dibx.graph.driver import Graph, connect
+    from dibx.services.audit import MemorySink
+
+    settings = config.load(
+        {
+            "DIBX_ENV": "test",
+            "DIBX_DATA_DIR": str(tmp_path),
+            "DIBX_ANALYTICS_PARALLEL_READS": "6",
+            "DIBX_HEAVY_CONCURRENCY": "3",
+        }
+    )
+    graph = Graph(connect("bolt://127.0.0.1:1", "neo4j", ""), "neo4j")
+    try:
+        limits = build_runtime(settings, graph=graph, audit=MemorySink()).services.analytics.limits
+    finally:
+        await graph.close()
+    assert limits.parallel_reads == 3

@@ -120,7 +120,8 @@ def build_runtime(
         max_depth=settings.analytics_max_depth,
         max_nodes=settings.analytics_max_nodes,
         time_limit_s=float(settings.analytics_time_limit_s),
-        parallel_reads=settings.analytics_parallel_reads,
+        # Each read an analysis runs at once holds a heavy-work slot: no more than there are.
+        parallel_reads=min(settings.analytics_parallel_reads, settings.heavy_concurrency),
         nations_of_concern=settings.nations_of_concern,
     )
     services = Services(

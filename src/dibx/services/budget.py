@@ -11,9 +11,10 @@ the process-wide `HeavyWork` gate:
 - one request runs its heavy root fields one after another;
 - one subject runs at most `per_subject` heavy requests at a time; one more is refused at
   once (`Busy`, HTTP 429), not queued: a client flooding the service waits on itself;
-- the process runs at most `concurrency` heavy operations at a time. Each holds one driver
-  connection, so the rest of the pool stays free for light requests. An operation waits at
-  most `wait_s` for its turn, then is refused (`Busy`, 429).
+- the process holds at most `concurrency` driver connections for heavy work at a time. An
+  operation takes a slot per connection it uses at once (one for a read; `parallel_reads`
+  for an analysis that splits its reads), so the rest of the pool stays free for light
+  requests. An operation waits at most `wait_s` for its slots, then is refused (`Busy`, 429).
 
 The subject, not the token id, is the key: a client can mint new tokens at will.
 """
@@ -35,12 +36,17 @@ class HeavyWork:
         self.concurrency = concurrency
         self.per_subject = per_subject
         self.wait_s = wait_s
-        self._slots = asyncio.Semaphore(concurrency)
+        # Slots are taken all at once or not at all: two operations each holding part of
+        # what they need would wait on each other.
+        self._freed = asyncio.Condition()
         self._running: dict[str, int] = {}  # subject -> heavy operations running or queued
         self.held = 0  # slots in use now (a metric)
 
     @contextlib.asynccontextmanager
-    async def slot(self, subject: str) -> AsyncIterator[None]:
+    async def slot(self, subject: str, weight: int = 1) -> AsyncIterator[None]:
+        """Hold `weight` slots (the connections the operation uses at once; at most
+        `concurrency`) while the block runs."""
+        weight = max(1, min(weight, self.concurrency))
         mine = self._running.get(subject, 0)
         if mine >= self.per_subject:
             raise Busy(
@@ -49,16 +55,17 @@ class HeavyWork:
         self._running[subject] = mine + 1
         try:
             try:
-                async with asyncio.timeout(self.wait_s):
-                    await self._slots.acquire()
+                async with asyncio.timeout(self.wait_s), self._freed:
+                    await self._freed.wait_for(lambda: self.held + weight <= self.concurrency)
+                    self.held += weight
             except TimeoutError:
                 raise Busy("the service is busy with heavy work; retry shortly") from None
-            self.held += 1
             try:
                 yield
             finally:
-                self.held -= 1
-                self._slots.release()
+                self.held -= weight
+                async with self._freed:
+                    self._freed.notify_all()
         finally:
             left = self._running[subject] - 1
             if left:
@@ -107,14 +114,15 @@ class RequestBudget:
         return cost >= self.heavy_cost
 
     @contextlib.asynccontextmanager
-    async def heavy(self) -> AsyncIterator[None]:
-        """Hold a heavy-work slot for the caller's subject while the block runs."""
+    async def heavy(self, connections: int = 1) -> AsyncIterator[None]:
+        """Hold heavy-work slots for the caller's subject (one per driver connection the
+        work uses at once) while the block runs."""
         if self._gate is None:
             yield
             return
         async with self._one_at_a_time:
             try:
-                async with self._gate.slot(self._subject):
+                async with self._gate.slot(self._subject, connections):
                     yield
             except Busy:
                 self.refused = True

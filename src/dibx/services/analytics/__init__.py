@@ -135,7 +135,7 @@ class Analytics:
                 tetragraphs=tetragraphs,
             )
 
-        return await within(self.limits, work())
+        return await within(self.limits, work(), connections=self.limits.parallel_reads)
 
     async def supply_chain(
         self, scope: ReleaseScope, root_type: str, key: str, depth: int, max_nodes: int | None
@@ -274,7 +274,7 @@ class Analytics:
                 tetragraphs=tetragraphs,
             )
 
-        return await within(self.limits, work())
+        return await within(self.limits, work(), connections=self.limits.parallel_reads)
 
     async def substitutes(
         self, scope: ReleaseScope, root_type: str, key: str, first: int

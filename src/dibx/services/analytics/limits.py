@@ -66,11 +66,13 @@ def too_many(
     return LimitExceeded(f"the visible subgraph has more than {limit} {what}; {hint}")
 
 
-async def within(limits: AnalyticsLimits, work: Coroutine[Any, Any, T]) -> T:
+async def within(
+    limits: AnalyticsLimits, work: Coroutine[Any, Any, T], *, connections: int = 1
+) -> T:
     """Run `work` as heavy work under the time limit (what is left of the request's, when
     bound); on expiry it is cancelled (which also abandons the Neo4j transaction: the driver
-    drops the connection) and the caller gets LimitExceeded. Waiting for a heavy-work slot
-    counts against the time."""
+    drops the connection) and the caller gets LimitExceeded. Waiting for heavy-work slots
+    (`connections`: the reads `work` runs at once) counts against the time."""
     budget = limits.budget
     left = limits.time_limit_s if budget is None else budget.analytics_left()
     if left <= 0:
@@ -83,7 +85,7 @@ async def within(limits: AnalyticsLimits, work: Coroutine[Any, Any, T]) -> T:
         async with asyncio.timeout(left):
             if budget is None:
                 return await work
-            async with budget.heavy():
+            async with budget.heavy(connections):
                 return await work
     except TimeoutError:
         raise LimitExceeded(
