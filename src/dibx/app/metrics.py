@@ -99,7 +99,7 @@ class _ThisWorker(Collector):
         yield queries
         heavy = GaugeMetricFamily(
             "dibx_heavy_work",
-            "Heavy operations holding a slot of the worker answering now",
+            "Heavy-work slots (Neo4j connections) held in the worker answering now",
             labels=["worker"],
         )
         heavy.add_metric([self.worker], self.heavy_held())
@@ -168,7 +168,9 @@ class Metrics:
         )
         if not self.shared:
             Gauge(
-                "dibx_heavy_work", "Heavy operations holding a slot now", registry=registry
+                "dibx_heavy_work",
+                "Heavy-work slots (Neo4j connections) held now",
+                registry=registry,
             ).set_function(heavy_held)
         self._operations: set[str] = set()
         self._lock = threading.Lock()
