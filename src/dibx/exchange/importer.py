@@ -66,7 +66,7 @@ from dibx.services.stewardship import StewardshipService
 DEFAULT_BATCH: Final = 2000
 CATALOGUE: Final = ("Capability", "REQUIRES")  # written by the policy's catalogue steward
 MAX_REJECTS: Final = 10_000
-PAUSE_EVERY: Final = 32  # rows checked between two turns of the batch in flight
+PAUSE_EVERY: Final = 32  # rows checked between two turns of the event loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,9 +260,10 @@ class _Run:
         self.rejected_keys.update(result.rejected_keys)
 
     async def pause(self) -> None:
-        """Let the batch in flight advance (its driver I/O runs on this event loop)."""
-        if self.writing is not None:
-            await asyncio.sleep(0)
+        """Hand the event loop back: the batch in flight advances (its driver I/O runs on
+        this loop), and in the API process requests are served while an import job checks
+        its rows, dry runs and the first batch (nothing in flight yet) included."""
+        await asyncio.sleep(0)
 
     async def cancel(self) -> None:
         """Stop a batch in flight after a failure elsewhere (its transaction rolls back)."""
