@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -212,7 +213,7 @@ def markdown(args: argparse.Namespace, result: dict[str, Any], load_avg: tuple[A
     lines = [
         f"# dibx analytics benchmark: {args.suppliers:,} suppliers ({when})",
         "",
-        f"`python -m bench.analytics --suppliers {args.suppliers} --repeat {args.repeat}`",
+        f"`python -m bench.analytics {' '.join(args.argv)}`",
         "",
         f"- load average (1/5/15 min): start {load_avg[0]}, end {load_avg[1]}",
         f"- load: {result['load']}",
@@ -241,6 +242,7 @@ def main() -> None:
         "--only", action="append", default=[], help="analyses whose name starts with this"
     )
     args = parser.parse_args()
+    args.argv = sys.argv[1:]  # the command as run, for the results header
     start_load = loadavg()
     with neo4j(args.neo4j_uri) as uri:
         result = asyncio.run(run(args, uri))
