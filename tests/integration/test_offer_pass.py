@@ -176,3 +176,51 @@ async def test_a_changed_ranking_is_caught(api: Api) -> None:
     assert await rows(api.graph, supply._CANDIDATES, params) != await rows(
         api.graph, reversed_order, params
     )
+
+
+def cut_world() -> b.Dataset:
+    """Ties at the ranking's cut: two offers of 10, one of 5 and one of 20 whose capacity
+    a GBR caller may not see (unknown: it ranks last)."""
+    records = [b.capability("c0")]
+    for key, capacity, mark in (
+        ("s0", 10.0, b.PUBLIC),
+        ("s1", 10.0, b.PUBLIC),
+        ("s2", 5.0, b.PUBLIC),
+        ("s3", 20.0, NF),
+    ):
+        records.append(b.supplier(key, "AUS"))
+        records.append(b.provides(key, "c0", capacity=capacity, fields={"capacity": mark}))
+    return b.dataset(records=records)
+
+
+# Planted differences in the ranking's cut (each must change some answer): ties at the cut
+# dropped, and unknown capacities dropped when they are among the best `first`.
+CUT_MUTATIONS = {
+    "ties": ("OR cap_oo.a >= cap_oc", "OR cap_oo.a > cap_oc"),
+    "unknown": ("WHEN count(cap_oa) < $first", "WHEN count(*) < $first"),
+}
+
+
+@pytest.mark.parametrize("mutation", sorted(CUT_MUTATIONS))
+async def test_the_ranking_cut_keeps_ties_and_unknowns(api: Api, mutation: str) -> None:
+    """The ranking sorts only the offers that can make the cut; ties at the cut and unknown
+    capacities among the best must stay in. A cut without either is caught here."""
+    await api.load(cut_world())
+    groups = await api.runtime.memberships.groups_of("GBR", date.today())
+    old, new = CUT_MUTATIONS[mutation]
+    planted = compiled(supply._CANDIDATES.replace(old, new))
+    assert planted != supply._CANDIDATES
+    caught = False
+    for first in (1, 2, 3, 4, 5):
+        params = {
+            **scope(api, "GBR", groups).cypher_params(),
+            "keys": ["c0"],
+            "exclude": [],
+            "allied": list(NATIONS),
+            "first": first,
+        }
+        expected = await rows(api.graph, REFERENCE_CANDIDATES, params)
+        assert len(expected[0]["offers"]) == min(first, 4)
+        assert await rows(api.graph, supply._CANDIDATES, params) == expected
+        caught = caught or await rows(api.graph, planted, params) != expected
+    assert caught

@@ -313,9 +313,14 @@ def _groups_and_ranked(
     The pass aggregates as it streams, grouped per capability node: aggregating a list of
     every offer held in a variable would group by that list, hashing it once per offer
     (quadratic in a capability's offers) and holding every capability's list at once.
+
+    The ranking reads the TRL and sorts only the picks that can make the cut: those whose
+    released capacity is at least the `limit`-th best (every pick when fewer than `limit`
+    capacities are known among the best: unknown ranks last, level with the cut). Ordering
+    by capacity alone costs no reads; the rest of the order only breaks its ties.
     """
-    edge, sup, nat, amount, rank, out, row, picks, lists, grouped = (
-        f"{cap}_o{x}" for x in ("p", "s", "n", "a", "t", "r", "o", "k", "l", "g")
+    edge, sup, nat, amount, rank, out, row, picks, lists, grouped, cut = (
+        f"{cap}_o{x}" for x in ("p", "s", "n", "a", "t", "r", "o", "k", "l", "g", "c")
     )
     pick = f"CASE WHEN {where(sup, nat, amount)} THEN {{p: {edge}, s: {sup}, a: {amount}}} END"
     return (
@@ -324,8 +329,12 @@ def _groups_and_ranked(
         f"WITH {edge}, {sup}, {nat}, {amount}, {removed(sup, nat)} AS {out} "
         f"{_aggregate(edge, sup, nat, amount, out, trl=trl, extra=f', collect({pick}) AS {picks}')}"
         f"RETURN collect({_GROUP}) AS {grouped}, collect({picks}) AS {lists} }} "
+        f"CALL ({lists}) {{ UNWIND {lists} AS {picks} UNWIND {picks} AS {row} "
+        f"WITH {row}.a AS {amount} ORDER BY {amount} IS NULL, {amount} DESC LIMIT {limit} "
+        f"RETURN CASE WHEN count({amount}) < {limit} THEN null ELSE min({amount}) END AS {cut} }} "
         f"RETURN {_capability(cap)}, {grouped} AS groups, "
         f"COLLECT {{ UNWIND {lists} AS {picks} UNWIND {picks} AS {row} "
+        f"WITH {row} WHERE {cut} IS NULL OR {row}.a >= {cut} "
         f"WITH {row}.p AS {edge}, {row}.s AS {sup}, {row}.a AS {amount} "
         f"WITH {edge}, {sup}, {amount}, {_amount(edge, 'trl')} AS {rank} "
         f"ORDER BY {amount} IS NULL, {amount} DESC, {rank} IS NULL, {rank} DESC, {sup}.id "
