@@ -35,6 +35,9 @@ FIELD_MARKING = "__mf"
 ALL_FIELD_MARKINGS = "__fm"
 RELATIONS = "__r"
 RESERVED = (KEY, MARKING, VALUES, FIELD_MARKING, ALL_FIELD_MARKINGS, RELATIONS)
+# A relation's map: a page of links (to-many), or one link (to-one, without ITEMS).
+ITEMS, FIRST, TOTAL, BACK, OTHER = "items", "first", "total", "back", "other"
+EDGE, NODE, AT = "edge", "node", "at"
 
 _NONE: Mapping[str, Any] = {}
 
@@ -172,10 +175,10 @@ def decode_edge(d: Mapping[str, Any]) -> EdgeRow:
 
 
 def _link(d: Mapping[str, Any]) -> Link:
-    at = d.get("at")
+    at = d.get(AT)
     return Link(
-        edge=decode_edge(d["edge"]),
-        node=_node(d["node"]),
+        edge=decode_edge(d[EDGE]),
+        node=_node(d[NODE]),
         at=None if at is None else (str(at[0]), str(at[1])),
     )
 
@@ -183,12 +186,12 @@ def _link(d: Mapping[str, Any]) -> Link:
 def _relation(d: Mapping[str, Any] | None) -> RelationRow | Link | None:
     if d is None:
         return None
-    if "items" not in d:
+    if ITEMS not in d:
         return _link(d)
     # The query fetched one link past the page to tell whether more follow: that link and
     # everything below it are not decoded. A backward page was read from its end.
-    items, first, total = d["items"], d["first"], d.get("total")
-    back, other = bool(d.get("back")), bool(d.get("other"))
+    items, first, total = d[ITEMS], d[FIRST], d.get(TOTAL)
+    back, other = bool(d.get(BACK)), bool(d.get(OTHER))
     links = [_link(i) for i in items[:first]]
     more = len(items) > first
     if back:
@@ -212,16 +215,16 @@ def _check_node(d: Mapping[str, Any]) -> None:
         for relation in relations.values():
             if relation is None:
                 continue
-            if "items" not in relation:
+            if ITEMS not in relation:
                 _check_link(relation)
                 continue
-            for item in relation["items"][: relation["first"]]:
+            for item in relation[ITEMS][: relation[FIRST]]:
                 _check_link(item)
 
 
 def _check_link(d: Mapping[str, Any]) -> None:
-    _marking(d["edge"])
-    _check_node(d["node"])
+    _marking(d[EDGE])
+    _check_node(d[NODE])
 
 
 def _node(d: Mapping[str, Any]) -> NodeRow:
