@@ -368,6 +368,23 @@ async def test_uncovered_operations_fall_back_and_say_so(
     assert reply.status < 500
 
 
+async def test_a_document_with_directives_is_completed_field_by_field_and_says_so(
+    api: Api,
+) -> None:
+    await _probe_graph(api)
+    compiled: CompiledResponses = api.app.state.compiled
+    await api.query(UNWRITTEN)  # validated once by the executor
+    before, written = compiled.answered, compiled.written
+    with structlog.testing.capture_logs() as logs:
+        reply = await api.query(UNWRITTEN)
+    assert (compiled.answered, compiled.written) == (before + 1, written)
+    unwritten = [e for e in logs if e["event"] == "compiled_response_unwritten"]
+    assert [(e["log_level"], e["reason"]) for e in unwritten] == [
+        ("debug", "@skip or @include in the document")
+    ]
+    assert reply.body["data"]["suppliers"]["totalCount"] == 2
+
+
 async def test_a_mutation_falls_back(api: Api) -> None:
     document = 'mutation { escalateChallenge(id: "x", reason: "overdue") { id } }'
     await api.query(document, scopes=("marking:challenge",))

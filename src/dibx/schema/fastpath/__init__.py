@@ -58,7 +58,7 @@ class Plan:
     covered: Covered
     shapes: Shapes | None  # None: `@skip`/`@include` make them depend on the variables
     # Each root field's steps, by response key; or why the response is not written.
-    steps: dict[str, RootSteps] | str = "the selection depends on the variables"
+    steps: dict[str, RootSteps] | str = "@skip or @include in the document"
     # What the operation could fetch, by its variables (JSON, sorted keys); LRU. It depends
     # on nothing else: the page-size limits are the server's, and each request still checks
     # it against its caller's own budget.
@@ -126,7 +126,12 @@ class CompiledResponses:
             self.calls,
             shapes,
         )
-        return Plan(covered, shapes, compile_steps(collecting))
+        try:
+            steps = compile_steps(collecting)
+        except Exception:  # a bug in compiling: the executor completes it instead
+            log.warning("compiled_response_unwritten", reason="compiling", exc_info=True)
+            steps = "the steps did not compile"
+        return Plan(covered, shapes, steps)
 
     def _refusal(
         self, query: str | None, variables: Any, operation_name: str | None, context: Any

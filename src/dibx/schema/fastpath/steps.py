@@ -17,6 +17,7 @@ from typing import Any
 from graphql import (
     FieldNode,
     GraphQLField,
+    GraphQLID,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
@@ -105,6 +106,7 @@ class Step:
         "own",
         "serialize",
         "sub",
+        "text",
         "type",
     )
 
@@ -124,6 +126,7 @@ class Step:
         self.type: GraphQLOutputType = _TYPENAME if field is None else field.type
         self.item_type: GraphQLOutputType = _TYPENAME  # a list's: its items' type
         self.serialize: Callable[[Any], Any] = _unset  # a leaf's: its scalar's
+        self.text = False  # String or ID: text serializes as itself
         self.sub: Steps = _NOTHING  # an object's, or a list of objects': the steps below
         # A relation's result key and its (before, after) arguments when the document fixes
         # them; None when they depend on the variables (worked out per request).
@@ -236,6 +239,7 @@ class _Compiler:
         named = get_named_type(field.type)
         if isinstance(named, GraphQLScalarType):
             step.serialize = named.serialize
+            step.text = named is GraphQLString or named is GraphQLID
         elif isinstance(named, GraphQLObjectType):
             below = _BELOW.get(step.op)
             if step.op is Op.EDGES:

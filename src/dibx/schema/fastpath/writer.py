@@ -12,7 +12,8 @@ same paths, a failed non-null field nulling its nearest nullable parent as `Exec
 
 Below the root, steps read the row maps themselves (`dibx.graph.rows`: the whole row was
 checked when its root record decoded), so no `NodeRow`, `Link` or strawberry object is
-built for a nested record.
+built for a nested record. Response paths are plain tuples (`At`, laid out as graphql-core's
+`Path`), made into a `Path` only for an error or a `withheld` entry.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ UNMARKED = "UNMARKED"  # how a value without a marking is weighed for disclosure
 NOT_FETCHED = "totalCount was not fetched"  # `Connection.total_count`'s error
 _NONE: Mapping[str, Any] = {}
 _ABSENT = object()
+# A response path: (the parent's, key, parent type name), as `Path` lays it out.
+At = tuple[Any, str | int, str | None]
 # The ops, as module constants: the record loop tests them by identity.
 _TYPENAME, _VALUE, _MARKING, _FIELD_MARKINGS = Op.TYPENAME, Op.VALUE, Op.MARKING, Op.FIELD_MARKINGS
 _ID, _KEY, _ONE, _MANY = Op.ID, Op.KEY, Op.ONE, Op.MANY
@@ -84,13 +87,27 @@ class RelationPage:
         self.asked = asked  # (before, after): an empty page's ends
 
 
+def _path(at: At | None) -> Path | None:
+    if at is None or type(at) is Path:
+        return at
+    return Path(_path(at[0]), at[1], at[2])
+
+
+def _text(at: At) -> str:
+    """The path as `withheld` names it (`selection.path_text`)."""
+    path = _path(at)
+    assert path is not None
+    return path_text(path)
+
+
 def _leaf(step: Step, value: Any) -> Any:
     """A leaf as `Execution.complete` completes it."""
     if value is None:
         if isinstance(step.type, GraphQLNonNull):
             raise TypeError(step.null_error)
         return None
-    assert step.serialize is not None
+    if step.text and type(value) is str:  # String and ID serialize text as itself
+        return value
     serialized = step.serialize(value)
     if serialized is None or serialized is Undefined:
         raise TypeError(
@@ -113,6 +130,14 @@ class Writing:
         self.sealer: Sealer = context.directory.cursors
         self.viewer: str | None = None  # worked out once a cursor is sealed
         self.arguments: dict[int, tuple[str, tuple[Any, Any]]] = {}
+
+    def fail(self, raw: Exception, step: Step, at: At, *, item: bool = False) -> None:
+        """As `Execution._field_error`: located; raised on if the field (or, for a list's
+        item, the item) may not be null."""
+        kind = step.item_type if item else step.type
+        path = _path(at)
+        assert path is not None
+        self.execution._field_error(raw, kind, step.nodes, path)
 
     def root(self, path: Path, value: Any) -> Any:
         """A root field's value (what its resolver returned), written."""
@@ -138,7 +163,7 @@ class Writing:
         self,
         steps: Steps,
         rec: Mapping[str, Any],
-        path: Path,
+        at: At,
         link: Mapping[str, Any] = _NONE,
         page: RelationPage | None = None,
     ) -> dict[str, Any]:
@@ -150,39 +175,41 @@ class Writing:
         markings = rec.get(FIELD_MARKING) or _NONE
         for step in steps.steps:
             op = step.op
+            key = step.key
             try:
                 if op is _VALUE:  # `fields.release_value`
                     name = step.argument
                     marking = markings.get(name, _ABSENT)
-                    found = None if marking is _ABSENT else values.get(name)
                     if marking is _ABSENT:  # not fetched: withheld, with no marking
-                        marking = None
+                        marking, found = None, None
+                    else:
+                        found = values.get(name)
                     if found is None:
                         if self.discloses(marking or UNMARKED):
-                            self.withhold(path_text(Path(path, step.key, type_name)), marking)
+                            self.withhold(_text((at, key, type_name)), marking)
                         value = None
                     else:
                         value = found[0]
                         self.release(marking)
                 elif op is _TYPENAME:
-                    result[step.key] = type_name
+                    result[key] = type_name
+                    continue
+                elif op is _KEY:
+                    value = str(rec[KEY])
+                elif op is _MANY:
+                    result[key] = self.many(step, rec, (at, key, type_name))
+                    continue
+                elif op is _ONE:
+                    result[key] = self.one(step, rec, (at, key, type_name))
                     continue
                 elif op is _ID:
                     value = encode_id(step.argument, str(rec[KEY]))
-                elif op is _KEY:
-                    value = str(rec[KEY])
                 elif op is _MARKING:
                     value = str(rec[MARKING])
-                elif op is _MANY:
-                    result[step.key] = self.many(step, rec, Path(path, step.key, type_name))
-                    continue
-                elif op is _ONE:
-                    result[step.key] = self.one(step, rec, Path(path, step.key, type_name))
-                    continue
                 elif op is _FAR_NODE:
                     node = link[NODE]
                     self.release(str(node[MARKING]))
-                    result[step.key] = self.record(step.sub, node, Path(path, step.key, type_name))
+                    result[key] = self.record(step.sub, node, (at, key, type_name))
                     continue
                 elif op is _EDGE_CURSOR:
                     assert page is not None
@@ -190,13 +217,21 @@ class Writing:
                 else:
                     assert op is _FIELD_MARKINGS
                     marks = self.field_markings(rec)
-                    result[step.key] = self.objects(step, marks, Path(path, step.key, type_name))
+                    result[key] = self.objects(step, marks, (at, key, type_name))
                     continue
-                result[step.key] = _leaf(step, value)
+                # A present value its scalar serializes: as `Execution.fields` completes it.
+                if value is not None:
+                    if step.text and type(value) is str:
+                        result[key] = value
+                        continue
+                    serialized = step.serialize(value)
+                    if serialized is not None and serialized is not Undefined:
+                        result[key] = serialized
+                        continue
+                result[key] = _leaf(step, value)  # null, or the error
             except Exception as raw:  # noqa: BLE001 - located and reported as the executor does
-                field_path = Path(path, step.key, type_name)
-                self.execution._field_error(raw, step.type, step.nodes, field_path)
-                result[step.key] = None
+                self.fail(raw, step, (at, key, type_name))
+                result[key] = None
         return result
 
     def own(self, step: Step) -> tuple[str, tuple[Any, Any]]:
@@ -217,7 +252,7 @@ class Writing:
             self.arguments[id(step)] = found
         return found
 
-    def one(self, step: Step, rec: Mapping[str, Any], path: Path) -> Any:
+    def one(self, step: Step, rec: Mapping[str, Any], at: At) -> Any:
         """`types._one`: the link's edge and far node are handed out (their markings)."""
         link = (rec.get(RELATIONS) or _NONE).get(self.own(step)[0])
         if link is None or ITEMS in link:
@@ -227,9 +262,9 @@ class Writing:
         self.release(str(link[EDGE][MARKING]))
         node = link[NODE]
         self.release(str(node[MARKING]))
-        return self.record(step.sub, node, path)
+        return self.record(step.sub, node, at)
 
-    def many(self, step: Step, rec: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    def many(self, step: Step, rec: Mapping[str, Any], at: At) -> dict[str, Any]:
         """`types._many`: the page as `rows._relation` reads it (empty when absent)."""
         own, asked = self.own(step)
         found = (rec.get(RELATIONS) or _NONE).get(own)
@@ -253,7 +288,7 @@ class Writing:
                 step.argument,
                 asked,
             )
-        return self.page(step.sub, page, path)
+        return self.page(step.sub, page, at)
 
     def cursor(self, page: RelationPage, link: Mapping[str, Any]) -> str:
         """A link's cursor, sealed as `types._many` seals it."""
@@ -278,28 +313,28 @@ class Writing:
 
     # -- pages -----------------------------------------------------------------------------
 
-    def page(self, steps: Steps, page: RelationPage, path: Path) -> dict[str, Any]:
+    def page(self, steps: Steps, page: RelationPage, at: At) -> dict[str, Any]:
         """A relation's connection (`connection.Connection` over `types._relation_rows`)."""
         result: dict[str, Any] = {}
         type_name = steps.type_name
         for step in steps.steps:
             op = step.op
-            field_path = Path(path, step.key, type_name)
+            key = step.key
             try:
                 if op is _EDGES:
                     links = page.links
                     for link in links:  # every edge wrapped first, then each completed
                         self.release(str(link[EDGE][MARKING]))
-                    result[step.key] = self.edges(step, links, page, field_path)
+                    result[key] = self.edges(step, links, page, (at, key, type_name))
                 elif op is _NODES:
                     nodes = [link[NODE] for link in page.links]
                     for node in nodes:
                         self.release(str(node[MARKING]))
-                    result[step.key] = self.nodes(step, nodes, field_path)
+                    result[key] = self.nodes(step, nodes, (at, key, type_name))
                 elif op is _TOTAL:
                     if page.total is None:
                         raise RuntimeError(NOT_FETCHED)
-                    result[step.key] = _leaf(step, page.total)
+                    result[key] = _leaf(step, page.total)
                 elif op is _PAGE_INFO:
                     shown = page.links
                     start, end = (
@@ -313,60 +348,58 @@ class Writing:
                         start_cursor=start,
                         end_cursor=end,
                     )
-                    result[step.key] = self.attributes(step.sub, info, field_path)
+                    result[key] = self.attributes(step.sub, info, (at, key, type_name))
                 else:
                     assert op is _TYPENAME
-                    result[step.key] = type_name
+                    result[key] = type_name
             except Exception as raw:  # noqa: BLE001 - as in `record`
-                self.execution._field_error(raw, step.type, step.nodes, field_path)
-                result[step.key] = None
+                self.fail(raw, step, (at, key, type_name))
+                result[key] = None
         return result
 
     def edges(
-        self, step: Step, links: list[Mapping[str, Any]], page: RelationPage, path: Path
+        self, step: Step, links: list[Mapping[str, Any]], page: RelationPage, at: At
     ) -> list[Any]:
-        sub = step.sub
+        sub, record = step.sub, self.record
         completed: list[Any] = []
         for index, link in enumerate(links):
-            item_path = Path(path, index, None)
             try:
-                completed.append(self.record(sub, link[EDGE], item_path, link, page))
+                completed.append(record(sub, link[EDGE], (at, index, None), link, page))
             except Exception as raw:  # noqa: BLE001 - as `Execution._list`
-                self.execution._field_error(raw, step.item_type, step.nodes, item_path)
+                self.fail(raw, step, (at, index, None), item=True)
                 completed.append(None)
         return completed
 
-    def nodes(self, step: Step, nodes: list[Mapping[str, Any]], path: Path) -> list[Any]:
-        sub = step.sub
+    def nodes(self, step: Step, nodes: list[Mapping[str, Any]], at: At) -> list[Any]:
+        sub, record = step.sub, self.record
         completed: list[Any] = []
         for index, node in enumerate(nodes):
-            item_path = Path(path, index, None)
             try:
-                completed.append(self.record(sub, node, item_path))
+                completed.append(record(sub, node, (at, index, None)))
             except Exception as raw:  # noqa: BLE001 - as `Execution._list`
-                self.execution._field_error(raw, step.item_type, step.nodes, item_path)
+                self.fail(raw, step, (at, index, None), item=True)
                 completed.append(None)
         return completed
 
-    def root_page(self, steps: Steps, connection: Any, path: Path) -> dict[str, Any]:
+    def root_page(self, steps: Steps, connection: Any, at: At) -> dict[str, Any]:
         """A root field's connection object (`types.ModelTypes.page`), through its `Rows`."""
         rows = connection.rows
         result: dict[str, Any] = {}
         type_name = steps.type_name
         for step in steps.steps:
             op = step.op
-            field_path = Path(path, step.key, type_name)
+            key = step.key
             try:
                 if op is _EDGES:
                     edges = rows.edges(self.context)
-                    result[step.key] = self.objects(step, edges, field_path)
+                    result[key] = self.objects(step, edges, (at, key, type_name))
                 elif op is _NODES:
                     records = [o._row.raw for o in rows.nodes(self.context)]
-                    result[step.key] = self.nodes(step, records, field_path)
+                    result[key] = self.nodes(step, records, (at, key, type_name))
                 elif op is _TOTAL:
                     if rows.total is None:
                         raise RuntimeError(NOT_FETCHED)
-                    result[step.key] = _leaf(step, rows.total)
+                    result[key] = _leaf(step, rows.total)
                 elif op is _PAGE_INFO:
                     start, end = rows.cursors()
                     info = PageInfo(
@@ -375,54 +408,51 @@ class Writing:
                         start_cursor=start,
                         end_cursor=end,
                     )
-                    result[step.key] = self.attributes(step.sub, info, field_path)
+                    result[key] = self.attributes(step.sub, info, (at, key, type_name))
                 else:
                     assert op is _TYPENAME
-                    result[step.key] = type_name
+                    result[key] = type_name
             except Exception as raw:  # noqa: BLE001 - as in `record`
-                self.execution._field_error(raw, step.type, step.nodes, field_path)
-                result[step.key] = None
+                self.fail(raw, step, (at, key, type_name))
+                result[key] = None
         return result
 
-    def objects(self, step: Step, objects: list[Any], path: Path) -> list[Any]:
+    def objects(self, step: Step, objects: list[Any], at: At) -> list[Any]:
         """A list of objects the writer reads by attribute: a root page's edges
         (`connection.Edge`) or a record's `FieldMarking`s."""
         sub = step.sub
         write = self.root_edge if step.op is _EDGES else self.attributes
         completed: list[Any] = []
         for index, item in enumerate(objects):
-            item_path = Path(path, index, None)
             try:
-                completed.append(write(sub, item, item_path))
+                completed.append(write(sub, item, (at, index, None)))
             except Exception as raw:  # noqa: BLE001 - as `Execution._list`
-                self.execution._field_error(raw, step.item_type, step.nodes, item_path)
+                self.fail(raw, step, (at, index, None), item=True)
                 completed.append(None)
         return completed
 
-    def root_edge(self, steps: Steps, edge: Any, path: Path) -> dict[str, Any]:
+    def root_edge(self, steps: Steps, edge: Any, at: At) -> dict[str, Any]:
         """A root page's edge: its cursor and its record, built (and released) if selected."""
         result: dict[str, Any] = {}
         type_name = steps.type_name
         for step in steps.steps:
             op = step.op
+            key = step.key
             try:
                 if op is _CURSOR:
-                    result[step.key] = _leaf(step, edge.position())
+                    result[key] = _leaf(step, edge.position())
                 elif op is _NODE:
                     record = edge.build(self.context)._row.raw
-                    result[step.key] = self.record(
-                        step.sub, record, Path(path, step.key, type_name)
-                    )
+                    result[key] = self.record(step.sub, record, (at, key, type_name))
                 else:
                     assert op is _TYPENAME
-                    result[step.key] = type_name
+                    result[key] = type_name
             except Exception as raw:  # noqa: BLE001 - as in `record`
-                field_path = Path(path, step.key, type_name)
-                self.execution._field_error(raw, step.type, step.nodes, field_path)
-                result[step.key] = None
+                self.fail(raw, step, (at, key, type_name))
+                result[key] = None
         return result
 
-    def attributes(self, steps: Steps, source: Any, path: Path) -> dict[str, Any]:
+    def attributes(self, steps: Steps, source: Any, at: At) -> dict[str, Any]:
         """An object of plain attributes (PageInfo, FieldMarking), read as strawberry
         reads a field without a resolver."""
         result: dict[str, Any] = {}
@@ -434,7 +464,6 @@ class Writing:
                 else:
                     result[step.key] = _leaf(step, getattr(source, step.argument))
             except Exception as raw:  # noqa: BLE001 - as in `record`
-                field_path = Path(path, step.key, type_name)
-                self.execution._field_error(raw, step.type, step.nodes, field_path)
+                self.fail(raw, step, (at, step.key, type_name))
                 result[step.key] = None
         return result
