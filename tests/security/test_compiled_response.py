@@ -5,7 +5,11 @@ named fragments, `__typename`, `@include`/`@skip` with variables, nested connect
 and page sizes over the limit) over random graphs and callers; each is answered once by the
 executor (the path switched off) and once by the path, and the two responses must be equal
 byte for byte as canonical JSON (sorted keys), status included. Each document is also checked
-to have taken the path, so the comparison is never vacuous.
+to have taken the path, so the comparison is never vacuous, and to have been written by the
+response writer (`fastpath.writer`) exactly when it has no `@include`/`@skip` (half the
+documents are drawn without them); the others are completed by the path's executor. Planted
+differences in either (a changed leaf, a marking kept out of the banner, a withheld field
+not recorded) are caught.
 
 Where a document has two or more root fields, the executor runs their reads concurrently and
 completes each root field when its read returns: the order of `withheld` entries and of
@@ -75,8 +79,11 @@ class Doc:
     fragments: list[str] = field(default_factory=list)
     variables: dict[str, bool] = field(default_factory=dict)
     names: Iterator[int] = field(default_factory=lambda: iter(range(10_000)))
+    directives: bool = True  # False: none drawn (the writer answers such documents)
 
     def directive(self) -> str:
+        if not self.directives:
+            return ""
         kind = self.draw(st.sampled_from(["", "", "", "", "include", "skip"]))
         if not kind:
             return ""
@@ -137,7 +144,7 @@ def _type(schema: Any, name: str) -> GraphQLObjectType:
 @st.composite
 def documents(draw: st.DrawFn, schema: Any, data: Dataset) -> tuple[str, dict[str, bool], int]:
     """(document, variables, number of root fields)."""
-    doc = Doc(schema, draw)
+    doc = Doc(schema, draw, directives=draw(st.booleans()))
     suppliers = [s.key for s in data.nodes_of("Supplier")] + ["zz"]
     capabilities = [c.key for c in data.nodes_of("Capability")]
     roots: list[str] = []
@@ -199,20 +206,27 @@ def _environmental(reply: Reply) -> bool:
     return any((e.get("extensions") or {}).get("code") in _ENVIRONMENT for e in reply.errors)
 
 
+@dataclass
+class Both:
+    executed: Reply  # by graphql-core's executor (the path switched off)
+    answered: Reply  # by the path
+    used: int  # requests the path answered (1 or 0)
+    written: int  # of those, responses its writer wrote
+
+
 async def both(
     api: Api, document: str, variables: dict[str, Any], nation: str, attributes: Any = ()
-) -> tuple[Reply, Reply, int]:
-    """The executor's reply, the path's reply, and how many requests the path answered."""
+) -> Both:
     compiled: CompiledResponses = api.app.state.compiled
     for _ in range(3):
         compiled.enabled = False
         executed = await api.query(document, variables, nation=nation, attributes=attributes)
         compiled.enabled = True
-        before = compiled.answered
+        before, written = compiled.answered, compiled.written
         answered = await api.query(document, variables, nation=nation, attributes=attributes)
         if not (_environmental(executed) or _environmental(answered)):
             break
-    return executed, answered, compiled.answered - before
+    return Both(executed, answered, compiled.answered - before, compiled.written - written)
 
 
 @SETTINGS
@@ -226,14 +240,20 @@ async def test_compiled_path_answers_as_the_executor_does(
     schema = api.app.state.compiled.schema._schema
     for _ in range(DOCUMENTS_PER_GRAPH):
         document, variables, roots = data.draw(documents(schema, graph))
-        executed, answered, used = await both(api, document, variables, nation, attributes)
-        assert canonical(executed, roots) == canonical(answered, roots), document
-        assert used == 1, document  # every drawn document is one the path answers
+        pair = await both(api, document, variables, nation, attributes)
+        assert canonical(pair.executed, roots) == canonical(pair.answered, roots), document
+        assert pair.used == 1, document  # every drawn document is one the path answers
+        # Written unless `@include`/`@skip` make the selection depend on the variables.
+        assert pair.written == (0 if "@" in document else 1), document
 
 
 PROBE = """query Probe { suppliers(first: 2) { totalCount edges { cursor node {
   key name city nation { code }
   capabilities(first: 2) { edges { capacity node { key } } } } } } }"""
+# The same, completed field by field by the path's executor: a directive keeps it unwritten.
+UNWRITTEN = PROBE.replace("key name city", "key name @include(if: true) city")
+# Released to GBR only under its own marking, which the banner must then carry.
+SHARED = "CUI//REL TO USA, GBR"
 
 
 async def _probe_graph(api: Api) -> None:
@@ -241,7 +261,7 @@ async def _probe_graph(api: Api) -> None:
         b.dataset(
             suppliers=[
                 b.supplier("s0", name="alpha", fields={"city": "CUI//NOFORN"}),
-                b.supplier("s1", name="bravo"),
+                b.supplier("s1", name="bravo", fields={"name": SHARED}),
             ],
             capabilities=[b.capability("c0")],
             provides=[b.provides("s0", "c0", capacity=3.0)],
@@ -249,14 +269,14 @@ async def _probe_graph(api: Api) -> None:
     )
 
 
-async def test_the_differential_check_catches_a_planted_difference(
+async def test_the_differential_check_catches_a_planted_difference_in_the_executor(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One leaf changed on the compiled path only (a supplier's name) must be caught."""
+    """One leaf changed by the path's executor only (a supplier's name) must be caught."""
     await _probe_graph(api)
-    executed, answered, used = await both(api, PROBE, {}, "GBR")
-    assert used == 1
-    assert canonical(executed, 1) == canonical(answered, 1)
+    pair = await both(api, UNWRITTEN, {}, "GBR")
+    assert (pair.used, pair.written) == (1, 0)
+    assert canonical(pair.executed, 1) == canonical(pair.answered, 1)
 
     from dibx.schema.fastpath import execute
 
@@ -269,10 +289,50 @@ async def test_the_differential_check_catches_a_planted_difference(
         return result
 
     monkeypatch.setattr(execute.Execution, "fields", planted)
-    executed, answered, used = await both(api, PROBE, {}, "GBR")
-    assert used == 1
-    assert canonical(executed, 1) != canonical(answered, 1)
-    assert "planted" in canonical(answered, 1)
+    pair = await both(api, UNWRITTEN, {}, "GBR")
+    assert (pair.used, pair.written) == (1, 0)
+    assert canonical(pair.executed, 1) != canonical(pair.answered, 1)
+    assert "planted" in canonical(pair.answered, 1)
+
+
+def _keep_out_of_the_banner(writing: Any) -> None:
+    release = writing.release
+    writing.release = lambda marking: None if marking == SHARED else release(marking)
+
+
+def _forget_withheld(writing: Any) -> None:
+    writing.withhold = lambda path, marking: None
+
+
+@pytest.mark.parametrize(
+    ("plant", "shows"),
+    [(_keep_out_of_the_banner, f'"banner": "{SHARED}"'), (_forget_withheld, "node.city")],
+)
+async def test_the_differential_check_catches_a_planted_difference_in_the_writer(
+    api: Api, monkeypatch: pytest.MonkeyPatch, plant: Any, shows: str
+) -> None:
+    """The writer keeping a released field's marking out of the banner, or not recording a
+    withheld field, must be caught: `shows` is in the executor's response only."""
+    await _probe_graph(api)
+    pair = await both(api, PROBE, {}, "GBR")
+    assert (pair.used, pair.written) == (1, 1)
+    assert canonical(pair.executed, 1) == canonical(pair.answered, 1)
+    assert shows in canonical(pair.executed, 1)
+
+    from dibx.schema.fastpath import writer
+
+    init = writer.Writing.__init__
+
+    def planted(self: Any, *args: Any) -> None:
+        init(self, *args)
+        plant(self)
+
+    monkeypatch.setattr(writer.Writing, "__init__", planted)
+    pair = await both(api, PROBE, {}, "GBR")
+    assert (pair.used, pair.written) == (1, 1)
+    assert canonical(pair.executed, 1) != canonical(pair.answered, 1)
+    assert shows in canonical(pair.executed, 1)
+    assert shows not in canonical(pair.answered, 1)
 
 
 # Two of these (10,100 records each) are over the request budget of 20,000 together.
@@ -308,6 +368,23 @@ async def test_uncovered_operations_fall_back_and_say_so(
     assert reply.status < 500
 
 
+async def test_a_document_with_directives_is_completed_field_by_field_and_says_so(
+    api: Api,
+) -> None:
+    await _probe_graph(api)
+    compiled: CompiledResponses = api.app.state.compiled
+    await api.query(UNWRITTEN)  # validated once by the executor
+    before, written = compiled.answered, compiled.written
+    with structlog.testing.capture_logs() as logs:
+        reply = await api.query(UNWRITTEN)
+    assert (compiled.answered, compiled.written) == (before + 1, written)
+    unwritten = [e for e in logs if e["event"] == "compiled_response_unwritten"]
+    assert [(e["log_level"], e["reason"]) for e in unwritten] == [
+        ("debug", "@skip or @include in the document")
+    ]
+    assert reply.body["data"]["suppliers"]["totalCount"] == 2
+
+
 async def test_a_mutation_falls_back(api: Api) -> None:
     document = 'mutation { escalateChallenge(id: "x", reason: "overdue") { id } }'
     await api.query(document, scopes=("marking:challenge",))
@@ -322,9 +399,10 @@ async def test_a_repeated_query_takes_the_path_and_the_scope_gate_still_holds(ap
     await _probe_graph(api)
     compiled: CompiledResponses = api.app.state.compiled
     first = await api.query(PROBE)
-    before = compiled.answered
+    before, written = compiled.answered, compiled.written
     again = await api.query(PROBE)
     assert compiled.answered == before + 1
+    assert compiled.written == written + 1
     assert again.body == first.body
     # The same document for a caller without the scope: refused by the executor, as before.
     refused = await api.query(PROBE, scopes=("supply_chain:read",))

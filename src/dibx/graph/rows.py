@@ -13,9 +13,13 @@ them; nothing outside this package knows them:
             backwards, `other` whether a link lies on the cursor's other side), {edge, node}
             or null for a to-one
 
-Decoding builds one object per node, edge and relation; a field becomes `Released` or
-`Withheld` only when it is looked up (a resolver reads each once). A row without its marking
-is refused (deny by default): nothing decodes as released that does not say under what.
+Decoding checks the whole row at once: a row with a node or edge anywhere without its
+marking (or a node without its key) is refused (deny by default): nothing decodes as
+released that does not say under what. Objects are then built as they are looked up: a
+field becomes `Released` or `Withheld`, and a relation its `RelationRow` or `Link`, only
+when a resolver reads it. Each node keeps the map it came from (`NodeRow.raw`): the compiled
+response writer (`dibx.schema.fastpath.writer`) reads the checked maps directly, through the
+names below, instead of building these objects.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ FIELD_MARKING = "__mf"
 ALL_FIELD_MARKINGS = "__fm"
 RELATIONS = "__r"
 RESERVED = (KEY, MARKING, VALUES, FIELD_MARKING, ALL_FIELD_MARKINGS, RELATIONS)
+# A relation's map: a page of links (to-many), or one link (to-one, without ITEMS).
+ITEMS, FIRST, TOTAL, BACK, OTHER = "items", "first", "total", "back", "other"
+EDGE, NODE, AT = "edge", "node", "at"
 
 _NONE: Mapping[str, Any] = {}
 
@@ -80,6 +87,29 @@ class Fields(Mapping[str, Released | Withheld]):
         return len(self._markings)
 
 
+class Relations(Mapping[str, "RelationRow | Link | None"]):
+    """A node's relations, each decoded when first looked up (from a checked row)."""
+
+    __slots__ = ("_decoded", "_raw")
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self._raw = raw
+        self._decoded: dict[str, RelationRow | Link | None] = {}
+
+    def __getitem__(self, key: str) -> RelationRow | Link | None:
+        try:
+            return self._decoded[key]
+        except KeyError:
+            found = self._decoded[key] = _relation(self._raw[key])
+            return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
 @dataclass(frozen=True, slots=True)
 class EdgeRow:
     marking: str
@@ -96,6 +126,7 @@ class NodeRow:
     # By result key (`dibx.graph.selection.result_key`); a to-one relation with nothing
     # visible at its end is None.
     relations: Mapping[str, RelationRow | Link | None]
+    raw: Mapping[str, Any]  # the checked map this row was decoded from
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +175,10 @@ def decode_edge(d: Mapping[str, Any]) -> EdgeRow:
 
 
 def _link(d: Mapping[str, Any]) -> Link:
-    at = d.get("at")
+    at = d.get(AT)
     return Link(
-        edge=decode_edge(d["edge"]),
-        node=decode_node(d["node"]),
+        edge=decode_edge(d[EDGE]),
+        node=_node(d[NODE]),
         at=None if at is None else (str(at[0]), str(at[1])),
     )
 
@@ -155,12 +186,12 @@ def _link(d: Mapping[str, Any]) -> Link:
 def _relation(d: Mapping[str, Any] | None) -> RelationRow | Link | None:
     if d is None:
         return None
-    if "items" not in d:
+    if ITEMS not in d:
         return _link(d)
     # The query fetched one link past the page to tell whether more follow: that link and
     # everything below it are not decoded. A backward page was read from its end.
-    items, first, total = d["items"], d["first"], d.get("total")
-    back, other = bool(d.get("back")), bool(d.get("other"))
+    items, first, total = d[ITEMS], d[FIRST], d.get(TOTAL)
+    back, other = bool(d.get(BACK)), bool(d.get(OTHER))
     links = [_link(i) for i in items[:first]]
     more = len(items) > first
     if back:
@@ -173,16 +204,44 @@ def _relation(d: Mapping[str, Any] | None) -> RelationRow | Link | None:
     )
 
 
-def decode_node(d: Mapping[str, Any]) -> NodeRow:
-    """One node of a compiled read, with everything fetched below it."""
-    key = d.get(KEY)
-    if key is None:
+def _check_node(d: Mapping[str, Any]) -> None:
+    """Refuses a node, or anything decoded below it, without its key or marking; in the
+    order decoding reads them, so the same fault is named."""
+    if d.get(KEY) is None:
         raise UndecodableRow("a row without its key")
+    _marking(d)
+    relations = d.get(RELATIONS)
+    if relations:
+        for relation in relations.values():
+            if relation is None:
+                continue
+            if ITEMS not in relation:
+                _check_link(relation)
+                continue
+            for item in relation[ITEMS][: relation[FIRST]]:
+                _check_link(item)
+
+
+def _check_link(d: Mapping[str, Any]) -> None:
+    _marking(d[EDGE])
+    _check_node(d[NODE])
+
+
+def _node(d: Mapping[str, Any]) -> NodeRow:
+    """A node of a checked row."""
     relations = d.get(RELATIONS)
     return NodeRow(
-        str(key),
-        _marking(d),
+        str(d[KEY]),
+        str(d[MARKING]),
         Fields(d.get(VALUES) or _NONE, d.get(FIELD_MARKING) or _NONE),
         _field_markings(d.get(ALL_FIELD_MARKINGS)),
-        {k: _relation(v) for k, v in relations.items()} if relations else _NONE,
+        Relations(relations) if relations else _NONE,
+        d,
     )
+
+
+def decode_node(d: Mapping[str, Any]) -> NodeRow:
+    """One node of a compiled read, with everything fetched below it: all of it checked
+    now, its objects built as they are looked up."""
+    _check_node(d)
+    return _node(d)

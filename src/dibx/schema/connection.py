@@ -23,6 +23,7 @@ from strawberry.types.info import Info
 
 from dibx.schema.direct import direct
 from dibx.schema.scopes import resolver
+from dibx.schema.written import Writes, writes
 
 E = TypeVar("E")
 N = TypeVar("N")
@@ -85,7 +86,7 @@ class Rows:
 class Connection(Generic[E, N]):
     rows: strawberry.Private[Rows]
 
-    @resolver(TOTAL)
+    @resolver(TOTAL, metadata=writes(Writes.TOTAL))
     def total_count(self) -> int:
         if self.rows.total is None:  # the compiler counts only when totalCount is selected
             raise RuntimeError("totalCount was not fetched")
@@ -93,19 +94,25 @@ class Connection(Generic[E, N]):
 
     @resolver(
         "The records of this page, each with how it is reached.",
-        metadata=direct(lambda root, context, *_: root.rows.edges(context)),
+        metadata={
+            **direct(lambda root, context, *_: root.rows.edges(context)),
+            **writes(Writes.EDGES),
+        },
     )
     def edges(self, info: Info[Any, Any]) -> list[E]:
         return self.rows.edges(info.context)
 
     @resolver(
         "The records of this page.",
-        metadata=direct(lambda root, context, *_: root.rows.nodes(context)),
+        metadata={
+            **direct(lambda root, context, *_: root.rows.nodes(context)),
+            **writes(Writes.NODES),
+        },
     )
     def nodes(self, info: Info[Any, Any]) -> list[N]:
         return self.rows.nodes(info.context)
 
-    @resolver(PAGE_INFO)
+    @resolver(PAGE_INFO, metadata=writes(Writes.PAGE_INFO))
     def page_info(self) -> PageInfo:
         start, end = self.rows.cursors()
         return PageInfo(
@@ -121,11 +128,17 @@ class Edge(Generic[N]):
     position: strawberry.Private[Callable[[], str]]  # seals the cursor, if it is selected
     build: strawberry.Private[Callable[[Any], N]]  # given the request's context
 
-    @resolver("This record's place in the list (for `after` or `before`): opaque.")
+    @resolver(
+        "This record's place in the list (for `after` or `before`): opaque.",
+        metadata=writes(Writes.CURSOR),
+    )
     def cursor(self) -> str:
         return self.position()
 
-    @resolver("The record.", metadata=direct(lambda root, context, *_: root.build(context)))
+    @resolver(
+        "The record.",
+        metadata={**direct(lambda root, context, *_: root.build(context)), **writes(Writes.NODE)},
+    )
     def node(self, info: Info[Any, Any]) -> N:
         return self.build(info.context)
 

@@ -10,6 +10,7 @@ from dibx.graph.rows import EdgeRow, NodeRow, Released, Withheld
 from dibx.schema.context import Context
 from dibx.schema.direct import direct
 from dibx.schema.selection import path_of, path_text
+from dibx.schema.written import Writes, writes
 
 
 @strawberry.type(description="The marking of one field and whether this response released it.")
@@ -70,7 +71,10 @@ def marked(name: str, kind: Any, description: str) -> Any:
 
     resolve.__annotations__["return"] = Optional[kind]  # noqa: UP045 - built at run time
     return strawberry.field(
-        resolver=resolve, name=name, description=description, metadata=direct(resolve_direct)
+        resolver=resolve,
+        name=name,
+        description=description,
+        metadata={**direct(resolve_direct), **writes(Writes.VALUE, name)},
     )
 
 

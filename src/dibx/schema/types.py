@@ -39,6 +39,7 @@ from dibx.schema.fields import (
 from dibx.schema.ids import encode_id
 from dibx.schema.scopes import resolver
 from dibx.schema.selection import own_key
+from dibx.schema.written import Writes, writes
 
 MARKING = "The marking of this record (or edge) itself: it governs whether it is shown at all."
 EDGE_CURSOR = "This edge's place in the list (for `after` or `before`): opaque."
@@ -71,13 +72,16 @@ class Node:
 class Marked:
     _row: strawberry.Private[NodeRow | EdgeRow]
 
-    @resolver(MARKING)
+    @resolver(MARKING, metadata=writes(Writes.MARKING))
     def marking(self) -> str:
         return record_marking(self)
 
     @resolver(
         "The marking of each field, and whether it was released to you.",
-        metadata=direct(lambda root, context, *_: field_markings_for(root, context)),
+        metadata={
+            **direct(lambda root, context, *_: field_markings_for(root, context)),
+            **writes(Writes.FIELD_MARKINGS),
+        },
     )
     def field_markings(self, info: Info[Context, None]) -> list[FieldMarking]:
         return field_markings(self, info)
@@ -156,7 +160,9 @@ def _blank(name: str, bases: tuple[type, ...]) -> Any:
             "_node": strawberry.Private[NodeRow],
             "_cursor": strawberry.Private[functools.partial[str]],  # sealed only if selected
         }
-        namespace["cursor"] = strawberry.field(resolver=_edge_cursor, description=EDGE_CURSOR)
+        namespace["cursor"] = strawberry.field(
+            resolver=_edge_cursor, description=EDGE_CURSOR, metadata=writes(Writes.EDGE_CURSOR)
+        )
     return type(
         name,
         (Marked, *bases),
@@ -177,7 +183,11 @@ def _key_fields(cls: Any, node: NodeType) -> None:
     def key(root: Any) -> str:
         return str(root._row.key)
 
-    cls.id = strawberry.field(resolver=global_id, description="Stable global id (opaque).")
+    cls.id = strawberry.field(
+        resolver=global_id,
+        description="Stable global id (opaque).",
+        metadata=writes(Writes.ID, type_name),
+    )
     setattr(
         cls,
         snake(node.key_field),
@@ -185,6 +195,7 @@ def _key_fields(cls: Any, node: NodeType) -> None:
             resolver=key,
             name=node.key_field,
             description=node.key_description or f"The {type_name}'s key ({node.key_hint}).",
+            metadata=writes(Writes.KEY),
         ),
     )
 
@@ -269,7 +280,7 @@ def _many(key: str, owner: NodeType, rel: Relation, edge_cls: Any, target: Any) 
         resolver=returning(conn)(chosen),
         name=key,
         description=rel.description,
-        metadata=direct(page_direct),
+        metadata={**direct(page_direct), **writes(Writes.MANY, connection)},
     )
 
 
@@ -290,7 +301,10 @@ def _one(key: str, rel: Relation, target: Any) -> Any:
         resolver=resolve,
         name=key,
         description=rel.description,
-        metadata=direct(lambda root, context, _, own, __: one(root, context, own)),
+        metadata={
+            **direct(lambda root, context, _, own, __: one(root, context, own)),
+            **writes(Writes.ONE),
+        },
     )
 
 
@@ -302,7 +316,10 @@ def _far_node(target: Any) -> Any:
     return strawberry.field(
         resolver=resolve,
         description="The record at the other end.",
-        metadata=direct(lambda root, context, *_: wrap_in(context, target, root._node)),
+        metadata={
+            **direct(lambda root, context, *_: wrap_in(context, target, root._node)),
+            **writes(Writes.FAR_NODE),
+        },
     )
 
 

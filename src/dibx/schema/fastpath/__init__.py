@@ -9,7 +9,8 @@ coerce, and when the whole request stays within the request budget (`dibx.schema
 What depends only on the document, the operation and the caller's scopes is worked out once
 and kept as a `Plan`, keyed by all three (the document by its hash): whether the operation
 is covered and, for a document without `@skip`/`@include`, the fields collected under each
-field and how each field's resolver is called (`Shapes`). A plan exists only for scopes the
+field and how each field's resolver is called (`Shapes`), and the steps that write its
+response straight from the compiled rows (`steps`, `writer`). A plan exists only for scopes the
 document was validated for, so finding one is the scope gate's answer for this caller; the
 scopes are in the key so that a caller with other scopes never reaches a plan made for
 someone else. The rest runs on every request: the variables, the request budget (which
@@ -18,6 +19,11 @@ release check, the banner and the audit. Otherwise it runs through strawberry as
 before, and a debug line (`compiled_response_fallback`) says why. Errors, `data`, and
 `extensions.releasability` are built as the executor and the schema's extensions build them
 (`ShapeErrors`, `releasability`).
+
+Below the root fields, a plan with steps writes the response from the rows (`writer`): no
+resolver is called and no object built for a nested record. A plan without them (a field
+selected that declares no step, or `@skip`/`@include`) is completed by `Execution`, field
+by field through the resolvers, and a debug line (`compiled_response_unwritten`) says why.
 """
 
 from __future__ import annotations
@@ -31,13 +37,15 @@ from typing import Any
 import orjson
 import structlog
 from graphql import GraphQLError
-from graphql.execution.values import get_variable_values
+from graphql.execution.values import VariableValues, get_variable_values
 from strawberry.types import ExecutionResult
 
 from dibx.schema.cost import operation_cost
 from dibx.schema.extensions import ShapeErrors, releasability
 from dibx.schema.fastpath.coverage import Covered, coverage
 from dibx.schema.fastpath.execute import Call, Execution, Shapes
+from dibx.schema.fastpath.steps import RootSteps, compile_steps
+from dibx.schema.fastpath.writer import Writing
 
 log = structlog.get_logger("dibx.fastpath")
 # (the document's hash, the operation's name, the caller's scopes)
@@ -49,6 +57,8 @@ COSTS_PER_PLAN = 64
 class Plan:
     covered: Covered
     shapes: Shapes | None  # None: `@skip`/`@include` make them depend on the variables
+    # Each root field's steps, by response key; or why the response is not written.
+    steps: dict[str, RootSteps] | str = "@skip or @include in the document"
     # What the operation could fetch, by its variables (JSON, sorted keys); LRU. It depends
     # on nothing else: the page-size limits are the server's, and each request still checks
     # it against its caller's own budget.
@@ -82,6 +92,7 @@ class CompiledResponses:
         self.shape = ShapeErrors(suggestions=getattr(schema, "suggestions", True))
         self.enabled = True
         self.answered = 0  # requests this path answered (for metrics and tests)
+        self.written = 0  # of those, the requests whose response the writer wrote
         self.calls: dict[int, Call] = {}  # how each schema field's resolver is called
 
     def _plan(self, query: str, operation_name: str | None, scopes: frozenset[str]) -> _Plan:
@@ -95,15 +106,32 @@ class CompiledResponses:
         if document is None:
             return "document not yet validated for these scopes"  # not kept: it will be
         covered = coverage(self.schema._schema, document, operation_name)
-        plan: _Plan = (
-            Plan(covered, Shapes() if covered.static else None)
-            if isinstance(covered, Covered)
-            else covered
-        )
+        plan: _Plan = covered if isinstance(covered, str) else self._new(covered)
         self.plans[key] = plan
         while len(self.plans) > self.size:
             self.plans.popitem(last=False)
         return plan
+
+    def _new(self, covered: Covered) -> Plan:
+        if not covered.static:
+            return Plan(covered, None)
+        shapes = Shapes()
+        # Collecting fields and fixed arguments needs neither variables nor a caller.
+        collecting = Execution(
+            self.schema._schema,
+            covered.operation,
+            covered.fragments,
+            VariableValues(sources={}, coerced={}),
+            None,
+            self.calls,
+            shapes,
+        )
+        try:
+            steps = compile_steps(collecting)
+        except Exception:  # a bug in compiling: the executor completes it instead
+            log.warning("compiled_response_unwritten", reason="compiling", exc_info=True)
+            steps = "the steps did not compile"
+        return Plan(covered, shapes, steps)
 
     def _refusal(
         self, query: str | None, variables: Any, operation_name: str | None, context: Any
@@ -160,8 +188,14 @@ class CompiledResponses:
         except Exception:  # nothing has run: the executor answers instead
             log.warning("compiled_response_fallback", reason="root fields", exc_info=True)
             return None
+        if isinstance(plan.steps, str):
+            log.debug("compiled_response_unwritten", reason=plan.steps, operation=operation_name)
+        else:
+            execution.write = Writing(execution, context, plan.steps).root
         data = await execution.run(roots)
         self.answered += 1
+        if execution.write is not None:
+            self.written += 1
         errors: list[GraphQLError] | None = None
         if execution.errors:
             self.schema.process_errors(execution.errors)

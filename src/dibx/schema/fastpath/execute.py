@@ -16,7 +16,7 @@ awaited together (`gather_with_cancel`), a non-null root field's error nulling `
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeGuard
 
 from graphql import (
@@ -173,6 +173,8 @@ class Execution:
         self.variables = variables
         self.context = context
         self.errors: list[GraphQLError] = []
+        # Writes a root field's value instead of completing it (`fastpath.writer`), if set.
+        self.write: Callable[[Path, Any], Any] | None = None
 
     # -- collecting fields (spec: CollectFields) -----------------------------------------
 
@@ -451,6 +453,8 @@ class Execution:
     ) -> Any:
         try:
             value = await self._resolve_root(field, nodes, query, path)
+            if self.write is not None:
+                return self.write(path, value)
             return self.complete(field.type, nodes, query, path, value)
         except Exception as raw:  # noqa: BLE001 - as the executor handles a root field
             self._field_error(raw, field.type, nodes, path)
