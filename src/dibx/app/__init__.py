@@ -110,7 +110,12 @@ def build_runtime(
             ),
             pool_size=settings.neo4j_pool_size,
         )
-        graph = Graph(driver, settings.neo4j_database, tx_timeout=settings.neo4j_tx_timeout_s)
+        graph = Graph(
+            driver,
+            settings.neo4j_database,
+            tx_timeout=settings.neo4j_tx_timeout_s,
+            retry_s=settings.neo4j_retry_time_s,
+        )
     memberships = MembershipDirectory(graph)
     audit = audit or sink_from(settings.audit_sink)
     # Page cursors are sealed under a key derived from the same server secret (its own HKDF
