@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from dibx import config
+
+if TYPE_CHECKING:
+    from dibx.services.analytics.limits import AnalyticsLimits
 
 
 def test_defaults_are_development() -> None:
@@ -81,47 +85,33 @@ def test_settings_are_frozen_and_blank_values_take_the_default() -> None:
         settings.port = 1  # type: ignore[misc]
 
 
-async def test_the_runtime_takes_the_analytics_settings(tmp_path: Path) -> None:
-    """The runtime's analyses run with the configured bounds (built without reaching Neo4j:
-    the driver connects on first use, and nothing here uses it)."""
+async def _runtime_limits(tmp_path: Path, env: dict[str, str]) -> AnalyticsLimits:
+    """The analytics limits of a runtime built from `env` (without reaching Neo4j: the
+    driver connects on first use, and nothing here uses it)."""
     from dibx.app import build_runtime
     from dibx.graph.driver import Graph, connect
     from dibx.services.audit import MemorySink
 
-    settings = config.load(
-        {
-            "DIBX_ENV": "test",
-            "DIBX_DATA_DIR": str(tmp_path),
-            "DIBX_ANALYTICS_PARALLEL_READS": "1",
-            "DIBX_ANALYTICS_TIME_LIMIT": "7",
-        }
-    )
+    settings = config.load({"DIBX_ENV": "test", "DIBX_DATA_DIR": str(tmp_path), **env})
     graph = Graph(connect("bolt://127.0.0.1:1", "neo4j", ""), "neo4j")
     try:
-        limits = build_runtime(settings, graph=graph, audit=MemorySink()).services.analytics.limits
+        return build_runtime(settings, graph=graph, audit=MemorySink()).services.analytics.limits
     finally:
         await graph.close()
+
+
+async def test_the_runtime_takes_the_analytics_settings(tmp_path: Path) -> None:
+    """The runtime's analyses run with the configured bounds."""
+    limits = await _runtime_limits(
+        tmp_path, {"DIBX_ANALYTICS_PARALLEL_READS": "1", "DIBX_ANALYTICS_TIME_LIMIT": "7"}
+    )
     assert (limits.parallel_reads, limits.time_limit_s) == (1, 7.0)
 
 
 async def test_an_analysis_reads_no_more_at_once_than_heavy_work_may_hold(
     tmp_path: Path,
 ) -> None:
-    from dibx.app import build_runtime
-    from dibx.graph.driver import Graph, connect
-    from dibx.services.audit import MemorySink
-
-    settings = config.load(
-        {
-            "DIBX_ENV": "test",
-            "DIBX_DATA_DIR": str(tmp_path),
-            "DIBX_ANALYTICS_PARALLEL_READS": "6",
-            "DIBX_HEAVY_CONCURRENCY": "3",
-        }
+    limits = await _runtime_limits(
+        tmp_path, {"DIBX_ANALYTICS_PARALLEL_READS": "6", "DIBX_HEAVY_CONCURRENCY": "3"}
     )
-    graph = Graph(connect("bolt://127.0.0.1:1", "neo4j", ""), "neo4j")
-    try:
-        limits = build_runtime(settings, graph=graph, audit=MemorySink()).services.analytics.limits
-    finally:
-        await graph.close()
     assert limits.parallel_reads == 3
