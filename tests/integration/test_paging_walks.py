@@ -91,6 +91,7 @@ class World:
     nation: str
     next_key: int = 0
     log: list[str] = field(default_factory=list)
+    removed: dict[str, Row] = field(default_factory=dict)  # walked maybe, then deleted
 
     def visible(self) -> set[str]:
         return {k for k, r in self.rows.items() if seen(r.record, self.nation)}
@@ -116,7 +117,7 @@ async def apply(api: Api, world: World, change: tuple[str, int], new: Row) -> se
         world.log.append(f"hide {key}")
         # USA still sees a NOFORN record: only GBR loses it.
         return set() if world.nation == "USA" else {key}
-    del world.rows[key]
+    world.removed[key] = world.rows.pop(key)
     await api.graph.write("MATCH (s:Supplier {id: $key}) DETACH DELETE s", {"key": key})
     world.log.append(f"remove {key}")
     return {key}
@@ -189,7 +190,8 @@ async def test_walks_skip_and_repeat_no_record_that_stayed_visible(
     assert len(walked) == len(set(walked)), (walked, world.log)
     missing = stayed - set(walked)
     assert not missing, (missing, walked, world.log)
-    everyone = {**rows, **world.rows}
+    # A record walked, then removed, still had its place in the order when it was walked.
+    everyone = {**rows, **world.removed, **world.rows}
     ordered = sorted(
         walked,
         key=functools.cmp_to_key(lambda a, c: compare(everyone[a], everyone[c], nation, order)),

@@ -236,7 +236,7 @@ def test_deploy_readme_covers_what_operators_must_share() -> None:
     for needed in (
         "DIBX_CHALLENGE_KEY_FILE",
         "neo4j://",
-        "execute_read",
+        "read session",  # reads are routed as reads
         "Enterprise",
         "Aura",
         "helm",
