@@ -18,7 +18,7 @@ from tests.support.api import Api
 
 pytestmark = pytest.mark.neo4j
 
-ROWS = 1_200  # over four progress updates (one per 256 rows)
+ROWS = 800  # three progress updates (one per 256 rows) while reading
 
 
 def _suppliers(rows: int) -> Source:
