@@ -124,6 +124,14 @@ def _present(value: Any) -> bool:
     return value is not None and value is not Undefined and not isinstance(value, Exception)
 
 
+def leaf_error(leaf: Any, value: Any, serialized: Any) -> TypeError:
+    """graphql-core's error for a leaf whose scalar serialized `value` to nothing."""
+    return TypeError(
+        f"Expected `{inspect(leaf)}.serialize({inspect(value)})`"
+        f" to return non-nullable value, returned: {inspect(serialized)}"
+    )
+
+
 def _is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
     return hasattr(value, "__await__")
 
@@ -397,10 +405,7 @@ class Execution:
         if isinstance(return_type, GraphQLLeafType):
             serialized = return_type.serialize(result)
             if serialized is Undefined or serialized is None:
-                raise TypeError(
-                    f"Expected `{inspect(return_type)}.serialize({inspect(result)})`"
-                    f" to return non-nullable value, returned: {inspect(serialized)}"
-                )
+                raise leaf_error(return_type, result, serialized)
             return serialized
         runtime = return_type
         if isinstance(return_type, GraphQLInterfaceType):

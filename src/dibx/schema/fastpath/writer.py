@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from graphql import GraphQLError, GraphQLInterfaceType, GraphQLNonNull, get_named_type
-from graphql.pyutils import Path, Undefined, inspect
+from graphql.pyutils import Path, Undefined
 
 from dibx.graph.cursors import Sealer, viewer
 from dibx.graph.rows import (
@@ -43,7 +43,7 @@ from dibx.graph.rows import (
 )
 from dibx.graph.selection import result_key
 from dibx.schema.connection import PageInfo
-from dibx.schema.fastpath.execute import Execution
+from dibx.schema.fastpath.execute import Execution, leaf_error
 from dibx.schema.fastpath.steps import Op, RootSteps, Step, Steps
 from dibx.schema.fields import FieldMarking
 from dibx.schema.ids import encode_id
@@ -110,10 +110,7 @@ def _leaf(step: Step, value: Any) -> Any:
         return value
     serialized = step.serialize(value)
     if serialized is None or serialized is Undefined:
-        raise TypeError(
-            f"Expected `{inspect(get_named_type(step.type))}.serialize({inspect(value)})`"
-            f" to return non-nullable value, returned: {inspect(serialized)}"
-        )
+        raise leaf_error(get_named_type(step.type), value, serialized)
     return serialized
 
 
