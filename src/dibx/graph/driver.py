@@ -182,6 +182,11 @@ def unavailable_as_error() -> Iterator[None]:
         raise
 
 
+async def _rows(result: neo4j.AsyncResult) -> Rows:
+    # Rows are maps and lists already: skip the deep copy `record.data()` would make.
+    return [dict(zip(record.keys(), record, strict=True)) async for record in result]
+
+
 class TxRunner:
     """Runs statements inside one explicit write transaction (`Graph.transaction`)."""
 
@@ -190,13 +195,7 @@ class TxRunner:
 
     async def run(self, query: LiteralString, params: Mapping[str, Any] | None = None) -> Rows:
         self._graph.stats.record("write", query)
-        result = await self._tx.run(query, dict(params or {}))
-        return [dict(zip(r.keys(), r, strict=True)) async for r in result]
-
-
-async def _rows(result: neo4j.AsyncResult) -> Rows:
-    # Rows are maps and lists already: skip the deep copy `record.data()` would make.
-    return [dict(zip(record.keys(), record, strict=True)) async for record in result]
+        return await _rows(await self._tx.run(query, dict(params or {})))
 
 
 class Graph:
