@@ -203,3 +203,21 @@ def test_release_groups_may_be_nations_agreements_or_attributes(
 ) -> None:
     loaded = policy.parse({"version": "1", "cui_release": {"groups": [group]}}, vocabulary)
     assert loaded.cui_release_groups == {group}
+
+
+def test_scopes_share_the_policy_defaults_read_only(vocabulary: policy.Vocabulary) -> None:
+    """Every request's scope carries the defaults worked out once by the policy: one
+    request cannot change what another's Cypher checks against."""
+    loaded = policy.load(SHIPPED, vocabulary)
+    usa = loaded.scope_for(principal("USA"), {"NATO"}, date(2026, 1, 1))
+    gbr = loaded.scope_for(principal("GBR"), {"FVEY"}, date(2026, 1, 1))
+    assert usa.default_release is gbr.default_release is loaded.default_release
+    assert dict(usa.default_marking) == {k: str(m) for k, m in loaded.defaults.items()}
+    with pytest.raises(TypeError):
+        usa.default_release["Supplier"] = ()  # type: ignore[index]
+    with pytest.raises(TypeError):
+        gbr.default_marking["Supplier"] = "PUBLIC"  # type: ignore[index]
+    assert loaded.default_release["Supplier_cage"] == ("@CUI_REL|USA",)
+    params = usa.cypher_params()
+    params["dr"]["Supplier_cage"] = ["GBR"]  # type: ignore[index]  # each read gets a copy
+    assert usa.cypher_params()["dr"]["Supplier_cage"] == ["@CUI_REL|USA"]  # type: ignore[index]

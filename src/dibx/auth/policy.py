@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from dibx.auth import markings
@@ -125,6 +126,16 @@ class Policy:
     conceal: frozenset[str]
     adjudication: Adjudication = field(default_factory=Adjudication)
     stewardship: Stewardship = field(default_factory=Stewardship)
+    # `defaults` as every scope carries them (release clauses, canonical marking text),
+    # worked out once here rather than on every request: read-only, shared by all scopes.
+    default_release: Mapping[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    default_marking: Mapping[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        release = {k: markings.release_clauses(m) for k, m in self.defaults.items()}
+        marking = {k: str(m) for k, m in self.defaults.items()}
+        object.__setattr__(self, "default_release", MappingProxyType(release))
+        object.__setattr__(self, "default_marking", MappingProxyType(marking))
 
     def scope_for(
         self, principal: Principal, member_of: Iterable[str], as_of: date
@@ -142,8 +153,8 @@ class Policy:
             groups=frozenset(groups),
             as_of=as_of,
             policy_version=self.version,
-            default_release={k: markings.release_clauses(m) for k, m in self.defaults.items()},
-            default_marking={k: str(m) for k, m in self.defaults.items()},
+            default_release=self.default_release,
+            default_marking=self.default_marking,
             _seal=_seal(),
             member_of=agreements,
             cui_release_groups=self.cui_release_groups,
