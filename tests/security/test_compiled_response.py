@@ -6,10 +6,10 @@ and page sizes over the limit) over random graphs and callers; each is answered 
 executor (the path switched off) and once by the path, and the two responses must be equal
 byte for byte as canonical JSON (sorted keys), status included. Each document is also checked
 to have taken the path, so the comparison is never vacuous, and to have been written by the
-response writer (`fastpath.writer`) exactly when it has no `@include`/`@skip` (half the
-documents are drawn without them); the others are completed by the path's executor. Planted
-differences in either (a changed leaf, a marking kept out of the banner, a withheld field
-not recorded) are caught.
+response writer (`fastpath.writer`), `@include`/`@skip` or not (its steps are kept per set
+of their values). Planted differences in the writer, or in the path's executor, which
+completes what the writer cannot (tried with the writer switched off), are caught: a changed
+leaf, a marking kept out of the banner, a withheld field not recorded.
 
 Where a document has two or more root fields, the executor runs their reads concurrently and
 completes each root field when its read returns: the order of `withheld` entries and of
@@ -243,15 +243,17 @@ async def test_compiled_path_answers_as_the_executor_does(
         pair = await both(api, document, variables, nation, attributes)
         assert canonical(pair.executed, roots) == canonical(pair.answered, roots), document
         assert pair.used == 1, document  # every drawn document is one the path answers
-        # Written unless `@include`/`@skip` make the selection depend on the variables.
-        assert pair.written == (0 if "@" in document else 1), document
+        # Written, `@include`/`@skip` or not: steps are kept per set of their values.
+        assert pair.written == 1, document
 
 
 PROBE = """query Probe { suppliers(first: 2) { totalCount edges { cursor node {
   key name city nation { code }
   capabilities(first: 2) { edges { capacity node { key } } } } } } }"""
-# The same, completed field by field by the path's executor: a directive keeps it unwritten.
-UNWRITTEN = PROBE.replace("key name city", "key name @include(if: true) city")
+# City shown or not by a variable: the writer keeps steps for each value.
+SWITCHED = PROBE.replace("key name city", "key name city @include(if: $city)").replace(
+    "query Probe", "query Probe($city: Boolean!)"
+)
 # Released to GBR only under its own marking, which the banner must then carry.
 SHARED = "CUI//REL TO USA, GBR"
 
@@ -274,7 +276,8 @@ async def test_the_differential_check_catches_a_planted_difference_in_the_execut
 ) -> None:
     """One leaf changed by the path's executor only (a supplier's name) must be caught."""
     await _probe_graph(api)
-    pair = await both(api, UNWRITTEN, {}, "GBR")
+    api.app.state.compiled.writing = False  # the executor completes what the writer cannot
+    pair = await both(api, PROBE, {}, "GBR")
     assert (pair.used, pair.written) == (1, 0)
     assert canonical(pair.executed, 1) == canonical(pair.answered, 1)
 
@@ -289,7 +292,7 @@ async def test_the_differential_check_catches_a_planted_difference_in_the_execut
         return result
 
     monkeypatch.setattr(execute.Execution, "fields", planted)
-    pair = await both(api, UNWRITTEN, {}, "GBR")
+    pair = await both(api, PROBE, {}, "GBR")
     assert (pair.used, pair.written) == (1, 0)
     assert canonical(pair.executed, 1) != canonical(pair.answered, 1)
     assert "planted" in canonical(pair.answered, 1)
@@ -368,19 +371,39 @@ async def test_uncovered_operations_fall_back_and_say_so(
     assert reply.status < 500
 
 
-async def test_a_document_with_directives_is_completed_field_by_field_and_says_so(
+async def test_a_document_with_directives_is_written_for_each_set_of_their_values(
     api: Api,
 ) -> None:
     await _probe_graph(api)
     compiled: CompiledResponses = api.app.state.compiled
-    await api.query(UNWRITTEN)  # validated once by the executor
+    await api.query(SWITCHED, {"city": True})  # validated once by the executor
+    for city in (True, False, True, False):
+        before, written = compiled.answered, compiled.written
+        pair = await both(api, SWITCHED, {"city": city}, "USA")
+        assert (pair.used, pair.written) == (1, 1)
+        assert canonical(pair.executed, 1) == canonical(pair.answered, 1)
+        node = pair.answered.body["data"]["suppliers"]["edges"][0]["node"]
+        assert ("city" in node) is city
+        assert (compiled.answered, compiled.written) == (before + 1, written + 1)
+    (plan,) = [p for p in compiled.plans.values() if not isinstance(p, str)]
+    assert plan.shaped is None  # the selection depends on $city
+    assert sorted(plan.by_switches) == [(False,), (True,)]  # one set of steps per value
+
+
+async def test_with_the_writer_switched_off_the_path_completes_field_by_field_and_says_so(
+    api: Api,
+) -> None:
+    await _probe_graph(api)
+    compiled: CompiledResponses = api.app.state.compiled
+    compiled.writing = False
+    await api.query(PROBE)  # validated once by the executor
     before, written = compiled.answered, compiled.written
     with structlog.testing.capture_logs() as logs:
-        reply = await api.query(UNWRITTEN)
+        reply = await api.query(PROBE)
     assert (compiled.answered, compiled.written) == (before + 1, written)
     unwritten = [e for e in logs if e["event"] == "compiled_response_unwritten"]
     assert [(e["log_level"], e["reason"]) for e in unwritten] == [
-        ("debug", "@skip or @include in the document")
+        ("debug", "the writer is switched off")
     ]
     assert reply.body["data"]["suppliers"]["totalCount"] == 2
 

@@ -8,22 +8,23 @@ coerce, and when the whole request stays within the request budget (`dibx.schema
 
 What depends only on the document, the operation and the caller's scopes is worked out once
 and kept as a `Plan`, keyed by all three (the document by its hash): whether the operation
-is covered and, for a document without `@skip`/`@include`, the fields collected under each
-field and how each field's resolver is called (`Shapes`), and the steps that write its
-response straight from the compiled rows (`steps`, `writer`). A plan exists only for scopes the
-document was validated for, so finding one is the scope gate's answer for this caller; the
-scopes are in the key so that a caller with other scopes never reaches a plan made for
-someone else. The rest runs on every request: the variables, the request budget (which
-depends on the caller), the root resolvers (arguments, limits, the compiled read), every
-release check, the banner and the audit. Otherwise it runs through strawberry as
-before, and a debug line (`compiled_response_fallback`) says why. Errors, `data`, and
-`extensions.releasability` are built as the executor and the schema's extensions build them
-(`ShapeErrors`, `releasability`).
+is covered, the fields collected under each field and how each field's resolver is called
+(`Shapes`), and the steps that write its response straight from the compiled rows (`steps`,
+`writer`). Where `@skip`/`@include` read variables, the fields selected depend on their
+values: shapes and steps are then kept per set of those values (`Shaped`, a few per plan).
+A plan exists only for scopes the document was validated for, so finding one is the scope
+gate's answer for this caller; the scopes are in the key so that a caller with other
+scopes never reaches a plan made for someone else. The rest runs on every request: the
+variables, the request budget (which depends on the caller), the root resolvers (arguments,
+limits, the compiled read), every release check, the banner and the audit. Otherwise it
+runs through strawberry as before, and a debug line (`compiled_response_fallback`) says
+why. Errors, `data`, and `extensions.releasability` are built as the executor and the
+schema's extensions build them (`ShapeErrors`, `releasability`).
 
-Below the root fields, a plan with steps writes the response from the rows (`writer`): no
-resolver is called and no object built for a nested record. A plan without them (a field
-selected that declares no step, or `@skip`/`@include`) is completed by `Execution`, field
-by field through the resolvers, and a debug line (`compiled_response_unwritten`) says why.
+Below the root fields, steps write the response from the rows (`writer`): no resolver is
+called and no object built for a nested record. Without them (a field selected that declares
+no step, or the writer switched off) `Execution` completes it field by field through the
+resolvers, and a debug line (`compiled_response_unwritten`) says why.
 """
 
 from __future__ import annotations
@@ -51,14 +52,25 @@ log = structlog.get_logger("dibx.fastpath")
 # (the document's hash, the operation's name, the caller's scopes)
 PlanKey = tuple[str, str | None, frozenset[str]]
 COSTS_PER_PLAN = 64
+# Sets of `@skip`/`@include` variable values whose shapes and steps a plan keeps (LRU).
+SHAPED_PER_PLAN = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Shaped:
+    """What a plan's fields come to for one set of `@skip`/`@include` values."""
+
+    shapes: Shapes
+    # Each root field's steps, by response key; or why the response is not written.
+    steps: dict[str, RootSteps] | str
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     covered: Covered
-    shapes: Shapes | None  # None: `@skip`/`@include` make them depend on the variables
-    # Each root field's steps, by response key; or why the response is not written.
-    steps: dict[str, RootSteps] | str = "@skip or @include in the document"
+    # For a document without directives; else one per set of `@skip`/`@include` values.
+    shaped: Shaped | None
+    by_switches: OrderedDict[tuple[Any, ...], Shaped] = field(default_factory=OrderedDict)
     # What the operation could fetch, by its variables (JSON, sorted keys); LRU. It depends
     # on nothing else: the page-size limits are the server's, and each request still checks
     # it against its caller's own budget.
@@ -91,6 +103,9 @@ class CompiledResponses:
         self.plans: OrderedDict[PlanKey, _Plan] = OrderedDict()
         self.shape = ShapeErrors(suggestions=getattr(schema, "suggestions", True))
         self.enabled = True
+        # False: the path's executor completes every operation, field by field, as it does
+        # those the writer cannot write (so that tests can compare the two).
+        self.writing = True
         self.answered = 0  # requests this path answered (for metrics and tests)
         self.written = 0  # of those, the requests whose response the writer wrote
         self.calls: dict[int, Call] = {}  # how each schema field's resolver is called
@@ -113,25 +128,45 @@ class CompiledResponses:
         return plan
 
     def _new(self, covered: Covered) -> Plan:
-        if not covered.static:
-            return Plan(covered, None)
+        return Plan(covered, self._shaped(covered, {}) if covered.static else None)
+
+    def _shaped(self, covered: Covered, switches: dict[str, Any]) -> Shaped:
         shapes = Shapes()
-        # Collecting fields and fixed arguments needs neither variables nor a caller.
+        # Collecting fields and fixed arguments needs no caller, and no variables but those
+        # `@skip`/`@include` read (steps work out arguments set by variables per request).
         collecting = Execution(
             self.schema._schema,
             covered.operation,
             covered.fragments,
-            VariableValues(sources={}, coerced={}),
+            VariableValues(sources={}, coerced=switches),
             None,
             self.calls,
             shapes,
         )
+        steps: dict[str, RootSteps] | str
         try:
             steps = compile_steps(collecting)
         except Exception:  # a bug in compiling: the executor completes it instead
             log.warning("compiled_response_unwritten", reason="compiling", exc_info=True)
             steps = "the steps did not compile"
-        return Plan(covered, shapes, steps)
+        return Shaped(shapes, steps)
+
+    def _shaped_for(self, plan: Plan, variables: VariableValues) -> Shaped:
+        """The plan's shapes and steps for this request's `@skip`/`@include` values."""
+        if plan.shaped is not None:
+            return plan.shaped
+        names = plan.covered.switches
+        values = tuple(variables.coerced.get(n) for n in names)
+        found = plan.by_switches.get(values)
+        if found is not None:
+            plan.by_switches.move_to_end(values)
+            return found
+        found = plan.by_switches[values] = self._shaped(
+            plan.covered, dict(zip(names, values, strict=True))
+        )
+        if len(plan.by_switches) > SHAPED_PER_PLAN:
+            plan.by_switches.popitem(last=False)
+        return found
 
     def _refusal(
         self, query: str | None, variables: Any, operation_name: str | None, context: Any
@@ -174,24 +209,26 @@ class CompiledResponses:
             return None
         plan, coerced = found
         covered = plan.covered
-        execution = Execution(
-            self.schema._schema,
-            covered.operation,
-            covered.fragments,
-            coerced,
-            context,
-            self.calls,
-            plan.shapes,
-        )
         try:
+            shaped = self._shaped_for(plan, coerced)
+            execution = Execution(
+                self.schema._schema,
+                covered.operation,
+                covered.fragments,
+                coerced,
+                context,
+                self.calls,
+                shaped.shapes,
+            )
             roots = execution.roots()
         except Exception:  # nothing has run: the executor answers instead
             log.warning("compiled_response_fallback", reason="root fields", exc_info=True)
             return None
-        if isinstance(plan.steps, str):
-            log.debug("compiled_response_unwritten", reason=plan.steps, operation=operation_name)
+        steps = shaped.steps if self.writing else "the writer is switched off"
+        if isinstance(steps, str):
+            log.debug("compiled_response_unwritten", reason=steps, operation=operation_name)
         else:
-            execution.write = Writing(execution, context, plan.steps).root
+            execution.write = Writing(execution, context, steps).root
         data = await execution.run(roots)
         self.answered += 1
         if execution.write is not None:

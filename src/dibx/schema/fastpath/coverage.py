@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphql import (
+    DirectiveNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -29,6 +30,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    VariableNode,
     Visitor,
     get_named_type,
     get_operation_ast,
@@ -63,6 +65,9 @@ class Covered:
     # No directive anywhere in the document: which fields are selected does not depend on
     # the variables.
     static: bool = False
+    # The variables that `@skip`/`@include` read (sorted): with the same values, the same
+    # fields are selected, so what is worked out for one set of values holds for the next.
+    switches: tuple[str, ...] = ()
 
 
 class _Directives(Visitor):
@@ -73,10 +78,27 @@ class _Directives(Visitor):
         return BREAK
 
 
+class _Switches(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_directive(self, node: DirectiveNode, *_: object) -> None:
+        for argument in node.arguments or ():
+            if isinstance(argument.value, VariableNode):
+                self.names.add(argument.value.name.value)
+
+
 def _static(document: DocumentNode) -> bool:
     finder = _Directives()
     visit(document, finder)
     return not finder.found
+
+
+def _switches(document: DocumentNode) -> tuple[str, ...]:
+    finder = _Switches()
+    visit(document, finder)
+    return tuple(sorted(finder.names))
 
 
 def strawberry_field(field: GraphQLField) -> StrawberryField | None:
@@ -116,7 +138,9 @@ def coverage(
     query = schema.query_type
     assert query is not None
     reason = _check(schema, operation.selection_set, query, fragments, root=True, seen=set())
-    return reason if reason is not None else Covered(operation, fragments, _static(document))
+    if reason is not None:
+        return reason
+    return Covered(operation, fragments, _static(document), _switches(document))
 
 
 def _check(
