@@ -146,6 +146,49 @@ async def test_nested_connection_pages_past_the_first_100(api: Api) -> None:
     assert back["pageInfo"]["hasNextPage"] is True
 
 
+UNCOUNTED = PROVIDERS.replace("totalCount", "")
+
+
+async def test_a_nested_page_is_cut_from_released_links_only_both_ways(api: Api) -> None:
+    """Links withheld from the caller sit among the first keys (the page is ordered before
+    its links are checked): each page still holds the next released links, in order."""
+    names = [f"s{i:02d}" for i in range(10)]
+    withheld_links, withheld_supplier = {"s01", "s02", "s05"}, "s07"
+    await api.load(
+        b.dataset(
+            suppliers=[
+                b.supplier(k, record="CUI//NOFORN" if k == withheld_supplier else b.PUBLIC)
+                for k in names
+            ],
+            capabilities=[b.capability("c1")],
+            provides=[
+                b.provides(k, "c1", record="CUI//NOFORN" if k in withheld_links else b.PUBLIC)
+                for k in names
+            ],
+        )
+    )
+    cap = encode_id("Capability", "c1")
+    released = [k for k in names if k not in withheld_links | {withheld_supplier}]
+    walked: list[str] = []
+    after = None
+    for _ in range(5):
+        reply = await api.query(UNCOUNTED, {"id": cap, "first": 2, "after": after}, nation="GBR")
+        assert not reply.errors, reply.errors
+        page = reply.data["capability"]["providers"]
+        walked += keys(page)
+        after = page["pageInfo"]["endCursor"]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+    assert walked == released == ["s00", "s03", "s04", "s06", "s08", "s09"]
+    reply = await api.query(UNCOUNTED, {"id": cap, "last": 3, "before": after}, nation="GBR")
+    assert not reply.errors, reply.errors
+    back = reply.data["capability"]["providers"]
+    assert keys(back) == ["s04", "s06", "s08"]
+    assert back["pageInfo"]["hasPreviousPage"] is True
+    reply = await api.query(UNCOUNTED, {"id": cap, "first": 4})  # USA: every link
+    assert keys(reply.data["capability"]["providers"]) == names[:4]
+
+
 def tampered(cursor: str) -> str:
     body = cursor.removeprefix("c1.")
     raw = bytearray(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))

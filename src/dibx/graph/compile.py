@@ -130,14 +130,16 @@ class Compiler:
         # What a page of the relation carries on: the far record too under `asOf`.
         carry = f"{edge}, {other}"
         tie = f"elementId({edge})"
+        # The link's pattern and release checks, when a page may check them after ordering.
+        arrow, checks = "", None
         if self.at is None:
             arrow = (
                 f"({var})-[{edge}:{rel.rel}]->({other}:{target.label})"
                 if rel.direction == "out"
                 else f"({var})<-[{edge}:{rel.rel}]-({other}:{target.label})"
             )
-            where = [visible(edge, rel.edge_type), visible(other, target.name)]
-            match = f"MATCH {arrow} WHERE " + " AND ".join(where)
+            checks = f"{visible(edge, rel.edge_type)} AND {visible(other, target.name)}"
+            match = f"MATCH {arrow} WHERE {checks}"
         else:
             other_rec = self.var("r")
             self.records[other] = other_rec
@@ -149,7 +151,9 @@ class Compiler:
             tie = f"coalesce({edge}.uid, '')"
         if rel.dated:
             as_of = self.param(sel.arg("asOf") or self.as_of)
-            match += f" AND {dated_holds(edge, rel.edge_type, as_of)}"
+            holds = dated_holds(edge, rel.edge_type, as_of)
+            match += f" AND {holds}"
+            checks = None if checks is None else f"{checks} AND {holds}"
 
         if not rel.many:
             node_sel = list(sel.children)
@@ -175,17 +179,30 @@ class Compiler:
         )
         if at is None and self.at is None and sel.find("totalCount"):
             return self._counted_page(match, carry, keys, forward, limit, body, size)
-        page, opposite = match, "false"
+        order = order_by(keys, reverse=not forward)
+        page, opposite, where = match, "false", []
         if at is not None:
             # The cursor names its parent record: at any other record this page is empty.
             parent = f"{var}.{owner.key} = {self.param(at[0])}"
-            page += f" AND {parent} AND {beyond(keys, at[1:], self.param, forward=forward)}"
+            where = [parent, beyond(keys, at[1:], self.param, forward=forward)]
+            page += f" AND {' AND '.join(where)}"
             back = beyond(keys, at[1:], self.param, forward=not forward, inclusive=True)
             opposite = f"EXISTS {{ {match} AND {parent} AND {back} }}"
-        items = (
-            f"COLLECT {{ {page} WITH {carry} "
-            f"ORDER BY {order_by(keys, reverse=not forward)} LIMIT {limit} RETURN {body} }}"
-        )
+        if checks is None:
+            items = (
+                f"COLLECT {{ {page} WITH {carry} ORDER BY {order} LIMIT {limit} RETURN {body} }}"
+            )
+        else:
+            # Ordered by keys first, then checked until the page is full: a link past the
+            # page is never checked (a busy capability has thousands of providers). Only
+            # links that pass the checks are returned, so the page and its order are those
+            # of checking first; the second ORDER BY keeps that order by the query's
+            # meaning, and Neo4j sees its input is ordered already and does not sort again.
+            cut = f" WHERE {' AND '.join(where)}" if where else ""
+            items = (
+                f"COLLECT {{ MATCH {arrow}{cut} WITH {carry} ORDER BY {order} WHERE {checks} "
+                f"WITH {carry} ORDER BY {order} LIMIT {limit} RETURN {body} }}"
+            )
         parts = [
             f"items: {items}",
             f"first: {self.param(size)}",
