@@ -41,3 +41,25 @@ async def test_export_as_of_before_a_stewarded_update_shows_the_old_value(api: A
     # Before it was created, it did not exist.
     early, _ = await export(api, "GBR", at=before - timedelta(hours=1))
     assert [r for r in lines(early) if r["type"] == "suppliers"] == []
+
+
+async def _http_export(api: Api, query: dict[str, str]) -> list[dict[str, object]]:
+    reply = await api.client.get(
+        "/export", params=query, headers={"Authorization": f"Bearer {api.token('GBR')}"}
+    )
+    assert reply.status_code == 200, reply.text
+    return lines(reply.content)
+
+
+async def test_http_export_of_an_empty_slice_is_an_empty_200(api: Api) -> None:
+    """A JSON Lines export with no row at all (asOf before anything the nation may see
+    existed) has no first chunk: it must answer an empty body, not fail the request."""
+    await api.load(b.reference())
+    before = datetime.now(UTC)
+    await created(api, supplier_input("acme", employees=100))
+    assert [r["key"] for r in await _http_export(api, {}) if r["type"] == "suppliers"] == [
+        "GBR:acme"
+    ]
+    assert await _http_export(api, {"asOf": (before - timedelta(hours=1)).isoformat()}) == []
+    (done,) = [r for r in api.audit.records if r.get("event") == "export"][-1:]
+    assert (done["outcome"], done["released"]) == ("ok", 0)
