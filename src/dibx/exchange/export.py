@@ -307,12 +307,21 @@ def _node_id(entity_name: str, key: object) -> str:
     return f"{entity_name}/{key}"
 
 
+# Characters XML 1.0 cannot carry, even as a reference: C0 controls but tab, LF and CR,
+# surrogates, U+FFFE and U+FFFF. Text fields take them; in GraphML each is U+FFFD.
+_NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return escape(_NOT_XML.sub("\ufffd", text))
+
+
 def _graphml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return escape(",".join(map(str, value)))
-    return escape(str(value))
+        return _xml_text(",".join(map(str, value)))
+    return _xml_text(str(value))
 
 
 async def graphml(
