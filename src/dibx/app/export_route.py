@@ -201,7 +201,9 @@ class ExportEndpoint:
             await self.audit.write(self._record(principal, outcome="started", **asked), status=200)
             source = rows(reader, select(attrs), tally)
             chunks = jsonl(source) if fmt == "jsonl" else graphml(source)
-            first = await anext(chunks)  # Neo4j down: answered 503 before anything is sent
+            # Neo4j down: answered 503 before anything is sent. A JSON Lines slice with no
+            # row at all has no chunk: an empty body.
+            first = await anext(chunks, b"")
         except BaseException:
             await release()
             raise

@@ -31,6 +31,7 @@ from dibx.exchange.format import ENTITIES, KEY, MARKING, ORIGIN, SUFFIX, TYPE, W
 from dibx.graph.driver import Graph
 from dibx.graph.export import PAGE, Exported, Reader
 from dibx.graph.model import MODEL, Field, Model
+from dibx.services.directory import EPOCH, as_of_time
 
 EXPORT_FORMATS: Final = ("jsonl", "csv", "graphml")
 STREAMED_FORMATS: Final = ("jsonl", "graphml")  # one stream (CSV is a directory of files)
@@ -85,8 +86,9 @@ def parse_as_of(text: str) -> datetime:
     raw = text.strip()
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-            return datetime.combine(date.fromisoformat(raw), datetime.min.time(), UTC)
-        at = datetime.fromisoformat(raw)
+            at = datetime.combine(date.fromisoformat(raw), datetime.min.time(), UTC)
+        else:
+            at = datetime.fromisoformat(raw)
     except ValueError:
         at = None
     if at is None or at.tzinfo is None:
@@ -95,7 +97,14 @@ def parse_as_of(text: str) -> datetime:
             "(2026-12-01T10:00:00Z)",
             field="asOf",
         )
-    return at
+    # As the `asOf` reads take a time: in UTC (the driver sends whole-minute offsets only),
+    # and before the epoch, where history starts, as the epoch.
+    try:
+        return as_of_time(at) or at
+    except OverflowError:
+        # Before year 1 or after year 9999 once in UTC: the earliest time, or a future one
+        # (which reads as now).
+        return EPOCH if at.year == 1 else datetime.max.replace(tzinfo=UTC)
 
 
 def check_format(fmt: str, allowed: Sequence[str] = EXPORT_FORMATS) -> str:
@@ -298,12 +307,21 @@ def _node_id(entity_name: str, key: object) -> str:
     return f"{entity_name}/{key}"
 
 
+# Characters XML 1.0 cannot carry, even as a reference: C0 controls but tab, LF and CR,
+# surrogates, U+FFFE and U+FFFF. Text fields take them; in GraphML each is U+FFFD.
+_NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return escape(_NOT_XML.sub("\ufffd", text))
+
+
 def _graphml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return escape(",".join(map(str, value)))
-    return escape(str(value))
+        return _xml_text(",".join(map(str, value)))
+    return _xml_text(str(value))
 
 
 async def graphml(

@@ -67,10 +67,12 @@ class Counter:
 def lines(chunks: Iterable[Chunk], counter: Counter | None = None) -> Iterator[str]:
     """Text lines (each with its newline, the last maybe without) from text or bytes chunks.
 
-    Bytes are UTF-8 (a byte-order mark is dropped); a line longer than `MAX_LINE` stops the
-    source with a FormatError rather than grow without bound."""
+    Bytes are UTF-8; a byte-order mark at the start is dropped (of bytes or text); a line
+    longer than `MAX_LINE` stops the source with a FormatError rather than grow without
+    bound."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
     pending = ""
+    first = True
     for chunk in chunks:
         if counter is not None:
             counter.consumed += len(chunk)
@@ -80,6 +82,13 @@ def lines(chunks: Iterable[Chunk], counter: Counter | None = None) -> Iterator[s
             raise FormatError(f"not UTF-8 text: {exc.reason}") from None
         if not text:
             continue
+        if first:
+            first = False
+            if isinstance(chunk, str):
+                # Text read from a file with a byte-order mark may still start with it.
+                text = text.removeprefix("\ufeff")
+                if not text:
+                    continue
         start = 0
         while True:
             cut = text.find("\n", start)
