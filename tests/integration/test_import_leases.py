@@ -13,6 +13,7 @@ import pytest
 
 from dibx.exchange.jobs import ImportJobs
 from dibx.graph.driver import Graph
+from dibx.graph.import_jobs import SUCCEEDED
 from tests.support.api import Api
 from tests.support.builders import reference
 
@@ -112,3 +113,41 @@ async def test_a_job_that_keeps_dying_is_reported_failed(api: Api, graph: Graph)
     assert job["error"] == "gave up after 2 attempts"
     assert job["written"].startswith("about 120 rows were read")
     assert await _one(graph, "MATCH (c:ImportChunk) RETURN count(c) AS n") == 0
+
+
+async def test_a_job_reads_as_ended_only_once_its_rejects_can_be_read(api: Api) -> None:
+    """A client polls until the job has ended, then reads its rejects: they must all be
+    there. What another reader finds while the job's end is about to commit is taken as
+    the audit hook runs (just before COMMIT)."""
+    a = _runner(api, "a")
+    job_id = await _submit(api, a)
+    assert await a.store.claim(job_id, owner="a", claim="a", lease_s=60) is not None
+    rejects = [
+        {"file": "suppliers.csv", "line": n, "column": "name", "code": "MALFORMED", "reason": "x"}
+        for n in (3, 7)
+    ]
+    seen: list[tuple[str, int]] = []
+
+    async def before_commit(_: object) -> None:
+        job = await api.graph.read_one(
+            "MATCH (j:ImportJob {id: $id}) RETURN j.state AS state", {"id": job_id}
+        )
+        assert job is not None
+        seen.append((job["state"], len(await a.store.rejects(job_id, "GBR", 10))))
+
+    ended = await a.store.finish(
+        job_id,
+        "a",
+        state=SUCCEEDED,
+        counts={},
+        rejects=rejects,
+        error=None,
+        written=None,
+        before_commit=before_commit,
+    )
+    assert ended
+    assert seen == [("running", 2)]  # still running to others, its rejects already readable
+    job = await a.store.get(job_id, "GBR")
+    assert job is not None
+    assert (job["state"], job["rejectsKept"]) == (SUCCEEDED, 2)
+    assert [r["line"] for r in await a.store.rejects(job_id, "GBR", 10)] == [3, 7]

@@ -63,6 +63,13 @@ def counts_of(job: Mapping[str, Any]) -> dict[str, int]:
     return {name: int(job.get(prop) or 0) for name, prop in _COUNT_PROPS.items()}
 
 
+# The job, if it is still active and held under the claim (None: whoever holds it).
+_HELD = (
+    "MATCH (j:ImportJob {id: $id}) "
+    "WHERE j.state IN $active AND ($claim IS NULL OR j.claim = $claim) "
+)
+
+
 async def _nothing(_: Rows) -> None:
     return None
 
@@ -202,14 +209,34 @@ class JobStore:
         before_commit: BeforeCommit,
     ) -> bool:
         """End the job (succeeded or failed) under its claim (None: whoever holds it, for a
-        job given up on), keep its rejects, drop its body. False if the claim was lost."""
+        job given up on), keep its rejects, drop its body. False if the claim was lost.
+
+        The rejects are kept by a transaction of their own, committed before the one that
+        ends the job: a reader that sees the job ended then finds every reject. (In one
+        transaction, a reader was seen to find a job with a large body ended and its rejects
+        not yet, for a moment: Neo4j reads are read-committed, not snapshots.) A process
+        that dies between the two leaves the job active, and whoever finishes it replaces
+        the rejects."""
+        async def keep(tx: TxRunner) -> Rows:
+            held = await tx.run(
+                _HELD + "RETURN j.id AS id", {"id": job_id, "claim": claim, "active": list(ACTIVE)}
+            )
+            if not held:
+                return []
+            await tx.run("MATCH (r:ImportReject {job: $id}) DELETE r", {"id": job_id})
+            await tx.run(
+                "UNWIND $rejects AS r CREATE (x:ImportReject) SET x = r, x.job = $id",
+                {"id": job_id, "rejects": [{"n": n, **r} for n, r in enumerate(rejects)]},
+            )
+            return held
+
+        if not await self.graph.transaction(keep, before_commit=_nothing):
+            return False
 
         async def work(tx: TxRunner) -> Rows:
             props = {prop: int(counts.get(name, 0)) for name, prop in _COUNT_PROPS.items()}
             rows = await tx.run(
-                "MATCH (j:ImportJob {id: $id}) "
-                "WHERE j.state IN $active AND ($claim IS NULL OR j.claim = $claim) "
-                "SET j += $props, j.state = $state, j.finished = datetime(), "
+                _HELD + "SET j += $props, j.state = $state, j.finished = datetime(), "
                 # A job read to its end between two renewals: its last renewal's rows are
                 # short of what it read (a failed one keeps how far it got).
                 "j.rowsRead = CASE WHEN coalesce(j.rowsRead, 0) > $props.readRows "
@@ -232,11 +259,6 @@ class JobStore:
             )
             if not rows:
                 return []
-            await tx.run("MATCH (r:ImportReject {job: $id}) DELETE r", {"id": job_id})
-            await tx.run(
-                "UNWIND $rejects AS r CREATE (x:ImportReject) SET x = r, x.job = $id",
-                {"id": job_id, "rejects": [{"n": n, **r} for n, r in enumerate(rejects)]},
-            )
             await tx.run("MATCH (c:ImportChunk {job: $id}) DELETE c", {"id": job_id})
             return rows
 
