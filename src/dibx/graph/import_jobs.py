@@ -217,6 +217,7 @@ class JobStore:
         not yet, for a moment: Neo4j reads are read-committed, not snapshots.) A process
         that dies between the two leaves the job active, and whoever finishes it replaces
         the rejects."""
+
         async def keep(tx: TxRunner) -> Rows:
             held = await tx.run(
                 _HELD + "RETURN j.id AS id", {"id": job_id, "claim": claim, "active": list(ACTIVE)}
