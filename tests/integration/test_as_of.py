@@ -148,3 +148,18 @@ async def test_as_of_needs_its_utc_offset(api: Api) -> None:
     assert reply.data is None
     assert [e["extensions"]["code"] for e in reply.errors] == ["BAD_USER_INPUT"]
     assert "UTC offset" in reply.errors[0]["message"]
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        "0001-01-01T00:00:00+14:00",  # before year 1 once in UTC
+        "9999-12-31T23:59:59-14:00",  # after year 9999 once in UTC
+        "2020-01-01T00:00:00+00:00:30",  # an offset with seconds
+    ],
+)
+async def test_any_valid_as_of_is_read_not_a_crash(api: Api, at: str) -> None:
+    """Every RFC 3339 date-time the scalar accepts reads as a time: the earliest as the
+    epoch, the latest as now, any offset as the same instant in UTC."""
+    await api.load(b.dataset(suppliers=[b.supplier("seed", "GBR")]))
+    assert await keys(api, at) == ["seed"]

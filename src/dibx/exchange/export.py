@@ -31,7 +31,7 @@ from dibx.exchange.format import ENTITIES, KEY, MARKING, ORIGIN, SUFFIX, TYPE, W
 from dibx.graph.driver import Graph
 from dibx.graph.export import PAGE, Exported, Reader
 from dibx.graph.model import MODEL, Field, Model
-from dibx.services.directory import EPOCH, as_of_time
+from dibx.services.directory import as_of_time
 
 EXPORT_FORMATS: Final = ("jsonl", "csv", "graphml")
 STREAMED_FORMATS: Final = ("jsonl", "graphml")  # one stream (CSV is a directory of files)
@@ -99,12 +99,7 @@ def parse_as_of(text: str) -> datetime:
         )
     # As the `asOf` reads take a time: in UTC (the driver sends whole-minute offsets only),
     # and before the epoch, where history starts, as the epoch.
-    try:
-        return as_of_time(at) or at
-    except OverflowError:
-        # Before year 1 or after year 9999 once in UTC: the earliest time, or a future one
-        # (which reads as now).
-        return EPOCH if at.year == 1 else datetime.max.replace(tzinfo=UTC)
+    return as_of_time(at) or at
 
 
 def check_format(fmt: str, allowed: Sequence[str] = EXPORT_FORMATS) -> str:

@@ -36,7 +36,11 @@ def as_of_time(at: datetime | None) -> datetime | None:
     if at is None:
         return None
     aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return max(aware.astimezone(UTC), EPOCH)
+    try:
+        return max(aware.astimezone(UTC), EPOCH)
+    except OverflowError:
+        # Before year 1 or after year 9999 once in UTC: the epoch, or a future time.
+        return EPOCH if aware.year == 1 else datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
