@@ -180,15 +180,15 @@ class Compiler:
         if at is None and self.at is None and sel.find("totalCount"):
             return self._counted_page(match, carry, keys, forward, limit, body, size)
         order = order_by(keys, reverse=not forward)
-        page, opposite, where = match, "false", []
+        opposite, where = "false", []
         if at is not None:
             # The cursor names its parent record: at any other record this page is empty.
             parent = f"{var}.{owner.key} = {self.param(at[0])}"
             where = [parent, beyond(keys, at[1:], self.param, forward=forward)]
-            page += f" AND {' AND '.join(where)}"
             back = beyond(keys, at[1:], self.param, forward=not forward, inclusive=True)
             opposite = f"EXISTS {{ {match} AND {parent} AND {back} }}"
-        if checks is None:
+        if checks is None:  # under `asOf`: the match reads states (`asof.relation`)
+            page = " AND ".join([match, *where])
             items = (
                 f"COLLECT {{ {page} WITH {carry} ORDER BY {order} LIMIT {limit} RETURN {body} }}"
             )

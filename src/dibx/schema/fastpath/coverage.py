@@ -36,7 +36,6 @@ from graphql import (
     get_operation_ast,
     visit,
 )
-from graphql.language.visitor import BREAK
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
@@ -71,34 +70,18 @@ class Covered:
 
 
 class _Directives(Visitor):
-    found = False
+    """Whether the document has a directive, and the variables its directives read."""
 
-    def enter_directive(self, *_: object) -> object:
-        self.found = True
-        return BREAK
-
-
-class _Switches(Visitor):
     def __init__(self) -> None:
         super().__init__()
-        self.names: set[str] = set()
+        self.found = False
+        self.switches: set[str] = set()
 
     def enter_directive(self, node: DirectiveNode, *_: object) -> None:
+        self.found = True
         for argument in node.arguments or ():
             if isinstance(argument.value, VariableNode):
-                self.names.add(argument.value.name.value)
-
-
-def _static(document: DocumentNode) -> bool:
-    finder = _Directives()
-    visit(document, finder)
-    return not finder.found
-
-
-def _switches(document: DocumentNode) -> tuple[str, ...]:
-    finder = _Switches()
-    visit(document, finder)
-    return tuple(sorted(finder.names))
+                self.switches.add(argument.value.name.value)
 
 
 def strawberry_field(field: GraphQLField) -> StrawberryField | None:
@@ -140,7 +123,9 @@ def coverage(
     reason = _check(schema, operation.selection_set, query, fragments, root=True, seen=set())
     if reason is not None:
         return reason
-    return Covered(operation, fragments, _static(document), _switches(document))
+    directives = _Directives()
+    visit(document, directives)
+    return Covered(operation, fragments, not directives.found, tuple(sorted(directives.switches)))
 
 
 def _check(
