@@ -44,14 +44,15 @@ demo: $(STAMP) $(EXPLORER_BUILT)
 	$(VENV)/bin/dibx serve --demo
 
 # pytest runs in TEST_WORKERS processes (pytest-xdist), each with its own embedded Neo4j; a
-# test file stays on one worker. No test asserts a timing (speed is measured in bench/).
+# test file stays on one worker, and files go out in collection order, the slowest first
+# (`HEAVY_FIRST` in tests/conftest.py). No test asserts a timing (speed is measured in bench/).
 TEST_WORKERS ?= 2
 test: $(STAMP) $(EXPLORER_BUILT) chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

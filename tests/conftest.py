@@ -22,8 +22,36 @@ from dibx.graph.writes import clear_database
 from tests.support.api import Api
 
 DATABASE = "neo4j"
+
+# Files that take a minute or more each (`pytest --durations`): collected first. Under xdist
+# (`--dist loadfile --no-loadscope-reorder`, as `make test` runs it) a file stays on one
+# worker, and one of these started last kept that worker busy for minutes while the other had
+# nothing left. Only the order depends on this list: a stale entry costs time, not a result.
+HEAVY_FIRST = (
+    "tests/browser/test_explorer.py",
+    "tests/integration/test_changes.py",
+    "tests/integration/test_import_scale.py",
+    "tests/integration/test_outage.py",
+    "tests/integration/test_wheel_install.py",
+    "tests/security/test_as_of_properties.py",
+    "tests/integration/test_challenges.py",
+    "tests/integration/test_export.py",
+    "tests/integration/test_sorted_pages.py",
+    "tests/security/test_compiled_response.py",
+    "tests/security/test_noninterference.py",
+    "tests/integration/test_sigterm_drain.py",
+    "tests/integration/test_serve_workers.py",
+    "tests/security/test_noninterference_writes.py",
+    "tests/integration/test_alias_flood.py",
+    "tests/integration/test_analytics_api.py",
+)
 # Least seconds between replans of a cached plan in the test Neo4j; 0 keeps Neo4j's default.
 REPLAN_S = int(os.environ.get("DIBX_TEST_NEO4J_REPLAN_S", 24 * 3600)) or None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.partition("::")[0], len(rank)))
 
 
 @pytest.fixture(scope="session")

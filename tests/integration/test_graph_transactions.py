@@ -26,10 +26,12 @@ RUNNING = (
 
 
 async def _running(graph: Graph, request_id: str) -> dict[str, object]:
-    # Poll until the slow transaction shows up (bounded, so a broken run fails, not hangs).
+    # Poll until the slow transaction shows up running its query (bounded, so a broken run
+    # fails, not hangs): a transaction is listed from BEGIN, with an empty `currentQuery`
+    # until its statement arrives, which on a loaded machine can be a poll or two later.
     for _ in range(200):
         rows = await graph.read(RUNNING, {"id": request_id})
-        if rows:
+        if rows and rows[0]["currentQuery"]:
             return rows[0]
         await asyncio.sleep(0.05)
     raise AssertionError(f"no running transaction tagged {request_id}")

@@ -32,7 +32,7 @@ parameters.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -249,8 +249,8 @@ def fanout_query(model: Model, name: str) -> str:
         f"THEN {{kind: '{CREATED}', marking: {mark_x}, "
         f"fields: [q IN $portions[t] | {_entry('q', 'x')}]}} "
         f"ELSE {{kind: '{RETIRED_KIND}', marking: null, fields: []}} END AS ev "
-        "WHERE ($kinds IS NULL OR ev.kind IN $kinds) "
-        "AND ($ids IS NULL OR any(r IN CASE WHEN ends IS NULL THEN [t + ':' + k1] "
+        "WHERE ($allKinds OR ev.kind IN $kinds) "
+        "AND ($allIds OR any(r IN CASE WHEN ends IS NULL THEN [t + ':' + k1] "
         "ELSE [ends[0] + ':' + k1, ends[1] + ':' + k2] END WHERE r IN $ids)) "
         "RETURN ev {.*, type: t, key: CASE WHEN ends IS NULL THEN k1 END, "
         "start: CASE WHEN ends IS NULL THEN null ELSE k1 END, "
@@ -262,8 +262,8 @@ def fanout_query(model: Model, name: str) -> str:
 def feed_query() -> str:
     """The page query, one text for every type. Parameters: the scope's and `$nation`;
     `($at, $at_o)` (the first position not yet read: a seq and an ordinal in it), `$limit`,
-    `$labels` (state labels of the types asked for), `$kinds` (null: all), `$ids`
-    (`Type:key`; null: all); from the model: `$owners` (state label -> type), `$ends` (edge
+    `$labels` (state labels of the types asked for), `$kinds` (unless `$allKinds`), `$ids`
+    (`Type:key`, unless `$allIds`); from the model: `$owners` (state label -> type), `$ends` (edge
     type -> [start type, end type]), `$keys` (record type -> key property), `$portions`.
     A membership of the caller's nation that starts or ends gives, after its own event, a
     `FANOUT` marker (ordinal 1): the reader stops there and reads the fan-out."""
@@ -284,8 +284,8 @@ def feed_query() -> str:
         f"CALL (s, label) {{ {_own_event()} UNION ALL {_marker()} }} "
         "WITH s, o, t, ev, k1, st, en "
         f"WHERE ev.kind = '{FANOUT}' OR (ev IS NOT NULL AND (s.seq > $at OR o >= $at_o) "
-        "AND ($kinds IS NULL OR ev.kind IN $kinds) "
-        "AND ($ids IS NULL OR any(r IN CASE WHEN $ends[t] IS NULL THEN [t + ':' + k1] "
+        "AND ($allKinds OR ev.kind IN $kinds) "
+        "AND ($allIds OR any(r IN CASE WHEN $ends[t] IS NULL THEN [t + ':' + k1] "
         "ELSE [$ends[t][0] + ':' + st, $ends[t][1] + ':' + en] END WHERE r IN $ids))) "
         "RETURN ev {.*, type: t, key: k1, start: st, end: en, seq: s.seq, ordinal: o, "
         "at: s.committedAt} ORDER BY s.seq, o LIMIT $limit "
@@ -343,8 +343,7 @@ class FeedReader:
             "limit": 1,
             "labels": ["-"],
             "types": ["-"],
-            "kinds": None,
-            "ids": None,
+            **_filter_params(None, None),
         }
         await self.graph.read(
             self._query, {**params, "at": 2**62, "at_o": 0}, tx_timeout=WARM_TIMEOUT_S
@@ -372,10 +371,9 @@ class FeedReader:
             **scope.cypher_params(),
             **_membership_params(scope),
             **self._model_params,
-            "labels": [state_label(t) for t in chosen],
-            "types": list(chosen),
-            "kinds": None if kinds is None else list(kinds),
-            "ids": None if ids is None else list(ids),
+            "labels": strings(state_label(t) for t in chosen),
+            "types": strings(chosen),
+            **_filter_params(kinds, ids),
         }
         events: list[dict[str, Any]] = []
         top = 0
@@ -426,11 +424,31 @@ class FeedReader:
         return out
 
 
+def _filter_params(kinds: Sequence[str] | None, ids: Sequence[str] | None) -> dict[str, Any]:
+    """The kind and id filters, with the same parameter types whether a filter is given or
+    not: Neo4j caches a plan per query text and parameter types, and the feed's query takes
+    seconds to plan, so every read must find the plan `warm` made (a null or an empty list
+    where a list of strings goes was a second plan, planned while a caller waited)."""
+    return {
+        "kinds": strings(kinds or ()),
+        "allKinds": kinds is None,
+        "ids": strings(ids or ()),
+        "allIds": ids is None,
+    }
+
+
+def strings(values: Iterable[str]) -> list[str]:
+    """A list parameter of strings that is never empty: an empty list is another parameter
+    type for Neo4j (a list of nothing), hence another plan. `""` names no kind, key, label,
+    type or group, so it matches nothing where the empty list matched nothing."""
+    return list(values) or [""]
+
+
 def _membership_params(scope: ReleaseScope | None) -> dict[str, Any]:
     """What the fan-out needs of the caller: its nation and the policy's CUI release groups."""
     return {
         "nation": None if scope is None else scope.nation,
-        "cui": [] if scope is None else sorted(scope.cui_release_groups),
+        "cui": strings(() if scope is None else sorted(scope.cui_release_groups)),
         "cui_rel": CUI_REL,
     }
 

@@ -104,7 +104,12 @@ public final class EmbeddedNeo4j {
                 // every shutdown take ~11 s; connections are already closed by then.
                 .setConfig(GraphDatabaseInternalSettings.netty_server_shutdown_quiet_period, 0)
                 .setConfig(GraphDatabaseInternalSettings.netty_server_shutdown_timeout,
-                        Duration.ofSeconds(5));
+                        Duration.ofSeconds(5))
+                // Cache a plan per query text and parameter types, not also per power of ten
+                // of each list's and string's length: otherwise a caller with more groups, a
+                // longer key or a second filter value plans the query again, and the change
+                // feed's query takes seconds (tens on a busy machine) to plan.
+                .setConfig(GraphDatabaseInternalSettings.cypher_size_hint_parameters, false);
         if (minReplanInterval != null) {
             // A test session empties and refills a tiny graph hundreds of times: with the
             // default interval every such change replans every cached query (seconds each).
