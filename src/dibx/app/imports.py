@@ -8,8 +8,9 @@ limit (413 with the limit) and decoded as UTF-8 (400) -> job and body stored in 
 audited transaction (409 with the org's active job; 503 AUDIT_UNAVAILABLE, nothing stored,
 if its audit record cannot be made durable) -> 202 with the job id and `Location`.
 
-GET answers the job to its submitter's nation only; any other job, like a missing one, is
-404 NOT_FOUND with the same body. Every request leaves an audit record, refusals too.
+GET answers the job to its submitter's nation only (to its org only, under per-org
+stewardship); any other job, like a missing one, is 404 NOT_FOUND with the same body.
+Every request leaves an audit record, refusals too.
 """
 
 from __future__ import annotations

@@ -297,16 +297,26 @@ class ImportJobs:
         self.wake()
         return job_id
 
+    def _slot(self, principal: Principal) -> str | None:
+        """Under per-org stewardship a job is its org's (org-less tokens of a nation share
+        one slot, as for submitting); else None: its nation's."""
+        if self.policy.stewardship.steward != "org":
+            return None
+        return store.slot_of(principal.nation, principal.org)
+
     async def get(self, principal: Principal, job_id: str) -> dict[str, Any] | None:
-        """The job if the caller's nation submitted it, else None (missing looks the same)."""
-        return await self.store.get(job_id, principal.nation)
+        """The job if the caller may read it (its nation's; its org's under per-org
+        stewardship), else None: anyone else's job looks missing."""
+        return await self.store.get(job_id, principal.nation, self._slot(principal))
 
     async def rejects(self, principal: Principal, job_id: str, first: int) -> list[dict[str, Any]]:
         first = max(0, min(first, self.settings.max_rejects))
-        return await self.store.rejects(job_id, principal.nation, first)
+        return await self.store.rejects(job_id, principal.nation, first, self._slot(principal))
 
-    async def of_nation(self, principal: Principal, first: int) -> list[dict[str, Any]]:
-        return await self.store.of_nation(principal.nation, max(0, min(first, 100)))
+    async def readable(self, principal: Principal, first: int) -> list[dict[str, Any]]:
+        """The jobs the caller may read, newest first."""
+        first = max(0, min(first, 100))
+        return await self.store.of_reader(principal.nation, first, self._slot(principal))
 
     # -- the synchronous small batch ---------------------------------------------------------
 
