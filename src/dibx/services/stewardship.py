@@ -44,7 +44,7 @@ from dibx.auth.release import ReleaseScope
 from dibx.graph import outbox
 from dibx.graph import stewardship as store
 from dibx.graph.driver import Graph, Rows, TxRunner
-from dibx.graph.model import MODEL, EdgeType, Field, FieldError, Model, NodeType
+from dibx.graph.model import MODEL, EdgeType, Field, FieldError, Model, NodeType, check_text
 from dibx.services.audit import WriteAudit
 
 MAX_REASON = 4000
@@ -436,6 +436,11 @@ class StewardshipService:
             errors.append(
                 UserError(("reason",), INVALID, f"reason is at most {MAX_REASON} characters")
             )
+            return None
+        try:
+            check_text("reason", raw.strip(), multiline=True)
+        except FieldError as exc:
+            errors.append(UserError(("reason",), INVALID, str(exc)))
             return None
         return raw.strip()
 
