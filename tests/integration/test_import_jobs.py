@@ -23,7 +23,7 @@ from dibx.graph.writes import clear_database
 from dibx.services.audit import AuditError, MemorySink, WriteAudit
 from tests.support.api import Api
 from tests.support.builders import reference
-from tests.support.stewardship import policy_with_steward
+from tests.support.stewardship import policy_with_steward, sid
 
 pytestmark = pytest.mark.neo4j
 
@@ -42,6 +42,7 @@ FILES = (
     ("subsidiary_of.csv", "GBR", DATA),
     ("gbr.jsonl", "GBR", DATA),
 )
+SUPPLIER_NAME = "query S($id: ID!) { supplier(id: $id) { name } }"
 JOB = """query J($id: ID!) { importJob(id: $id) {
   id state entity format dryRun attempts progress error
   counts { read created updated unchanged rejected valid }
@@ -261,6 +262,58 @@ async def test_under_per_org_stewardship_another_orgs_job_answers_as_missing(
             assert listed.data == {"importJobs": []}
     finally:
         await api.close()
+
+
+@pytest.mark.parametrize(
+    ("charset", "name"),
+    [
+        ("latin-1", "Société Générale"),
+        ("ISO-8859-1", "Ã©cole Ltd"),  # bytes C3 A9: valid UTF-8, read as "école" before
+        ('"utf-16"', "Société ✓ Générale"),
+        ("windows-1252", "Smith – Sons"),
+        ("utf-8", "Société Générale"),
+    ],
+)
+async def test_a_body_is_decoded_with_the_charset_it_names(
+    api: Api, charset: str, name: str
+) -> None:
+    token = api.token("GBR", DATA)
+    text = f"key,marking,name,nation\nacme,CUI,{name},GBR\n"
+    body = text.encode(charset.strip('"'))
+    media = f"{CSV}; charset={charset}"
+    posted = await _post(api, token, body, entity="suppliers", content_type=media)
+    assert posted.status_code == 202, posted.text
+    job = await _finished(api, token, posted.headers["location"])
+    assert (job["state"], job["counts"]["created"], job["rejects"]) == ("succeeded", 1, [])
+    read = await api.query(SUPPLIER_NAME, {"id": sid("GBR:acme")}, nation="GBR")
+    assert read.data == {"supplier": {"name": name}}
+
+
+@pytest.mark.parametrize("charset", ["x-klingon", "rot13", "unicode_escape"])
+async def test_a_charset_that_is_not_a_known_text_encoding_is_415(
+    api: Api, graph: Graph, charset: str
+) -> None:
+    body = b"key,marking,name,nation\nacme,CUI,Acme Ltd,GBR\n"
+    media = f"{CSV}; charset={charset}"
+    reply = await _post(api, api.token("GBR", DATA), body, entity="suppliers", content_type=media)
+    assert reply.status_code == 415
+    assert reply.json()["errors"][0] == {
+        "message": f"unknown charset {charset!r}: send the body as UTF-8, or name a text "
+        "encoding such as latin-1 or utf-16 in the Content-Type",
+        "extensions": {"code": "UNSUPPORTED_MEDIA_TYPE", "charset": charset},
+    }
+    assert await _count(graph, "ImportJob") == 0
+
+
+async def test_a_body_not_in_its_charset_is_400_naming_it(api: Api) -> None:
+    media = f"{CSV}; charset=utf-16"
+    body = b"key,marking,name,nation\nx"  # an odd number of bytes: not UTF-16
+    reply = await _post(api, api.token("GBR", DATA), body, entity="suppliers", content_type=media)
+    assert reply.status_code == 400
+    assert reply.json()["errors"][0] == {
+        "message": "the body is not utf-16 (byte 24)",
+        "extensions": {"code": "BAD_USER_INPUT", "field": "body"},
+    }
 
 
 async def test_a_body_over_the_limit_is_413_with_the_limit(graph: Graph, tmp_path: Path) -> None:
