@@ -1,8 +1,9 @@
 """HTTP import jobs against the real Neo4j and the real engine: 202 with a job id at once,
 the job run in the background to the counts the engine gives the same files, readable by
 the submitter's nation only (another nation gets exactly the answer of a missing job, over
-HTTP and GraphQL), the body limit, one active job per org, the write scope, a submission
-whose audit record cannot be made durable storing nothing, and the small-batch mutation."""
+HTTP and GraphQL; under per-org stewardship, another org of the same nation too), the body
+limit, one active job per org, the write scope, a submission whose audit record cannot be
+made durable storing nothing, and the small-batch mutation."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from dibx.graph.writes import clear_database
 from dibx.services.audit import AuditError, MemorySink, WriteAudit
 from tests.support.api import Api
 from tests.support.builders import reference
+from tests.support.stewardship import policy_with_steward, sid
 
 pytestmark = pytest.mark.neo4j
 
@@ -40,6 +42,7 @@ FILES = (
     ("subsidiary_of.csv", "GBR", DATA),
     ("gbr.jsonl", "GBR", DATA),
 )
+SUPPLIER_NAME = "query S($id: ID!) { supplier(id: $id) { name } }"
 JOB = """query J($id: ID!) { importJob(id: $id) {
   id state entity format dryRun attempts progress error
   counts { read created updated unchanged rejected valid }
@@ -215,6 +218,102 @@ async def test_another_nation_gets_the_answer_of_a_missing_job(api: Api) -> None
     assert q_theirs.data == {"importJob": None}
     listed = await api.query("{ importJobs { id } }", nation="USA")
     assert listed.data == {"importJobs": []}
+
+
+@pytest.mark.parametrize(("steward", "colleague_reads"), [("nation", True), ("org", False)])
+async def test_under_per_org_stewardship_another_orgs_job_answers_as_missing(
+    graph: Graph, tmp_path: Path, steward: str, colleague_reads: bool
+) -> None:
+    """A job's rejects say what its submitter's rows met (FORBIDDEN: a record exists that is
+    not yours; NOT_FOUND: none you may see). Under per-org stewardship the job is the
+    submitting org's: a colleague of another org of the same nation gets the answer of a
+    missing job, over HTTP and GraphQL; under per-nation stewardship the nation reads it."""
+    api = Api(graph, tmp_path, env=policy_with_steward(tmp_path, steward))
+    try:
+        await api.load(reference())
+        bae = api.token("GBR", DATA, org="bae")
+        colleague = api.token("GBR", DATA, org="qinetiq")
+        body = (EXAMPLES / "suppliers.csv").read_text()
+        bad = body + "broken-row,NOT A MARKING,Broken Ltd,,,,,,,GBR,\n"
+        posted = await _post(api, bae, bad.encode(), entity="suppliers")
+        assert posted.status_code == 202, posted.text
+        job_id = posted.json()["id"]
+        job = await _finished(api, bae, posted.headers["location"])
+        assert job["counts"]["rejected"] == 1
+        mine = await api.query(JOB, {"id": job_id}, token=bae)
+        assert mine.data["importJob"]["rejects"] == job["rejects"]
+
+        missing = str(uuid.uuid4())
+        theirs = await api.client.get(f"/imports/{job_id}", headers=_auth(colleague))
+        absent = await api.client.get(f"/imports/{missing}", headers=_auth(colleague))
+        q_theirs = await api.query(JOB, {"id": job_id}, token=colleague)
+        q_absent = await api.query(JOB, {"id": missing}, token=colleague)
+        listed = await api.query("{ importJobs { id } }", token=colleague)
+        if colleague_reads:
+            assert theirs.status_code == 200
+            assert theirs.json()["rejects"] == job["rejects"]
+            assert q_theirs.data["importJob"]["rejects"] == job["rejects"]
+            assert listed.data == {"importJobs": [{"id": job_id}]}
+        else:
+            assert (theirs.status_code, theirs.json()) == (absent.status_code, absent.json())
+            assert absent.status_code == 404
+            assert q_theirs.body == q_absent.body
+            assert q_theirs.data == {"importJob": None}
+            assert listed.data == {"importJobs": []}
+    finally:
+        await api.close()
+
+
+@pytest.mark.parametrize(
+    ("charset", "name"),
+    [
+        ("latin-1", "Société Générale"),
+        ("ISO-8859-1", "Ã©cole Ltd"),  # bytes C3 A9: valid UTF-8, read as "école" before
+        ('"utf-16"', "Société ✓ Générale"),
+        ("windows-1252", "Smith – Sons"),
+        ("utf-8", "Société Générale"),
+    ],
+)
+async def test_a_body_is_decoded_with_the_charset_it_names(
+    api: Api, charset: str, name: str
+) -> None:
+    token = api.token("GBR", DATA)
+    text = f"key,marking,name,nation\nacme,CUI,{name},GBR\n"
+    body = text.encode(charset.strip('"'))
+    media = f"{CSV}; charset={charset}"
+    posted = await _post(api, token, body, entity="suppliers", content_type=media)
+    assert posted.status_code == 202, posted.text
+    job = await _finished(api, token, posted.headers["location"])
+    assert (job["state"], job["counts"]["created"], job["rejects"]) == ("succeeded", 1, [])
+    read = await api.query(SUPPLIER_NAME, {"id": sid("GBR:acme")}, nation="GBR")
+    assert read.data == {"supplier": {"name": name}}
+
+
+@pytest.mark.parametrize("charset", ["x-klingon", "rot13", "unicode_escape"])
+async def test_a_charset_that_is_not_a_known_text_encoding_is_415(
+    api: Api, graph: Graph, charset: str
+) -> None:
+    body = b"key,marking,name,nation\nacme,CUI,Acme Ltd,GBR\n"
+    media = f"{CSV}; charset={charset}"
+    reply = await _post(api, api.token("GBR", DATA), body, entity="suppliers", content_type=media)
+    assert reply.status_code == 415
+    assert reply.json()["errors"][0] == {
+        "message": f"unknown charset {charset!r}: send the body as UTF-8, or name a text "
+        "encoding such as latin-1 or utf-16 in the Content-Type",
+        "extensions": {"code": "UNSUPPORTED_MEDIA_TYPE", "charset": charset},
+    }
+    assert await _count(graph, "ImportJob") == 0
+
+
+async def test_a_body_not_in_its_charset_is_400_naming_it(api: Api) -> None:
+    media = f"{CSV}; charset=utf-16"
+    body = b"key,marking,name,nation\nx"  # an odd number of bytes: not UTF-16
+    reply = await _post(api, api.token("GBR", DATA), body, entity="suppliers", content_type=media)
+    assert reply.status_code == 400
+    assert reply.json()["errors"][0] == {
+        "message": "the body is not utf-16 (byte 24)",
+        "extensions": {"code": "BAD_USER_INPUT", "field": "body"},
+    }
 
 
 async def test_a_body_over_the_limit_is_413_with_the_limit(graph: Graph, tmp_path: Path) -> None:

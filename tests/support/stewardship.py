@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from dibx.schema.ids import encode_id
@@ -38,6 +39,16 @@ query H($id: ID!) { supplier(id: $id) { key history {
   changes { field oldValue oldMarking newValue newMarking } } } }
 """
 SUPPLIER = "query S($id: ID!) { supplier(id: $id) { key name employees city marking } }"
+
+
+def policy_with_steward(tmp: Path, steward: str) -> dict[str, str]:
+    """The environment of an `Api` whose policy is the shipped one with `[stewardship]
+    steward` set to "nation" or "org"."""
+    text = Api.shipped_policy().read_text()
+    assert 'steward = "nation"' in text
+    path = tmp / f"policy-{steward}.toml"
+    path.write_text(text.replace('steward = "nation"', f'steward = "{steward}"'))
+    return {"DIBX_POLICY_FILE": str(path)}
 
 
 def sid(key: str) -> str:

@@ -1,15 +1,17 @@
 """HTTP import jobs: `POST /imports` and `GET /imports/{id}` (dibx.exchange.jobs).
 
 POST, in order: declared size over the limit (413) -> bearer token (401) -> per-token rate
-limit (429) -> Content-Type (415: text/csv or application/x-ndjson) and the query
-(`entity`, `dryRun`; 400) -> the scope that writes the entity (403; a JSON Lines body
-naming its entities per row needs one of the stewardship scopes) -> body, read up to the
-limit (413 with the limit) and decoded as UTF-8 (400) -> job and body stored in one
-audited transaction (409 with the org's active job; 503 AUDIT_UNAVAILABLE, nothing stored,
-if its audit record cannot be made durable) -> 202 with the job id and `Location`.
+limit (429) -> Content-Type (415: text/csv or application/x-ndjson, and a charset that
+is a text encoding Python knows; UTF-8 if none is named) and the query (`entity`, `dryRun`;
+400) -> the scope that writes the entity (403; a JSON Lines body naming its entities per row
+needs one of the stewardship scopes) -> body, read up to the limit (413 with the limit) and
+decoded with its charset (400) -> job and body stored in one audited transaction (409 with
+the org's active job; 503 AUDIT_UNAVAILABLE, nothing stored, if its audit record cannot be
+made durable) -> 202 with the job id and `Location`.
 
-GET answers the job to its submitter's nation only; any other job, like a missing one, is
-404 NOT_FOUND with the same body. Every request leaves an audit record, refusals too.
+GET answers the job to its submitter's nation only (to its org only, under per-org
+stewardship); any other job, like a missing one, is 404 NOT_FOUND with the same body.
+Every request leaves an audit record, refusals too.
 """
 
 from __future__ import annotations
@@ -165,6 +167,11 @@ class ImportRoutes:
                 "send the body as text/csv or application/x-ndjson (JSON Lines)",
             )
             return await self._refuse(principal, response, "UNSUPPORTED_MEDIA_TYPE")
+        try:
+            charset, codec = jobs.media_charset(request.headers.get("content-type"))
+        except jobs.UnknownCharset as exc:
+            response = _error(415, "UNSUPPORTED_MEDIA_TYPE", str(exc), charset=exc.charset)
+            return await self._refuse(principal, response, "UNSUPPORTED_MEDIA_TYPE")
         entity = request.query_params.get("entity") or None
         raw_dry = request.query_params.get("dryRun", "false").lower()
         if raw_dry not in ("true", "false"):
@@ -183,10 +190,10 @@ class ImportRoutes:
         except _TooLarge:
             return await self._refuse(principal, self._too_large(), PAYLOAD_TOO_LARGE)
         try:
-            body = raw.decode("utf-8-sig")
+            body = jobs.decode(raw, codec)
         except UnicodeDecodeError as exc:
             response = _error(
-                400, "BAD_USER_INPUT", f"the body is not UTF-8 (byte {exc.start})", field="body"
+                400, "BAD_USER_INPUT", f"the body is not {charset} (byte {exc.start})", field="body"
             )
             return await self._refuse(principal, response, "BAD_USER_INPUT")
         if not body.strip():

@@ -27,7 +27,17 @@ from dibx.auth.policy import Policy
 from dibx.auth.principal import SUPPLIER_READ, Principal
 from dibx.auth.release import ReleaseScope
 from dibx.errors import Invalid
-from dibx.exchange.format import ENTITIES, KEY, MARKING, ORIGIN, SUFFIX, TYPE, WITHHELD, Entity
+from dibx.exchange.format import (
+    ENTITIES,
+    KEY,
+    MARKING,
+    ORIGIN,
+    SUFFIX,
+    TYPE,
+    WITHHELD,
+    Entity,
+    escape_cell,
+)
 from dibx.graph.driver import Graph
 from dibx.graph.export import PAGE, Exported, Reader
 from dibx.graph.model import MODEL, Field, Model
@@ -214,6 +224,8 @@ def _cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, list):  # `withheld`: field names, comma-separated in a cell
         return ",".join(map(str, value))
+    if isinstance(value, str):  # never as a formula in a spreadsheet; the importer undoes it
+        return escape_cell(value)
     return str(value)
 
 

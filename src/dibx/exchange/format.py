@@ -115,6 +115,36 @@ def entities(model: Model = MODEL) -> dict[str, Entity]:
 
 ENTITIES: Final = entities()
 
+# A CSV cell starting with one of these opens as a formula in a spreadsheet (OWASP, CSV
+# injection): `=HYPERLINK(...)`, `+cmd|...`, `@SUM(...)`.
+FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _formula_like(text: str) -> bool:
+    return text.lstrip("'").startswith(FORMULA_START)
+
+
+def escape_cell(text: str) -> str:
+    """A text as a CSV cell: with one apostrophe more in front where the text, after any
+    apostrophes it starts with, starts like a formula (`=x` is `'=x`, `'=x` is `''=x`), so a
+    spreadsheet opens it as text; any other text as it is. `unescape_cell` undoes it."""
+    return "'" + text if _formula_like(text) else text
+
+
+def unescape_cell(cell: str) -> str:
+    """The text a CSV text cell stands for: without the one apostrophe `escape_cell` put in
+    front of a formula-like text; any other cell as it is (`'plain` stays `'plain`)."""
+    return cell[1:] if cell.startswith("'") and _formula_like(cell) else cell
+
+
+def text_columns(entity: Entity) -> frozenset[str]:
+    """The columns that hold text (escaped in CSV): all but the values of number, flag and
+    date fields."""
+    owner = entity.node if entity.node is not None else entity.edge
+    assert owner is not None
+    valued = {f.name for f in owner.fields if f.kind is not str}
+    return frozenset(c for c in entity.columns if c not in valued)
+
 
 class FormatError(ValueError):
     """A file whose shape (not a row) cannot be read: unknown entity, format or header."""

@@ -17,6 +17,7 @@ most `rows_max` rows, audited by the request's own `WriteAudit`.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import os
 import socket
@@ -120,13 +121,57 @@ class JobBusy(Conflict):
 
 
 def media_format(content_type: str | None) -> str | None:
-    """`csv` or `jsonl` from a Content-Type (parameters such as charset ignored)."""
+    """`csv` or `jsonl` from a Content-Type (its charset: `media_charset`)."""
     kind = (content_type or "").split(";", 1)[0].strip().lower()
     return {
         "text/csv": "csv",
         "application/x-ndjson": "jsonl",
         "application/jsonl": "jsonl",
     }.get(kind)
+
+
+# Python codecs that are not charsets a file is written in.
+_NOT_CHARSETS = frozenset(
+    {"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined", "charmap"}
+)
+
+
+class UnknownCharset(ValueError):
+    """A Content-Type charset that names no text encoding dibx can decode."""
+
+    def __init__(self, charset: str) -> None:
+        super().__init__(
+            f"unknown charset {charset!r}: send the body as UTF-8, or name a text encoding "
+            "such as latin-1 or utf-16 in the Content-Type"
+        )
+        self.charset = charset
+
+
+def media_charset(content_type: str | None) -> tuple[str, str]:
+    """The charset a Content-Type names (UTF-8 if none) and the codec that decodes it (a
+    text encoding Python knows by that name; UTF-8 drops a byte-order mark). Raises
+    UnknownCharset."""
+    named = ""
+    for parameter in (content_type or "").split(";")[1:]:
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == "charset":
+            named = value.strip().strip('"').strip()
+    if not named:
+        return "UTF-8", "utf-8-sig"
+    try:
+        info = codecs.lookup(named)
+    except (LookupError, ValueError):
+        raise UnknownCharset(named) from None
+    # Not a text encoding: bytes to bytes (base64) or text to text (rot13).
+    if not info._is_text_encoding or info.name in _NOT_CHARSETS:
+        raise UnknownCharset(named)
+    return named, "utf-8-sig" if info.name == "utf-8" else info.name
+
+
+def decode(body: bytes, codec: str) -> str:
+    """The body as text (UnicodeDecodeError if it is not in `codec`), without the
+    byte-order mark a UTF-16 or UTF-32 body may start with."""
+    return body.decode(codec).removeprefix("\ufeff")
 
 
 def check_request(policy: Policy, principal: Principal, entity: str | None, fmt: str) -> None:
@@ -297,16 +342,26 @@ class ImportJobs:
         self.wake()
         return job_id
 
+    def _slot(self, principal: Principal) -> str | None:
+        """Under per-org stewardship a job is its org's (org-less tokens of a nation share
+        one slot, as for submitting); else None: its nation's."""
+        if self.policy.stewardship.steward != "org":
+            return None
+        return store.slot_of(principal.nation, principal.org)
+
     async def get(self, principal: Principal, job_id: str) -> dict[str, Any] | None:
-        """The job if the caller's nation submitted it, else None (missing looks the same)."""
-        return await self.store.get(job_id, principal.nation)
+        """The job if the caller may read it (its nation's; its org's under per-org
+        stewardship), else None: anyone else's job looks missing."""
+        return await self.store.get(job_id, principal.nation, self._slot(principal))
 
     async def rejects(self, principal: Principal, job_id: str, first: int) -> list[dict[str, Any]]:
         first = max(0, min(first, self.settings.max_rejects))
-        return await self.store.rejects(job_id, principal.nation, first)
+        return await self.store.rejects(job_id, principal.nation, first, self._slot(principal))
 
-    async def of_nation(self, principal: Principal, first: int) -> list[dict[str, Any]]:
-        return await self.store.of_nation(principal.nation, max(0, min(first, 100)))
+    async def readable(self, principal: Principal, first: int) -> list[dict[str, Any]]:
+        """The jobs the caller may read, newest first."""
+        first = max(0, min(first, 100))
+        return await self.store.of_reader(principal.nation, first, self._slot(principal))
 
     # -- the synchronous small batch ---------------------------------------------------------
 

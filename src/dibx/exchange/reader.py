@@ -26,6 +26,8 @@ from dibx.exchange.format import (
     check_header,
     entity_of,
     format_of,
+    text_columns,
+    unescape_cell,
 )
 
 MAX_LINE: Final = 1 << 20  # characters in one line (or one CSV record)
@@ -148,6 +150,7 @@ def read_csv(name: str, entity: Entity, source: Iterable[str]) -> Iterator[Row |
     header = [h.strip() for h in header]
     check_header(entity, header, f"{name}:1")
     width = len(header)
+    text = text_columns(entity)
     while True:
         first = counted.count + 1
         try:
@@ -164,7 +167,11 @@ def read_csv(name: str, entity: Entity, source: Iterable[str]) -> Iterator[Row |
                 name, first, "", f"{len(cells)} cells where the header has {width} columns"
             )
             continue
-        values = {h: c for h, c in zip(header, cells, strict=True) if c != ""}
+        values = {
+            h: unescape_cell(c) if h in text else c
+            for h, c in zip(header, cells, strict=True)
+            if c != ""
+        }
         yield Row(name, first, entity, values)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from dibx.auth import markings
-from dibx.exchange.format import ENTITIES, KEY, MARKING, SUFFIX, Entity
+from dibx.exchange.format import ENTITIES, KEY, MARKING, SUFFIX, Entity, escape_cell
 from dibx.graph.records import Dataset, EdgeRecord, NodeRecord
 from dibx.ingest import synthetic
 from dibx.services.stewardship import at_least
@@ -31,6 +31,8 @@ def _raise(mark: str, floor: markings.Marking | None) -> str:
 def _cell(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str):  # as export writes text (the importer undoes it)
+        return escape_cell(value)
     return "" if value is None else value
 
 

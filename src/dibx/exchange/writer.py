@@ -52,6 +52,8 @@ from dibx.services.stewardship import (
     Rejected,
     StewardshipService,
     UserError,
+    not_steward,
+    not_steward_message,
     release_of,
 )
 
@@ -171,7 +173,7 @@ class BatchWriter:
         self.audit = audit
         self.nation = principal.nation
         self.nations = nations
-        self.by_org = service.policy.stewardship.steward == "org"
+        self.steward = service.policy.stewardship.steward
         self.clock = clock or (lambda: datetime.now(UTC))
         self.params = {
             **scope.cypher_params(),
@@ -314,18 +316,10 @@ class BatchWriter:
             if not cur["visible"]:
                 plan.rejects.append((item, _reject(item, "key", NOT_FOUND, NOT_FOUND_MESSAGE)))
                 continue
-            if not self._stewards(cur["origin"], cur["org"]):
-                plan.rejects.append(
-                    (
-                        item,
-                        _reject(
-                            item,
-                            "key",
-                            FORBIDDEN,
-                            "only the originating nation may change this record",
-                        ),
-                    )
-                )
+            rule = self._not_steward(cur["origin"], cur["org"])
+            if rule is not None:
+                forbidden = _reject(item, "key", FORBIDDEN, not_steward_message(rule))
+                plan.rejects.append((item, forbidden))
                 continue
             stored = cur["props"]
             wanted = self._content(names, item)
@@ -425,12 +419,8 @@ class BatchWriter:
             "reason": c.reason,
         }
 
-    def _stewards(self, origin: str | None, org: str | None) -> bool:
-        if origin != self.nation:
-            return False
-        if self.by_org and org is not None:
-            return org == self.principal.org
-        return True
+    def _not_steward(self, origin: str | None, org: str | None) -> str | None:
+        return not_steward(self.steward, self.principal, origin, org)
 
     # -- edges --------------------------------------------------------------------------
 
@@ -486,19 +476,10 @@ class BatchWriter:
                 )
                 continue
             owner = found_a[a]
-            if not self._stewards(owner["origin"], owner["org"]):
-                plan.rejects.append(
-                    (
-                        item,
-                        _reject(
-                            item,
-                            edge.start_role,
-                            FORBIDDEN,
-                            f"only the originating nation of the {edge.start_role} may change "
-                            "its links",
-                        ),
-                    )
-                )
+            rule = self._not_steward(owner["origin"], owner["org"])
+            if rule is not None:
+                message = not_steward_message(rule, edge.start_role)
+                plan.rejects.append((item, _reject(item, edge.start_role, FORBIDDEN, message)))
                 continue
             if a == b and edge.start == edge.end:
                 plan.rejects.append(

@@ -63,6 +63,9 @@ def counts_of(job: Mapping[str, Any]) -> dict[str, int]:
     return {name: int(job.get(prop) or 0) for name, prop in _COUNT_PROPS.items()}
 
 
+# Who reads a job: its nation, or with a slot (per-org stewardship) its nation and org.
+_READER = "j.nation = $nation AND ($slot IS NULL OR j.slot = $slot)"
+
 # The job, if it is still active and held under the claim (None: whoever holds it).
 _HELD = (
     "MATCH (j:ImportJob {id: $id}) "
@@ -265,28 +268,32 @@ class JobStore:
 
         return bool(await self.graph.transaction(work, before_commit=before_commit))
 
-    async def get(self, job_id: str, nation: str) -> dict[str, Any] | None:
-        """The job if `nation` submitted it; None for a missing job and another nation's
-        alike."""
+    async def get(self, job_id: str, nation: str, slot: str | None = None) -> dict[str, Any] | None:
+        """The job if `nation` submitted it (and, given a `slot`, from that slot: per-org
+        stewardship); None for a missing job and anyone else's alike."""
         row = await self.graph.read_one(
-            f"MATCH (j:ImportJob {{id: $id}}) WHERE j.nation = $nation RETURN {_JOB}",
-            {"id": job_id, "nation": nation},
+            f"MATCH (j:ImportJob {{id: $id}}) WHERE {_READER} RETURN {_JOB}",
+            {"id": job_id, "nation": nation, "slot": slot},
         )
         return dict(row["job"]) if row else None
 
-    async def rejects(self, job_id: str, nation: str, first: int) -> list[dict[str, Any]]:
+    async def rejects(
+        self, job_id: str, nation: str, first: int, slot: str | None = None
+    ) -> list[dict[str, Any]]:
         rows = await self.graph.read(
-            "MATCH (j:ImportJob {id: $id}) WHERE j.nation = $nation "
+            f"MATCH (j:ImportJob {{id: $id}}) WHERE {_READER} "
             "MATCH (r:ImportReject {job: $id}) "
             "RETURN r {.file, .line, .column, .code, .reason} AS reject ORDER BY r.n LIMIT $first",
-            {"id": job_id, "nation": nation, "first": first},
+            {"id": job_id, "nation": nation, "slot": slot, "first": first},
         )
         return [dict(r["reject"]) for r in rows]
 
-    async def of_nation(self, nation: str, first: int) -> list[dict[str, Any]]:
+    async def of_reader(
+        self, nation: str, first: int, slot: str | None = None
+    ) -> list[dict[str, Any]]:
         rows = await self.graph.read(
-            f"MATCH (j:ImportJob) WHERE j.nation = $nation RETURN {_JOB} "
+            f"MATCH (j:ImportJob) WHERE {_READER} RETURN {_JOB} "
             "ORDER BY j.created DESC, j.id LIMIT $first",
-            {"nation": nation, "first": first},
+            {"nation": nation, "slot": slot, "first": first},
         )
         return [dict(r["job"]) for r in rows]

@@ -33,10 +33,29 @@ KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{1,15}$")
 NATION_PATTERN = re.compile(r"^[A-Z]{3}$")
 TEXT_MAX = 2000
+# C0 controls, DEL and C1 controls; free text (`multiline`) may hold tab, LF and CR.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class FieldError(ValueError):
     """A value a field cannot take; the message names the field and says what it takes."""
+
+
+def check_text(name: str, text: str, *, multiline: bool = False) -> None:
+    """FieldError if `text` holds a control character: any (C0, DEL, C1) in one line of
+    text, any but tab, line feed and carriage return in a free text (`multiline`)."""
+    found = (_CONTROL_BUT_LINES if multiline else _CONTROL).search(text)
+    if found is None:
+        return
+    allowed = (
+        "of the control characters it takes only tab, line feed and carriage return"
+        if multiline
+        else "it takes one line of text without control characters"
+    )
+    raise FieldError(
+        f"{name!r} contains the control character U+{ord(found.group()):04X}; {allowed}"
+    )
 
 
 def _kind_name(value: object) -> str:
@@ -58,6 +77,7 @@ class Field:
     choices: tuple[str, ...] = ()  # text: the only values allowed
     pattern: re.Pattern[str] | None = None  # text: the form allowed
     hint: str = ""  # what a rejected value should look like, for the message
+    multiline: bool = False  # text: free text, which may hold tabs and line breaks
     sortable: bool = False
     # False: never null in stored data (a loader fills a default), e.g. flags.
     nullable: bool = True
@@ -103,6 +123,7 @@ class Field:
             return None
         if len(text) > TEXT_MAX:
             raise FieldError(f"{self.name!r} is longer than {TEXT_MAX} characters")
+        check_text(self.name, text, multiline=self.multiline)
         if self.choices and text not in self.choices:
             raise FieldError(f"bad {self.name} {text!r}; expected one of {', '.join(self.choices)}")
         if self.pattern is not None and not self.pattern.match(text):
@@ -514,7 +535,7 @@ _SUPPLIER_FIELDS = (
         fill=_cage,
     ),
     Field("city", str, "City of the main facility.", sortable=True),
-    Field("description", str, "What the supplier does."),
+    Field("description", str, "What the supplier does.", multiline=True),
     Field(
         "employees",
         int,
@@ -529,7 +550,7 @@ _SUPPLIER_FIELDS = (
 _CAPABILITY_FIELDS = (
     Field("name", str, "The capability's name.", required=True, sortable=True),
     Field("area", str, "Technology area.", required=True, sortable=True),
-    Field("description", str, "What the capability is."),
+    Field("description", str, "What the capability is.", multiline=True),
     Field(
         "jurisdiction",
         str,

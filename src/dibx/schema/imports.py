@@ -1,7 +1,8 @@
 """GraphQL surface of bulk import: `importJob(id)` and `importJobs(first)` (jobs submitted
-over HTTP, `POST /imports`, read by the submitter's nation only; another nation's job is
-null exactly like a missing one) and `importRows`, which runs the same engine synchronously
-on a small batch (at most `DIBX_IMPORT_ROWS_MAX` rows; more is LIMIT_EXCEEDED)."""
+over HTTP, `POST /imports`, read by the submitter's nation only, or by its org only under
+per-org stewardship; anyone else's job is null exactly like a missing one) and `importRows`,
+which runs the same engine synchronously on a small batch (at most `DIBX_IMPORT_ROWS_MAX`
+rows; more is LIMIT_EXCEEDED)."""
 
 from __future__ import annotations
 
@@ -138,7 +139,8 @@ class ImportReport:
 class ImportQuery:
     @root_field(
         scope=SUPPLIER_READ,
-        description="An import job your nation submitted; null if absent or another nation's.",
+        description="An import job your nation submitted (your org, under per-org stewardship); "
+        "null if absent or anyone else's.",
     )
     async def import_job(
         self,
@@ -149,7 +151,11 @@ class ImportQuery:
         row = await ctx.services.imports.get(ctx.principal, str(id))
         return None if row is None else _job(row)
 
-    @root_field(scope=SUPPLIER_READ, description="Your nation's import jobs, newest first.")
+    @root_field(
+        scope=SUPPLIER_READ,
+        description="Your nation's import jobs (your org's, under per-org stewardship), "
+        "newest first.",
+    )
     async def import_jobs(
         self,
         info: Info[Context, None],
@@ -158,7 +164,7 @@ class ImportQuery:
         ] = JOBS_FIRST,
     ) -> list[ImportJob]:
         ctx = info.context
-        return [_job(r) for r in await ctx.services.imports.of_nation(ctx.principal, first)]
+        return [_job(r) for r in await ctx.services.imports.readable(ctx.principal, first)]
 
 
 @strawberry.type

@@ -248,16 +248,11 @@ class MarkingReview:
             cur = await s.store.fetch_node(tx, scope, node, key)
             if cur is None:
                 raise missing
-            if not s._stewards(principal, cur):
-                raise rules._Abort(
-                    [
-                        UserError(
-                            ("id",),
-                            FORBIDDEN,
-                            f"only the originator ({cur.origin_nation}) may review this marking",
-                        )
-                    ]
-                )
+            rule = s._not_steward(principal, cur)
+            if rule is not None:
+                who = f"originator ({cur.origin_nation})" if rule == "nation" else "originating org"
+                message = f"only the {who} may review this marking"
+                raise rules._Abort([UserError(("id",), FORBIDDEN, message)])
             if cur.version != expected:
                 raise rules._Abort(
                     [

@@ -44,7 +44,7 @@ from dibx.auth.release import ReleaseScope
 from dibx.graph import outbox
 from dibx.graph import stewardship as store
 from dibx.graph.driver import Graph, Rows, TxRunner
-from dibx.graph.model import MODEL, EdgeType, Field, FieldError, Model, NodeType
+from dibx.graph.model import MODEL, EdgeType, Field, FieldError, Model, NodeType, check_text
 from dibx.services.audit import WriteAudit
 
 MAX_REASON = 4000
@@ -174,6 +174,28 @@ def _release(mark: str) -> tuple[str, ...]:
 def release_of(mark: str) -> list[str]:
     """The release clauses stored beside a canonical marking (cached: a pure function)."""
     return list(_release(mark))
+
+
+def not_steward(
+    steward: str,
+    principal: Principal,
+    origin_nation: str | None,
+    origin_org: str | None,
+) -> str | None:
+    """None if the caller stewards a record of that origin; else the rule that refuses it:
+    "org" under per-org stewardship (`steward`) for a record written with an org, "nation"
+    otherwise (a record written without an org is its nation's)."""
+    rule = "org" if steward == "org" and origin_org is not None else "nation"
+    if origin_nation != principal.nation or (rule == "org" and origin_org != principal.org):
+        return rule
+    return None
+
+
+def not_steward_message(rule: str, role: str | None = None) -> str:
+    """What FORBIDDEN says: the rule that applied, for a record or (`role`) its links."""
+    if role is None:
+        return f"only the originating {rule} may change this record"
+    return f"only the originating {rule} of the {role} may change its links"
 
 
 def digest(state: Mapping[str, Any]) -> str:
@@ -414,6 +436,11 @@ class StewardshipService:
             errors.append(
                 UserError(("reason",), INVALID, f"reason is at most {MAX_REASON} characters")
             )
+            return None
+        try:
+            check_text("reason", raw.strip(), multiline=True)
+        except FieldError as exc:
+            errors.append(UserError(("reason",), INVALID, str(exc)))
             return None
         return raw.strip()
 
@@ -870,12 +897,9 @@ class StewardshipService:
 
         return run
 
-    def _stewards(self, principal: Principal, cur: store.Current) -> bool:
-        if cur.origin_nation != principal.nation:
-            return False
-        if self.policy.stewardship.steward == "org" and cur.origin_org is not None:
-            return cur.origin_org == principal.org
-        return True
+    def _not_steward(self, principal: Principal, cur: store.Current) -> str | None:
+        steward = self.policy.stewardship.steward
+        return not_steward(steward, principal, cur.origin_nation, cur.origin_org)
 
     def _change_node(
         self,
@@ -898,16 +922,9 @@ class StewardshipService:
             cur = await self.store.fetch_node(tx, scope, node, key)
             if cur is None:
                 raise missing
-            if not self._stewards(principal, cur):
-                raise _Abort(
-                    [
-                        UserError(
-                            ("key",),
-                            FORBIDDEN,
-                            "only the originating nation may change this record",
-                        )
-                    ]
-                )
+            rule = self._not_steward(principal, cur)
+            if rule is not None:
+                raise _Abort([UserError(("key",), FORBIDDEN, not_steward_message(rule))])
             if cur.version != expected:
                 raise _Abort(
                     [
@@ -1077,17 +1094,10 @@ class StewardshipService:
                 raise _Abort([UserError((edge.start_role,), NOT_FOUND, NOT_FOUND_MESSAGE)])
             if not await self.store.end_exists(tx, scope, b_type, end):
                 raise _Abort([UserError((edge.end_role,), NOT_FOUND, NOT_FOUND_MESSAGE)])
-            if not self._stewards(principal, owner):
-                raise _Abort(
-                    [
-                        UserError(
-                            (edge.start_role,),
-                            FORBIDDEN,
-                            f"only the originating nation of the {edge.start_role} may "
-                            "change its links",
-                        )
-                    ]
-                )
+            rule = self._not_steward(principal, owner)
+            if rule is not None:
+                message = not_steward_message(rule, edge.start_role)
+                raise _Abort([UserError((edge.start_role,), FORBIDDEN, message)])
             cur = await self.store.fetch_edge(tx, scope, edge, start, end, principal.nation)
             where = {"start": start, "end": end}
             if cur is None:
