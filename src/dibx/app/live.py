@@ -12,7 +12,8 @@ The socket:
    the protocol says for a refused ConnectionInit. Over the per-token rate limit: close 1013
    Try Again Later. Every refusal is audited.
 3. Each `subscribe` is a request: rate-limited per token (refused: an `error` message with
-   code RATE_LIMITED), audited when it starts (fail closed: no audit, no subscription;
+   code RATE_LIMITED), held to the allow list of DIBX_TRUSTED_DOCUMENTS=require (refused:
+   PERSISTED_QUERY_NOT_IN_LIST), audited when it starts (fail closed: no audit, no subscription;
    AUDIT_UNAVAILABLE) and when it ends (events delivered, marked values released and
    withheld, how it ended). Only subscriptions run here; queries and mutations go over HTTP
    (an `error` message says so).
@@ -58,6 +59,7 @@ from strawberry.utils.aio import aclosing
 
 from dibx.app.graphql_view import _named
 from dibx.app.observe import RequestAudit, observing
+from dibx.app.persisted import PersistedError, PersistedOperations
 from dibx.app.ratelimit import RATE_LIMITED, RateLimits
 from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
@@ -220,6 +222,7 @@ class LiveGraphQL(GraphQL[Connection, None]):
         budget: Callable[[Principal], RequestBudget] | None = None,
         init_timeout_s: float = 10.0,
         max_per_connection: int = 10,
+        persisted: PersistedOperations | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -237,6 +240,7 @@ class LiveGraphQL(GraphQL[Connection, None]):
         self.request_audit = request_audit
         self.limits = limits
         self.new_budget = budget or (lambda _: RequestBudget())
+        self.persisted = persisted  # DIBX_TRUSTED_DOCUMENTS=require holds here too
         self._scopes: dict[tuple[str, frozenset[str], date, frozenset[str]], ReleaseScope] = {}
         # A token must hold a scope some subscription needs, or the socket is of no use to it.
         root = schema._schema.subscription_type
@@ -313,6 +317,15 @@ class LiveGraphQL(GraphQL[Connection, None]):
                 principal, status=429, code=busy.code, transport=TRANSPORT
             )
             return _error(str(busy), busy.code)
+        if self.persisted is not None:
+            try:
+                # Under `require`, only a document whose hash is registered runs, as over HTTP.
+                self.persisted.resolve({"query": operation.query})
+            except PersistedError as exc:
+                await self.request_audit.refused(
+                    principal, status=exc.status, code=exc.code, transport=TRANSPORT
+                )
+                return _error(exc.message, exc.code)
         described = _named(operation.query, operation.operation_name)
         if described.kind != "subscription":
             # Queries and mutations keep the HTTP path: its limits, compiled reads, audit.
