@@ -4,13 +4,14 @@ and what the socket refuses to run (graphql-transport-ws close codes, docs/subsc
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
 from dibx.app.live import FORBIDDEN, TOKEN_EXPIRED
 from tests.support.api import Api
-from tests.support.live import Closed, LiveClient, serving
+from tests.support.live import CHANGES, Closed, LiveClient, serving
 
 pytestmark = pytest.mark.neo4j
 
@@ -94,3 +95,33 @@ async def test_bad_cursor_is_an_error_with_its_code_and_the_socket_stays(api: Ap
     assert [r["nation"] for r in records] == ["GBR"]
     assert records[0]["operation"] == "Live"
     assert records[0]["operation_type"] == "subscription"
+
+
+MALFORMED: dict[str, object] = {
+    "not an object": [],
+    "a string": "subscribe",
+    "payload not an object": {"id": "1", "type": "subscribe", "payload": "x"},
+    "id not a string": {"id": ["1"], "type": "subscribe", "payload": {"query": CHANGES}},
+    "query not a string": {"id": "1", "type": "subscribe", "payload": {"query": 5}},
+    "variables not an object": {
+        "id": "1",
+        "type": "subscribe",
+        "payload": {"query": CHANGES, "variables": [1]},
+    },
+    "complete with an id not a string": {"id": {"x": 1}, "type": "complete"},
+}
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_malformed_message_closes_the_socket_with_4400(api: Api) -> None:
+    """graphql-transport-ws: a message of a format the protocol does not specify closes the
+    socket at once with 4400 (a graphql-ws client takes it as fatal and does not retry)."""
+    token = api.token("GBR")
+    answered: dict[str, object] = {}
+    async with serving(api) as url:
+        for name, message in MALFORMED.items():
+            async with LiveClient.opened(url) as client:
+                assert await client.init(token) == {"type": "connection_ack"}
+                await client.socket.send(json.dumps(message))
+                answered[name] = await client.receive()
+    assert answered == dict.fromkeys(MALFORMED, Closed(4400, "Invalid message"))

@@ -119,6 +119,16 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Connection, None]):
         super().__init__(**kw)
         self._expiry: asyncio.Task[None] | None = None
 
+    async def handle_message(self, message: Message) -> None:
+        # A message of a format the protocol does not specify closes the socket with 4400
+        # (strawberry's handler reads the fields as it finds them: a list, or a payload
+        # that is not an object, raised out of the socket, which then dropped without a
+        # close frame).
+        if not _well_formed(message):
+            await self.handle_invalid_message("Invalid message")
+            return
+        await super().handle_message(message)
+
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         if self.connection_timed_out:
             return
@@ -414,6 +424,26 @@ class LiveGraphQL(GraphQL[Connection, None]):
                 self._scopes.clear()
             scope = self._scopes[key] = self.policy.scope_for(principal, groups, today)
         return scope
+
+
+def _well_formed(message: object) -> bool:
+    """The shape PROTOCOL.md gives a message: an object with a string `type`; `subscribe`
+    and `complete` with a string `id`; a `subscribe` payload with a string `query` and, if
+    present, a string `operationName` and object `variables` and `extensions`."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return False
+    if message["type"] in ("subscribe", "complete") and not isinstance(message.get("id"), str):
+        return False
+    if message["type"] != "subscribe":
+        return True
+    payload = message.get("payload")
+    return (
+        isinstance(payload, dict)
+        and isinstance(payload.get("query"), str)
+        and isinstance(payload.get("operationName"), str | None)
+        and isinstance(payload.get("variables"), dict | None)
+        and isinstance(payload.get("extensions"), dict | None)
+    )
 
 
 def _error(message: str, code: str) -> GraphQLError:
