@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
 from dibx.app.live import FORBIDDEN, TOKEN_EXPIRED
+from dibx.graph.driver import Graph
 from tests.support.api import Api
 from tests.support.live import CHANGES, Closed, LiveClient, serving
 
@@ -125,3 +127,29 @@ async def test_a_malformed_message_closes_the_socket_with_4400(api: Api) -> None
                 await client.socket.send(json.dumps(message))
                 answered[name] = await client.receive()
     assert answered == dict.fromkeys(MALFORMED, Closed(4400, "Invalid message"))
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_message_over_the_body_limit_closes_the_socket_with_1009(
+    graph: Graph, tmp_path: Path
+) -> None:
+    """A message on the socket is held to the limit of an HTTP body (DIBX_MAX_BODY_BYTES),
+    `connection_init` included, which arrives before any token was checked: over it, the
+    socket closes with 1009 Message Too Big and the message is not read."""
+    api = Api(graph, tmp_path, env={"DIBX_MAX_BODY_BYTES": "4096"})
+    token = api.token("GBR")
+    padding = "x" * 5000
+    try:
+        async with serving(api) as url:
+            async with LiveClient.opened(url) as client:
+                answer = await client.init(None, padding=padding)
+                assert answer == Closed(1009, "Message too big")
+            async with LiveClient.opened(url) as client:
+                assert await client.init(token) == {"type": "connection_ack"}
+                await client.subscribe({"after": "garbage"}, document=CHANGES + "#" + padding)
+                assert await client.receive() == Closed(1009, "Message too big")
+            # Up to the limit, a message is read as before.
+            async with LiveClient.opened(url) as client:
+                assert await client.init(token, padding="x" * 3000) == {"type": "connection_ack"}
+    finally:
+        await api.close()

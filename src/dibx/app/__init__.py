@@ -326,6 +326,7 @@ def create_app(
         init_timeout_s=float(settings.live_init_timeout_s),
         max_per_connection=settings.live_per_socket,
         persisted=persisted,
+        max_message_bytes=settings.max_body_bytes,
     )
 
     async def healthz(_: Request) -> Response:

@@ -20,7 +20,9 @@ The socket:
 4. When the token expires the socket is closed with 4403 and the reason "token expired": the
    graphql-ws client retries 4403, asking its `connectionParams` again for a fresh token,
    and resumes each subscription with its last cursor.
-5. A subscriber whose client has not taken `DIBX_LIVE_QUEUE` events is dropped: the socket is
+5. A message longer than DIBX_MAX_BODY_BYTES (the limit of an HTTP body) closes the socket
+   with 1009 Message Too Big, undecoded.
+6. A subscriber whose client has not taken `DIBX_LIVE_QUEUE` events is dropped: the socket is
    closed with 1013 Try Again Later and the reason "subscriber fell behind" (RFC 6455's code
    for a server casting off clients; a retrying client resumes from its last cursor).
 """
@@ -77,10 +79,12 @@ from dibx.services.memberships import MembershipDirectory
 log = structlog.get_logger("dibx.live")
 
 FORBIDDEN = 4403  # graphql-transport-ws: ConnectionInit refused
+MESSAGE_TOO_BIG = 1009  # RFC 6455: a message too big to process
 TRY_AGAIN_LATER = 1013  # RFC 6455 (IANA registry): a temporary condition, retry later
 TOKEN_EXPIRED = "token expired"  # noqa: S105 - a close reason, not a secret
 TRANSPORT = "graphql-transport-ws"
 _SCOPES_KEPT = 1024  # distinct release scopes remembered (callers share a handful)
+_TOO_BIG: Any = object()  # stands for a message over the size limit, which is not decoded
 
 
 class Connection:
@@ -124,6 +128,9 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Connection, None]):
         # (strawberry's handler reads the fields as it finds them: a list, or a payload
         # that is not an object, raised out of the socket, which then dropped without a
         # close frame).
+        if message is _TOO_BIG:
+            await self.websocket.close(code=MESSAGE_TOO_BIG, reason="Message too big")
+            return
         if not _well_formed(message):
             await self.handle_invalid_message("Invalid message")
             return
@@ -233,6 +240,7 @@ class LiveGraphQL(GraphQL[Connection, None]):
         init_timeout_s: float = 10.0,
         max_per_connection: int = 10,
         persisted: PersistedOperations | None = None,
+        max_message_bytes: int = 1_000_000,
     ) -> None:
         super().__init__(
             schema,
@@ -251,6 +259,7 @@ class LiveGraphQL(GraphQL[Connection, None]):
         self.limits = limits
         self.new_budget = budget or (lambda _: RequestBudget())
         self.persisted = persisted  # DIBX_TRUSTED_DOCUMENTS=require holds here too
+        self.max_message_bytes = max_message_bytes  # as an HTTP body (DIBX_MAX_BODY_BYTES)
         self._scopes: dict[tuple[str, frozenset[str], date, frozenset[str]], ReleaseScope] = {}
         # A token must hold a scope some subscription needs, or the socket is of no use to it.
         root = schema._schema.subscription_type
@@ -271,6 +280,14 @@ class LiveGraphQL(GraphQL[Connection, None]):
                 await WebSocket(scope, receive, send).close(code=TRY_AGAIN_LATER)
                 return
             await super().__call__(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # Held to the limit of an HTTP body before it is decoded: `connection_init` arrives
+        # before any token was checked (the server reads messages up to its own limit, 16
+        # MiB by default for uvicorn; `dibx serve` sets it to this one).
+        if len(data) > self.max_message_bytes:
+            return _TOO_BIG
+        return super().decode_json(data)
 
     async def get_context(self, request: Any, response: Any) -> Connection:
         return Connection(response)
