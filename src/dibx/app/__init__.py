@@ -300,6 +300,7 @@ def create_app(
         ),
         limits=limits,
         persisted=persisted,
+        max_tokens=settings.max_tokens,
     )
 
     # Subscriptions (dibx.app.live): the WebSocket side of /graphql, one poller per process.
@@ -327,6 +328,8 @@ def create_app(
         max_per_connection=settings.live_per_socket,
         persisted=persisted,
         max_message_bytes=settings.max_body_bytes,
+        max_tokens=settings.max_tokens,
+        large_documents=graphql.large_documents,
     )
 
     async def healthz(_: Request) -> Response:

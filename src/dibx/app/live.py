@@ -59,7 +59,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 from strawberry.utils.aio import aclosing
 
-from dibx.app.graphql_view import _named
+from dibx.app.admission import LargeDocuments
+from dibx.app.graphql_view import Operation, _named
 from dibx.app.observe import RequestAudit, observing
 from dibx.app.persisted import PersistedError, PersistedOperations
 from dibx.app.ratelimit import RATE_LIMITED, RateLimits
@@ -241,6 +242,8 @@ class LiveGraphQL(GraphQL[Connection, None]):
         max_per_connection: int = 10,
         persisted: PersistedOperations | None = None,
         max_message_bytes: int = 1_000_000,
+        max_tokens: int | None = None,
+        large_documents: LargeDocuments | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -260,6 +263,11 @@ class LiveGraphQL(GraphQL[Connection, None]):
         self.new_budget = budget or (lambda _: RequestBudget())
         self.persisted = persisted  # DIBX_TRUSTED_DOCUMENTS=require holds here too
         self.max_message_bytes = max_message_bytes  # as an HTTP body (DIBX_MAX_BODY_BYTES)
+        self.max_tokens = max_tokens  # the schema's token limit (DIBX_MAX_TOKENS)
+        # Shared with the HTTP side: large documents are parsed off the loop, a few at once.
+        self.large_documents = large_documents or LargeDocuments(
+            threshold=max_message_bytes, concurrency=1, wait_s=0.0
+        )
         self._scopes: dict[tuple[str, frozenset[str], date, frozenset[str]], ReleaseScope] = {}
         # A token must hold a scope some subscription needs, or the socket is of no use to it.
         root = schema._schema.subscription_type
@@ -353,7 +361,19 @@ class LiveGraphQL(GraphQL[Connection, None]):
                     principal, status=exc.status, code=exc.code, transport=TRANSPORT
                 )
                 return _error(exc.message, exc.code)
-        described = _named(operation.query, operation.operation_name)
+        try:
+            described = await self.describe(operation)
+        except Busy as busy:
+            await self.request_audit.refused(
+                principal, status=429, code=busy.code, transport=TRANSPORT
+            )
+            return _error(str(busy), busy.code)
+        if described.limit is not None:
+            limit = described.limit
+            await self.request_audit.refused(
+                principal, status=400, code=limit.code, transport=TRANSPORT
+            )
+            return GraphQLError(str(limit), extensions={"code": limit.code, **limit.extensions()})
         if described.kind != "subscription":
             # Queries and mutations keep the HTTP path: its limits, compiled reads, audit.
             await self.request_audit.refused(
@@ -405,6 +425,17 @@ class LiveGraphQL(GraphQL[Connection, None]):
             live=session,
         )
         return context, session
+
+    async def describe(self, operation: WsOperation[Connection, None]) -> Operation:
+        """The subscribe document's operation, parsed within the token limit; a large one
+        in a worker thread (admitted as over HTTP, `Busy` if it finds no slot), so that it
+        does not hold the event loop (strawberry's own parse then runs off the loop too,
+        dibx.schema.prepared)."""
+        query, name = operation.query, operation.operation_name
+        if len(query) <= self.large_documents.threshold:
+            return _named(query, name, self.max_tokens)
+        async with self.large_documents.admit(len(query)):
+            return await run_in_threadpool(_named, query, name, self.max_tokens)
 
     async def finish(
         self,
