@@ -153,3 +153,31 @@ async def test_a_message_over_the_body_limit_closes_the_socket_with_1009(
                 assert await client.init(token, padding="x" * 3000) == {"type": "connection_ack"}
     finally:
         await api.close()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_closing_record_says_why_a_subscription_was_refused_or_failed(api: Api) -> None:
+    """As an HTTP request's record does: a subscription refused by a limit (or validation)
+    ends with outcome `refused` and its codes; one whose execution answered an error says
+    that error's code."""
+    wide = "subscription Wide { changes { " + " ".join(f"a{i}: cursor" for i in range(40)) + " } }"
+    async with serving(api) as url, LiveClient.opened(url) as client:
+        assert await client.init(api.token("GBR")) == {"type": "connection_ack"}
+        refused = await client.subscribe(document=wide)
+        answer = await client.receive()
+        assert isinstance(answer, dict)
+        assert [e["extensions"]["code"] for e in answer["payload"]] == ["LIMIT_EXCEEDED"]
+        failed = await client.subscribe({"after": "garbage"})
+        answer = await client.receive()
+        assert isinstance(answer, dict)
+        assert answer["type"] == "next"
+        assert await client.receive() == {"id": failed, "type": "complete"}
+    closing = {
+        r["subscription_id"]: (r["outcome"], r.get("error_codes"), r["status"])
+        for r in _refusals(api)
+        if r.get("subscription_id") is not None and r["outcome"] != "started"
+    }
+    assert closing == {
+        refused: ("refused", ["LIMIT_EXCEEDED"], 400),
+        failed: ("complete", ["BAD_USER_INPUT"], 200),
+    }

@@ -44,6 +44,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
+from strawberry.schema.schema import StreamResult
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -57,6 +58,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
     Message,
 )
+from strawberry.types.execution import PreExecutionError
 from strawberry.utils.aio import aclosing
 
 from dibx.app.admission import LargeDocuments
@@ -196,9 +198,12 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Connection, None]):
                 root_value=self.root_value,
                 operation_name=operation.operation_name,
             )
-            async with aclosing(result_source):
-                await self._send_result_stream(operation, result_source)
-            if self.context.closed:
+            noted = _noting(result_source, session)
+            async with aclosing(result_source), aclosing(noted):
+                await self._send_result_stream(operation, noted)
+            if session.refused:
+                ended = "refused"  # by validation or a limit, before it ran
+            elif self.context.closed:
                 ended = "closed"
             await operation.send_operation_message(
                 CompleteMessage(id=operation.id, type="complete")
@@ -453,12 +458,13 @@ class LiveGraphQL(GraphQL[Connection, None]):
             "transport": TRANSPORT,
             "subscription_id": operation.id,
             "outcome": ended,
+            "error_codes": sorted(session.error_codes),
             "delivered": session.delivered,
             "released": session.released,
             "withheld": session.withheld,
         }
         with contextlib.suppress(AuditError):
-            await self.request_audit.write(record, status=200)
+            await self.request_audit.write(record, status=400 if session.refused else 200)
 
     async def scope_now(self, principal: Principal) -> ReleaseScope:
         """The caller's release scope today, asked at every poll round for every subscriber:
@@ -472,6 +478,21 @@ class LiveGraphQL(GraphQL[Connection, None]):
                 self._scopes.clear()
             scope = self._scopes[key] = self.policy.scope_for(principal, groups, today)
         return scope
+
+
+async def _noting(source: StreamResult, session: LiveSession) -> StreamResult:
+    """The subscription's results as they go out, with the codes of their errors noted on
+    the session for its closing record (a request error before it ran: `refused`)."""
+    first = True
+    async for result in source:
+        if first and isinstance(result, PreExecutionError):
+            session.refused = True
+        first = False
+        for error in getattr(result, "errors", None) or ():
+            code = (error.extensions or {}).get("code")
+            if isinstance(code, str):
+                session.error_codes.add(code)
+        yield result
 
 
 def _well_formed(message: object) -> bool:
