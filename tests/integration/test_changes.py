@@ -219,6 +219,36 @@ async def test_retention_compacts_the_feed_and_expires_old_cursors(api: Api) -> 
     ]
 
 
+async def test_a_cursor_handed_out_late_expires_with_the_place_it_stands_at(api: Api) -> None:
+    """Retention keeps events, and a cursor stands at a place among them: handed out days
+    after those events committed (a backlog read late, or a page of none read on from an old
+    cursor), it must expire when they are compacted, not retention after it was handed out,
+    or resuming from it would skip compacted events without a word."""
+    await api.load(b.dataset())
+    made = [await created(api, supplier_input(f"k{i}", record=REL_GBR)) for i in range(2)]
+    feed = api.runtime.services.changes
+    assert feed is not None
+    clock = feed.clock
+    feed.clock = lambda: clock() + timedelta(days=6)  # the backlog is read six days later
+    first = await changes(api, "USA", types=["SUPPLIER"], first=1)
+    assert [c["id"] for c in first["changes"]] == [made[0]["id"]]
+    assert first["hasNextPage"]
+    none = await changes(api, "USA", types=["SUPPLIER"], first=0, after=first["endCursor"])
+    handed = {
+        "the event's own": first["changes"][0]["cursor"],
+        "the page's end": first["endCursor"],
+        "an empty page's end": none["endCursor"],
+    }
+    # Two days on, the events are past retention and compacted.
+    feed.clock = lambda: clock() + timedelta(days=8)
+    assert await feed.compact() > 0
+    answered: dict[str, Any] = {}
+    for name, cursor in handed.items():
+        reply = await api.query(CHANGES, {"after": cursor, "types": ["SUPPLIER"]}, nation="USA")
+        answered[name] = tuple(e["extensions"]["code"] for e in reply.errors) or reply.data
+    assert answered == dict.fromkeys(handed, ("CURSOR_EXPIRED",))
+
+
 async def test_a_reader_stops_before_an_event_it_cannot_read_yet(api: Api) -> None:
     """A committed transaction's counter can be read a moment before its events' index
     entries are: a reader must stop before such a gap, not move its cursor past an event it

@@ -10,7 +10,8 @@ Invariants:
   hash registers it, a hash that does not match its text is refused;
 - `dibx operations add` writes the manifest, checks documents against the schema, and takes
   the manifests graphql-codegen and relay-compiler write;
-- every refusal is audited with its code.
+- every refusal is audited with its code;
+- the allow list holds on the subscription socket too.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dibx.config import ConfigError
 from dibx.graph.driver import Graph
 from tests.support import builders as b
 from tests.support.api import Api
+from tests.support.live import CHANGES, LiveClient, serving
 
 pytestmark = pytest.mark.neo4j
 
@@ -150,6 +152,43 @@ async def test_require_runs_only_registered_documents(required: Api) -> None:
     assert code(again) == "PERSISTED_QUERY_NOT_FOUND"
     codes = [r.get("error_codes") or [r.get("code")] for r in required.audit.records]
     assert ["PERSISTED_QUERY_NOT_IN_LIST"] in codes
+
+
+REGISTERED_SUBSCRIPTION = (
+    "subscription Registered($after: String) { changes(after: $after) { cursor } }"
+)
+
+
+async def test_require_holds_subscriptions_on_the_socket_to_the_allow_list(
+    graph: Graph, tmp_path: Path
+) -> None:
+    env = {
+        "DIBX_TRUSTED_DOCUMENTS": "require",
+        "DIBX_TRUSTED_DOCUMENTS_FILE": str(manifest(tmp_path, COUNT, REGISTERED_SUBSCRIPTION)),
+    }
+    client = Api(graph, tmp_path, env=env)
+    try:
+        async with serving(client) as url, LiveClient.opened(url) as ws:
+            assert await ws.init(client.token("GBR")) == {"type": "connection_ack"}
+            # A bad cursor makes a subscription that runs answer at once (BAD_USER_INPUT).
+            sid = await ws.subscribe({"after": "garbage"}, document=CHANGES)
+            refused = await ws.receive()
+            assert isinstance(refused, dict)
+            assert (refused["id"], refused["type"]) == (sid, "error"), refused
+            assert [e["extensions"]["code"] for e in refused["payload"]] == [
+                "PERSISTED_QUERY_NOT_IN_LIST"
+            ]
+            sid = await ws.subscribe({"after": "garbage"}, document=REGISTERED_SUBSCRIPTION)
+            ran = await ws.receive()
+            assert isinstance(ran, dict)
+            assert (ran["id"], ran["type"]) == (sid, "next"), ran
+            assert [e["extensions"]["code"] for e in ran["payload"]["errors"]] == ["BAD_USER_INPUT"]
+    finally:
+        await client.close()
+    socket = [r for r in client.audit.records if r.get("transport") == "graphql-transport-ws"]
+    assert ["PERSISTED_QUERY_NOT_IN_LIST"] in [r.get("error_codes") for r in socket]
+    started = [r for r in socket if r.get("outcome") == "started"]
+    assert [r["document_sha256"] for r in started] == [sha(REGISTERED_SUBSCRIPTION)]
 
 
 async def test_require_without_a_manifest_refuses_to_start(graph: Graph, tmp_path: Path) -> None:

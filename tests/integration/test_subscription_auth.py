@@ -4,13 +4,16 @@ and what the socket refuses to run (graphql-transport-ws close codes, docs/subsc
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pytest
 
 from dibx.app.live import FORBIDDEN, TOKEN_EXPIRED
+from dibx.graph.driver import Graph
 from tests.support.api import Api
-from tests.support.live import Closed, LiveClient, serving
+from tests.support.live import CHANGES, Closed, LiveClient, serving
 
 pytestmark = pytest.mark.neo4j
 
@@ -94,3 +97,87 @@ async def test_bad_cursor_is_an_error_with_its_code_and_the_socket_stays(api: Ap
     assert [r["nation"] for r in records] == ["GBR"]
     assert records[0]["operation"] == "Live"
     assert records[0]["operation_type"] == "subscription"
+
+
+MALFORMED: dict[str, object] = {
+    "not an object": [],
+    "a string": "subscribe",
+    "payload not an object": {"id": "1", "type": "subscribe", "payload": "x"},
+    "id not a string": {"id": ["1"], "type": "subscribe", "payload": {"query": CHANGES}},
+    "query not a string": {"id": "1", "type": "subscribe", "payload": {"query": 5}},
+    "variables not an object": {
+        "id": "1",
+        "type": "subscribe",
+        "payload": {"query": CHANGES, "variables": [1]},
+    },
+    "complete with an id not a string": {"id": {"x": 1}, "type": "complete"},
+}
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_malformed_message_closes_the_socket_with_4400(api: Api) -> None:
+    """graphql-transport-ws: a message of a format the protocol does not specify closes the
+    socket at once with 4400 (a graphql-ws client takes it as fatal and does not retry)."""
+    token = api.token("GBR")
+    answered: dict[str, object] = {}
+    async with serving(api) as url:
+        for name, message in MALFORMED.items():
+            async with LiveClient.opened(url) as client:
+                assert await client.init(token) == {"type": "connection_ack"}
+                await client.socket.send(json.dumps(message))
+                answered[name] = await client.receive()
+    assert answered == dict.fromkeys(MALFORMED, Closed(4400, "Invalid message"))
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_message_over_the_body_limit_closes_the_socket_with_1009(
+    graph: Graph, tmp_path: Path
+) -> None:
+    """A message on the socket is held to the limit of an HTTP body (DIBX_MAX_BODY_BYTES),
+    `connection_init` included, which arrives before any token was checked: over it, the
+    socket closes with 1009 Message Too Big and the message is not read."""
+    api = Api(graph, tmp_path, env={"DIBX_MAX_BODY_BYTES": "4096"})
+    token = api.token("GBR")
+    padding = "x" * 5000
+    try:
+        async with serving(api) as url:
+            async with LiveClient.opened(url) as client:
+                answer = await client.init(None, padding=padding)
+                assert answer == Closed(1009, "Message too big")
+            async with LiveClient.opened(url) as client:
+                assert await client.init(token) == {"type": "connection_ack"}
+                await client.subscribe({"after": "garbage"}, document=CHANGES + "#" + padding)
+                assert await client.receive() == Closed(1009, "Message too big")
+            # Up to the limit, a message is read as before.
+            async with LiveClient.opened(url) as client:
+                assert await client.init(token, padding="x" * 3000) == {"type": "connection_ack"}
+    finally:
+        await api.close()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_closing_record_says_why_a_subscription_was_refused_or_failed(api: Api) -> None:
+    """As an HTTP request's record does: a subscription refused by a limit (or validation)
+    ends with outcome `refused` and its codes; one whose execution answered an error says
+    that error's code."""
+    wide = "subscription Wide { changes { " + " ".join(f"a{i}: cursor" for i in range(40)) + " } }"
+    async with serving(api) as url, LiveClient.opened(url) as client:
+        assert await client.init(api.token("GBR")) == {"type": "connection_ack"}
+        refused = await client.subscribe(document=wide)
+        answer = await client.receive()
+        assert isinstance(answer, dict)
+        assert [e["extensions"]["code"] for e in answer["payload"]] == ["LIMIT_EXCEEDED"]
+        failed = await client.subscribe({"after": "garbage"})
+        answer = await client.receive()
+        assert isinstance(answer, dict)
+        assert answer["type"] == "next"
+        assert await client.receive() == {"id": failed, "type": "complete"}
+    closing = {
+        r["subscription_id"]: (r["outcome"], r.get("error_codes"), r["status"])
+        for r in _refusals(api)
+        if r.get("subscription_id") is not None and r["outcome"] != "started"
+    }
+    assert closing == {
+        refused: ("refused", ["LIMIT_EXCEEDED"], 400),
+        failed: ("complete", ["BAD_USER_INPUT"], 200),
+    }

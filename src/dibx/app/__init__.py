@@ -280,6 +280,7 @@ def create_app(
         )
 
     schema = schema or schema_for(settings, runtime.model)
+    persisted = _persisted(settings)
     graphql = DibxGraphQL(
         schema,
         validator=runtime.validator,
@@ -298,7 +299,8 @@ def create_app(
             wait_s=float(settings.heavy_wait_s),
         ),
         limits=limits,
-        persisted=_persisted(settings),
+        persisted=persisted,
+        max_tokens=settings.max_tokens,
     )
 
     # Subscriptions (dibx.app.live): the WebSocket side of /graphql, one poller per process.
@@ -324,6 +326,10 @@ def create_app(
         budget=budget,
         init_timeout_s=float(settings.live_init_timeout_s),
         max_per_connection=settings.live_per_socket,
+        persisted=persisted,
+        max_message_bytes=settings.max_body_bytes,
+        max_tokens=settings.max_tokens,
+        large_documents=graphql.large_documents,
     )
 
     async def healthz(_: Request) -> Response:

@@ -42,10 +42,10 @@ from dibx.app.ratelimit import RATE_LIMITED, RateLimits, too_many
 from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
 from dibx.auth.tokens import TokenError, TokenValidator, bearer_token
-from dibx.errors import Busy, TimedOut, Unavailable
+from dibx.errors import Busy, LimitExceeded, TimedOut, Unavailable
 from dibx.graph.driver import current_request_id, request_context
 from dibx.schema.context import Context, Services
-from dibx.schema.extensions import INSUFFICIENT_SCOPE
+from dibx.schema.extensions import INSUFFICIENT_SCOPE, over_token_limit
 from dibx.schema.fastpath import CompiledResponses
 from dibx.services.audit import AuditError, AuditSink, WriteAudit
 from dibx.services.budget import RequestBudget
@@ -111,9 +111,10 @@ class Operation:
     name: str | None = None
     kind: str | None = None  # query | mutation
     root_fields: tuple[str, ...] = ()
+    limit: LimitExceeded | None = None  # the document is over the token limit (not named)
 
 
-async def _operation(request: Request, inline_bytes: int) -> Operation:
+async def _operation(request: Request, inline_bytes: int, max_tokens: int | None) -> Operation:
     try:
         body = orjson.loads(await request.body())
     except (ValueError, RecursionError):  # strawberry's parse answers these with a 400
@@ -125,18 +126,20 @@ async def _operation(request: Request, inline_bytes: int) -> Operation:
     name = requested if isinstance(requested, str) else None
     if len(document) > inline_bytes:
         # A large document's parse would hold the event loop (see dibx.schema.prepared).
-        return await run_in_threadpool(_named, document, name)
-    return _named(document, name)
+        return await run_in_threadpool(_named, document, name, max_tokens)
+    return _named(document, name, max_tokens)
 
 
 @functools.lru_cache(maxsize=256)
-def _named(document: str, requested: str | None) -> Operation:
+def _named(document: str, requested: str | None, max_tokens: int | None = None) -> Operation:
     # The audit names the operation from a second parse of the document; dashboards send the
-    # same documents again and again, so identical ones are parsed once.
+    # same documents again and again, so identical ones are parsed once. The parse stops at
+    # the token limit, as the one that runs the document does: without it, a body of tokens
+    # within the size limit cost seconds of CPU before the limit refused it.
     try:
-        ast = get_operation_ast(parse(document), requested)
-    except GraphQLError:
-        return Operation(document)
+        ast = get_operation_ast(parse(document, max_tokens=max_tokens), requested)
+    except GraphQLError as error:
+        return Operation(document, limit=over_token_limit(error))
     if ast is None:
         return Operation(document, requested)
     fields = tuple(s.name.value for s in ast.selection_set.selections if isinstance(s, FieldNode))
@@ -169,6 +172,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         limits: RateLimits | None = None,
         request_audit: RequestAudit | None = None,
         persisted: PersistedOperations | None = None,
+        max_tokens: int | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -191,6 +195,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         )
         self.limits = limits
         self.persisted = persisted  # registered documents and APQ (dibx.app.persisted)
+        self.max_tokens = max_tokens  # the schema's token limit (DIBX_MAX_TOKENS)
         # Queries of compiled reads are answered without the executor (dibx.schema.fastpath).
         self.compiled = CompiledResponses(schema)
 
@@ -355,7 +360,7 @@ class DibxGraphQL(GraphQL[Context, None]):
         principal: Principal = request.state.principal
         today = datetime.now(UTC).date()
         groups = await self.memberships.groups_of(principal.nation, today)
-        operation = await _operation(request, self.large_documents.threshold)
+        operation = await _operation(request, self.large_documents.threshold, self.max_tokens)
         scope = self.policy.scope_for(principal, groups, today)
         budget = self.new_budget(principal)
         context = Context(

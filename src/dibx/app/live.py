@@ -12,14 +12,17 @@ The socket:
    the protocol says for a refused ConnectionInit. Over the per-token rate limit: close 1013
    Try Again Later. Every refusal is audited.
 3. Each `subscribe` is a request: rate-limited per token (refused: an `error` message with
-   code RATE_LIMITED), audited when it starts (fail closed: no audit, no subscription;
+   code RATE_LIMITED), held to the allow list of DIBX_TRUSTED_DOCUMENTS=require (refused:
+   PERSISTED_QUERY_NOT_IN_LIST), audited when it starts (fail closed: no audit, no subscription;
    AUDIT_UNAVAILABLE) and when it ends (events delivered, marked values released and
    withheld, how it ended). Only subscriptions run here; queries and mutations go over HTTP
    (an `error` message says so).
 4. When the token expires the socket is closed with 4403 and the reason "token expired": the
    graphql-ws client retries 4403, asking its `connectionParams` again for a fresh token,
    and resumes each subscription with its last cursor.
-5. A subscriber whose client has not taken `DIBX_LIVE_QUEUE` events is dropped: the socket is
+5. A message longer than DIBX_MAX_BODY_BYTES (the limit of an HTTP body) closes the socket
+   with 1009 Message Too Big, undecoded.
+6. A subscriber whose client has not taken `DIBX_LIVE_QUEUE` events is dropped: the socket is
    closed with 1013 Try Again Later and the reason "subscriber fell behind" (RFC 6455's code
    for a server casting off clients; a retrying client resumes from its last cursor).
 """
@@ -41,6 +44,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
+from strawberry.schema.schema import StreamResult
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -54,10 +58,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
     Message,
 )
+from strawberry.types.execution import PreExecutionError
 from strawberry.utils.aio import aclosing
 
-from dibx.app.graphql_view import _named
+from dibx.app.admission import LargeDocuments
+from dibx.app.graphql_view import Operation, _named
 from dibx.app.observe import RequestAudit, observing
+from dibx.app.persisted import PersistedError, PersistedOperations
 from dibx.app.ratelimit import RATE_LIMITED, RateLimits
 from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
@@ -75,10 +82,12 @@ from dibx.services.memberships import MembershipDirectory
 log = structlog.get_logger("dibx.live")
 
 FORBIDDEN = 4403  # graphql-transport-ws: ConnectionInit refused
+MESSAGE_TOO_BIG = 1009  # RFC 6455: a message too big to process
 TRY_AGAIN_LATER = 1013  # RFC 6455 (IANA registry): a temporary condition, retry later
 TOKEN_EXPIRED = "token expired"  # noqa: S105 - a close reason, not a secret
 TRANSPORT = "graphql-transport-ws"
 _SCOPES_KEPT = 1024  # distinct release scopes remembered (callers share a handful)
+_TOO_BIG: Any = object()  # stands for a message over the size limit, which is not decoded
 
 
 class Connection:
@@ -116,6 +125,19 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Connection, None]):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self._expiry: asyncio.Task[None] | None = None
+
+    async def handle_message(self, message: Message) -> None:
+        # A message of a format the protocol does not specify closes the socket with 4400
+        # (strawberry's handler reads the fields as it finds them: a list, or a payload
+        # that is not an object, raised out of the socket, which then dropped without a
+        # close frame).
+        if message is _TOO_BIG:
+            await self.websocket.close(code=MESSAGE_TOO_BIG, reason="Message too big")
+            return
+        if not _well_formed(message):
+            await self.handle_invalid_message("Invalid message")
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         if self.connection_timed_out:
@@ -176,9 +198,12 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Connection, None]):
                 root_value=self.root_value,
                 operation_name=operation.operation_name,
             )
-            async with aclosing(result_source):
-                await self._send_result_stream(operation, result_source)
-            if self.context.closed:
+            noted = _noting(result_source, session)
+            async with aclosing(result_source), aclosing(noted):
+                await self._send_result_stream(operation, noted)
+            if session.refused:
+                ended = "refused"  # by validation or a limit, before it ran
+            elif self.context.closed:
                 ended = "closed"
             await operation.send_operation_message(
                 CompleteMessage(id=operation.id, type="complete")
@@ -220,6 +245,10 @@ class LiveGraphQL(GraphQL[Connection, None]):
         budget: Callable[[Principal], RequestBudget] | None = None,
         init_timeout_s: float = 10.0,
         max_per_connection: int = 10,
+        persisted: PersistedOperations | None = None,
+        max_message_bytes: int = 1_000_000,
+        max_tokens: int | None = None,
+        large_documents: LargeDocuments | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -237,6 +266,13 @@ class LiveGraphQL(GraphQL[Connection, None]):
         self.request_audit = request_audit
         self.limits = limits
         self.new_budget = budget or (lambda _: RequestBudget())
+        self.persisted = persisted  # DIBX_TRUSTED_DOCUMENTS=require holds here too
+        self.max_message_bytes = max_message_bytes  # as an HTTP body (DIBX_MAX_BODY_BYTES)
+        self.max_tokens = max_tokens  # the schema's token limit (DIBX_MAX_TOKENS)
+        # Shared with the HTTP side: large documents are parsed off the loop, a few at once.
+        self.large_documents = large_documents or LargeDocuments(
+            threshold=max_message_bytes, concurrency=1, wait_s=0.0
+        )
         self._scopes: dict[tuple[str, frozenset[str], date, frozenset[str]], ReleaseScope] = {}
         # A token must hold a scope some subscription needs, or the socket is of no use to it.
         root = schema._schema.subscription_type
@@ -257,6 +293,14 @@ class LiveGraphQL(GraphQL[Connection, None]):
                 await WebSocket(scope, receive, send).close(code=TRY_AGAIN_LATER)
                 return
             await super().__call__(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # Held to the limit of an HTTP body before it is decoded: `connection_init` arrives
+        # before any token was checked (the server reads messages up to its own limit, 16
+        # MiB by default for uvicorn; `dibx serve` sets it to this one).
+        if len(data) > self.max_message_bytes:
+            return _TOO_BIG
+        return super().decode_json(data)
 
     async def get_context(self, request: Any, response: Any) -> Connection:
         return Connection(response)
@@ -313,7 +357,28 @@ class LiveGraphQL(GraphQL[Connection, None]):
                 principal, status=429, code=busy.code, transport=TRANSPORT
             )
             return _error(str(busy), busy.code)
-        described = _named(operation.query, operation.operation_name)
+        if self.persisted is not None:
+            try:
+                # Under `require`, only a document whose hash is registered runs, as over HTTP.
+                self.persisted.resolve({"query": operation.query})
+            except PersistedError as exc:
+                await self.request_audit.refused(
+                    principal, status=exc.status, code=exc.code, transport=TRANSPORT
+                )
+                return _error(exc.message, exc.code)
+        try:
+            described = await self.describe(operation)
+        except Busy as busy:
+            await self.request_audit.refused(
+                principal, status=429, code=busy.code, transport=TRANSPORT
+            )
+            return _error(str(busy), busy.code)
+        if described.limit is not None:
+            limit = described.limit
+            await self.request_audit.refused(
+                principal, status=400, code=limit.code, transport=TRANSPORT
+            )
+            return GraphQLError(str(limit), extensions={"code": limit.code, **limit.extensions()})
         if described.kind != "subscription":
             # Queries and mutations keep the HTTP path: its limits, compiled reads, audit.
             await self.request_audit.refused(
@@ -366,6 +431,17 @@ class LiveGraphQL(GraphQL[Connection, None]):
         )
         return context, session
 
+    async def describe(self, operation: WsOperation[Connection, None]) -> Operation:
+        """The subscribe document's operation, parsed within the token limit; a large one
+        in a worker thread (admitted as over HTTP, `Busy` if it finds no slot), so that it
+        does not hold the event loop (strawberry's own parse then runs off the loop too,
+        dibx.schema.prepared)."""
+        query, name = operation.query, operation.operation_name
+        if len(query) <= self.large_documents.threshold:
+            return _named(query, name, self.max_tokens)
+        async with self.large_documents.admit(len(query)):
+            return await run_in_threadpool(_named, query, name, self.max_tokens)
+
     async def finish(
         self,
         connection: Connection,
@@ -382,12 +458,13 @@ class LiveGraphQL(GraphQL[Connection, None]):
             "transport": TRANSPORT,
             "subscription_id": operation.id,
             "outcome": ended,
+            "error_codes": sorted(session.error_codes),
             "delivered": session.delivered,
             "released": session.released,
             "withheld": session.withheld,
         }
         with contextlib.suppress(AuditError):
-            await self.request_audit.write(record, status=200)
+            await self.request_audit.write(record, status=400 if session.refused else 200)
 
     async def scope_now(self, principal: Principal) -> ReleaseScope:
         """The caller's release scope today, asked at every poll round for every subscriber:
@@ -401,6 +478,41 @@ class LiveGraphQL(GraphQL[Connection, None]):
                 self._scopes.clear()
             scope = self._scopes[key] = self.policy.scope_for(principal, groups, today)
         return scope
+
+
+async def _noting(source: StreamResult, session: LiveSession) -> StreamResult:
+    """The subscription's results as they go out, with the codes of their errors noted on
+    the session for its closing record (a request error before it ran: `refused`)."""
+    first = True
+    async for result in source:
+        if first and isinstance(result, PreExecutionError):
+            session.refused = True
+        first = False
+        for error in getattr(result, "errors", None) or ():
+            code = (error.extensions or {}).get("code")
+            if isinstance(code, str):
+                session.error_codes.add(code)
+        yield result
+
+
+def _well_formed(message: object) -> bool:
+    """The shape PROTOCOL.md gives a message: an object with a string `type`; `subscribe`
+    and `complete` with a string `id`; a `subscribe` payload with a string `query` and, if
+    present, a string `operationName` and object `variables` and `extensions`."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return False
+    if message["type"] in ("subscribe", "complete") and not isinstance(message.get("id"), str):
+        return False
+    if message["type"] != "subscribe":
+        return True
+    payload = message.get("payload")
+    return (
+        isinstance(payload, dict)
+        and isinstance(payload.get("query"), str)
+        and isinstance(payload.get("operationName"), str | None)
+        and isinstance(payload.get("variables"), dict | None)
+        and isinstance(payload.get("extensions"), dict | None)
+    )
 
 
 def _error(message: str, code: str) -> GraphQLError:

@@ -64,6 +64,8 @@ def server(settings: config.Settings) -> uvicorn.Server:
             log_config=None,
             log_level=settings.log_level,
             timeout_graceful_shutdown=settings.shutdown.grace_s,
+            # A WebSocket message is held to the limit of an HTTP body (dibx.app.live).
+            ws_max_size=settings.max_body_bytes,
         ),
         drain=runtime.drain,
         delay_s=settings.shutdown.drain_delay_s,

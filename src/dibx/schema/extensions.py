@@ -62,6 +62,21 @@ _SUGGESTION = re.compile(r" Did you mean (?:the enum value )?'[^']*'(?:,? (?:or 
 _TOO_MANY_TOKENS = re.compile(r"Document contains more than (\d+) tokens")
 
 
+def over_token_limit(error: GraphQLError) -> LimitExceeded | None:
+    """The parser's refusal of a document over `max_tokens`, as the limit it is."""
+    tokens = _TOO_MANY_TOKENS.search(error.message)
+    if not isinstance(error, GraphQLSyntaxError) or tokens is None:
+        return None
+    # The parser stops at the first token over the limit: that is what it measured.
+    maximum = int(tokens.group(1))
+    return LimitExceeded(
+        f"the document has more than {maximum} tokens, the limit",
+        limit="tokens",
+        maximum=maximum,
+        measured=maximum + 1,
+    )
+
+
 def _is_input_error(error: GraphQLError) -> bool:
     """A bad value the caller sent. graphql-core reports a bad variable (wrong type, missing,
     unknown enum value, malformed scalar) against the variable's definition before
@@ -116,16 +131,9 @@ class ShapeErrors(MaskErrors):
             extensions = {"code": "INTERNAL"}
         elif _is_input_error(error):
             extensions = {"code": Invalid.code}
-        elif isinstance(error, GraphQLSyntaxError) and (tokens := _TOO_MANY_TOKENS.search(message)):
-            # The parser stops at the first token over the limit: that is what it measured.
-            maximum = int(tokens.group(1))
-            message = f"the document has more than {maximum} tokens, the limit"
-            extensions = {
-                "code": LimitExceeded.code,
-                "limit": "tokens",
-                "maximum": maximum,
-                "measured": maximum + 1,
-            }
+        elif (limit := over_token_limit(error)) is not None:
+            message = str(limit)
+            extensions = {"code": limit.code, **limit.extensions()}
         elif isinstance(error, GraphQLSyntaxError):
             extensions = {"code": "GRAPHQL_PARSE_FAILED"}
         elif original is None and not extensions:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import anyio.to_thread
@@ -34,9 +34,13 @@ from strawberry.types.graphql import OperationType
 
 # Stands in for a document whose parse failed in the worker thread, so that strawberry does
 # not parse it again on the loop; the parse error is then reported from `on_validate`, on
-# the path (and with the shaping) a validation error takes. A query, so it passes the
-# operation-type check that comes between parse and validation.
-_FAILED_PARSE = parse("query { __typename }")
+# the path (and with the shaping) a validation error takes. Of a type the request allows
+# (a query over HTTP, a subscription over the socket), so it passes the operation-type
+# check that comes between parse and validation.
+_FAILED_PARSE = {
+    OperationType.QUERY: parse("query { __typename }"),
+    OperationType.SUBSCRIPTION: parse("subscription { __typename }"),
+}
 _Key = tuple[str, frozenset[str]]
 
 
@@ -78,6 +82,10 @@ def _parse(query: str, options: dict[str, Any]) -> DocumentNode | GraphQLError:
         return GraphQLError(str(error), original_error=error)
 
 
+def _stand_in(allowed: Iterable[OperationType]) -> DocumentNode | None:
+    return next((_FAILED_PARSE[t] for t in _FAILED_PARSE if t in allowed), None)
+
+
 class PreparedDocuments(SchemaExtension):
     def __init__(self, cache: DocumentCache, *, offload_bytes: int) -> None:
         self.cache = cache
@@ -98,13 +106,13 @@ class PreparedDocuments(SchemaExtension):
             if document is not None:
                 context.graphql_document = document
                 self._cached = True
-            elif self._large() and OperationType.QUERY in context.allowed_operations:
+            elif self._large() and (stand_in := _stand_in(context.allowed_operations)) is not None:
                 parsed = await anyio.to_thread.run_sync(
                     _parse, context.query, dict(context.parse_options), limiter=self.cache.workers
                 )
                 if isinstance(parsed, GraphQLError):
                     self._parse_error = parsed
-                    context.graphql_document = _FAILED_PARSE
+                    context.graphql_document = stand_in
                 else:
                     context.graphql_document = parsed
         yield

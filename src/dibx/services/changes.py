@@ -32,11 +32,14 @@ Python API is stable; a subscription polls `read` with the cursor of its last de
 Cursors are sealed (`dibx.graph.cursors.Sealer`), bound to the caller's nation and the groups
 that do not follow its memberships (`ReleaseScope.standing_groups`: a cursor outlives a
 membership starting or ending, which is what the feed then reports) and to the arguments
-(types, kinds, ids), and hold a position in the log, the time they were issued and a random
+(types, kinds, ids), and hold a position in the log, the time its age counts from and a random
 salt: two cursors never compare equal, so a cursor says nothing about
 events the caller may not see, not even that some passed (`end_cursor` moves past them).
-A cursor expires `retention_days` after it was issued; events are kept for that long plus
-`COMMIT_GRACE`, so a cursor that has not expired never misses one.
+A cursor expires `retention_days` after the time of its place in the log: the commit of the
+event it follows (an event's cursor, a full page's end), the cursor a page of nothing was
+read from, or the read that reached everything committed. Events are kept for retention plus
+`COMMIT_GRACE` after their commit, so a cursor that has not expired never misses one, however
+late it was handed out (a backlog read days after it committed).
 """
 
 from __future__ import annotations
@@ -186,12 +189,17 @@ class ChangeFeed:
 
         return json.dumps([CONNECTION, norm(types), norm(kinds), norm(ids)])
 
-    def _seal(self, scope: ReleaseScope, connection: str, at: Position) -> str:
-        issued = int(self.clock().timestamp())
+    def _seal(
+        self, scope: ReleaseScope, connection: str, at: Position, since: datetime | None = None
+    ) -> str:
+        """A cursor at `at`, which expires retention after `since` (default: now): when the
+        events after that place may start being compacted."""
+        issued = int((since or self.clock()).timestamp())
         parts = [at[0], at[1], issued, secrets.randbits(62)]
         return self.sealer.seal(_viewer(scope), connection, parts)
 
-    def _open(self, scope: ReleaseScope, connection: str, token: str) -> Position:
+    def _open(self, scope: ReleaseScope, connection: str, token: str) -> tuple[Position, datetime]:
+        """The cursor's position, and the time it counts its age from."""
         parts = self.sealer.open(_viewer(scope), connection, token, field="after", size=_PARTS)
         seq, ordinal, issued, _salt = parts
         if (
@@ -202,9 +210,10 @@ class ChangeFeed:
             or ordinal < 0
         ):
             raise Invalid("is not a cursor of this list", field="after")
-        if datetime.fromtimestamp(issued, UTC) < self.clock() - self.retention:
+        since = datetime.fromtimestamp(issued, UTC)
+        if since < self.clock() - self.retention:
             raise CursorExpired(EXPIRED_MESSAGE, field="after")
-        return (seq, ordinal)
+        return (seq, ordinal), since
 
     def _check(
         self,
@@ -238,9 +247,19 @@ class ChangeFeed:
         """Events after `after` (None: from the oldest retained), at most `first`, that the
         caller may see. `ids` are `Type:key` strings (an edge matches either end)."""
         size = self._check(first, types, kinds)
-        position = self.position(scope, after, types=types, kinds=kinds, ids=ids)
+        connection = self._connection(types, kinds, ids)
+        position, since = START, None
+        if after is not None:
+            position, since = self._open(scope, connection, after)
         found = await self.read_from(scope, position, first=size, types=types, kinds=kinds, ids=ids)
-        end = self._seal(scope, self._connection(types, kinds, ids), found.end)
+        # The end cursor is as old as its place: a full page ends after its last event (as
+        # old as that event), an empty one where it started; a page that read everything
+        # committed ends where the events still to come begin (now).
+        if not found.more:
+            since = None
+        elif found.items:
+            since = found.items[-1].event.at
+        end = self._seal(scope, connection, found.end, since)
         return ChangePage([item.event for item in found.items], end, found.more)
 
     def position(
@@ -258,7 +277,7 @@ class ChangeFeed:
         self._check(None, types, kinds)
         if after is None:
             return START
-        return self._open(scope, self._connection(types, kinds, ids), after)
+        return self._open(scope, self._connection(types, kinds, ids), after)[0]
 
     async def read_from(
         self,
@@ -311,7 +330,8 @@ class ChangeFeed:
                 for f in row.get("fields") or []
             ],
             at=row.get("at"),
-            cursor=self._seal(scope, connection, _after(row)),
+            # As old as the event: what commits after it may be compacted retention later.
+            cursor=self._seal(scope, connection, _after(row), row.get("at")),
         )
 
     async def warm(self) -> None:

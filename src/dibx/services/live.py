@@ -251,3 +251,5 @@ class LiveSession:
     delivered: int = 0
     released: int = 0  # marked values released over the subscription (its audit record)
     withheld: int = 0
+    error_codes: set[str] = field(default_factory=set)  # of the errors it answered
+    refused: bool = False  # by a request error (validation, a limit) before it ran
