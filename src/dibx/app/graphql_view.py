@@ -126,12 +126,14 @@ async def _operation(request: Request, inline_bytes: int, max_tokens: int | None
     name = requested if isinstance(requested, str) else None
     if len(document) > inline_bytes:
         # A large document's parse would hold the event loop (see dibx.schema.prepared).
-        return await run_in_threadpool(_named, document, name, max_tokens)
-    return _named(document, name, max_tokens)
+        return await run_in_threadpool(parse_operation, document, name, max_tokens)
+    return parse_operation(document, name, max_tokens)
 
 
 @functools.lru_cache(maxsize=256)
-def _named(document: str, requested: str | None, max_tokens: int | None = None) -> Operation:
+def parse_operation(
+    document: str, requested: str | None, max_tokens: int | None = None
+) -> Operation:
     # The audit names the operation from a second parse of the document; dashboards send the
     # same documents again and again, so identical ones are parsed once. The parse stops at
     # the token limit, as the one that runs the document does: without it, a body of tokens

@@ -62,7 +62,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.utils.aio import aclosing
 
 from dibx.app.admission import LargeDocuments
-from dibx.app.graphql_view import Operation, _named
+from dibx.app.graphql_view import Operation, parse_operation
 from dibx.app.observe import RequestAudit, observing
 from dibx.app.persisted import PersistedError, PersistedOperations
 from dibx.app.ratelimit import RATE_LIMITED, RateLimits
@@ -438,9 +438,9 @@ class LiveGraphQL(GraphQL[Connection, None]):
         dibx.schema.prepared)."""
         query, name = operation.query, operation.operation_name
         if len(query) <= self.large_documents.threshold:
-            return _named(query, name, self.max_tokens)
+            return parse_operation(query, name, self.max_tokens)
         async with self.large_documents.admit(len(query)):
-            return await run_in_threadpool(_named, query, name, self.max_tokens)
+            return await run_in_threadpool(parse_operation, query, name, self.max_tokens)
 
     async def finish(
         self,
