@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -311,6 +312,7 @@ def start(
 
     heap / page_cache / tx_memory take JVM-style sizes ("512m", "1g"); unset, they come from
     DIBX_NEO4J_HEAP / DIBX_NEO4J_PAGE_CACHE / DIBX_NEO4J_TX_MEMORY, else 512m / 512m / 256m.
+    DIBX_NEO4J_JVM_ARGS adds JVM options (shell-quoted), before `jvm_args`.
     With `tie_to_parent` the server exits when this process does, even if killed (meant for
     test sessions); without it the server outlives its starter (meant for the CLI).
     `min_replan_s` is the least time between replans of a cached query plan when the data's
@@ -344,6 +346,7 @@ def start(
         "-Xlog:cds=off",
         "-Xlog:cds+dynamic=off",
         *_class_archive_args(jar),
+        *shlex.split(os.environ.get("DIBX_NEO4J_JVM_ARGS", "")),
         *jvm_args,
         "-jar",
         str(jar),

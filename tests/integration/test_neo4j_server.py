@@ -14,12 +14,19 @@ from dibx import neo4j_server
 pytestmark = pytest.mark.neo4j
 
 
-def test_start_query_stop(tmp_path: Path) -> None:
+def test_start_query_stop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data_dir = tmp_path / "neo4j"
     port = neo4j_server.free_port()
+    # Extra JVM options are shell-quoted: one of these holds a space.
+    monkeypatch.setenv("DIBX_NEO4J_JVM_ARGS", "-XX:TieredStopAtLevel=1 '-Ddibx.probe=a b'")
     # Its own server, not the session's: this test is about the lifecycle itself.
     server = neo4j_server.start(data_dir, port, heap="256m", page_cache="64m", tie_to_parent=True)
     try:
+        argv = Path(f"/proc/{server.pid}/cmdline").read_bytes().split(b"\0")
+        assert [a for a in argv if a.startswith((b"-XX:Tiered", b"-Ddibx."))] == [
+            b"-XX:TieredStopAtLevel=1",
+            b"-Ddibx.probe=a b",
+        ]
         assert server.uri == f"bolt://127.0.0.1:{port}"
         assert neo4j_server.status(data_dir) == neo4j_server.ServerStatus(
             pid=server.pid, port=port, uri=server.uri
