@@ -394,7 +394,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        applied = await migrations.apply(runtime.graph)
+        applied = await migrations.apply(runtime.graph, runtime.model)
         log.info(
             "started",
             neo4j=runtime.graph.database,

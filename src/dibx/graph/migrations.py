@@ -2,6 +2,7 @@
 
 Each `migrations/NNNN_name.cypher` file holds `;`-separated schema statements written with
 IF NOT EXISTS, so replaying one is harmless; a `(:Migration {version})` node records what ran.
+Every start also creates the names the queries use (`dibx.graph.tokens`), for the model served.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import re
 from importlib import resources
 
+from dibx.graph import tokens
 from dibx.graph.driver import Graph, compiled
+from dibx.graph.model import MODEL, Model
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.cypher$")
 
@@ -29,8 +32,9 @@ def available() -> list[tuple[int, str, list[str]]]:
     return sorted(found)
 
 
-async def apply(graph: Graph) -> list[str]:
-    """Apply the migrations not yet recorded; returns the names applied."""
+async def apply(graph: Graph, model: Model = MODEL) -> list[str]:
+    """Apply the migrations not yet recorded, then make the names `model`'s queries use;
+    returns the names of the migrations applied."""
     rows = await graph.read("MATCH (m:Migration) RETURN m.version AS version")
     done = {int(row["version"]) for row in rows}
     applied = []
@@ -45,4 +49,5 @@ async def apply(graph: Graph) -> list[str]:
             {"version": version, "name": name},
         )
         applied.append(name)
+    await tokens.ensure(graph, model)
     return applied
