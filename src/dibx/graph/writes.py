@@ -85,9 +85,8 @@ def node_query(model: Model, node: NodeType) -> LiteralString:
             f"WHERE o.{end_key} <> row.links[{i}].end | x] | DELETE old)",
             f"MERGE (n)-[l{i}:{rel}]->(o{i})",
             f"SET l{i} = row.links[{i}].props",
+            tallies.edge_invalidation(model, edge.rel, "n", f"o{i}"),
         ]
-    if invalidate and owned:
-        lines.append(invalidate)
     lines.append("RETURN count(*) AS written")
     return compiled("\n".join(lines))
 
