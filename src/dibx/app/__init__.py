@@ -42,7 +42,7 @@ from dibx.auth.server_secret import load_or_create
 from dibx.auth.tokens import TokenValidator
 from dibx.errors import DibxError
 from dibx.exchange.jobs import ImportJobs, JobSettings, default_engine
-from dibx.graph import migrations, outbox
+from dibx.graph import migrations, outbox, tallies
 from dibx.graph.cursors import Sealer
 from dibx.graph.driver import Graph, Timeouts, connect
 from dibx.graph.model import MODEL, Model
@@ -226,6 +226,26 @@ async def compact_changes(runtime: Runtime, every_s: float = COMPACT_EVERY_S) ->
         await asyncio.sleep(every_s)
 
 
+# How often each API process recounts the release tallies that writes made stale
+# (`dibx.graph.tallies`): until then those owners' totals are counted link by link (exact,
+# only slower), so this bounds how long a write slows its owners' totalCount. A round with
+# nothing stale is one small read per tallied relation.
+TALLY_REFRESH_S = 2.0
+
+
+async def refresh_tallies(runtime: Runtime, every_s: float = TALLY_REFRESH_S) -> None:
+    """Recount stale release tallies now (a database from before tallies has none) and
+    every `every_s` seconds, until cancelled; logs `tallies_refreshed` with the number of
+    owners when it recounted some."""
+
+    async def once() -> int:
+        return await tallies.refresh(runtime.graph, runtime.model)
+
+    while True:
+        await _step("tally_refresh", once, "tallies_refreshed")
+        await asyncio.sleep(every_s)
+
+
 def schema_for(settings: config.Settings, model: Model) -> strawberry.Schema:
     """The GraphQL schema an app with these settings serves (immutable once built)."""
     return build_schema(
@@ -404,13 +424,15 @@ def create_app(
         # Queued and orphaned import jobs are taken up now and whenever the poll comes round.
         imports.start()
         compaction = asyncio.create_task(compact_changes(runtime))
+        tally_refresh = asyncio.create_task(refresh_tallies(runtime))
         try:
             yield
         finally:
             await hub.close()
-            compaction.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await compaction
+            for task in (compaction, tally_refresh):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await imports.stop()
             if own_graph:
                 await runtime.graph.close()

@@ -67,7 +67,7 @@ async def _run(
 ) -> int:
     from dibx.app import startup
     from dibx.auth import policy as policy_module
-    from dibx.graph import migrations
+    from dibx.graph import migrations, tallies
     from dibx.graph.driver import Graph, connect
     from dibx.services.audit import WriteAudit, sink_from
 
@@ -99,6 +99,9 @@ async def _run(
             on_reject=on_reject,
             max_rejects=args.show,
         )
+        if not args.dry_run:
+            # Counts of owners the import changed, summed again (`dibx.graph.tallies`).
+            await tallies.refresh(graph)
     finally:
         await graph.close()
     print(summary(report))

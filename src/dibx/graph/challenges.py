@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from dibx.auth.release import ReleaseScope
-from dibx.graph import outbox
+from dibx.graph import outbox, tallies
 from dibx.graph.cursors import Key, Part, Window, beyond, order_by
 from dibx.graph.driver import BeforeCommit, Graph, Rows, TxRunner, compiled
 from dibx.graph.model import MODEL, TYPES
@@ -325,6 +325,8 @@ async def decide(
         f"AND coalesce({marking_in_force(TG, type_name, f)}, 'UNMARKED') = $expected "
         + pre
         + f"SET {', '.join(sets)} "
+        # A changed record marking changes its owners' visible counts (`graph.tallies`).
+        + (tallies.far_invalidation(MODEL, node, TG) if new_marking is not None else "")
         + post
         + _RETURN
     )

@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 from dibx.errors import Invalid
-from dibx.graph import asof
+from dibx.graph import asof, tallies
 from dibx.graph.cursors import Key, Part, Sealer, beyond, order_by
 from dibx.graph.model import MODEL, Model, NodeType, Relation
 from dibx.graph.release import dated_holds, marking_in_force, released, visible
@@ -177,9 +177,22 @@ class Compiler:
             f"{{edge: {edge_map}, node: {self.node(other, target, node_sels)}, "
             f"at: [{other}.{target.key}, {tie}]}}"
         )
-        if at is None and self.at is None and sel.find("totalCount"):
-            return self._counted_page(match, carry, keys, forward, limit, body, size)
+        # Release tallies (`dibx.graph.tallies`) give the total where the owner's are current.
+        tallied = rel.tallied and self.at is None and bool(sel.find("totalCount"))
         order = order_by(keys, reverse=not forward)
+        if at is None and self.at is None and sel.find("totalCount"):
+            counted = self._counted_page(match, carry, keys, forward, limit, body, size)
+            if not tallied:
+                return counted
+            # Current tallies: the page checks links only until it is full, as a page
+            # after a cursor does, and the total is summed from the tallies.
+            assert checks is not None
+            fast = (
+                f"{{items: {_checked_items(arrow, '', carry, order, checks, limit, body)}, "
+                f"first: {self.param(size)}, back: {'false' if forward else 'true'}, "
+                f"other: false, total: {self._tallied(var, sel.name, rel, target)}}}"
+            )
+            return f"CASE WHEN {tallies.is_current(var, sel.name)} THEN {fast} ELSE {counted} END"
         opposite, where = "false", []
         if at is not None:
             # The cursor names its parent record: at any other record this page is empty.
@@ -193,25 +206,30 @@ class Compiler:
                 f"COLLECT {{ {page} WITH {carry} ORDER BY {order} LIMIT {limit} RETURN {body} }}"
             )
         else:
-            # Ordered by keys first, then checked until the page is full: a link past the
-            # page is never checked (a busy capability has thousands of providers). Only
-            # links that pass the checks are returned, so the page and its order are those
-            # of checking first; the second ORDER BY keeps that order by the query's
-            # meaning, and Neo4j sees its input is ordered already and does not sort again.
             cut = f" WHERE {' AND '.join(where)}" if where else ""
-            items = (
-                f"COLLECT {{ MATCH {arrow}{cut} WITH {carry} ORDER BY {order} WHERE {checks} "
-                f"WITH {carry} ORDER BY {order} LIMIT {limit} RETURN {body} }}"
-            )
+            items = _checked_items(arrow, cut, carry, order, checks, limit, body)
         parts = [
             f"items: {items}",
             f"first: {self.param(size)}",
             f"back: {'false' if forward else 'true'}",
             f"other: {opposite}",
         ]
-        if sel.find("totalCount"):
+        if tallied:
+            per_link = f"COUNT {{ {match} }}"
+            parts.append(f"total: {self._tallied(var, sel.name, rel, target, per_link)}")
+        elif sel.find("totalCount"):
             parts.append(f"total: COUNT {{ {match} }}")
         return "{" + ", ".join(parts) + "}"
+
+    def _tallied(
+        self, var: str, name: str, rel: Relation, target: NodeType, per_link: str | None = None
+    ) -> str:
+        """The total of `var`'s relation `name` from its release tallies; with `per_link`,
+        that where they are current, else `per_link`."""
+        tally = self.var("t")
+        if per_link is None:
+            return tallies.tallied_total(var, name, rel, target, tally)
+        return tallies.total(var, name, rel, target, tally, per_link)
 
     def _counted_page(
         self,
@@ -269,6 +287,20 @@ class Compiler:
             size=3,
         )
         return size, not backward, at
+
+
+def _checked_items(
+    arrow: str, cut: str, carry: str, order: str, checks: str, limit: str, body: str
+) -> str:
+    """A page of links ordered by keys first, then checked until the page is full: a link
+    past the page is never checked (a busy capability has thousands of providers). Only
+    links that pass the checks are returned, so the page and its order are those of
+    checking first; the second ORDER BY keeps that order by the query's meaning, and Neo4j
+    sees its input is ordered already and does not sort again."""
+    return (
+        f"COLLECT {{ MATCH {arrow}{cut} WITH {carry} ORDER BY {order} WHERE {checks} "
+        f"WITH {carry} ORDER BY {order} LIMIT {limit} RETURN {body} }}"
+    )
 
 
 def relation_connection(owner: NodeType, relation: str) -> str:

@@ -211,6 +211,10 @@ class Relation:
     edge_name: str
     many: bool = True
     first: int = 20  # default page size
+    # Keep per-owner release tallies for its totalCount (`dibx.graph.tallies`): the count of
+    # a busy owner's links read from a few stored sums instead of every link's clause lists.
+    # Only for an undated relation (a dated one's count depends on the date asked).
+    tallied: bool = False
 
     @property
     def rel(self) -> str:
@@ -283,6 +287,35 @@ class Model:
 
     nodes: dict[str, NodeType]
     edges: dict[str, EdgeType]
+
+    def __post_init__(self) -> None:
+        for node in self.nodes.values():
+            for name, rel in node.relations.items():
+                if rel.tallied and (rel.dated or not rel.many):
+                    raise ValueError(
+                        f"{node.name}.{name}: only an undated relation to many is tallied"
+                    )
+
+    def tallied(self) -> tuple[tuple[NodeType, str, Relation], ...]:
+        """(owner type, relation name, relation) of every tallied relation
+        (`dibx.graph.tallies`)."""
+        return tuple(
+            (node, name, rel)
+            for node in self.nodes.values()
+            for name, rel in node.relations.items()
+            if rel.tallied
+        )
+
+    def untallied(self) -> Model:
+        """This model with no tallied relation: every totalCount counts link by link."""
+        nodes = {
+            name: replace(
+                node,
+                relations={k: replace(r, tallied=False) for k, r in node.relations.items()},
+            )
+            for name, node in self.nodes.items()
+        }
+        return Model(nodes=nodes, edges=dict(self.edges))
 
     def defaults(self) -> dict[str, str]:
         """Default markings in the policy's key form: `<Type>` and `<Type>_<field>`."""
@@ -640,7 +673,11 @@ CAPABILITY = NodeType(
     fields=_CAPABILITY_FIELDS,
     relations={
         "providers": _rel(
-            PROVIDES, "in", "ProviderOffer", "Suppliers providing this capability, with capacity."
+            PROVIDES,
+            "in",
+            "ProviderOffer",
+            "Suppliers providing this capability, with capacity.",
+            tallied=True,
         ),
         "requires": _rel(REQUIRES, "out", "CapabilityLink", "Capabilities this one is built from."),
         "requiredBy": _rel(REQUIRES, "in", "CapabilityLink", "Capabilities built from this one."),
@@ -668,7 +705,9 @@ NATION = NodeType(
             "Agreements the nation belongs to as of a date (default today).",
             first=50,
         ),
-        "suppliers": _rel(BASED_IN, "in", "BasedIn", "Suppliers based in this nation."),
+        "suppliers": _rel(
+            BASED_IN, "in", "BasedIn", "Suppliers based in this nation.", tallied=True
+        ),
     },
 )
 

@@ -12,6 +12,10 @@ that has seen `seq` N therefore never later finds a committed `seq` below N: res
 cursor loses nothing. The price is that writers serialize on the counter for the tail of
 their transaction (the statement and the commit, audit hook included).
 
+The same statement first clears the release tallies of every owner whose visible count a
+pending state may change (`dibx.graph.tallies`), so a tally is never read past the commit
+that made it stale.
+
 Every writer calls `append_pending` as its transaction's last statement: stewarded writes,
 marking review and challenge decisions (`dibx.services.*`), membership (re)loads
 (`dibx.graph.writes`), and bulk import. A writer that creates states and does not call it
@@ -27,7 +31,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dibx.graph.driver import Graph, TxRunner
+from dibx.graph import tallies
+from dibx.graph.driver import Graph, TxRunner, compiled
+from dibx.graph.model import MODEL
 
 PENDING = "PendingChange"
 CHANGE = "Change"
@@ -41,8 +47,10 @@ _ORDER = (
     "coalesce(s.id, s.from), s.to, s.originNation, s.version"
 )
 
-_APPEND = (
-    f"MATCH (s:{PENDING}) WITH s ORDER BY {_ORDER} "
+# First, in the same statement: the release tallies (`dibx.graph.tallies`) a pending state
+# may change are no longer current, so no count is read from them once this commits.
+_APPEND = compiled(
+    tallies.pending_invalidation(MODEL, PENDING) + f"MATCH (s:{PENDING}) WITH s ORDER BY {_ORDER} "
     "WITH collect(s) AS pending WHERE size(pending) > 0 "
     f"MERGE (c:{SEQUENCE} {{id: 1}}) "
     "SET c.next = coalesce(c.next, 0) + size(pending) "

@@ -13,6 +13,9 @@ builds its release checks from these functions, so there is one predicate to rev
     field_value  the field's value where released, else null: how filters and sorts read it.
     dated_holds  a dated edge holds on a date, as far as the caller may know its dates.
 
+`stored_met` checks a copy of a stored clause list kept elsewhere (a release tally's,
+`dibx.graph.tallies`) exactly as `released` checks the original.
+
 `clauses_by_key` and `marking_by_key` are the same lookups with the property and default
 named by expressions (one query for every type: the change feed). `met` checks a clause-list
 expression chosen per row (the challenge queries pick a type's or
@@ -63,6 +66,14 @@ def names_any(clauses: str, groups: str) -> str:
     """Cypher predicate: some clause of the list `clauses` names one of `groups`: only then
     can holding those groups or not change whether the clauses are met."""
     return f"any(c IN coalesce({clauses}, []) WHERE any(g IN split(c, '|') WHERE g IN {groups}))"
+
+
+def stored_met(var: str, prop: str, type_name: str, groups: str = "$groups") -> str:
+    """Cypher predicate: the clause list copied into `var.prop` from a record or edge of
+    `type_name` is met, read exactly as `released` reads the original: a null copy means
+    none was stored, so the policy default `$dr.<type_name>` applies (an empty list is a
+    list, met by everyone, as on the original)."""
+    return met(f"coalesce({var}.{prop}, $dr.{type_name})", groups)
 
 
 def released(var: str, type_name: str, field: str | None = None) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from dibx.auth.release import ReleaseScope
+from dibx.graph import tallies
 from dibx.graph.driver import Graph, compiled
 from dibx.graph.model import EdgeType, Model, NodeType
 from dibx.graph.outbox import PENDING
@@ -114,6 +115,7 @@ def decision_clauses(
         f"CREATE (b:{label})-[:{STATE_OF}]->({var}) SET b = properties({var}) "
         f"SET b.version = coalesce({var}.version, 1), b.originNation = {origin}, "
         f"b.kind = '{BASELINE}', b.validFrom = $epoch, b.changed = [] "
+        + tallies.strip(model, node, "b")
         + _owned_to_state(model, node, var, "b")
         + "RETURN count(*) AS baselined } "
     )
@@ -134,6 +136,7 @@ def decision_clauses(
         f"SET {var}.originNation = coalesce({var}.originNation, cur.originNation) "
         f"CREATE (st:{label}:{PENDING})-[:{STATE_OF}]->({var}) SET st = properties({var}) "
         "SET st += $revision, st.validFrom = $decidedAt "
+        + tallies.strip(model, node, "st")
         + _owned_to_state(model, node, var, "st")
         + f"CREATE (st)-[:{PREVIOUS}]->(cur) RETURN count(st) AS stated }} "
     )

@@ -38,15 +38,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dibx.auth.release import ReleaseScope
+from dibx.graph import tallies
 from dibx.graph.driver import Graph, TxRunner, compiled
 from dibx.graph.model import EdgeType, Model, NodeType
 from dibx.graph.outbox import PENDING
 from dibx.graph.release import marking_in_force, released, visible
+from dibx.graph.states import (
+    PREVIOUS,
+    STATE_FROM,
+    STATE_OF,
+    STATE_TO,
+    STEWARDED_EDGES,
+    STEWARDED_NODES,
+    state_label,
+)
 
-STATE_OF = "STATE_OF"
-STATE_FROM = "STATE_FROM"
-STATE_TO = "STATE_TO"
-PREVIOUS = "PREVIOUS"
 LOCK = "_lock"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # validFrom of a baseline: "since before history"
 BASELINE, CREATED, UPDATED, RETIRED = "baseline", "created", "updated", "retired"
@@ -60,15 +66,6 @@ REVISION_PROPS = (
     "reason",
     "changed",
 )
-STEWARDED_NODES = ("Supplier", "Capability")
-STEWARDED_EDGES = ("PROVIDES", "SOURCES_FROM", "SUBSIDIARY_OF", "REQUIRES")
-
-
-def state_label(owner: str) -> str:
-    """`SupplierState` for a node type, `SourcesFromState` for SOURCES_FROM."""
-    if owner.isupper():
-        return "".join(p.title() for p in owner.split("_")) + "State"
-    return f"{owner}State"
 
 
 def retired_label(node: NodeType) -> str:
@@ -258,6 +255,7 @@ class Store:
             f"b.originNation = {_origin(self.model, node, 'n', as_seen=False)}, "
             f"b.kind = '{BASELINE}', "
             f"b.validFrom = $epoch, b.changed = [] REMOVE b.{LOCK} "
+            + tallies.strip(self.model, node, "b")
             + _owned_to_state(self.model, node, "n", "b")
             + "RETURN count(b) AS n"
         )
@@ -277,7 +275,9 @@ class Store:
         q = compiled(
             f"MATCH (n:{node.label} {{{node.key}: $key}}) "
             f"MATCH (o:{end_type.label} {{{end_type.key}: $end}}) "
-            f"CALL (n) {{ MATCH (n)-[old:{edge.rel}]->() DELETE old }} "
+            # The end it leaves loses a link: its release tallies first (`graph.tallies`).
+            f"CALL (n) {{ MATCH (n)-[old:{edge.rel}]->(x) "
+            f"{tallies.edge_invalidation(self.model, edge.rel, 'n', 'x')}DELETE old }} "
             f"CREATE (n)-[l:{edge.rel}]->(o) SET l = $props RETURN count(l) AS n"
         )
         rows = await tx.run(q, {"key": key, "end": end, "props": dict(props)})
@@ -310,6 +310,7 @@ class Store:
             + relabel
             + f"CREATE (st:{label}:{PENDING})-[:{STATE_OF}]->(n) SET st = properties(n) "
             "SET st += $revision, st.validFrom = $now "
+            + tallies.strip(self.model, node, "st")
             + _owned_to_state(self.model, node, "n", "st")
             + f"CREATE (st)-[:{PREVIOUS}]->(cur) RETURN n.version AS version"
         )
@@ -543,9 +544,12 @@ def marked(field: str | None, name: str) -> str:
 __all__ = [
     "BASELINE",
     "CREATED",
+    "PREVIOUS",
     "RETIRED",
     "REVISION_PROPS",
+    "STATE_FROM",
     "STATE_OF",
+    "STATE_TO",
     "STEWARDED_EDGES",
     "STEWARDED_NODES",
     "UPDATED",

@@ -21,7 +21,7 @@ from itertools import islice
 from typing import Any, LiteralString
 
 from dibx.auth import markings
-from dibx.graph import outbox
+from dibx.graph import outbox, tallies
 from dibx.graph.driver import NO_TIMEOUT, Graph, Rows, TxRunner, compiled
 from dibx.graph.model import MODEL, EdgeType, Field, Model, NodeType
 from dibx.graph.outbox import PENDING
@@ -65,14 +65,18 @@ def _n(name: str) -> str:
 def node_query(model: Model, node: NodeType) -> LiteralString:
     """MERGE nodes by key; each owned edge (a supplier's BASED_IN) is written in the same
     statement, its end matched first so the node never exists without it, and an edge of
-    that type to another end is removed (the supplier moved)."""
+    that type to another end is removed (the supplier moved). Writes no history state, so
+    it clears the release tallies its rows may change itself (`dibx.graph.tallies`)."""
     label, key = _n(node.label), _n(node.key)
     lines = ["UNWIND $rows AS row"]
     owned = model.owned(node.name)
     for i, edge in enumerate(owned):
         end = model.nodes[edge.end]
         lines.append(f"MATCH (o{i}:{_n(end.label)} {{{_n(end.key)}: row.links[{i}].end}})")
-    lines += [f"MERGE (n:{label} {{{key}: row.key}})", "SET n = row.props"]
+    # The release tallies of every owner the record links to, before and after: its
+    # marking may change their counts, and so may an owned edge moving (`dibx.graph.tallies`).
+    invalidate = tallies.far_invalidation(model, node, "n")
+    lines += [f"MERGE (n:{label} {{{key}: row.key}})", invalidate + "SET n = row.props"]
     for i, edge in enumerate(owned):
         end = model.nodes[edge.end]
         rel, end_label, end_key = _n(edge.rel), _n(end.label), _n(end.key)
@@ -81,6 +85,7 @@ def node_query(model: Model, node: NodeType) -> LiteralString:
             f"WHERE o.{end_key} <> row.links[{i}].end | x] | DELETE old)",
             f"MERGE (n)-[l{i}:{rel}]->(o{i})",
             f"SET l{i} = row.links[{i}].props",
+            tallies.edge_invalidation(model, edge.rel, "n", f"o{i}"),
         ]
     lines.append("RETURN count(*) AS written")
     return compiled("\n".join(lines))
@@ -99,6 +104,8 @@ def edge_query(model: Model, edge: EdgeType) -> LiteralString:
                 f"MATCH (b:{_n(end.label)} {{{_n(end.key)}: row.b}})",
                 f"MERGE (a)-[r:{_n(edge.rel)}{f' {{{keyed}}}' if keyed else ''}]->(b)",
                 "SET r = row.props",
+                # The owner end's release tallies (`dibx.graph.tallies`), in this statement.
+                tallies.edge_invalidation(model, edge.rel, "a", "b"),
                 "RETURN count(*) AS written",
             ]
         )
@@ -161,6 +168,7 @@ def feed_edge_query(model: Model, edge: EdgeType) -> LiteralString:
                 "  FOREACH (p IN CASE WHEN base IS NULL THEN [] ELSE [base] END |",
                 f"    CREATE (st)-[:{PREVIOUS}]->(p))",
                 "}",
+                tallies.edge_invalidation(model, edge.rel, "a", "b"),
                 "RETURN count(*) AS written",
             ]
         )

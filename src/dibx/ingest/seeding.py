@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dibx.graph import tallies
 from dibx.graph.driver import NO_TIMEOUT, Graph
 from dibx.graph.model import NATION
 from dibx.graph.records import Dataset
@@ -66,4 +67,6 @@ async def seed(
         await clear_database(graph, tx_timeout=tx_timeout)
     report.counts = await write_dataset(graph, dataset, tx_timeout=tx_timeout)
     echo("loaded " + ", ".join(f"{k} {v}" for k, v in report.counts.items()))
+    # The loaded owners' release tallies, so their totalCount is summed from the start.
+    echo(f"release tallies of {await tallies.refresh(graph)} owner(s) counted")
     return report
