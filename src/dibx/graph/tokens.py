@@ -10,7 +10,7 @@ Names, once created, stay (they outlive the data that used them), so creating th
 start makes the first plans the lasting ones.
 
 The names come from the model (labels, relationship types, fields and their release and
-marking properties) and from the history and feed vocabulary below.
+marking properties), from the history and feed vocabulary below and from release tallies.
 `tests/integration/test_plan_names.py` plans the feed's queries and compiled reads on a new
 database and fails naming any name missing here.
 """
@@ -19,17 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dibx.graph import outbox
+from dibx.graph import outbox, tallies
 from dibx.graph.driver import Graph
 from dibx.graph.model import MODEL, Model
-from dibx.graph.stewardship import (
-    PREVIOUS,
-    STATE_FROM,
-    STATE_OF,
-    STATE_TO,
-    retired_label,
-    state_label,
-)
+from dibx.graph.states import PREVIOUS, STATE_FROM, STATE_OF, STATE_TO, state_label
+from dibx.graph.stewardship import retired_label
 
 # Properties of history states, the change counter and records' stewardship that no model
 # field declares (docs/history.md, docs/changes.md).
@@ -51,6 +45,8 @@ _HISTORY_PROPERTIES = (
     "compacted",
     "reason",
 )
+# Properties of release tallies (`dibx.graph.tallies`) besides each owner's flag.
+_TALLY_PROPERTIES = ("relation", "gen", "edge", "far", "n", tallies.LOCK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +67,13 @@ def _marked(names: tuple[str, ...]) -> list[str]:
 
 def names(model: Model = MODEL) -> Names:
     """Every label, relationship type and property key the graph layer's reads name."""
-    labels = [outbox.PENDING, outbox.CHANGE, outbox.SEQUENCE]
-    properties: list[str] = list(_HISTORY_PROPERTIES)
+    labels = [outbox.PENDING, outbox.CHANGE, outbox.SEQUENCE, tallies.TALLY]
+    properties: list[str] = [*_HISTORY_PROPERTIES, *_TALLY_PROPERTIES]
     for node in model.nodes.values():
         labels += [node.label, retired_label(node), state_label(node.name)]
         properties += [node.key, *_marked(node.names)]
-    types = [STATE_OF, STATE_FROM, STATE_TO, PREVIOUS]
+        properties += [tallies.flag(name) for name, rel in node.relations.items() if rel.tallied]
+    types = [STATE_OF, STATE_FROM, STATE_TO, PREVIOUS, tallies.HAS_TALLY]
     for edge in model.edges.values():
         types.append(edge.rel)
         labels.append(state_label(edge.rel))
