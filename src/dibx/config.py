@@ -228,6 +228,8 @@ class Settings(BaseSettings):
     max_depth: Annotated[int, _int(2, 32)] = _var("DIBX_MAX_DEPTH", 12)
     max_aliases: Annotated[int, _int(1, 500)] = _var("DIBX_MAX_ALIASES", 30)
     max_tokens: Annotated[int, _int(50, 100_000)] = _var("DIBX_MAX_TOKENS", 2000)
+    # Values one list argument takes (ids, nations, types, changes of one applyChanges, ...).
+    max_list_args: Annotated[int, _int(1, 10_000)] = _var("DIBX_MAX_LIST_ARGS", 100)
     # Records one request may fetch, summed over its root fields.
     max_cost: Annotated[int, _int(10, 10_000_000)] = _var("DIBX_MAX_COST", 20_000)
     max_body_bytes: Annotated[int, _int(1024, 100_000_000)] = _var("DIBX_MAX_BODY_BYTES", 1_000_000)

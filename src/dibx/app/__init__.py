@@ -233,6 +233,7 @@ def schema_for(settings: config.Settings, model: Model) -> strawberry.Schema:
         max_depth=settings.max_depth,
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
+        max_list_args=settings.max_list_args,
         introspection=settings.introspection,
         offload_bytes=settings.large_document_bytes,
     )
