@@ -12,11 +12,12 @@ The socket:
    the protocol says for a refused ConnectionInit. Over the per-token rate limit: close 1013
    Try Again Later. Every refusal is audited.
 3. Each `subscribe` is a request: rate-limited per token (refused: an `error` message with
-   code RATE_LIMITED), held to the allow list of DIBX_TRUSTED_DOCUMENTS=require (refused:
-   PERSISTED_QUERY_NOT_IN_LIST), audited when it starts (fail closed: no audit, no subscription;
-   AUDIT_UNAVAILABLE) and when it ends (events delivered, marked values released and
-   withheld, how it ended). Only subscriptions run here; queries and mutations go over HTTP
-   (an `error` message says so).
+   code RATE_LIMITED), held to at most DIBX_LIVE_PER_SOCKET subscriptions on the socket
+   (refused: an `error` message LIMIT_EXCEEDED naming the limit; audited), held to the allow
+   list of DIBX_TRUSTED_DOCUMENTS=require (refused: PERSISTED_QUERY_NOT_IN_LIST), audited
+   when it starts (fail closed: no audit, no subscription; AUDIT_UNAVAILABLE) and when it
+   ends (events delivered, marked values released and withheld, how it ended). Only
+   subscriptions run here; queries and mutations go over HTTP (an `error` message says so).
 4. When the token expires the socket is closed with 4403 and the reason "token expired": the
    graphql-ws client retries 4403, asking its `connectionParams` again for a fresh token,
    and resumes each subscription with its last cursor.
@@ -57,6 +58,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     CompleteMessage,
     ConnectionInitMessage,
     Message,
+    SubscribeMessage,
 )
 from strawberry.types.execution import PreExecutionError
 from strawberry.utils.aio import aclosing
@@ -70,7 +72,7 @@ from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope
 from dibx.auth.tokens import TokenError, TokenValidator, bearer_token
-from dibx.errors import Busy
+from dibx.errors import Busy, DibxError, LimitExceeded
 from dibx.schema.context import Context, Services
 from dibx.schema.scopes import scope_of
 from dibx.services.audit import AuditError
@@ -138,6 +140,29 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Connection, None]):
             await self.handle_invalid_message("Invalid message")
             return
         await super().handle_message(message)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        # strawberry refuses a subscribe over the per-socket limit with a bare error (no code)
+        # and no audit: dibx's refusal says which limit, and is audited as every other.
+        maximum = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and maximum is not None
+            and message["id"] not in self.operations
+            and len(self.operations) >= maximum
+        ):
+            over = LimitExceeded(
+                f"this socket runs {len(self.operations)} subscriptions, the most it may: "
+                "complete one first, or open another socket",
+                limit="subscriptionsPerSocket",
+                maximum=maximum,
+            )
+            await self.view.refuse(self.context, message["id"], over)
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [_limit_error(over).formatted]}
+            )
+            return
+        await super().handle_subscribe(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         if self.connection_timed_out:
@@ -338,6 +363,17 @@ class LiveGraphQL(GraphQL[Connection, None]):
         connection.principal = principal
         return None
 
+    async def refuse(self, connection: Connection, subscription_id: str, over: DibxError) -> None:
+        """Audit a subscribe refused by a limit before it started."""
+        assert connection.principal is not None
+        await self.request_audit.refused(
+            connection.principal,
+            status=429,
+            code=over.code,
+            transport=TRANSPORT,
+            subscription_id=subscription_id,
+        )
+
     async def start(
         self, connection: Connection, operation: WsOperation[Connection, None]
     ) -> tuple[Context, LiveSession] | GraphQLError:
@@ -517,3 +553,7 @@ def _well_formed(message: object) -> bool:
 
 def _error(message: str, code: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code})
+
+
+def _limit_error(over: LimitExceeded) -> GraphQLError:
+    return GraphQLError(str(over), extensions={"code": over.code, **over.extensions()})
