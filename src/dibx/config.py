@@ -267,6 +267,8 @@ class Settings(BaseSettings):
     live_page: Annotated[int, _int(1, 1000)] = _var("DIBX_LIVE_PAGE", 100)
     live_max_subscribers: Annotated[int, _int(1, 100_000)] = _var("DIBX_LIVE_MAX_SUBSCRIBERS", 2000)
     live_per_socket: Annotated[int, _int(1, 1000)] = _var("DIBX_LIVE_PER_SOCKET", 10)
+    # Subscriptions one token holder (subject and nation) holds in a process, all sockets.
+    live_per_principal: Annotated[int, _int(1, 100_000)] = _var("DIBX_LIVE_PER_PRINCIPAL", 20)
     live_init_timeout_s: Annotated[int, _int(1, 600)] = _var("DIBX_LIVE_INIT_TIMEOUT", 10)
     # Change feed: days a change stays in the feed (its history stays); older cursors expire.
     changes_retention_days: Annotated[int, _int(1, 3650)] = _var("DIBX_CHANGES_RETENTION_DAYS", 7)

@@ -1,6 +1,8 @@
-"""How many subscriptions one caller may hold: at most `DIBX_LIVE_PER_SOCKET` on a socket. A
-refusal is an `error` message with code LIMIT_EXCEEDED naming the limit, and is audited
-(docs/subscriptions.md)."""
+"""How many subscriptions one caller may hold: at most `DIBX_LIVE_PER_SOCKET` on a socket and
+at most `DIBX_LIVE_PER_PRINCIPAL` in a process for one token holder (subject and nation),
+whatever the number of sockets. A refusal is an `error` message with code LIMIT_EXCEEDED
+naming the limit, and is audited; a slot comes back when its subscription completes or its
+socket closes (docs/subscriptions.md)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ import pytest
 import pytest_asyncio
 
 from dibx.graph.driver import Graph
+from tests.support import builders as b
 from tests.support.api import Api
 from tests.support.live import WAIT_S, LiveClient, serving
+from tests.support.stewardship import created, supplier_input
 
 pytestmark = pytest.mark.neo4j
 
@@ -24,7 +28,7 @@ SUPPLIERS = {"types": ["SUPPLIER"]}
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def limited(graph: Graph, tmp_path: Path) -> AsyncIterator[Api]:
-    env = {"DIBX_LIVE_PER_SOCKET": "2"}
+    env = {"DIBX_LIVE_PER_SOCKET": "2", "DIBX_LIVE_PER_PRINCIPAL": "3"}
     client = Api(graph, tmp_path, env=env)
     yield client
     await client.close()
@@ -71,3 +75,53 @@ async def test_a_subscription_over_the_socket_limit_is_refused_with_a_code_and_a
             ["LIMIT_EXCEEDED"],
             429,
         )
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_one_token_holder_holds_a_bounded_number_of_subscriptions_across_sockets(
+    limited: Api,
+) -> None:
+    api = limited
+    await api.load(b.dataset())
+    gbr = api.token("GBR")
+    async with (
+        serving(api) as url,
+        LiveClient.opened(url) as other,
+        LiveClient.opened(url) as last,
+        LiveClient.opened(url) as usa,
+    ):
+        for client in (other, last):
+            assert await client.init(gbr) == {"type": "connection_ack"}
+        assert await usa.init(api.token("USA")) == {"type": "connection_ack"}
+        async with LiveClient.opened(url) as first:
+            assert await first.init(gbr) == {"type": "connection_ack"}
+            held = [
+                await first.subscribe(SUPPLIERS),
+                await first.subscribe(SUPPLIERS),
+                await other.subscribe(SUPPLIERS),
+            ]
+            for sid in held:
+                assert (await _outcome(api, sid))["outcome"] == "started"
+            # A change each subscription pushes: all three run (past their start).
+            await created(api, supplier_input("acme"), "GBR")
+            await first.events(2)
+            await other.events(1)
+            fourth = await other.subscribe(SUPPLIERS)
+            assert await _refused(other, fourth) == {
+                "code": "LIMIT_EXCEEDED",
+                "limit": "subscriptionsPerPrincipal",
+                "maximum": 3,
+            }
+            record = await _outcome(api, fourth)
+            assert (record["outcome"], record["error_codes"]) == ("refused", ["LIMIT_EXCEEDED"])
+            # Another token holder is not held to GBR's count.
+            assert (await _outcome(api, await usa.subscribe(SUPPLIERS)))["outcome"] == "started"
+            # A completed subscription gives its slot back.
+            await first.send({"id": held[0], "type": "complete"})
+            assert (await _outcome(api, held[0], ended=True))["outcome"] == "client"
+            assert (await _outcome(api, await other.subscribe(SUPPLIERS)))["outcome"] == "started"
+        # So does a closed socket: GBR now holds two (on `other`), so one more starts.
+        await _outcome(api, held[1], ended=True)
+        assert (await _outcome(api, await last.subscribe(SUPPLIERS)))["outcome"] == "started"
+        over = await last.subscribe(SUPPLIERS)
+        assert (await _refused(last, over))["limit"] == "subscriptionsPerPrincipal"

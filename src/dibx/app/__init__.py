@@ -327,6 +327,7 @@ def create_app(
         budget=budget,
         init_timeout_s=float(settings.live_init_timeout_s),
         max_per_connection=settings.live_per_socket,
+        max_per_principal=settings.live_per_principal,
         persisted=persisted,
         max_message_bytes=settings.max_body_bytes,
         max_tokens=settings.max_tokens,

@@ -12,8 +12,10 @@ The socket:
    the protocol says for a refused ConnectionInit. Over the per-token rate limit: close 1013
    Try Again Later. Every refusal is audited.
 3. Each `subscribe` is a request: rate-limited per token (refused: an `error` message with
-   code RATE_LIMITED), held to at most DIBX_LIVE_PER_SOCKET subscriptions on the socket
-   (refused: an `error` message LIMIT_EXCEEDED naming the limit; audited), held to the allow
+   code RATE_LIMITED), held to at most DIBX_LIVE_PER_SOCKET subscriptions on the socket and
+   DIBX_LIVE_PER_PRINCIPAL for its token holder (subject and nation) in the process, all
+   sockets together (refused: an `error` message LIMIT_EXCEEDED naming the limit; a slot
+   comes back when a subscription ends or its socket closes; audited), held to the allow
    list of DIBX_TRUSTED_DOCUMENTS=require (refused: PERSISTED_QUERY_NOT_IN_LIST), audited
    when it starts (fail closed: no audit, no subscription; AUDIT_UNAVAILABLE) and when it
    ends (events delivered, marked values released and withheld, how it ended). Only
@@ -270,6 +272,7 @@ class LiveGraphQL(GraphQL[Connection, None]):
         budget: Callable[[Principal], RequestBudget] | None = None,
         init_timeout_s: float = 10.0,
         max_per_connection: int = 10,
+        max_per_principal: int = 20,
         persisted: PersistedOperations | None = None,
         max_message_bytes: int = 1_000_000,
         max_tokens: int | None = None,
@@ -291,6 +294,10 @@ class LiveGraphQL(GraphQL[Connection, None]):
         self.request_audit = request_audit
         self.limits = limits
         self.new_budget = budget or (lambda _: RequestBudget())
+        # Subscriptions each token holder (subject, nation) holds in this process: taken
+        # when one is admitted, given back when it ends (`finish`).
+        self.max_per_principal = max_per_principal
+        self._held: dict[tuple[str, str], int] = {}
         self.persisted = persisted  # DIBX_TRUSTED_DOCUMENTS=require holds here too
         self.max_message_bytes = max_message_bytes  # as an HTTP body (DIBX_MAX_BODY_BYTES)
         self.max_tokens = max_tokens  # the schema's token limit (DIBX_MAX_TOKENS)
@@ -374,12 +381,51 @@ class LiveGraphQL(GraphQL[Connection, None]):
             subscription_id=subscription_id,
         )
 
+    def _holder(self, principal: Principal) -> tuple[str, str]:
+        return principal.subject, principal.nation
+
+    def _release(self, principal: Principal) -> None:
+        holder = self._holder(principal)
+        left = self._held.get(holder, 0) - 1
+        if left > 0:
+            self._held[holder] = left
+        else:
+            self._held.pop(holder, None)
+
     async def start(
         self, connection: Connection, operation: WsOperation[Connection, None]
     ) -> tuple[Context, LiveSession] | GraphQLError:
-        """A subscribe message: rate limit, audit (fail closed), the operation's context."""
+        """A subscribe message: the token holder's share of subscriptions (taken here, given
+        back by `finish`, or at once if it does not start), then `_start`."""
         principal = connection.principal
         assert principal is not None  # the handler runs operations only after the ack
+        holder = self._holder(principal)
+        held = self._held.get(holder, 0)
+        if held >= self.max_per_principal:
+            over = LimitExceeded(
+                f"you hold {held} subscriptions in this process, the most one token holder "
+                "may: complete one first",
+                limit="subscriptionsPerPrincipal",
+                maximum=self.max_per_principal,
+            )
+            await self.refuse(connection, operation.id, over)
+            return _limit_error(over)
+        self._held[holder] = held + 1
+        started: tuple[Context, LiveSession] | GraphQLError | None = None
+        try:
+            started = await self._start(connection, operation, principal)
+        finally:
+            if not isinstance(started, tuple):  # refused, failed or cancelled: not held
+                self._release(principal)
+        return started
+
+    async def _start(
+        self,
+        connection: Connection,
+        operation: WsOperation[Connection, None],
+        principal: Principal,
+    ) -> tuple[Context, LiveSession] | GraphQLError:
+        """Rate limit, audit (fail closed), the operation's context."""
         if self.limits is not None and self.limits.check_token(
             principal.subject, principal.client_id
         ):
@@ -486,8 +532,10 @@ class LiveGraphQL(GraphQL[Connection, None]):
         ended: str,
     ) -> None:
         """The subscription's closing record: what it delivered and how it ended. Nothing is
-        released after it, so a failure to write it is logged, not answered."""
+        released after it, so a failure to write it is logged, not answered. Its slot of the
+        token holder's share is given back first."""
         assert connection.principal is not None
+        self._release(connection.principal)
         record = {
             **self.request_audit.head(connection.principal),
             "event": "graphql_subscription",
