@@ -1,8 +1,10 @@
-"""How many subscriptions one caller may hold: at most `DIBX_LIVE_PER_SOCKET` on a socket and
-at most `DIBX_LIVE_PER_PRINCIPAL` in a process for one token holder (subject and nation),
-whatever the number of sockets. A refusal is an `error` message with code LIMIT_EXCEEDED
-naming the limit, and is audited; a slot comes back when its subscription completes or its
-socket closes (docs/subscriptions.md)."""
+"""How many subscriptions and pings one caller may send.
+
+Subscriptions: at most `DIBX_LIVE_PER_SOCKET` on a socket and at most
+`DIBX_LIVE_PER_PRINCIPAL` in a process for one token holder (subject and nation), whatever
+the number of sockets. A refusal is an `error` message with code LIMIT_EXCEEDED naming the
+limit, and is audited; a slot comes back when its subscription completes or its socket
+closes. Pings: a flood closes the socket with 4429 (docs/subscriptions.md)."""
 
 from __future__ import annotations
 
@@ -17,13 +19,14 @@ import pytest_asyncio
 from dibx.graph.driver import Graph
 from tests.support import builders as b
 from tests.support.api import Api
-from tests.support.live import WAIT_S, LiveClient, serving
+from tests.support.live import WAIT_S, Closed, LiveClient, serving
 from tests.support.stewardship import created, supplier_input
 
 pytestmark = pytest.mark.neo4j
 
 TRANSPORT = "graphql-transport-ws"
 SUPPLIERS = {"types": ["SUPPLIER"]}
+PING_BURST = 10  # pings answered back to back (docs/subscriptions.md)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -125,3 +128,25 @@ async def test_one_token_holder_holds_a_bounded_number_of_subscriptions_across_s
         assert (await _outcome(api, await last.subscribe(SUPPLIERS)))["outcome"] == "started"
         over = await last.subscribe(SUPPLIERS)
         assert (await _refused(last, over))["limit"] == "subscriptionsPerPrincipal"
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_ping_flood_closes_the_socket_with_4429(api: Api) -> None:
+    """Each ping is answered with a pong, in bursts of 10 refilled at one a second; a client
+    that floods is closed with 4429 (and audited) instead of drawing a pong per message."""
+    sent = 100
+    async with serving(api) as url, LiveClient.opened(url) as client:
+        assert await client.init(api.token("GBR")) == {"type": "connection_ack"}
+        for _ in range(sent):
+            await client.send({"type": "ping"})
+        pongs = 0
+        while pongs < sent:
+            message = await client.receive()
+            if isinstance(message, Closed):
+                break
+            assert message == {"type": "pong"}
+            pongs += 1
+    assert message == Closed(4429, "Too many pings"), pongs
+    assert PING_BURST <= pongs < sent
+    [refused] = [r for r in api.audit.records if r.get("outcome") == "refused"]
+    assert (refused["transport"], refused["error_codes"]) == (TRANSPORT, ["RATE_LIMITED"])

@@ -28,6 +28,9 @@ The socket:
 6. A subscriber whose client has not taken `DIBX_LIVE_QUEUE` events is dropped: the socket is
    closed with 1013 Try Again Later and the reason "subscriber fell behind" (RFC 6455's code
    for a server casting off clients; a retrying client resumes from its last cursor).
+7. Pings are answered with a pong in bursts of PING_BURST, refilled at PINGS_PER_S a second
+   (a keep-alive pings every few seconds); a client pinging faster is closed with 4429
+   "Too many pings" (audited, RATE_LIMITED) rather than drawing a pong per message.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     CompleteMessage,
     ConnectionInitMessage,
     Message,
+    PingMessage,
     SubscribeMessage,
 )
 from strawberry.types.execution import PreExecutionError
@@ -87,9 +91,13 @@ log = structlog.get_logger("dibx.live")
 
 FORBIDDEN = 4403  # graphql-transport-ws: ConnectionInit refused
 MESSAGE_TOO_BIG = 1009  # RFC 6455: a message too big to process
+TOO_MANY_REQUESTS = 4429  # graphql-transport-ws: a second connection_init; here, a ping flood
 TRY_AGAIN_LATER = 1013  # RFC 6455 (IANA registry): a temporary condition, retry later
 TOKEN_EXPIRED = "token expired"  # noqa: S105 - a close reason, not a secret
 TRANSPORT = "graphql-transport-ws"
+PING_BURST = 10  # pings answered back to back on one socket
+PINGS_PER_S = 1.0  # and then this many a second
+TOO_MANY_PINGS = "Too many pings"
 _SCOPES_KEPT = 1024  # distinct release scopes remembered (callers share a handful)
 _TOO_BIG: Any = object()  # stands for a message over the size limit, which is not decoded
 
@@ -129,6 +137,28 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Connection, None]):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self._expiry: asyncio.Task[None] | None = None
+        self._pings = float(PING_BURST)  # a token bucket: pings this socket may send now
+        self._pinged = time.monotonic()
+
+    async def handle_ping(self, message: PingMessage) -> None:
+        if self.context.closed:
+            return  # closing (a flood, a drop, an expiry): nothing more is answered
+        now = time.monotonic()
+        self._pings = min(float(PING_BURST), self._pings + (now - self._pinged) * PINGS_PER_S)
+        self._pinged = now
+        if self._pings < 1:
+            self.context.closed = True
+            await self.view.request_audit.refused(
+                self.context.principal,
+                status=429,
+                code=RATE_LIMITED,
+                transport=TRANSPORT,
+                reason=TOO_MANY_PINGS,
+            )
+            await self.websocket.close(code=TOO_MANY_REQUESTS, reason=TOO_MANY_PINGS)
+            return
+        self._pings -= 1
+        await super().handle_ping(message)
 
     async def handle_message(self, message: Message) -> None:
         # A message of a format the protocol does not specify closes the socket with 4400
