@@ -228,6 +228,8 @@ class Settings(BaseSettings):
     max_depth: Annotated[int, _int(2, 32)] = _var("DIBX_MAX_DEPTH", 12)
     max_aliases: Annotated[int, _int(1, 500)] = _var("DIBX_MAX_ALIASES", 30)
     max_tokens: Annotated[int, _int(50, 100_000)] = _var("DIBX_MAX_TOKENS", 2000)
+    # Values one list argument takes (ids, nations, types, changes of one applyChanges, ...).
+    max_list_args: Annotated[int, _int(1, 10_000)] = _var("DIBX_MAX_LIST_ARGS", 100)
     # Records one request may fetch, summed over its root fields.
     max_cost: Annotated[int, _int(10, 10_000_000)] = _var("DIBX_MAX_COST", 20_000)
     max_body_bytes: Annotated[int, _int(1024, 100_000_000)] = _var("DIBX_MAX_BODY_BYTES", 1_000_000)
@@ -265,6 +267,8 @@ class Settings(BaseSettings):
     live_page: Annotated[int, _int(1, 1000)] = _var("DIBX_LIVE_PAGE", 100)
     live_max_subscribers: Annotated[int, _int(1, 100_000)] = _var("DIBX_LIVE_MAX_SUBSCRIBERS", 2000)
     live_per_socket: Annotated[int, _int(1, 1000)] = _var("DIBX_LIVE_PER_SOCKET", 10)
+    # Subscriptions one token holder (subject and nation) holds in a process, all sockets.
+    live_per_principal: Annotated[int, _int(1, 100_000)] = _var("DIBX_LIVE_PER_PRINCIPAL", 20)
     live_init_timeout_s: Annotated[int, _int(1, 600)] = _var("DIBX_LIVE_INIT_TIMEOUT", 10)
     # Change feed: days a change stays in the feed (its history stays); older cursors expire.
     changes_retention_days: Annotated[int, _int(1, 3650)] = _var("DIBX_CHANGES_RETENTION_DAYS", 7)

@@ -284,6 +284,53 @@ async def test_invalid_decisions_are_named_and_change_nothing(
     assert node["t"]["marking_employees"] == NOFORN
 
 
+FREE_TEXT = "of the control characters it takes only tab, line feed and carriage return"
+
+
+async def test_free_text_refuses_control_characters_and_writes_nothing(api: Api) -> None:
+    """Justification, rationale and escalation reason are free text, as a stewarded write's
+    reason: tab and line breaks are kept, any other control character is refused by name."""
+    await api.load(data())
+    reply = await file(api, justification="Public\x1b[2J survey")
+    [error] = reply.errors
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == (
+        "BAD_USER_INPUT",
+        "input.justification",
+    )
+    assert error["message"] == (
+        f"input.justification: 'justification' contains the control character U+001B; {FREE_TEXT}"
+    )
+    assert await count(api) == 0
+
+    cid = await filed_id(api, justification="Survey:\r\n\tpublic")
+    variables = {"input": {"id": cid, "decision": "UPHOLD", "rationale": "Kept\x00"}}
+    refused = await api.query(DECIDE, variables, token=adjudicator(api))
+    [error] = refused.errors
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == (
+        "BAD_USER_INPUT",
+        "input.rationale",
+    )
+    assert "'rationale' contains the control character U+0000" in error["message"]
+    assert (await stored(api, cid))["c"]["state"] == "PENDING"
+
+    assert (await decide(api, cid, "UPHOLD")).errors == []
+    bell = await api.query(
+        ESCALATE, {"id": cid, "reason": "Ring\x07"}, nation="GBR", scopes=CHALLENGER
+    )
+    [error] = bell.errors
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == (
+        "BAD_USER_INPUT",
+        "reason",
+    )
+    assert "'reason' contains the control character U+0007" in error["message"]
+    c1 = await api.query(
+        ESCALATE, {"id": cid, "reason": "Next\x85line"}, nation="GBR", scopes=CHALLENGER
+    )
+    assert c1.errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+    node = await stored(api, cid)
+    assert (node["c"]["state"], node["c"]["justification"]) == ("UPHELD", "Survey:\r\n\tpublic")
+
+
 async def test_a_challenger_cannot_decide_their_own_challenge(api: Api) -> None:
     await api.load(data())
     token = adjudicator(api)

@@ -125,6 +125,11 @@ async def test_reaffirm_closes_the_item_with_history(api: Api) -> None:
     assert [r["reason"] for r in revs[:2]] == ["sensitive name", "still right"]
     assert [r["version"] for r in revs[:2]] == [3, 2]
     # A seeded record's first review keeps its past as a baseline.
+    bell = {"id": sid("gb1"), "expectedVersion": 1, "reason": "checked\x07"}
+    out = await mutate(api, REAFFIRM, bell)
+    assert [(e["field"], e["code"]) for e in out["userErrors"]] == [
+        (["input", "reason"], "INVALID")
+    ], out
     out = await mutate(api, REAFFIRM, {"id": sid("gb1"), "expectedVersion": 1, "reason": "checked"})
     assert out["userErrors"] == [], out
     assert ("gb1", None) not in listed(await reviews(api))
@@ -139,6 +144,7 @@ async def test_change_marking_closes_the_item_and_is_validated(api: Api) -> None
         ({**base, "marking": "CUI//NOT A MARKING"}, "MARKING_INVALID"),
         ({**base, "marking": "CUI", "expectedVersion": 7}, "CONFLICT"),
         ({**base, "marking": "CUI", "reason": "  "}, "INVALID"),
+        ({**base, "marking": "CUI", "reason": "too\x1bstrict"}, "INVALID"),  # control character
         ({**base, "marking": REL_GBR}, "INVALID"),  # unchanged: reaffirm it instead
         ({**base, "marking": "CUI", "field": "colour"}, "UNKNOWN_FIELD"),
     ]

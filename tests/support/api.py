@@ -26,7 +26,7 @@ READ = ("supplier:read", "supply_chain:read")
 # Schemas built in this process, by what they derive from: a schema is immutable once built,
 # and building one costs ~0.4 s, paid before by every test that made an `Api`. The model is
 # kept in the value so its id is never reused while the entry lives.
-_SCHEMAS: dict[tuple[int, int, int, int, bool, int], tuple[Model, strawberry.Schema]] = {}
+_SCHEMAS: dict[tuple[int, int, int, int, int, bool, int], tuple[Model, strawberry.Schema]] = {}
 
 
 def _schema(settings: config.Settings, model: Model) -> strawberry.Schema:
@@ -35,6 +35,7 @@ def _schema(settings: config.Settings, model: Model) -> strawberry.Schema:
         settings.max_depth,
         settings.max_aliases,
         settings.max_tokens,
+        settings.max_list_args,
         settings.introspection,
         settings.large_document_bytes,
     )

@@ -253,6 +253,7 @@ def schema_for(settings: config.Settings, model: Model) -> strawberry.Schema:
         max_depth=settings.max_depth,
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
+        max_list_args=settings.max_list_args,
         introspection=settings.introspection,
         offload_bytes=settings.large_document_bytes,
     )
@@ -346,6 +347,7 @@ def create_app(
         budget=budget,
         init_timeout_s=float(settings.live_init_timeout_s),
         max_per_connection=settings.live_per_socket,
+        max_per_principal=settings.live_per_principal,
         persisted=persisted,
         max_message_bytes=settings.max_body_bytes,
         max_tokens=settings.max_tokens,

@@ -12,10 +12,12 @@ before the token, per token holder right after it, both 429 with Retry-After.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
+import sys
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -130,14 +132,59 @@ async def _operation(request: Request, inline_bytes: int, max_tokens: int | None
     return parse_operation(document, name, max_tokens)
 
 
-@functools.lru_cache(maxsize=256)
+class _Parsed:
+    """`parse_operation`'s memory: at most `entries` operations and `max_bytes` of document
+    text in all (LRU), so that distinct large documents (each up to the body limit) cannot
+    make it hold hundreds of megabytes; a document over `max_bytes / 16` is not kept.
+    Thread-safe: large documents are parsed in worker threads."""
+
+    def __init__(self, *, entries: int = 256, max_bytes: int = 4_000_000) -> None:
+        self.entries = entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._kept: OrderedDict[tuple[str, str | None, int | None], Operation] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str | None, int | None]) -> Operation | None:
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str | None, int | None], operation: Operation) -> None:
+        size = sys.getsizeof(key[0])
+        if size > self.max_bytes // 16:
+            return
+        with self._lock:
+            if key in self._kept:
+                return
+            self._kept[key] = operation
+            self.bytes += size
+            while len(self._kept) > self.entries or self.bytes > self.max_bytes:
+                (document, *_), _ = self._kept.popitem(last=False)
+                self.bytes -= sys.getsizeof(document)
+
+
+_PARSED = _Parsed()
+
+
 def parse_operation(
     document: str, requested: str | None, max_tokens: int | None = None
 ) -> Operation:
     # The audit names the operation from a second parse of the document; dashboards send the
-    # same documents again and again, so identical ones are parsed once. The parse stops at
-    # the token limit, as the one that runs the document does: without it, a body of tokens
-    # within the size limit cost seconds of CPU before the limit refused it.
+    # same documents again and again, so identical ones are parsed once (`_Parsed`). The
+    # parse stops at the token limit, as the one that runs the document does: without it, a
+    # body of tokens within the size limit cost seconds of CPU before the limit refused it.
+    key = (document, requested, max_tokens)
+    found = _PARSED.get(key)
+    if found is None:
+        found = _parse_operation(document, requested, max_tokens)
+        _PARSED.put(key, found)
+    return found
+
+
+def _parse_operation(document: str, requested: str | None, max_tokens: int | None) -> Operation:
     try:
         ast = get_operation_ast(parse(document, max_tokens=max_tokens), requested)
     except GraphQLError as error:

@@ -12,11 +12,14 @@ The socket:
    the protocol says for a refused ConnectionInit. Over the per-token rate limit: close 1013
    Try Again Later. Every refusal is audited.
 3. Each `subscribe` is a request: rate-limited per token (refused: an `error` message with
-   code RATE_LIMITED), held to the allow list of DIBX_TRUSTED_DOCUMENTS=require (refused:
-   PERSISTED_QUERY_NOT_IN_LIST), audited when it starts (fail closed: no audit, no subscription;
-   AUDIT_UNAVAILABLE) and when it ends (events delivered, marked values released and
-   withheld, how it ended). Only subscriptions run here; queries and mutations go over HTTP
-   (an `error` message says so).
+   code RATE_LIMITED), held to at most DIBX_LIVE_PER_SOCKET subscriptions on the socket and
+   DIBX_LIVE_PER_PRINCIPAL for its token holder (subject and nation) in the process, all
+   sockets together (refused: an `error` message LIMIT_EXCEEDED naming the limit; a slot
+   comes back when a subscription ends or its socket closes; audited), held to the allow
+   list of DIBX_TRUSTED_DOCUMENTS=require (refused: PERSISTED_QUERY_NOT_IN_LIST), audited
+   when it starts (fail closed: no audit, no subscription; AUDIT_UNAVAILABLE) and when it
+   ends (events delivered, marked values released and withheld, how it ended). Only
+   subscriptions run here; queries and mutations go over HTTP (an `error` message says so).
 4. When the token expires the socket is closed with 4403 and the reason "token expired": the
    graphql-ws client retries 4403, asking its `connectionParams` again for a fresh token,
    and resumes each subscription with its last cursor.
@@ -25,6 +28,9 @@ The socket:
 6. A subscriber whose client has not taken `DIBX_LIVE_QUEUE` events is dropped: the socket is
    closed with 1013 Try Again Later and the reason "subscriber fell behind" (RFC 6455's code
    for a server casting off clients; a retrying client resumes from its last cursor).
+7. Pings are answered with a pong in bursts of PING_BURST, refilled at PINGS_PER_S a second
+   (a keep-alive pings every few seconds); a client pinging faster is closed with 4429
+   "Too many pings" (audited, RATE_LIMITED) rather than drawing a pong per message.
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     CompleteMessage,
     ConnectionInitMessage,
     Message,
+    PingMessage,
+    SubscribeMessage,
 )
 from strawberry.types.execution import PreExecutionError
 from strawberry.utils.aio import aclosing
@@ -70,7 +78,7 @@ from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope
 from dibx.auth.tokens import TokenError, TokenValidator, bearer_token
-from dibx.errors import Busy
+from dibx.errors import Busy, DibxError, LimitExceeded
 from dibx.schema.context import Context, Services
 from dibx.schema.scopes import scope_of
 from dibx.services.audit import AuditError
@@ -83,9 +91,13 @@ log = structlog.get_logger("dibx.live")
 
 FORBIDDEN = 4403  # graphql-transport-ws: ConnectionInit refused
 MESSAGE_TOO_BIG = 1009  # RFC 6455: a message too big to process
+TOO_MANY_REQUESTS = 4429  # graphql-transport-ws: a second connection_init; here, a ping flood
 TRY_AGAIN_LATER = 1013  # RFC 6455 (IANA registry): a temporary condition, retry later
 TOKEN_EXPIRED = "token expired"  # noqa: S105 - a close reason, not a secret
 TRANSPORT = "graphql-transport-ws"
+PING_BURST = 10  # pings answered back to back on one socket
+PINGS_PER_S = 1.0  # and then this many a second
+TOO_MANY_PINGS = "Too many pings"
 _SCOPES_KEPT = 1024  # distinct release scopes remembered (callers share a handful)
 _TOO_BIG: Any = object()  # stands for a message over the size limit, which is not decoded
 
@@ -125,6 +137,28 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Connection, None]):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self._expiry: asyncio.Task[None] | None = None
+        self._pings = float(PING_BURST)  # a token bucket: pings this socket may send now
+        self._pinged = time.monotonic()
+
+    async def handle_ping(self, message: PingMessage) -> None:
+        if self.context.closed:
+            return  # closing (a flood, a drop, an expiry): nothing more is answered
+        now = time.monotonic()
+        self._pings = min(float(PING_BURST), self._pings + (now - self._pinged) * PINGS_PER_S)
+        self._pinged = now
+        if self._pings < 1:
+            self.context.closed = True
+            await self.view.request_audit.refused(
+                self.context.principal,
+                status=429,
+                code=RATE_LIMITED,
+                transport=TRANSPORT,
+                reason=TOO_MANY_PINGS,
+            )
+            await self.websocket.close(code=TOO_MANY_REQUESTS, reason=TOO_MANY_PINGS)
+            return
+        self._pings -= 1
+        await super().handle_ping(message)
 
     async def handle_message(self, message: Message) -> None:
         # A message of a format the protocol does not specify closes the socket with 4400
@@ -138,6 +172,29 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Connection, None]):
             await self.handle_invalid_message("Invalid message")
             return
         await super().handle_message(message)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        # strawberry refuses a subscribe over the per-socket limit with a bare error (no code)
+        # and no audit: dibx's refusal says which limit, and is audited as every other.
+        maximum = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and maximum is not None
+            and message["id"] not in self.operations
+            and len(self.operations) >= maximum
+        ):
+            over = LimitExceeded(
+                f"this socket runs {len(self.operations)} subscriptions, the most it may: "
+                "complete one first, or open another socket",
+                limit="subscriptionsPerSocket",
+                maximum=maximum,
+            )
+            await self.view.refuse(self.context, message["id"], over)
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [_limit_error(over).formatted]}
+            )
+            return
+        await super().handle_subscribe(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         if self.connection_timed_out:
@@ -245,6 +302,7 @@ class LiveGraphQL(GraphQL[Connection, None]):
         budget: Callable[[Principal], RequestBudget] | None = None,
         init_timeout_s: float = 10.0,
         max_per_connection: int = 10,
+        max_per_principal: int = 20,
         persisted: PersistedOperations | None = None,
         max_message_bytes: int = 1_000_000,
         max_tokens: int | None = None,
@@ -266,6 +324,10 @@ class LiveGraphQL(GraphQL[Connection, None]):
         self.request_audit = request_audit
         self.limits = limits
         self.new_budget = budget or (lambda _: RequestBudget())
+        # Subscriptions each token holder (subject, nation) holds in this process: taken
+        # when one is admitted, given back when it ends (`finish`).
+        self.max_per_principal = max_per_principal
+        self._held: dict[tuple[str, str], int] = {}
         self.persisted = persisted  # DIBX_TRUSTED_DOCUMENTS=require holds here too
         self.max_message_bytes = max_message_bytes  # as an HTTP body (DIBX_MAX_BODY_BYTES)
         self.max_tokens = max_tokens  # the schema's token limit (DIBX_MAX_TOKENS)
@@ -338,12 +400,62 @@ class LiveGraphQL(GraphQL[Connection, None]):
         connection.principal = principal
         return None
 
+    async def refuse(self, connection: Connection, subscription_id: str, over: DibxError) -> None:
+        """Audit a subscribe refused by a limit before it started."""
+        assert connection.principal is not None
+        await self.request_audit.refused(
+            connection.principal,
+            status=429,
+            code=over.code,
+            transport=TRANSPORT,
+            subscription_id=subscription_id,
+        )
+
+    def _holder(self, principal: Principal) -> tuple[str, str]:
+        return principal.subject, principal.nation
+
+    def _release(self, principal: Principal) -> None:
+        holder = self._holder(principal)
+        left = self._held.get(holder, 0) - 1
+        if left > 0:
+            self._held[holder] = left
+        else:
+            self._held.pop(holder, None)
+
     async def start(
         self, connection: Connection, operation: WsOperation[Connection, None]
     ) -> tuple[Context, LiveSession] | GraphQLError:
-        """A subscribe message: rate limit, audit (fail closed), the operation's context."""
+        """A subscribe message: the token holder's share of subscriptions (taken here, given
+        back by `finish`, or at once if it does not start), then `_start`."""
         principal = connection.principal
         assert principal is not None  # the handler runs operations only after the ack
+        holder = self._holder(principal)
+        held = self._held.get(holder, 0)
+        if held >= self.max_per_principal:
+            over = LimitExceeded(
+                f"you hold {held} subscriptions in this process, the most one token holder "
+                "may: complete one first",
+                limit="subscriptionsPerPrincipal",
+                maximum=self.max_per_principal,
+            )
+            await self.refuse(connection, operation.id, over)
+            return _limit_error(over)
+        self._held[holder] = held + 1
+        started: tuple[Context, LiveSession] | GraphQLError | None = None
+        try:
+            started = await self._start(connection, operation, principal)
+        finally:
+            if not isinstance(started, tuple):  # refused, failed or cancelled: not held
+                self._release(principal)
+        return started
+
+    async def _start(
+        self,
+        connection: Connection,
+        operation: WsOperation[Connection, None],
+        principal: Principal,
+    ) -> tuple[Context, LiveSession] | GraphQLError:
+        """Rate limit, audit (fail closed), the operation's context."""
         if self.limits is not None and self.limits.check_token(
             principal.subject, principal.client_id
         ):
@@ -450,8 +562,10 @@ class LiveGraphQL(GraphQL[Connection, None]):
         ended: str,
     ) -> None:
         """The subscription's closing record: what it delivered and how it ended. Nothing is
-        released after it, so a failure to write it is logged, not answered."""
+        released after it, so a failure to write it is logged, not answered. Its slot of the
+        token holder's share is given back first."""
         assert connection.principal is not None
+        self._release(connection.principal)
         record = {
             **self.request_audit.head(connection.principal),
             "event": "graphql_subscription",
@@ -517,3 +631,7 @@ def _well_formed(message: object) -> bool:
 
 def _error(message: str, code: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code})
+
+
+def _limit_error(over: LimitExceeded) -> GraphQLError:
+    return GraphQLError(str(over), extensions={"code": over.code, **over.extensions()})

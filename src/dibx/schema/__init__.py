@@ -18,7 +18,7 @@ from dibx.schema.cost import RequestCost
 from dibx.schema.directory import directory_query
 from dibx.schema.extensions import Disclosure, ScopeGate, ShapeErrors, is_user_error
 from dibx.schema.imports import ImportMutation, ImportQuery
-from dibx.schema.limits import alias_limit, depth_limit
+from dibx.schema.limits import ListArguments, alias_limit, depth_limit, list_limit
 from dibx.schema.live import Subscription
 from dibx.schema.prepared import DocumentCache, PreparedDocuments
 from dibx.schema.review import ReviewMutation, ReviewQuery
@@ -37,6 +37,7 @@ class DibxSchema(strawberry.Schema):
 
     documents: DocumentCache | None = None
     suggestions: bool = True
+    max_list_args: int = 100  # the compiled path leaves longer lists to the executor
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -54,13 +55,16 @@ def build_schema(
     max_depth: int = 12,
     max_aliases: int = 30,
     max_tokens: int = 2000,
+    max_list_args: int = 100,
     introspection: bool = True,
     offload_bytes: int = 2048,
 ) -> strawberry.Schema:
     # Suggestions go with introspection: "Did you mean ...?" would recover the schema.
     extensions: list[object] = [
         lambda: ShapeErrors(suggestions=introspection),
-        lambda: AddValidationRules([depth_limit(max_depth), alias_limit(max_aliases)]),
+        lambda: AddValidationRules(
+            [depth_limit(max_depth), alias_limit(max_aliases), list_limit(max_list_args)]
+        ),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         ScopeGate,
         RequestCost,
@@ -71,6 +75,8 @@ def build_schema(
     # Last: it validates with the rules the others added (see dibx.schema.prepared).
     documents = DocumentCache()
     extensions.append(lambda: PreparedDocuments(documents, offload_bytes=offload_bytes))
+    # After it: lists in the variables are measured on every request, cached document or not.
+    extensions.append(lambda: ListArguments(max_list_args))
     # The object types are the model's; the runtime serving this schema must compile reads
     # with the same model (`Directory.model`).
     types = build_types(model, extra=history_fields(model))
@@ -102,5 +108,6 @@ def build_schema(
         config=StrawberryConfig(auto_camel_case=True, name_converter=Names()),
     )
     schema.documents = documents
+    schema.max_list_args = max_list_args
     schema.suggestions = introspection
     return schema

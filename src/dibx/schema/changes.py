@@ -186,6 +186,7 @@ class ChangesQuery:
             types=None if types is None else [str(t.value) for t in types],
             kinds=kinds,
             ids=ids,
+            budget=ctx.budget,
         )
         return ChangePage(
             changes=[_change(ctx, e) for e in page.events],

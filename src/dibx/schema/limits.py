@@ -1,6 +1,13 @@
-"""Depth and alias limits as validation rules that answer LIMIT_EXCEEDED with the limit and
-the measured value (`extensions.limit`, `.maximum`, `.measured`), so a client can tell a
-limit from a mistake in its document.
+"""Depth, alias and list limits that answer LIMIT_EXCEEDED with the limit and the measured
+value (`extensions.limit`, `.maximum`, `.measured`), so a client can tell a limit from a
+mistake in its document.
+
+A list argument takes at most `max_list_args` values (`DIBX_MAX_LIST_ARGS`): each value
+becomes an element of a Cypher list parameter, and without a bound a list could hold as many
+values as the body limit lets through. A list written in the document is measured by a
+validation rule (fixed per document, so cached documents stay valid); a list given in the
+variables by `ListArguments`, for every request, before anything runs (HTTP and the
+subscription socket alike).
 
 They replace strawberry's `QueryDepthLimiter` and `MaxAliasesLimiter`, which report a bare
 validation error and stop measuring at the limit. Depth counts as strawberry's does: a root
@@ -11,6 +18,7 @@ into fragments costs time linear in its size, not exponential in its nesting.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
@@ -19,11 +27,13 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
+    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
     ValidationRule,
 )
+from strawberry.extensions import SchemaExtension
 
 from dibx.errors import LimitExceeded
 
@@ -117,3 +127,63 @@ def alias_limit(maximum: int) -> type[ValidationRule]:
                 context.report_error(_error("aliases", maximum, count, message, None))
 
     return AliasLimit
+
+
+LIST_ARGS = "listArgs"
+
+
+def _list_message(measured: int, maximum: int) -> str:
+    return (
+        f"a list argument holds {measured} values, over the limit of {maximum}: split the request"
+    )
+
+
+def list_limit(maximum: int) -> type[ValidationRule]:
+    """Lists written in the document (arguments and variable defaults)."""
+
+    class ListLimit(ValidationRule):
+        def enter_list_value(self, node: ListValueNode, *_: Any) -> None:
+            measured = len(node.values)
+            if measured > maximum:
+                message = _list_message(measured, maximum)
+                self.report_error(_error(LIST_ARGS, maximum, measured, message, [node]))
+
+    return ListLimit
+
+
+def longest_list(value: object) -> int:
+    """The length of the longest list anywhere in a JSON value (variables as sent)."""
+    longest, pending = 0, [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            longest = max(longest, len(item))
+            pending.extend(item)
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+    return longest
+
+
+def variables_over(variables: object, maximum: int) -> LimitExceeded | None:
+    """LimitExceeded if the variables hold a list of more than `maximum` values."""
+    measured = longest_list(variables)
+    if measured <= maximum:
+        return None
+    message = _list_message(measured, maximum)
+    return LimitExceeded(message, limit=LIST_ARGS, maximum=maximum, measured=measured)
+
+
+class ListArguments(SchemaExtension):
+    """Refuses, before validation and execution, variables that hold a list over the limit.
+    Runs after `PreparedDocuments` (whose cached documents it must not keep from refusal)."""
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = maximum
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if not context.pre_execution_errors:
+            over = variables_over(context.variables, self.maximum)
+            if over is not None:
+                context.pre_execution_errors = [GraphQLError(str(over), original_error=over)]
+        yield

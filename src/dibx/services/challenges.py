@@ -65,7 +65,7 @@ from dibx.errors import Conflict, Forbidden, Invalid, NotFound
 from dibx.graph import challenges as store
 from dibx.graph.cursors import Part, Sealer, open_window, viewer
 from dibx.graph.driver import Graph, Rows
-from dibx.graph.model import TYPES
+from dibx.graph.model import TYPES, FieldError, check_text
 from dibx.services.audit import WriteAudit
 from dibx.services.budget import RequestBudget
 
@@ -137,11 +137,17 @@ def _now() -> datetime:
 
 
 def _text(value: str, field: str) -> str:
+    """Free text (justification, rationale, reason), checked as any other free text: tab and
+    line breaks are kept, any other control character is refused (`check_text`)."""
     text = value.strip()
     if not text:
         raise Invalid("must not be empty", field=field)
     if len(text) > MAX_TEXT:
         raise Invalid(f"must be at most {MAX_TEXT} characters", field=field)
+    try:
+        check_text(field.rsplit(".", 1)[-1], text, multiline=True)
+    except FieldError as exc:
+        raise Invalid(str(exc), field=field) from None
     return text
 
 

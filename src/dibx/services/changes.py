@@ -44,9 +44,10 @@ late it was handed out (a backlog read days after it committed).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -58,6 +59,7 @@ from dibx.graph.changes import CREATED, RETIRED_KIND, UPDATED, FeedReader
 from dibx.graph.cursors import Sealer
 from dibx.graph.driver import Graph
 from dibx.graph.model import MODEL, Model
+from dibx.services.budget import RequestBudget
 
 KINDS = (CREATED, UPDATED, RETIRED_KIND)
 DEFAULT_FIRST = 50
@@ -243,15 +245,21 @@ class ChangeFeed:
         types: Sequence[str] | None = None,
         kinds: Sequence[str] | None = None,
         ids: Sequence[str] | None = None,
+        budget: RequestBudget | None = None,
     ) -> ChangePage:
         """Events after `after` (None: from the oldest retained), at most `first`, that the
-        caller may see. `ids` are `Type:key` strings (an edge matches either end)."""
+        caller may see. `ids` are `Type:key` strings (an edge matches either end). A request's
+        `budget` is charged the page's size, as any read, and a page of its heavy cost or more
+        passes the heavy-work gate."""
         size = self._check(first, types, kinds)
         connection = self._connection(types, kinds, ids)
         position, since = START, None
         if after is not None:
             position, since = self._open(scope, connection, after)
-        found = await self.read_from(scope, position, first=size, types=types, kinds=kinds, ids=ids)
+        async with _spend(budget, size):
+            found = await self.read_from(
+                scope, position, first=size, types=types, kinds=kinds, ids=ids
+            )
         # The end cursor is as old as its place: a full page ends after its last event (as
         # old as that event), an empty one where it started; a page that read everything
         # committed ends where the events still to come begin (now).
@@ -370,3 +378,18 @@ __all__ = [
     "Position",
     "Positioned",
 ]
+
+
+@contextlib.asynccontextmanager
+async def _spend(budget: RequestBudget | None, cost: int) -> AsyncIterator[None]:
+    """Charge a read to the request's budget; heavy reads hold a heavy-work slot (as the
+    directory's reads do, `dibx.services.directory`)."""
+    if budget is None:
+        yield
+        return
+    budget.charge(cost)
+    if budget.is_heavy(cost):
+        async with budget.heavy():
+            yield
+    else:
+        yield

@@ -47,6 +47,7 @@ from dibx.schema.fastpath.coverage import Covered, coverage
 from dibx.schema.fastpath.execute import Call, Execution, Shapes
 from dibx.schema.fastpath.steps import RootSteps, compile_steps
 from dibx.schema.fastpath.writer import Writing
+from dibx.schema.limits import variables_over
 
 log = structlog.get_logger("dibx.fastpath")
 # (the document's hash, the operation's name, the caller's scopes)
@@ -179,6 +180,9 @@ class CompiledResponses:
         plan = self._plan(query, operation_name, frozenset(principal.scopes))
         if isinstance(plan, str):
             return plan
+        over = variables_over(variables, getattr(self.schema, "max_list_args", 100))
+        if over is not None:
+            return "a list in the variables is over its limit"  # the executor refuses it
         schema = self.schema._schema
         covered = plan.covered
         coerced = get_variable_values(
