@@ -44,6 +44,8 @@ HEAVY_FIRST = (
     "tests/security/test_noninterference_writes.py",
     "tests/integration/test_alias_flood.py",
     "tests/integration/test_analytics_api.py",
+    "tests/security/test_release_tallies.py",
+    "tests/integration/test_plan_names.py",
 )
 # The test Neo4j JVMs live minutes and spend most of their CPU planning hundreds of distinct
 # queries on a tiny graph, not running them: the optimizing JIT (C2) compiling the planner never
