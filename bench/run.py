@@ -523,6 +523,9 @@ async def run(
             "DIBX_DATA_DIR": str(data_dir),
             "DIBX_NEO4J_URI": neo4j_uri,
             "DIBX_AUDIT_SINK": f"file:{tmp / 'audit-inprocess.jsonl'}",
+            # The profile sends hundreds of requests as one token: measured, not throttled.
+            "DIBX_RATE_PER_TOKEN": "0",
+            "DIBX_RATE_PER_ADDRESS": "0",
         }
         if args.max_depth:
             env["DIBX_MAX_DEPTH"] = str(args.max_depth)
