@@ -64,6 +64,12 @@ class Compiler:
     # record variable it belongs to (relations walk from the record, read the state).
     at: str | None = None
     records: dict[str, str] = field(default_factory=dict)
+    # The relations' keys in the query's maps -> their result keys. The query names each
+    # relation by its place (`k0`, `k1`, ...), not by its result key: that key hashes the
+    # argument values, so a text holding it would differ for every page size or cursor, and
+    # Neo4j would plan each value's query anew (seconds for a rich document). The rows are
+    # renamed back as they are decoded (`dibx.graph.rows.decode_node`).
+    renames: dict[str, str] = field(default_factory=dict)
     _vars: int = 0
 
     def param(self, value: Any) -> str:
@@ -86,7 +92,9 @@ class Compiler:
                 fields.append(sel.name)
             elif sel.name in node_type.relations:
                 rel = node_type.relations[sel.name]
-                relations[sel.key] = self._relation(var, node_type, rel, sel)
+                place = f"k{len(self.renames)}"
+                self.renames[place] = sel.key
+                relations[place] = self._relation(var, node_type, rel, sel)
         parts += self._marked(var, node_type.name, node_type.names, fields)
         if relations:
             parts.append(f"{RELATIONS}: " + _map(relations))
@@ -309,7 +317,7 @@ def relation_connection(owner: NodeType, relation: str) -> str:
 
 
 def _map(entries: dict[str, str]) -> str:
-    """A Cypher map literal; the keys are model names or result keys, quoted."""
+    """A Cypher map literal; the keys are model names or relation places, quoted."""
     return "{" + ", ".join(f"`{k}`: {v}" for k, v in entries.items()) + "}"
 
 

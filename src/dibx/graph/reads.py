@@ -317,10 +317,44 @@ def page_query(
     at: datetime | None = None,
 ) -> tuple[LiteralString, dict[str, Any]]:
     """The one query of a root page, and its parameters (`list_nodes` runs it; tests and
-    benchmarks EXPLAIN it); with `at`, as the graph stood then (`dibx.graph.asof`).
+    benchmarks EXPLAIN it); with `at`, as the graph stood then (`dibx.graph.asof`)."""
+    query, params, _ = _page_read(
+        scope,
+        type_name,
+        selections,
+        window=window,
+        nested_limit=nested_limit,
+        want_total=want_total,
+        sorts=sorts,
+        supplier_filter=supplier_filter,
+        capability_filter=capability_filter,
+        nation_codes=nation_codes,
+        model=model,
+        cursors=cursors,
+        at=at,
+    )
+    return query, params
 
-    Compiled once per set of inputs (`dibx.graph.templates`) unless it opens a cursor or
-    reads back in time; the caller's release parameters are bound each time."""
+
+def _page_read(
+    scope: ReleaseScope,
+    type_name: str,
+    selections: list[Selected],
+    *,
+    window: Window,
+    nested_limit: int,
+    want_total: bool,
+    sorts: tuple[Sort, ...] = (),
+    supplier_filter: SupplierFilter | None = None,
+    capability_filter: CapabilityFilter | None = None,
+    nation_codes: tuple[str, ...] | None = None,
+    model: Model = MODEL,
+    cursors: Sealer | None = None,
+    at: datetime | None = None,
+) -> Compiled:
+    """`page_query`, with the renames of its rows' relations. Compiled once per set of
+    inputs (`dibx.graph.templates`) unless it opens a cursor or reads back in time; the
+    caller's release parameters are bound each time."""
 
     def build() -> Compiled:
         return _page_query(
@@ -340,7 +374,7 @@ def page_query(
         )
 
     if at is not None or window.at is not None or opens_a_cursor(selections):
-        query, own = build()
+        query, own, renames = build()
     else:
         key = (
             "page",
@@ -356,8 +390,8 @@ def page_query(
             nation_codes,
             scope.as_of,
         )
-        query, own = TEMPLATES.get(key, model, build)
-    return query, {**scope.cypher_params(), **own}
+        query, own, renames = TEMPLATES.get(key, model, build)
+    return query, {**scope.cypher_params(), **own}, renames
 
 
 def _page_query(
@@ -465,7 +499,7 @@ def _page_query(
         )
     else:
         query += "RETURN items, other, null AS total"
-    return compiled(query), c.params
+    return compiled(query), c.params, c.renames
 
 
 def _compiler(
@@ -501,7 +535,7 @@ async def list_nodes(
     **options: Any,
 ) -> Page:
     """A root page (see `page_query` for the options)."""
-    query, params = page_query(scope, type_name, selections, window=window, **options)
+    query, params, renames = _page_read(scope, type_name, selections, window=window, **options)
     size = window.size
     found = await graph.read_one(query, params)
     assert found is not None  # an aggregate always returns one row
@@ -512,7 +546,7 @@ async def list_nodes(
         items.reverse()
     return Page(
         total=found["total"],
-        items=[decode_node(i["n"]) for i in items],
+        items=[decode_node(i["n"], renames) for i in items],
         positions=[tuple(i["s"]) for i in items],
         has_next=more if window.forward else other,
         has_previous=other if window.forward else more,
@@ -550,13 +584,13 @@ async def get_node(
                 f"WHERE {visible('n0', node_type.name)} "
                 f"RETURN {c.node('n0', node_type, selections)} AS item"
             )
-        return compiled(query), c.params
+        return compiled(query), c.params, c.renames
 
     # Compiled once per selection (`dibx.graph.templates`), as for a page; the key is bound.
     if at is not None or opens_a_cursor(selections):
-        query, own = build()
+        query, own, renames = build()
     else:
         template = ("node", type_name, tuple(selections), nested_limit, scope.as_of)
-        query, own = TEMPLATES.get(template, model, build)
+        query, own, renames = TEMPLATES.get(template, model, build)
     row = await graph.read_one(query, {**scope.cypher_params(), **own, RECORD_KEY: key})
-    return None if row is None else decode_node(row["item"])
+    return None if row is None else decode_node(row["item"], renames)

@@ -204,27 +204,30 @@ def _relation(d: Mapping[str, Any] | None) -> RelationRow | Link | None:
     )
 
 
-def _check_node(d: Mapping[str, Any]) -> None:
+def _check_node(d: dict[str, Any], renames: Mapping[str, str]) -> None:
     """Refuses a node, or anything decoded below it, without its key or marking; in the
-    order decoding reads them, so the same fault is named."""
+    order decoding reads them, so the same fault is named. Renames its relations from their
+    places in the query to their result keys (`Compiler.renames`) on the way."""
     if d.get(KEY) is None:
         raise UndecodableRow("a row without its key")
     _marking(d)
     relations = d.get(RELATIONS)
     if relations:
+        if renames:
+            d[RELATIONS] = relations = {renames.get(k, k): v for k, v in relations.items()}
         for relation in relations.values():
             if relation is None:
                 continue
             if ITEMS not in relation:
-                _check_link(relation)
+                _check_link(relation, renames)
                 continue
             for item in relation[ITEMS][: relation[FIRST]]:
-                _check_link(item)
+                _check_link(item, renames)
 
 
-def _check_link(d: Mapping[str, Any]) -> None:
+def _check_link(d: Mapping[str, Any], renames: Mapping[str, str]) -> None:
     _marking(d[EDGE])
-    _check_node(d[NODE])
+    _check_node(d[NODE], renames)
 
 
 def _node(d: Mapping[str, Any]) -> NodeRow:
@@ -240,8 +243,9 @@ def _node(d: Mapping[str, Any]) -> NodeRow:
     )
 
 
-def decode_node(d: Mapping[str, Any]) -> NodeRow:
+def decode_node(d: dict[str, Any], renames: Mapping[str, str] = _NONE) -> NodeRow:
     """One node of a compiled read, with everything fetched below it: all of it checked
-    now, its objects built as they are looked up."""
-    _check_node(d)
+    now (its relations renamed by `renames`, the compiler's), its objects built as they
+    are looked up."""
+    _check_node(d, renames)
     return _node(d)

@@ -17,7 +17,9 @@ from typing import Any, LiteralString
 
 from dibx.graph.selection import Selected
 
-Compiled = tuple[LiteralString, dict[str, Any]]
+# The text, its own parameters, and the renames of its rows' relation keys
+# (`dibx.graph.compile.Compiler.renames`).
+Compiled = tuple[LiteralString, dict[str, Any], dict[str, str]]
 CURSORS = ("after", "before")
 
 
