@@ -240,6 +240,9 @@ class Settings(BaseSettings):
     heavy_concurrency: Annotated[int, _int(1, 500)] = _var("DIBX_HEAVY_CONCURRENCY", 8)
     heavy_per_token: Annotated[int, _int(1, 500)] = _var("DIBX_HEAVY_PER_TOKEN", 2)
     heavy_wait_s: Annotated[int, _int(1, 600)] = _var("DIBX_HEAVY_WAIT", 10)
+    # At start, run each trusted read once so Neo4j plans it before a caller waits
+    # (dibx.app.warm); /readyz waits for it at most this long. 0: no warm-up.
+    warm_timeout_s: Annotated[int, _int(0, 3600)] = _var("DIBX_WARM_TIMEOUT", 120)
     # Bodies over `large_document_bytes` are parsed and run `large_document_concurrency` at a
     # time (see dibx.app.admission), so floods of big documents cannot starve small queries.
     large_document_bytes: Annotated[int, _int(256, 10**8)] = _var("DIBX_LARGE_DOCUMENT_BYTES", 2048)

@@ -8,6 +8,7 @@ import hmac
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date
 
 import neo4j
 import strawberry
@@ -22,7 +23,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dibx import config
-from dibx.app import startup
+from dibx.app import startup, warm
 from dibx.app.admission import LargeDocuments
 from dibx.app.explorer import explorer_routes
 from dibx.app.export_route import ExportEndpoint, export_routes
@@ -47,7 +48,7 @@ from dibx.graph.cursors import Sealer
 from dibx.graph.driver import Graph, Timeouts, connect
 from dibx.graph.model import MODEL, Model
 from dibx.schema import build_schema
-from dibx.schema.context import Services
+from dibx.schema.context import Context, Services
 from dibx.services.analytics import Analytics
 from dibx.services.analytics.limits import AnalyticsLimits
 from dibx.services.audit import AuditSink, sink_from
@@ -354,6 +355,44 @@ def create_app(
         large_documents=graphql.large_documents,
     )
 
+    warmed = asyncio.Event()
+    if not (settings.warm_timeout_s and persisted.trusted):
+        warmed.set()  # nothing to plan: ready as soon as Neo4j answers
+
+    def warm_context(principal: Principal, today: date) -> Context:
+        bound = budget(principal)
+        return Context(
+            principal=principal,
+            scope=runtime.policy.scope_for(principal, (), today),
+            policy=runtime.policy,
+            directory=runtime.directory.for_request(bound),
+            services=runtime.services,
+            analytics=runtime.services.analytics.limits.bound(bound),
+            budget=bound,
+        )
+
+    async def warm_trusted() -> None:
+        """Plan the trusted reads (dibx.app.warm), then let /readyz answer ready."""
+        if warmed.is_set():
+            return
+        try:
+            done = await asyncio.wait_for(
+                warm.warm(schema, persisted.trusted.items(), warm_context),
+                settings.warm_timeout_s,
+            )
+            log.info(
+                "trusted_documents_warmed",
+                ran=len(done.ran),
+                skipped=done.skipped,
+                seconds=round(done.seconds, 2),
+            )
+        except TimeoutError:
+            log.warning("trusted_documents_warm_timeout", timeout_s=settings.warm_timeout_s)
+        except _PASSING as exc:
+            log.warning("trusted_documents_warm_failed", error=str(exc))
+        finally:
+            warmed.set()
+
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -361,6 +400,9 @@ def create_app(
         if runtime.drain.started:
             # Shutting down: the load balancer stops sending while requests still get answers.
             return JSONResponse({"status": "draining"}, status_code=503)
+        if not warmed.is_set():
+            # Trusted reads are being planned (dibx.app.warm): callers would wait for them.
+            return JSONResponse({"status": "warming"}, status_code=503)
         if await runtime.graph.ping():
             return JSONResponse({"status": "ready", "neo4j": "reachable"})
         return JSONResponse({"status": "not ready", "neo4j": "unreachable"}, status_code=503)
@@ -427,11 +469,12 @@ def create_app(
         imports.start()
         compaction = asyncio.create_task(compact_changes(runtime))
         tally_refresh = asyncio.create_task(refresh_tallies(runtime))
+        warming = asyncio.create_task(warm_trusted())
         try:
             yield
         finally:
             await hub.close()
-            for task in (compaction, tally_refresh):
+            for task in (compaction, tally_refresh, warming):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -456,6 +499,7 @@ def create_app(
     app.state.request_audit = request_audit  # for refusals outside /graphql (observe.py)
     app.state.limits = limits
     app.state.compiled = graphql.compiled  # the compiled response path (tests switch it off)
+    app.state.warm_up = warm_trusted  # what the lifespan starts (tests run it themselves)
     return app
 
 

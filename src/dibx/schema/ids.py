@@ -9,6 +9,8 @@ import re
 from dibx.errors import Invalid
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+# The record types an id may name.
+RECORD_TYPES = frozenset({"Supplier", "Capability", "Nation", "Agreement"})
 
 
 def encode_id(type_name: str, key: str) -> str:
@@ -25,7 +27,7 @@ def decode_id(value: str, *, expected: str | None = None, field: str = "id") -> 
     if (
         not sep
         or not _KEY.match(key)
-        or type_name not in {"Supplier", "Capability", "Nation", "Agreement"}
+        or type_name not in RECORD_TYPES
     ):
         raise Invalid("is not a valid dibx id", field=field)
     if expected is not None and type_name != expected:
