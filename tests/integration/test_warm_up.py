@@ -36,6 +36,10 @@ query Tree($id: ID!, $first: Int!, $withName: Boolean!) {
     suppliers(first: $first) { totalCount edges { share node { key name } } } }
 }
 """
+# The id sits in an input object: its field names the record type.
+FILTERED = (
+    "query Filtered($c: ID!) { suppliers(first: 0, filter: {capability: $c}) { totalCount } }"
+)
 # Not compiled reads, or not guessable: none of these may run.
 ANALYSIS = "query Gap($c: ID!) { capabilityGap(capability: $c, depth: 3) { depth } }"
 DATED = "query Dated($d: DateTime!) { suppliers(asOf: $d) { totalCount } }"
@@ -63,7 +67,7 @@ class Recorded:
 @pytest_asyncio.fixture(loop_scope="session")
 async def warming(graph: Graph, tmp_path: Path) -> AsyncIterator[tuple[Api, Recorded]]:
     path = tmp_path / "trusted-documents.json"
-    path.write_text(json.dumps({sha(d): d for d in (COVERED, ANALYSIS, DATED, MUTATION)}))
+    path.write_text(json.dumps({sha(d): d for d in (COVERED, FILTERED, ANALYSIS, DATED, MUTATION)}))
     api = Api(graph, tmp_path, env={"DIBX_TRUSTED_DOCUMENTS_FILE": str(path)})
     await api.load(
         b.dataset(
@@ -91,7 +95,10 @@ async def test_the_warm_up_runs_each_trusted_read_once_as_a_caller_would(
 
     done = [e for e in logs if e["event"] == "trusted_documents_warmed"]
     assert len(done) == 1, logs
-    assert done[0]["ran"] == 2, logs  # with and without the name (`@include`)
+    # Tree with and without the name (`@include`), and Filtered; each found its records'
+    # type from its placeholders (a wrong one is an error before any Cypher).
+    assert done[0]["ran"] == 3, logs
+    assert [e for e in logs if e["event"] == "warm_up_errors"] == []
     skipped = done[0]["skipped"]
     assert sorted(skipped) == sorted(
         [
@@ -103,8 +110,8 @@ async def test_the_warm_up_runs_each_trusted_read_once_as_a_caller_would(
     assert "no placeholder for $d of type DateTime!" in skipped[f"Dated ({sha(DATED)[:12]})"]
     assert "mutation" in skipped[f"Challenge ({sha(MUTATION)[:12]})"]
     # One compiled read per shape, nothing written, no request audited.
-    assert len(recorded.calls) == 2, ([q[:80] for q, _ in recorded.calls], logs)
-    assert [p["groups"] for _, p in recorded.calls] == [["-"], ["-"]]  # no nation's release
+    assert len(recorded.calls) == 3, ([q[:80] for q, _ in recorded.calls], logs)
+    assert [p["groups"] for _, p in recorded.calls] == [["-"]] * 3  # no nation's release
     assert api.audit.records == []
 
     reply = await api.query(
@@ -113,7 +120,7 @@ async def test_the_warm_up_runs_each_trusted_read_once_as_a_caller_would(
     assert reply.errors == []
     assert reply.data["supplier"]["key"] == "s1"
     caller_query, caller_params = recorded.calls[-1]
-    warmed = [p for q, p in recorded.calls[:2] if q == caller_query]
+    warmed = [p for q, p in recorded.calls[:3] if q == caller_query]
     assert len(warmed) == 1
     assert _shape(caller_params) == _shape(warmed[0])
 

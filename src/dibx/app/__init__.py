@@ -356,7 +356,8 @@ def create_app(
     )
 
     warmed = asyncio.Event()
-    if not (settings.warm_timeout_s and persisted.trusted):
+    to_warm = bool(settings.warm_timeout_s and persisted.trusted)
+    if not to_warm:
         warmed.set()  # nothing to plan: ready as soon as Neo4j answers
 
     def warm_context(principal: Principal, today: date) -> Context:
@@ -373,7 +374,7 @@ def create_app(
 
     async def warm_trusted() -> None:
         """Plan the trusted reads (dibx.app.warm), then let /readyz answer ready."""
-        if warmed.is_set():
+        if not to_warm:
             return
         try:
             done = await asyncio.wait_for(

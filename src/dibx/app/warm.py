@@ -49,6 +49,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLScalarType,
     GraphQLSchema,
+    ObjectFieldNode,
     OperationDefinitionNode,
     TypeInfo,
     TypeInfoVisitor,
@@ -125,7 +126,8 @@ def _value(gql_type: GraphQLInputType, record_type: str | None) -> Any:
 
 
 class _ArgumentTypes(Visitor):
-    """For each variable passed straight to a field's argument: the field's record type."""
+    """For each variable passed straight to a field's argument: the field's record type;
+    to an input object's field named after a record type: that type."""
 
     def __init__(self, info: TypeInfo) -> None:
         super().__init__()
@@ -138,6 +140,13 @@ class _ArgumentTypes(Visitor):
             named = get_named_type(field_def.type)
             if named is not None and named.name in RECORD_TYPES:
                 self.types.setdefault(node.value.name.value, named.name)
+
+    def enter_object_field(self, node: ObjectFieldNode, *_: object) -> None:
+        # In an input object the field names the record: `filter: {capability: $id}`.
+        name = node.name.value
+        record = name[:1].upper() + name[1:]
+        if isinstance(node.value, VariableNode) and record in RECORD_TYPES:
+            self.types.setdefault(node.value.name.value, record)
 
 
 def _id_types(schema: GraphQLSchema, operation: OperationDefinitionNode) -> dict[str, str]:
