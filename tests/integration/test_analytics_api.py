@@ -376,19 +376,36 @@ async def test_analytics_need_the_supply_chain_scope(
 
 
 @pytest.mark.parametrize(
-    ("variables", "needle"),
+    ("variables", "needle", "named"),
     [
-        ({"r": sid("us1"), "depth": 9}, "depth: must be at most 8"),
-        ({"r": sid("us1"), "max": 3}, "more than 3 nodes"),
-        ({"r": sid("us1"), "max": 50_000}, "maxNodes: must be at most 5000"),
+        (
+            {"r": sid("us1"), "depth": 9},
+            "depth: must be at most 8",
+            {"limit": "analyticsDepth", "maximum": 8, "measured": 9},
+        ),
+        (
+            {"r": sid("us1"), "max": 3},
+            "more than 3 nodes",
+            {"limit": "analyticsNodes", "maximum": 3},
+        ),
+        (
+            {"r": sid("us1"), "max": 50_000},
+            "maxNodes: must be at most 5000",
+            {"limit": "analyticsNodes", "maximum": 5000, "measured": 50_000},
+        ),
     ],
 )
-async def test_limits_are_clear_errors(api: Api, variables: dict[str, Any], needle: str) -> None:
+async def test_limits_are_clear_errors(
+    api: Api, variables: dict[str, Any], needle: str, named: dict[str, Any]
+) -> None:
     await api.load(world())
     reply = await api.query(CHAIN, variables)
     assert reply.errors, reply.body
     assert needle in reply.errors[0]["message"]
-    assert reply.errors[0]["extensions"]["code"] == "LIMIT_EXCEEDED"
+    extensions = reply.errors[0]["extensions"]
+    assert extensions["code"] == "LIMIT_EXCEEDED"
+    # Which limit, its value and (where counted) what the request came to, as for a document.
+    assert {k: extensions.get(k) for k in named} == named
 
 
 async def test_node_limit_counts_only_visible_nodes(api: Api) -> None:
@@ -413,6 +430,7 @@ async def test_time_limit_is_a_clear_error(api: Api, monkeypatch: pytest.MonkeyP
     reply = await api.query(EXPOSURE, {"r": sid("us1")})
     assert reply.errors[0]["extensions"]["code"] == "LIMIT_EXCEEDED"
     assert "took longer than" in reply.errors[0]["message"]
+    assert reply.errors[0]["extensions"]["limit"] == "analyticsSeconds"
     monkeypatch.undo()
     # The driver and its pool survive the cancelled transaction.
     assert (await ok(api, EXPOSURE, {"r": sid("us1")}))["data"]["exposure"]["reached"]

@@ -71,6 +71,11 @@ async def test_challenge_lists_draw_on_the_request_budget(graph: Graph, tmp_path
             scopes=("marking:challenge",),
         )
         assert _codes(two.errors) == ["LIMIT_EXCEEDED"]
+        # Refused while running (the lists' cost is known only then), saying which limit.
+        extensions = two.errors[0]["extensions"]
+        assert extensions["limit"] == "cost"
+        assert extensions["maximum"] == 150
+        assert extensions["measured"] > 150
     finally:
         await api.close()
 

@@ -103,7 +103,10 @@ class RequestBudget:
             raise LimitExceeded(
                 f"this request could fetch up to {self.spent + cost} records in all (its root "
                 f"fields and aliases together), over the limit of {self.max_cost}: ask for "
-                "fewer fields or smaller pages, or split the request"
+                "fewer fields or smaller pages, or split the request",
+                limit="cost",
+                maximum=self.max_cost,
+                measured=self.spent + cost,
             )
         self.spent += cost
 

@@ -136,7 +136,10 @@ class Directory:
         if cost > self.max_cost:
             raise LimitExceeded(
                 f"this selection could fetch up to {cost} records, over the limit of "
-                f"{self.max_cost}: ask for smaller pages (first) or fewer nested levels"
+                f"{self.max_cost}: ask for smaller pages (first) or fewer nested levels",
+                limit="cost",
+                maximum=self.max_cost,
+                measured=cost,
             )
         return cost
 

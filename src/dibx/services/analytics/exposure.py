@@ -80,7 +80,9 @@ def paths(
         steps += 1
         if steps > max_steps:
             raise LimitExceeded(
-                f"more than {max_steps} supply paths to follow; lower depth or narrow the root"
+                f"more than {max_steps} supply paths to follow; lower depth or narrow the root",
+                limit="analyticsPaths",
+                maximum=max_steps,
             )
         found = concern_of(node_of.get(node), concern)
         if found is not None:

@@ -7,6 +7,7 @@ a node limit), so an error never reveals that hidden data exists.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -47,7 +48,13 @@ class AnalyticsLimits:
         if depth < 0:
             raise Invalid("must not be negative", field=field)
         if depth > self.max_depth:
-            raise LimitExceeded(f"must be at most {self.max_depth}", field=field)
+            raise LimitExceeded(
+                f"must be at most {self.max_depth}",
+                field=field,
+                limit="analyticsDepth",
+                maximum=self.max_depth,
+                measured=depth,
+            )
         return depth
 
     def check_nodes(self, max_nodes: int | None, field: str = "maxNodes") -> int:
@@ -56,14 +63,25 @@ class AnalyticsLimits:
         if max_nodes < 1:
             raise Invalid("must be at least 1", field=field)
         if max_nodes > self.max_nodes:
-            raise LimitExceeded(f"must be at most {self.max_nodes}", field=field)
+            raise LimitExceeded(
+                f"must be at most {self.max_nodes}",
+                field=field,
+                limit="analyticsNodes",
+                maximum=self.max_nodes,
+                measured=max_nodes,
+            )
         return max_nodes
 
 
 def too_many(
     what: str, limit: int, hint: str = "lower depth or pick a narrower root"
 ) -> LimitExceeded:
-    return LimitExceeded(f"the visible subgraph has more than {limit} {what}; {hint}")
+    # Counting stops at the bound: how far past it the graph goes is not measured.
+    return LimitExceeded(
+        f"the visible subgraph has more than {limit} {what}; {hint}",
+        limit="analytics" + "".join(w[:1].upper() + w[1:] for w in what.split()),
+        maximum=limit,
+    )
 
 
 async def within(
@@ -79,7 +97,9 @@ async def within(
         work.close()
         raise LimitExceeded(
             f"the request's analyses took longer than {limits.time_limit_s:g} s in all; "
-            "run fewer analyses per request"
+            "run fewer analyses per request",
+            limit="analyticsSeconds",
+            maximum=math.ceil(limits.time_limit_s),
         )
     try:
         async with asyncio.timeout(left):
@@ -90,7 +110,9 @@ async def within(
     except TimeoutError:
         raise LimitExceeded(
             f"the analyses of this request took longer than {limits.time_limit_s:g} s; "
-            "lower depth, narrow them or run fewer per request"
+            "lower depth, narrow them or run fewer per request",
+            limit="analyticsSeconds",
+            maximum=math.ceil(limits.time_limit_s),
         ) from None
     finally:
         work.close()  # never started when the gate refused it; a no-op once it has run
