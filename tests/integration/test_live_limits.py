@@ -150,3 +150,35 @@ async def test_a_ping_flood_closes_the_socket_with_4429(api: Api) -> None:
     assert PING_BURST <= pongs < sent
     [refused] = [r for r in api.audit.records if r.get("outcome") == "refused"]
     assert (refused["transport"], refused["error_codes"]) == (TRANSPORT, ["RATE_LIMITED"])
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_subscription_completed_while_it_starts_leaves_no_unclosed_audit_record(
+    limited: Api,
+) -> None:
+    """The client completes a subscription while it is still being set up (its context is
+    being read): an audit record saying it started must have one saying how it ended."""
+    api = limited
+    slow = asyncio.Event()
+    original = api.runtime.memberships.released_to
+
+    async def released_to(scope: Any) -> Any:
+        slow.set()
+        await asyncio.sleep(0.5)  # the set-up's last read, held open
+        return await original(scope)
+
+    api.runtime.memberships.released_to = released_to  # type: ignore[method-assign]
+    try:
+        async with serving(api) as url, LiveClient.opened(url) as client:
+            assert await client.init(api.token("GBR")) == {"type": "connection_ack"}
+            sid = await client.subscribe()
+            async with asyncio.timeout(WAIT_S):
+                await slow.wait()
+            await client.send({"id": sid, "type": "complete"})
+            await asyncio.sleep(1.0)  # the set-up ends (or is cancelled) by now
+        mine = [r for r in api.audit.records if r.get("subscription_id") == sid]
+        started = [r for r in mine if r["outcome"] == "started"]
+        ended = [r for r in mine if r["outcome"] in {"complete", "client", "closed", "error"}]
+        assert len(ended) == len(started), mine
+    finally:
+        api.runtime.memberships.released_to = original  # type: ignore[method-assign]

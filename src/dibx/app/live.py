@@ -501,24 +501,10 @@ class LiveGraphQL(GraphQL[Connection, None]):
                 "mutations over HTTP",
                 "BAD_REQUEST",
             )
-        record = {
-            **self.request_audit.head(principal),
-            "event": "graphql_subscription",
-            "transport": TRANSPORT,
-            "operation": described.name,
-            "operation_type": described.kind,
-            "root_fields": list(described.root_fields),
-            "document_sha256": hashlib.sha256(operation.query.encode()).hexdigest(),
-            "subscription_id": operation.id,
-            "outcome": "started",
-        }
-        try:
-            await self.request_audit.write(record, status=200)
-        except AuditError:
-            log.error("audit_write_failed")
-            return _error(
-                "The subscription could not be audited and was refused.", "AUDIT_UNAVAILABLE"
-            )
+        # The context first: once the record saying it started is written, nothing may
+        # stop the subscription before `run_operation` holds its session, whose `finish`
+        # writes the closing record (a client completing it while its scope was read left
+        # a started record that nothing closed).
         scope = await self.scope_now(principal)
         budget = self.new_budget(principal)
 
@@ -541,6 +527,29 @@ class LiveGraphQL(GraphQL[Connection, None]):
             budget=budget,
             live=session,
         )
+        record = {
+            **self.request_audit.head(principal),
+            "event": "graphql_subscription",
+            "transport": TRANSPORT,
+            "operation": described.name,
+            "operation_type": described.kind,
+            "root_fields": list(described.root_fields),
+            "document_sha256": hashlib.sha256(operation.query.encode()).hexdigest(),
+            "subscription_id": operation.id,
+            "outcome": "started",
+        }
+        try:
+            await self.request_audit.write(record, status=200)
+        except AuditError:
+            log.error("audit_write_failed")
+            return _error(
+                "The subscription could not be audited and was refused.", "AUDIT_UNAVAILABLE"
+            )
+        except asyncio.CancelledError:
+            # Completed while its record was written (the write may finish in its thread):
+            # close it, then stop.
+            await self.finish(connection, operation, session, "client", release=False)
+            raise
         return context, session
 
     async def describe(self, operation: WsOperation[Connection, None]) -> Operation:
@@ -560,12 +569,15 @@ class LiveGraphQL(GraphQL[Connection, None]):
         operation: WsOperation[Connection, None],
         session: LiveSession,
         ended: str,
+        *,
+        release: bool = True,
     ) -> None:
         """The subscription's closing record: what it delivered and how it ended. Nothing is
         released after it, so a failure to write it is logged, not answered. Its slot of the
-        token holder's share is given back first."""
+        token holder's share is given back first (unless `start` gives it back)."""
         assert connection.principal is not None
-        self._release(connection.principal)
+        if release:
+            self._release(connection.principal)
         record = {
             **self.request_audit.head(connection.principal),
             "event": "graphql_subscription",
