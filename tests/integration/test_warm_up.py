@@ -89,9 +89,12 @@ async def test_the_warm_up_runs_each_trusted_read_once_as_a_caller_would(
 ) -> None:
     api, recorded = warming
     assert (await api.client.get("/readyz")).json() == {"status": "warming"}
+    # What the Neo4j alert reads to tell warming from an outage (deploy/prometheus).
+    assert "dibx_warming 1.0" in (await api.client.get("/metrics")).text
     with structlog.testing.capture_logs() as logs:
         await api.app.state.warm_up()
     assert (await api.client.get("/readyz")).status_code == 200
+    assert "dibx_warming 0.0" in (await api.client.get("/metrics")).text
 
     done = [e for e in logs if e["event"] == "trusted_documents_warmed"]
     assert len(done) == 1, logs

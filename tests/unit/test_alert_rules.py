@@ -23,6 +23,7 @@ SUFFIXES = {
 _NOT_METRICS = {
     "sum", "by", "rate", "increase", "histogram_quantile", "le", "kind", "instance",
     "job", "route", "status", "reason", "and", "or", "unless", "without", "on",
+    "max_over_time",
 }  # fmt: skip
 _DURATION = re.compile(r"\d+[smhd]")
 

@@ -359,6 +359,7 @@ def create_app(
     to_warm = bool(settings.warm_timeout_s and persisted.trusted)
     if not to_warm:
         warmed.set()  # nothing to plan: ready as soon as Neo4j answers
+    observed.warming.set(0 if warmed.is_set() else 1)
 
     def warm_context(principal: Principal, today: date) -> Context:
         bound = budget(principal)
@@ -393,6 +394,7 @@ def create_app(
             log.warning("trusted_documents_warm_failed", error=str(exc))
         finally:
             warmed.set()
+            observed.warming.set(0)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})

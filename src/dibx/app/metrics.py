@@ -172,6 +172,14 @@ class Metrics:
                 "Heavy-work slots (Neo4j connections) held now",
                 registry=registry,
             ).set_function(heavy_held)
+        # Each worker plans the trusted reads at start (dibx.app.warm); /readyz answers 503
+        # meanwhile, which the Neo4j alert must not take for an outage.
+        self.warming = Gauge(
+            "dibx_warming",
+            "1 while the trusted reads are being planned at start (/readyz: 503 warming)",
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
         self._operations: set[str] = set()
         self._lock = threading.Lock()
 
