@@ -24,11 +24,7 @@ def decode_id(value: str, *, expected: str | None = None, field: str = "id") -> 
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise Invalid("is not a valid dibx id", field=field) from None
     type_name, sep, key = raw.partition(":")
-    if (
-        not sep
-        or not _KEY.match(key)
-        or type_name not in RECORD_TYPES
-    ):
+    if not sep or not _KEY.match(key) or type_name not in RECORD_TYPES:
         raise Invalid("is not a valid dibx id", field=field)
     if expected is not None and type_name != expected:
         raise Invalid(f"is a {type_name} id, expected a {expected} id", field=field)
