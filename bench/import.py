@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.import --rows 1000000
     .venv/bin/python -m bench.import --rows 100000 --batch-size 5000 --neo4j-uri bolt://...
+    .venv/bin/python -m bench.import --rows 30000 --parallel 1      # one batch at a time
 
 Writes the synthetic dataset as exchange files (`dibx sample-files`, not timed), then on one
 Neo4j (embedded, started for the run, unless `--neo4j-uri`) holding only reference data:
@@ -157,18 +158,23 @@ def server_cpu() -> float:
 def run_child(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     """Runs a command; (wall seconds, peak RSS in MB, its stdout)."""
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as out:
-        child = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.DEVNULL)  # noqa: S603
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(argv, env=env, stdout=out, stderr=err)  # noqa: S603
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - started
         out.seek(0)
         text = out.read().decode()
+        err.seek(0)
+        said = err.read().decode(errors="replace").splitlines()
     CPU.append(usage.ru_utime + usage.ru_stime)
+    # Why `dibx import` stopped before the end (its figures then are not an import's).
+    STOPPED.append(next((line for line in said if "import stopped" in line), None))
     return wall, usage.ru_maxrss // 1024, text
 
 
 CPU: list[float] = []  # CPU seconds of each child run by `run_child`, in order
+STOPPED: list[str | None] = []  # the "import stopped" line of each child, if it printed one
 
 
 async def prepare(
@@ -212,6 +218,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await wipe(graph)
         argv = [sys.executable, "-m", "dibx.cli", "import", *map(str, paths), "--nation", "USA"]
         argv += ["--batch-size", str(args.batch_size)]
+        if args.parallel is not None:
+            argv += ["--parallel", str(args.parallel)]
         cpu2 = server_cpu()
         import_s, rss, out = await asyncio.to_thread(run_child, argv, env)
         cpu3 = server_cpu()
@@ -223,6 +231,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "rows": rows,
         "floor_rows": floored,
         "batch_size": args.batch_size,
+        "parallel": args.parallel,
         "floor_s": round(floor_s, 2),
         "floor_rows_per_s": round(rows / floor_s),
         "import_s": round(import_s, 2),
@@ -238,6 +247,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "import_peak_rss_mb": rss,
         "reimport_peak_rss_mb": rss2,
         "import_report": out.strip().splitlines()[0] if out.strip() else "",
+        "import_stopped": STOPPED[-2],
+        "reimport_stopped": STOPPED[-1],
         "reimport_report": out2.strip().splitlines()[0] if out2.strip() else "",
         "loadavg_before": load_before,
         "loadavg_after": load_after,
@@ -248,6 +259,9 @@ def cli() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", type=int, default=1_000_000, help="synthetic rows in all (about)")
     p.add_argument("--batch-size", type=int, default=2000)
+    p.add_argument(
+        "--parallel", type=int, default=None, help="dibx import --parallel (default: its own)"
+    )
     p.add_argument("--neo4j-uri", default=None, help="a running server (it will be wiped)")
     args = p.parse_args()
     print(json.dumps(asyncio.run(main(args)), indent=2))

@@ -319,6 +319,8 @@ class Settings(BaseSettings):
     import_rows_max: Annotated[int, _int(1, 100_000)] = _var("DIBX_IMPORT_ROWS_MAX", 2000)
     # Rows per write transaction of a job (the engine's batch).
     import_batch_rows: Annotated[int, _int(1, 100_000)] = _var("DIBX_IMPORT_BATCH_ROWS", 2000)
+    # Batches of one entity a job writes at once (`dibx.exchange.importer`).
+    import_parallel: Annotated[int, _int(1, 16)] = _var("DIBX_IMPORT_PARALLEL", 2)
     # Log lines (JSON, on stderr) at this level and above.
     log_level: Annotated[str, BeforeValidator(_log_level)] = _var("DIBX_LOG_LEVEL", "info")
     extra: dict[str, str] = Setting(default_factory=dict, validation_alias="_extra")

@@ -234,7 +234,9 @@ async def test_synthetic_rows_with_malformed_ones(api: Api, tmp_path: Path) -> N
 # -- SIGKILL half-way -------------------------------------------------------------------
 
 # Properties that differ between two runs of the same import whatever happens: clocks
-# (an event's `committedAt` too; its `seq` is compared), the random edge uid, and an owner's
+# (an event's `committedAt` too), an event's `seq` (batches written at once commit, and are
+# numbered, in the order they finish: the numbers are compared as a whole, `_seqs`), the
+# random edge uid, and an owner's
 # release-tally flag (a random generation id, set when its tallies were last recounted: the
 # CLI recounts at its end, the in-process run does not; the tallies equal the per-link count
 # either way, tests/security/test_release_tallies.py).
@@ -245,6 +247,7 @@ VOLATILE = (
     "validTo",
     "uid",
     "committedAt",
+    "seq",
     tallies.flag(""),
 )
 
@@ -279,6 +282,11 @@ async def dump(graph: Graph) -> list[str]:
         for r in states
     ]
     return sorted(out)
+
+
+async def _seqs(graph: Graph) -> list[int]:
+    rows = await graph.read("MATCH (s:Change) RETURN s.seq AS seq ORDER BY seq")
+    return [r["seq"] for r in rows]
 
 
 def _env(neo4j_uri: str, tmp_path: Path) -> dict[str, str]:
@@ -321,6 +329,8 @@ async def test_sigkill_half_way_then_rerun_equals_a_clean_run(
     assert code == 0, out
     assert "rejected 0" in out
     after_kill = await dump(api.graph)
+    numbered = await _seqs(api.graph)
+    assert numbered == list(range(1, len(numbered) + 1))  # every event numbered, no gap
     # A full export (`run_export`, as `dibx export --nation USA` writes it) sees what the API
     # would answer; the dump sees what is stored (versions, states, marking metadata).
     exported_after_kill, tally = await export(api, "USA")
@@ -332,6 +342,7 @@ async def test_sigkill_half_way_then_rerun_equals_a_clean_run(
     clean = await _import(api, directory)
     assert clean.rejected == 0
     assert await dump(api.graph) == after_kill
+    assert await _seqs(api.graph) == numbered
     exported_clean, _ = await export(api, "USA")
     assert exported_clean == exported_after_kill
 

@@ -154,6 +154,7 @@ def build_runtime(
                 max_rejects=settings.import_max_rejects,
                 rows_max=settings.import_rows_max,
                 batch_rows=settings.import_batch_rows,
+                parallel=settings.import_parallel,
             ),
             policy_version=checked.policy.version,
         ),

@@ -1,6 +1,7 @@
 """`dibx import` and `dibx sample-files`: the operator's bulk import, and synthetic files.
 
-`dibx import FILE... --nation GBR [--org ORG] [--dry-run] [--batch-size N] [--report FILE]`
+`dibx import FILE... --nation GBR [--org ORG] [--dry-run] [--batch-size N] [--parallel N]
+[--report FILE]`
 imports as that nation's steward (`importer.operator`) through the configured audit sink,
 shows progress on stderr (a bar on a terminal, log lines otherwise), prints the final
 report and the first `--show` rejects, writes every reject to `--report` (JSON Lines), and
@@ -19,7 +20,14 @@ from typing import IO, Any
 
 from dibx import config
 from dibx.exchange.format import FormatError, format_of
-from dibx.exchange.importer import DEFAULT_BATCH, ImportReport, Source, operator, run_import
+from dibx.exchange.importer import (
+    DEFAULT_BATCH,
+    DEFAULT_PARALLEL,
+    ImportReport,
+    Source,
+    operator,
+    run_import,
+)
 from dibx.exchange.progress import for_stream
 from dibx.exchange.validate import Reject
 
@@ -95,6 +103,7 @@ async def _run(
             audit=audit,
             dry_run=args.dry_run,
             batch_size=args.batch_size,
+            parallel=args.parallel,
             progress=for_stream(sys.stderr),
             on_reject=on_reject,
             max_rejects=args.show,
@@ -169,6 +178,12 @@ def add_parsers(sub: Any, positive: Any) -> None:
     imp.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
     imp.add_argument(
         "--batch-size", type=positive, default=DEFAULT_BATCH, help="rows per transaction"
+    )
+    imp.add_argument(
+        "--parallel",
+        type=positive,
+        default=DEFAULT_PARALLEL,
+        help=f"batches of one entity written at once (default {DEFAULT_PARALLEL}; 1: in order)",
     )
     imp.add_argument(
         "--report", default=None, metavar="FILE", help="write every reject here (JSON Lines)"

@@ -26,19 +26,38 @@
 * `on_reject`: called with every `Reject` as it happens (a report file); `ImportReport.rejects`
   keeps the first `max_rejects` of them.
 
+* `parallel`: how many batches of one entity may be written at once (default 2, the
+  `DIBX_IMPORT_PARALLEL` setting, `dibx import --parallel`); 1 writes one batch at a time.
+
 `ImportReport` has read, created, updated, unchanged and rejected counts and the rejects
 (source, line, column, code, reason). Each batch holds at most `batch_size` rows of one
-entity; the engine keeps two batches (one being written while the next is read and checked),
-the keys of rejected records and a hash of every record key seen (to refuse a row repeating
-an earlier one), so memory stays bounded by the batch, not the file. Batches still commit one
-at a time, in file order. A `FormatError` (unknown entity, bad header, not UTF-8) stops that
-source and is reported as a reject of line 1 (or the line reached); the other sources go on.
+entity; the engine keeps up to `parallel` batches being written plus the one being read and
+checked, the keys of rejected records and a hash of every record key seen (to refuse a row
+repeating an earlier one), so memory stays bounded by the batches, not the file. A
+`FormatError` (unknown entity, bad header, not UTF-8) stops that source and is reported as a
+reject of line 1 (or the line reached); the other sources go on.
+
+Parallel batches: the rows of a run are distinct (`_Run.seen`: a record key, an edge's pair
+of ends), so two batches of one entity never write the same record or edge; batches sharing
+end nodes queue on the owners' tally locks, taken in one order (`dibx.exchange.writer`).
+Acyclic edges (REQUIRES) are written one batch at a time: a batch's cycle check must see the
+edges of the batch before it. A row of another entity waits until every batch in flight has
+committed (an edge row must know which records the database refused), and so does the end of
+each source. Batches commit in the order they finish, so change numbers (`seq`,
+docs/changes.md) follow commit order, not file order (`parallel=1` keeps file order).
+Results are counted, and the database's rejects reported, batch by batch in file order, once
+a batch and every one before it finished; the rejects of one run are the same whatever
+`parallel`, reported in another order only where a batch's database rejects come among the
+checker's rejects of later rows. On a failure (an audit record, the database) the batches
+already in flight are awaited, not cancelled: each commits or rolls back whole, and the
+report counts exactly those that committed, which may include one after the failed one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -64,6 +83,7 @@ from dibx.services.memberships import MembershipDirectory
 from dibx.services.stewardship import StewardshipService
 
 DEFAULT_BATCH: Final = 2000
+DEFAULT_PARALLEL: Final = 2  # batches of one entity written at once (two cores: one each)
 CATALOGUE: Final = ("Capability", "REQUIRES")  # written by the policy's catalogue steward
 MAX_REJECTS: Final = 10_000
 PAUSE_EVERY: Final = 32  # rows checked between two turns of the event loop
@@ -149,6 +169,7 @@ class _Run:
         batch_size: int,
         max_rejects: int,
         on_reject: Callable[[Reject], None] | None,
+        parallel: int = 1,
     ) -> None:
         self.checker = checker
         self.writer = writer
@@ -161,7 +182,9 @@ class _Run:
         self.entity: Entity | None = None
         self.rejected_keys: dict[str, str] = {}  # stored key of a rejected record -> file:line
         self.seen: set[int] = set()  # hashes of the records and edges of this run
-        self.writing: asyncio.Task[BatchResult] | None = None  # the batch in flight
+        self.parallel = parallel
+        # The batches in flight, oldest first: counted (and their rejects reported) in order.
+        self.writing: deque[asyncio.Task[BatchResult]] = deque()
 
     def reject(self, reject: Reject) -> None:
         self.report.rejected += 1
@@ -232,32 +255,48 @@ class _Run:
             await self.flush()
 
     async def flush(self) -> None:
-        """Hand the pending batch to the writer and go on reading: one batch is written while
+        """Hand the pending batch to the writer and go on reading: batches are written while
         the next is read and checked (validation is Python's CPU, writing mostly the
-        database's). At most one batch is in flight, so batches still commit one at a time and
-        in file order; `drain` waits for it."""
+        database's). At most `parallel` batches are in flight (one for acyclic edges: the
+        cycle check of a batch must see the edges of the one before); when they are, the
+        oldest is waited for. `drain` waits for all."""
         if not self.batch or self.entity is None:
             return
         batch, self.batch = self.batch, []
         if self.writer is None:
             self.report.valid += len(batch)
             return
-        await self.drain()
-        self.writing = asyncio.create_task(self.writer.write(self.entity, batch))
+        edge = self.entity.edge
+        room = 1 if edge is not None and edge.acyclic else self.parallel
+        await self._settle(room - 1)
+        self.writing.append(asyncio.create_task(self.writer.write(self.entity, batch)))
 
     async def drain(self) -> None:
-        """Wait for the batch in flight and count what it did. Called before a row of
+        """Wait for every batch in flight and count what each did. Called before a row of
         another entity is checked (an edge row needs its ends' rejects) and at the end."""
-        writing, self.writing = self.writing, None
-        if writing is None:
-            return
-        result = await writing
-        self.report.created += result.created
-        self.report.updated += result.updated
-        self.report.unchanged += result.unchanged
-        for r in result.rejects:
-            self.reject(r)
-        self.rejected_keys.update(result.rejected_keys)
+        await self._settle(0)
+
+    async def _settle(self, room: int) -> None:
+        """Wait for the oldest batches, in order, until at most `room` are in flight, and
+        count them. When one fails, every other batch in flight is still waited for (each
+        commits or rolls back whole; cancelling one mid-COMMIT would leave its outcome
+        unknown) and counted if it committed; then the first failure is raised."""
+        failure: Exception | None = None
+        while len(self.writing) > room or (failure is not None and self.writing):
+            writing = self.writing.popleft()
+            try:
+                result = await writing
+            except Exception as exc:  # noqa: BLE001 - raised below, after the others settle
+                failure = failure or exc
+                continue
+            self.report.created += result.created
+            self.report.updated += result.updated
+            self.report.unchanged += result.unchanged
+            for r in result.rejects:
+                self.reject(r)
+            self.rejected_keys.update(result.rejected_keys)
+        if failure is not None:
+            raise failure
 
     async def pause(self) -> None:
         """Hand the event loop back: the batch in flight advances (its driver I/O runs on
@@ -266,13 +305,14 @@ class _Run:
         await asyncio.sleep(0)
 
     async def cancel(self) -> None:
-        """Stop a batch in flight after a failure elsewhere (its transaction rolls back)."""
-        writing, self.writing = self.writing, None
-        if writing is None:
-            return
-        writing.cancel()  # a no-op once it is done
-        with contextlib.suppress(BaseException):  # what it raised is moot after the failure
-            await writing
+        """Stop the batches in flight when the import itself is stopped (cancelled, or an
+        error no batch raised): each transaction rolls back unless it already committed."""
+        writing, self.writing = list(self.writing), deque()
+        for task in writing:
+            task.cancel()  # a no-op once it is done
+        for task in writing:
+            with contextlib.suppress(BaseException):  # what it raised is moot after the stop
+                await task
 
 
 async def run_import(
@@ -289,10 +329,13 @@ async def run_import(
     max_rejects: int = MAX_REJECTS,
     service: StewardshipService | None = None,
     memberships: MembershipDirectory | None = None,
+    parallel: int = DEFAULT_PARALLEL,
 ) -> ImportReport:
     """Import `sources` as `principal` (see the module docstring); returns the report."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    if parallel < 1:
+        raise ValueError("parallel must be at least 1")
     today = datetime.now(UTC).date()
     directory = memberships or MembershipDirectory(graph)
     scope = policy.scope_for(principal, await directory.groups_of(principal.nation, today), today)
@@ -313,6 +356,7 @@ async def run_import(
         batch_size=batch_size,
         max_rejects=max_rejects,
         on_reject=on_reject,
+        parallel=parallel,
     )
     ordered = sorted(sources, key=_order)
     total = None

@@ -8,7 +8,10 @@ lease in a transaction (`dibx.graph.import_jobs`), renews the lease while the en
 and finishes the job (counts, the first rejects in full, error) in a transaction audited like
 the submission. A resumed job re-runs the engine from the start of its stored body: the
 engine is idempotent (a row already written comes back "unchanged"), so nothing is written
-twice, and a job that keeps failing is reported failed after `max_attempts` claims.
+twice, and a job that keeps failing is reported failed after `max_attempts` claims. No
+checkpoint of rows written is kept (the stored progress is rows read, for display only), so
+parallel batches (`JobSettings.parallel`: a later batch may commit before an earlier one)
+cannot make a resume skip a row.
 
 `run_rows` is the small synchronous path (the `importRows` mutation): the same engine on at
 most `rows_max` rows, audited by the request's own `WriteAudit`.
@@ -32,7 +35,14 @@ from dibx.auth.policy import Policy
 from dibx.auth.principal import Principal
 from dibx.errors import Conflict, DibxError, Invalid, LimitExceeded, TimedOut, Unavailable
 from dibx.exchange.format import ENTITIES, FORMATS
-from dibx.exchange.importer import DEFAULT_BATCH, ImportReport, Progress, Source, run_import
+from dibx.exchange.importer import (
+    DEFAULT_BATCH,
+    DEFAULT_PARALLEL,
+    ImportReport,
+    Progress,
+    Source,
+    run_import,
+)
 from dibx.graph import import_jobs as store
 from dibx.graph.driver import Graph, Rows
 from dibx.services.audit import AuditError, AuditSink, WriteAudit
@@ -58,6 +68,7 @@ class Engine(Protocol):
         progress: Progress | None = ...,
         max_rejects: int = ...,
         batch_size: int = ...,
+        parallel: int = ...,
     ) -> Coroutine[Any, Any, ImportReport]: ...
 
 
@@ -110,6 +121,7 @@ class JobSettings:
     max_rejects: int = 1000
     rows_max: int = 2000
     batch_rows: int = DEFAULT_BATCH
+    parallel: int = DEFAULT_PARALLEL
 
 
 class JobBusy(Conflict):
@@ -484,6 +496,7 @@ class ImportJobs:
                     progress=progress,
                     max_rejects=self.settings.max_rejects,
                     batch_size=self.settings.batch_rows,
+                    parallel=self.settings.parallel,
                 )
             )
             try:

@@ -22,6 +22,15 @@ the update plan's for changed ones) is `:PendingChange`, and the batch's last st
 `outbox.append_pending`, numbers them from the feed's counter before the audit hook and
 COMMIT. A batch that writes nothing takes no number; one that rolls back gives its numbers back.
 
+Batches of one entity may be written at once (the importer's `parallel`): their keys are
+distinct, so they never write the same record or edge, but they share end nodes. Creating
+edges to a shared end does not make two batches deadlock; the write locks they take are the
+release-tally flag clears of `outbox.append_pending` (`dibx.graph.tallies`), one per owner end,
+taken in element id order in every transaction, so two batches sharing owners queue there
+(tests/integration/test_import_parallel.py: no retry with batches reaching the same owners in
+opposite row orders; without that order, deadlocks and retries). A deadlock elsewhere (an
+update's own locks, a concurrent mutation) is retried by `Graph.transaction`.
+
 `new_state` is the one Cypher fragment that writes a bulk-created state node: the place to
 stamp anything every state carries.
 """

@@ -68,6 +68,8 @@ class QueryStats:
 
     reads: int = 0
     writes: int = 0
+    # Transactions of `Graph.transaction` run again after a transient error (a deadlock).
+    retries: int = 0
     last: list[str] = field(default_factory=list)
     observe: Callable[[str, float], None] | None = None
 
@@ -337,6 +339,7 @@ class Graph:
                                 neo4j.exceptions.DriverError,
                             ) as e:
                                 if attempt < WRITE_ATTEMPTS and e.is_retryable():
+                                    self.stats.retries += 1
                                     await asyncio.sleep(0.05 * attempt)
                                     continue
                                 raise
