@@ -262,7 +262,7 @@ async def test_a_page_after_a_cursor_seeks_the_index(
     await api.load(b.dataset(suppliers=[b.supplier(f"s{i:03d}") for i in range(300)]))
     usa = Principal("u", "test", "USA", None, frozenset(), frozenset(), None)
     scope = api.runtime.policy.scope_for(usa, ["FVEY"], datetime.now(UTC).date())
-    query, params = page_query(
+    query, params, _ = page_query(
         scope,
         "Supplier",
         [Selected("nodes", (), (Selected("key"),))],

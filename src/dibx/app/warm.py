@@ -34,7 +34,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import strawberry
@@ -241,7 +241,7 @@ def principal(scopes: frozenset[str]) -> Principal:
 async def warm(
     schema: strawberry.Schema,
     documents: Iterable[tuple[str, str]],
-    context_for: Callable[[Principal, Any], Context],
+    context_for: Callable[[Principal, date], Context],
 ) -> Warmed:
     """Run each covered operation of `documents` once, in turn, answers dropped.
     `context_for(principal, as_of)` makes the request context a caller would get."""
@@ -254,7 +254,7 @@ async def warm(
             run.text, variable_values=run.variables, context_value=context, operation_name=run.name
         )
         warmed.ran.append(run.label)
-        if result.errors:  # a placeholder key found nothing, say: the query still ran
+        if result.errors:  # a placeholder refused before any read: this shape is not planned
             log.debug(
                 "warm_up_errors", operation=run.label, errors=[e.message for e in result.errors]
             )

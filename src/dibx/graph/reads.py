@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, LiteralString
+from typing import Any
 
 from dibx.auth.release import ReleaseScope
 from dibx.graph import asof
@@ -315,46 +315,12 @@ def page_query(
     model: Model = MODEL,
     cursors: Sealer | None = None,
     at: datetime | None = None,
-) -> tuple[LiteralString, dict[str, Any]]:
-    """The one query of a root page, and its parameters (`list_nodes` runs it; tests and
-    benchmarks EXPLAIN it); with `at`, as the graph stood then (`dibx.graph.asof`)."""
-    query, params, _ = _page_read(
-        scope,
-        type_name,
-        selections,
-        window=window,
-        nested_limit=nested_limit,
-        want_total=want_total,
-        sorts=sorts,
-        supplier_filter=supplier_filter,
-        capability_filter=capability_filter,
-        nation_codes=nation_codes,
-        model=model,
-        cursors=cursors,
-        at=at,
-    )
-    return query, params
-
-
-def _page_read(
-    scope: ReleaseScope,
-    type_name: str,
-    selections: list[Selected],
-    *,
-    window: Window,
-    nested_limit: int,
-    want_total: bool,
-    sorts: tuple[Sort, ...] = (),
-    supplier_filter: SupplierFilter | None = None,
-    capability_filter: CapabilityFilter | None = None,
-    nation_codes: tuple[str, ...] | None = None,
-    model: Model = MODEL,
-    cursors: Sealer | None = None,
-    at: datetime | None = None,
 ) -> Compiled:
-    """`page_query`, with the renames of its rows' relations. Compiled once per set of
-    inputs (`dibx.graph.templates`) unless it opens a cursor or reads back in time; the
-    caller's release parameters are bound each time."""
+    """The one query of a root page, its parameters and the renames of its rows' relations
+    (`list_nodes` runs it; tests and benchmarks EXPLAIN it); with `at`, as the graph stood
+    then (`dibx.graph.asof`). Compiled once per set of inputs (`dibx.graph.templates`)
+    unless it opens a cursor or reads back in time; the caller's release parameters are
+    bound each time."""
 
     def build() -> Compiled:
         return _page_query(
@@ -535,7 +501,7 @@ async def list_nodes(
     **options: Any,
 ) -> Page:
     """A root page (see `page_query` for the options)."""
-    query, params, renames = _page_read(scope, type_name, selections, window=window, **options)
+    query, params, renames = page_query(scope, type_name, selections, window=window, **options)
     size = window.size
     found = await graph.read_one(query, params)
     assert found is not None  # an aggregate always returns one row

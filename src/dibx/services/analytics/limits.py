@@ -48,13 +48,7 @@ class AnalyticsLimits:
         if depth < 0:
             raise Invalid("must not be negative", field=field)
         if depth > self.max_depth:
-            raise LimitExceeded(
-                f"must be at most {self.max_depth}",
-                field=field,
-                limit="analyticsDepth",
-                maximum=self.max_depth,
-                measured=depth,
-            )
+            raise _over(field, "analyticsDepth", self.max_depth, depth)
         return depth
 
     def check_nodes(self, max_nodes: int | None, field: str = "maxNodes") -> int:
@@ -63,14 +57,16 @@ class AnalyticsLimits:
         if max_nodes < 1:
             raise Invalid("must be at least 1", field=field)
         if max_nodes > self.max_nodes:
-            raise LimitExceeded(
-                f"must be at most {self.max_nodes}",
-                field=field,
-                limit="analyticsNodes",
-                maximum=self.max_nodes,
-                measured=max_nodes,
-            )
+            raise _over(field, "analyticsNodes", self.max_nodes, max_nodes)
         return max_nodes
+
+
+def _over(field: str, limit: str, maximum: int, asked: int) -> LimitExceeded:
+    """An argument over its bound, named as a document's limits are (`limit`, `maximum`,
+    `measured`)."""
+    return LimitExceeded(
+        f"must be at most {maximum}", field=field, limit=limit, maximum=maximum, measured=asked
+    )
 
 
 def too_many(
