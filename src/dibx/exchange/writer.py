@@ -46,7 +46,7 @@ from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope
 from dibx.exchange.format import Entity
 from dibx.exchange.validate import RETIRED, Item, Reject, column_of
-from dibx.graph import outbox
+from dibx.graph import locks, outbox
 from dibx.graph import stewardship as store
 from dibx.graph.driver import Graph, Rows, TxRunner, compiled
 from dibx.graph.model import EdgeType, Model, NodeType
@@ -571,11 +571,17 @@ class BatchWriter:
         and the batch's `$common`."""
         if entity.node is not None:
             node = entity.node
-            lines = ["UNWIND $rows AS row"]
             owned = self.model.owned(node.name)
+            matches = ["UNWIND $rows AS row"]
             for i, edge in enumerate(owned):
                 end = self.model.nodes[edge.end]
-                lines.append(f"MATCH (o{i}:{end.label} {{{end.key}: row.links[{i}].end}})")
+                matches.append(f"MATCH (o{i}:{end.label} {{{end.key}: row.links[{i}].end}})")
+            lines = list(matches)
+            if owned:
+                # Batches written at once link to the same ends (nations, parents) in their
+                # own row orders: lock them in one order first (`dibx.graph.locks`).
+                ends = [f"o{i}" for i in range(len(owned))]
+                lines.insert(0, locks.in_order(" ".join(matches), ends))
             lines.append(
                 f"CREATE (n:{node.label}) SET n = row.props, n += $common, n += row.unmarked"
             )
@@ -599,10 +605,16 @@ class BatchWriter:
         assert rel is not None
         edge = rel
         a_type, b_type = self.model.nodes[edge.start], self.model.nodes[edge.end]
-        return compiled(
+        match = (
             f"UNWIND $rows AS row MATCH (a:{a_type.label} {{{a_type.key}: row.a}}) "
             f"MATCH (b:{b_type.label} {{{b_type.key}: row.b}}) "
-            "WITH a, b, row, {uid: randomUUID()} AS own "
+        )
+        # Batches written at once share ends (every PROVIDES batch reaches the same few
+        # capabilities) in their own row orders: lock them in one order first.
+        return compiled(
+            locks.in_order(match, ["a", "b"])
+            + match
+            + "WITH a, b, row, {uid: randomUUID()} AS own "
             f"CREATE (a)-[r:{edge.rel}]->(b) SET r = row.props, r += $common, r += own, "
             "r += row.unmarked "
             + new_state(

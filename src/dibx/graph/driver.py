@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, LiteralString
 
 import neo4j
+import structlog
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, AsyncTransaction
 
 from dibx.errors import TimedOut, Unavailable
@@ -61,6 +62,9 @@ def request_context(request_id: str) -> Iterator[None]:
         _REQUEST_ID.reset(token)
 
 
+log = structlog.get_logger("dibx.graph")
+
+
 @dataclass
 class QueryStats:
     """Counts queries sent; read by tests and exported as a metric. `observe`, if set, gets
@@ -68,14 +72,24 @@ class QueryStats:
 
     reads: int = 0
     writes: int = 0
-    # Transactions of `Graph.transaction` run again after a transient error (a deadlock).
+    # Transactions of `Graph.transaction` run again after a transient error, and how many
+    # of them per error (the server's code, e.g. `...Transaction.DeadlockDetected`, or the
+    # driver's exception class): a deadlock is a bug in lock order, a saturated memory pool
+    # or a leader switch is not.
     retries: int = 0
+    retried: dict[str, int] = field(default_factory=dict)
     last: list[str] = field(default_factory=list)
     observe: Callable[[str, float], None] | None = None
 
     @property
     def total(self) -> int:
         return self.reads + self.writes
+
+    def note_retry(self, error: neo4j.exceptions.Neo4jError | neo4j.exceptions.DriverError) -> None:
+        code = getattr(error, "code", None) or type(error).__name__
+        self.retries += 1
+        self.retried[code] = self.retried.get(code, 0) + 1
+        log.warning("write transaction retried", code=code, error=str(error)[:200])
 
     def record(self, kind: str, query: str) -> None:
         if kind == "read":
@@ -339,7 +353,7 @@ class Graph:
                                 neo4j.exceptions.DriverError,
                             ) as e:
                                 if attempt < WRITE_ATTEMPTS and e.is_retryable():
-                                    self.stats.retries += 1
+                                    self.stats.note_retry(e)
                                     await asyncio.sleep(0.05 * attempt)
                                     continue
                                 raise

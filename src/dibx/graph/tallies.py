@@ -58,6 +58,7 @@ from __future__ import annotations
 from typing import Any
 
 from dibx.graph.driver import Graph, Rows, TxRunner, compiled
+from dibx.graph.locks import take
 from dibx.graph.model import MODEL, Model, NodeType, Relation
 from dibx.graph.release import stored_met
 from dibx.graph.states import (
@@ -72,8 +73,6 @@ from dibx.graph.states import (
 
 TALLY = "ReleaseTally"
 HAS_TALLY = "HAS_TALLY"
-# Set and removed in one statement: takes the owner's write lock and leaves nothing behind.
-LOCK = "_tallyLock"
 # Owners per refresh transaction.
 BATCH = 200
 
@@ -93,7 +92,7 @@ def _far_to_owner(rel: Relation, far: str, owner: str, owner_label: str) -> str:
 def clear(var: str, *relations: str) -> str:
     """SET clause items clearing `var`'s flags under its write lock (then REMOVE)."""
     removed = ", ".join(f"{var}.{flag(r)}" for r in relations)
-    return f"SET {var}.{LOCK} = true REMOVE {var}.{LOCK}, {removed}"
+    return f"{take(var)}, {removed}"
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -213,7 +212,7 @@ def _stale_query(owner: NodeType, relation: str) -> str:
 def _lock_query(owner: NodeType) -> str:
     return (
         f"UNWIND $ids AS id MATCH (o:{owner.label}) WHERE elementId(o) = id "
-        f"WITH o ORDER BY elementId(o) SET o.{LOCK} = true REMOVE o.{LOCK} RETURN count(o) AS n"
+        f"WITH o ORDER BY elementId(o) {take('o')} RETURN count(o) AS n"
     )
 
 
@@ -290,7 +289,6 @@ async def refresh(graph: Graph, model: Model = MODEL, *, batch: int = BATCH) -> 
 __all__ = [
     "BATCH",
     "HAS_TALLY",
-    "LOCK",
     "TALLY",
     "clear",
     "edge_invalidation",

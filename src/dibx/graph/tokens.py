@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dibx.graph import outbox, tallies
+from dibx.graph import locks, outbox, tallies
 from dibx.graph.driver import Graph
 from dibx.graph.model import MODEL, Model
 from dibx.graph.states import PREVIOUS, STATE_FROM, STATE_OF, STATE_TO, state_label
@@ -45,8 +45,9 @@ _HISTORY_PROPERTIES = (
     "compacted",
     "reason",
 )
-# Properties of release tallies (`dibx.graph.tallies`) besides each owner's flag.
-_TALLY_PROPERTIES = ("relation", "gen", "edge", "far", "n", tallies.LOCK)
+# Properties of release tallies (`dibx.graph.tallies`) besides each owner's flag, and the
+# lock property writers set and remove in one statement (`dibx.graph.locks`).
+_TALLY_PROPERTIES = ("relation", "gen", "edge", "far", "n", locks.LOCK)
 
 
 @dataclass(frozen=True, slots=True)
