@@ -23,13 +23,14 @@ the update plan's for changed ones) is `:PendingChange`, and the batch's last st
 COMMIT. A batch that writes nothing takes no number; one that rolls back gives its numbers back.
 
 Batches of one entity may be written at once (the importer's `parallel`): their keys are
-distinct, so they never write the same record or edge, but they share end nodes. Creating
-edges to a shared end does not make two batches deadlock; the write locks they take are the
-release-tally flag clears of `outbox.append_pending` (`dibx.graph.tallies`), one per owner end,
-taken in element id order in every transaction, so two batches sharing owners queue there
-(tests/integration/test_import_parallel.py: no retry with batches reaching the same owners in
-opposite row orders; without that order, deadlocks and retries). A deadlock elsewhere (an
-update's own locks, a concurrent mutation) is retried by `Graph.transaction`.
+distinct, so they never write the same record or edge, but they share end nodes. A batch's
+create statement first locks every end it links (a PROVIDES batch's suppliers and
+capabilities, a supplier batch's nations) in element id order (`dibx.graph.locks`), so two
+batches sharing ends queue there, and no lock either takes later (the release-tally flag
+clears of `outbox.append_pending`, the relationship locks Neo4j takes at commit) can cross
+the other's (tests/integration/test_import_parallel.py). Batches still overlap in their
+reads, checks and audit. A deadlock elsewhere (an update's own locks, a concurrent mutation)
+is retried by `Graph.transaction` and counted by its code (`QueryStats.retried`).
 
 `new_state` is the one Cypher fragment that writes a bulk-created state node: the place to
 stamp anything every state carries.
