@@ -125,3 +125,32 @@ async def test_aliases_with_different_arguments_keep_their_own_results(
     data, _ = await _ask(api, texts, ALIASES, id=encode_id("Supplier", "s1"))
     assert [n["key"] for n in data["supplier"]["one"]["nodes"]] == ["s2"]
     assert [n["key"] for n in data["supplier"]["three"]["nodes"]] == ["s2", "s3", "s4"]
+
+
+END_CURSOR_ONLY = """
+query EndCursor($id: ID!, $after: String) {
+  supplier(id: $id) { key
+    suppliers(first: 2, after: $after) { nodes { key } pageInfo { endCursor hasNextPage } }
+  }
+}
+"""
+
+
+async def test_a_link_s_place_is_read_only_where_a_cursor_is_asked(
+    recorded: tuple[Api, list[str]],
+) -> None:
+    """Each link's place (far key and edge id, what a cursor seals) is about 60 bytes per
+    link for Neo4j to write and the API to decode: the query returns it only for a relation
+    whose edges' `cursor` or page's `startCursor`/`endCursor` is selected."""
+    api, texts = recorded
+    s1 = encode_id("Supplier", "s1")
+    _, without = await _ask(api, texts, UNDER_A_PAGE, n=2)
+    assert "at: [" not in without
+    _, with_edges = await _ask(api, texts, NESTED, id=s1, n=1)
+    assert with_edges.count("at: [") == 1
+    page, with_end = await _ask(api, texts, END_CURSOR_ONLY, id=s1)
+    assert with_end.count("at: [") == 1
+    info = page["supplier"]["suppliers"]["pageInfo"]
+    assert info["hasNextPage"] is True
+    more, _ = await _ask(api, texts, END_CURSOR_ONLY, id=s1, after=info["endCursor"])
+    assert [n["key"] for n in more["supplier"]["suppliers"]["nodes"]] == ["s4", "s5"]

@@ -181,10 +181,9 @@ class Compiler:
         limit = self.param(max(0, min(size, self.nested_limit)) + 1)
         keys = (Key(f"{other}.{target.key}"), Key(tie))
         edge_map = self._edge(edge, rel, edge_sels)
-        body = (
-            f"{{edge: {edge_map}, node: {self.node(other, target, node_sels)}, "
-            f"at: [{other}.{target.key}, {tie}]}}"
-        )
+        # A link's place (far key, edge id: about 60 bytes) only where a cursor is asked.
+        place = f", at: [{other}.{target.key}, {tie}]" if _asks_cursors(sel) else ""
+        body = f"{{edge: {edge_map}, node: {self.node(other, target, node_sels)}{place}}}"
         # Release tallies (`dibx.graph.tallies`) give the total where the owner's are current.
         tallied = rel.tallied and self.at is None and bool(sel.find("totalCount"))
         order = order_by(keys, reverse=not forward)
@@ -295,6 +294,14 @@ class Compiler:
             size=3,
         )
         return size, not backward, at
+
+
+def _asks_cursors(sel: Selected) -> bool:
+    """Whether a relation's selection seals a cursor: an edge's, or the page's first or last."""
+    return any(
+        sel.find(*path)
+        for path in (("edges", "cursor"), ("pageInfo", "startCursor"), ("pageInfo", "endCursor"))
+    )
 
 
 def _checked_items(
