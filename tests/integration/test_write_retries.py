@@ -1,7 +1,8 @@
 """A write transaction that Neo4j fails as a deadlock victim runs again, and the retry is
-counted by the server's error code (`QueryStats.retried`) and logged: a deadlock says two
-writers take locks in different orders, which is a bug to find, while other transient
-errors (a saturated memory pool, a leader switch) are not."""
+counted by the server's error code (`QueryStats.retried`, `/metrics`'
+`dibx_neo4j_write_retries_total{code}`) and logged: a deadlock says two writers take locks
+in different orders, which is a bug to find, while other transient errors (a saturated
+memory pool, a leader switch) are not."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 from structlog.testing import capture_logs
 
-from dibx.graph.driver import Graph, Rows, TxRunner
+from dibx.graph.driver import Rows, TxRunner
+from tests.support.api import Api
 
 pytestmark = pytest.mark.neo4j
 
@@ -22,7 +24,8 @@ async def _no_hook(rows: Rows) -> None:
     return None
 
 
-async def test_a_deadlock_victim_is_retried_and_recorded_by_its_code(graph: Graph) -> None:
+async def test_a_deadlock_victim_is_retried_and_recorded_by_its_code(api: Api) -> None:
+    graph = api.graph  # the app's: its retries feed /metrics
     await graph.write("CREATE (:LockProbe {id: 1}), (:LockProbe {id: 2})")
     locked = [asyncio.Event(), asyncio.Event()]
 
@@ -52,3 +55,5 @@ async def test_a_deadlock_victim_is_retried_and_recorded_by_its_code(graph: Grap
     assert [e["code"] for e in retried] == [DEADLOCK]
     rows = await graph.read("MATCH (p:LockProbe) WHERE p.v = 1 AND p.w = 1 RETURN count(p) AS n")
     assert rows == [{"n": 2}]  # both committed
+    metrics = (await api.client.get("/metrics")).text
+    assert f'dibx_neo4j_write_retries_total{{code="{DEADLOCK}"}} 1.0' in metrics

@@ -278,6 +278,7 @@ def create_app(
     )
     observed = Metrics(lambda: runtime.graph.stats, lambda: heavy.held)
     runtime.graph.stats.observe = lambda kind, s: observed.neo4j_duration.labels(kind).observe(s)
+    runtime.graph.stats.on_retry = lambda code: observed.write_retries.labels(code).inc()
     # Every audit write, request records and graph writes alike, counts its failures.
     audit = CountedSink(runtime.audit, observed.audit_failures.inc)
     request_audit = RequestAudit(

@@ -151,6 +151,12 @@ class Metrics:
             buckets=_SECONDS,
             registry=registry,
         )
+        self.write_retries = Counter(
+            "dibx_neo4j_write_retries",
+            "Write transactions run again after a transient error, by its code",
+            ["code"],
+            registry=registry,
+        )
         self.rejections = Counter(
             "dibx_rejections", "Requests refused, by reason", ["reason"], registry=registry
         )

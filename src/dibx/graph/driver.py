@@ -78,6 +78,7 @@ class QueryStats:
     # or a leader switch is not.
     retries: int = 0
     retried: dict[str, int] = field(default_factory=dict)
+    on_retry: Callable[[str], None] | None = None  # gets each retry's code (a metric)
     last: list[str] = field(default_factory=list)
     observe: Callable[[str, float], None] | None = None
 
@@ -89,6 +90,8 @@ class QueryStats:
         code = getattr(error, "code", None) or type(error).__name__
         self.retries += 1
         self.retried[code] = self.retried.get(code, 0) + 1
+        if self.on_retry is not None:
+            self.on_retry(code)
         log.warning("write transaction retried", code=code, error=str(error)[:200])
 
     def record(self, kind: str, query: str) -> None:
