@@ -53,6 +53,8 @@ async def test_a_deadlock_victim_is_retried_and_recorded_by_its_code(api: Api) -
     assert (graph.stats.retries, graph.stats.retried) == (1, {DEADLOCK: 1})
     retried = [e for e in logs if e["event"] == "write transaction retried"]
     assert [e["code"] for e in retried] == [DEADLOCK]
+    # It names the statement the victim failed on (the one reaching for the other's lock).
+    assert retried[0]["statement"] == "MATCH (p:LockProbe {id: $id}) SET p.w = 1"
     rows = await graph.read("MATCH (p:LockProbe) WHERE p.v = 1 AND p.w = 1 RETURN count(p) AS n")
     assert rows == [{"n": 2}]  # both committed
     metrics = (await api.client.get("/metrics")).text

@@ -86,13 +86,23 @@ class QueryStats:
     def total(self) -> int:
         return self.reads + self.writes
 
-    def note_retry(self, error: neo4j.exceptions.Neo4jError | neo4j.exceptions.DriverError) -> None:
+    def note_retry(
+        self,
+        error: neo4j.exceptions.Neo4jError | neo4j.exceptions.DriverError,
+        statement: str | None = None,
+    ) -> None:
+        """Counts a retried write by its code; logs it with the statement that failed."""
         code = getattr(error, "code", None) or type(error).__name__
         self.retries += 1
         self.retried[code] = self.retried.get(code, 0) + 1
         if self.on_retry is not None:
             self.on_retry(code)
-        log.warning("write transaction retried", code=code, error=str(error)[:200])
+        log.warning(
+            "write transaction retried",
+            code=code,
+            error=str(error)[:300],
+            statement=" ".join((statement or "").split())[:200],
+        )
 
     def record(self, kind: str, query: str) -> None:
         if kind == "read":
@@ -211,9 +221,11 @@ class TxRunner:
 
     def __init__(self, graph: Graph, tx: AsyncTransaction) -> None:
         self._graph, self._tx = graph, tx
+        self.last: str | None = None  # the statement sent last (a retry's log names it)
 
     async def run(self, query: LiteralString, params: Mapping[str, Any] | None = None) -> Rows:
         self._graph.stats.record("write", query)
+        self.last = query
         return await _rows(await self._tx.run(query, dict(params or {})))
 
 
@@ -347,16 +359,18 @@ class Graph:
                 with unavailable_as_error():
                     async with self.driver.session(database=self.database) as session:
                         tx: AsyncTransaction | None = None
+                        runner: TxRunner | None = None
                         try:
                             try:
                                 tx = await session.begin_transaction(**config)
-                                rows = await work(TxRunner(self, tx))
+                                runner = TxRunner(self, tx)
+                                rows = await work(runner)
                             except (
                                 neo4j.exceptions.Neo4jError,
                                 neo4j.exceptions.DriverError,
                             ) as e:
                                 if attempt < WRITE_ATTEMPTS and e.is_retryable():
-                                    self.stats.note_retry(e)
+                                    self.stats.note_retry(e, runner.last if runner else None)
                                     await asyncio.sleep(0.05 * attempt)
                                     continue
                                 raise
