@@ -364,15 +364,13 @@ def create_app(
     observed.warming.set(0 if warmed.is_set() else 1)
 
     def warm_context(principal: Principal, today: date) -> Context:
-        bound = budget(principal)
-        return Context(
+        return Context.bound(
             principal=principal,
             scope=runtime.policy.scope_for(principal, (), today),
             policy=runtime.policy,
-            directory=runtime.directory.for_request(bound),
+            directory=runtime.directory,
             services=runtime.services,
-            analytics=runtime.services.analytics.limits.bound(bound),
-            budget=bound,
+            budget=budget(principal),
         )
 
     async def warm_trusted() -> None:

@@ -412,16 +412,15 @@ class DibxGraphQL(GraphQL[Context, None]):
         operation = await _operation(request, self.large_documents.threshold, self.max_tokens)
         scope = self.policy.scope_for(principal, groups, today)
         budget = self.new_budget(principal)
-        context = Context(
+        context = Context.bound(
             principal=principal,
             scope=scope,
             policy=self.policy,
-            directory=self.directory.for_request(budget),
+            directory=self.directory,
             services=self.services,
+            budget=budget,
             # The banner expands tetragraphs only by memberships released to the caller.
             tetragraphs=await self.memberships.released_to(scope),
-            analytics=self.services.analytics.limits.bound(budget),
-            budget=budget,
             request=request,
             response=response,
             writes=WriteAudit(

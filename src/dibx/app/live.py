@@ -516,15 +516,14 @@ class LiveGraphQL(GraphQL[Connection, None]):
             scope_now=scope_now,
             on_drop=lambda reason: connection.close_soon(TRY_AGAIN_LATER, reason),
         )
-        context = Context(
+        context = Context.bound(
             principal=principal,
             scope=scope,
             policy=self.policy,
-            directory=self.directory.for_request(budget),
+            directory=self.directory,
             services=self.services,
-            tetragraphs=await self.memberships.released_to(scope),
-            analytics=self.services.analytics.limits.bound(budget),
             budget=budget,
+            tetragraphs=await self.memberships.released_to(scope),
             live=session,
         )
         record = {

@@ -53,3 +53,31 @@ class Context:
     budget: RequestBudget = field(default_factory=RequestBudget)
     # A subscription's socket (dibx.app.live); None over HTTP.
     live: LiveSession | None = None
+
+    @classmethod
+    def bound(
+        cls,
+        *,
+        principal: Principal,
+        scope: ReleaseScope,
+        policy: Policy,
+        directory: Directory,
+        services: Services,
+        budget: RequestBudget,
+        **extra: Any,
+    ) -> "Context":
+        """A request's context with what it may spend bound in one place: the directory's
+        reads and the analyses' limits draw on `budget`. Every transport (HTTP, the
+        subscription socket, the start-up warm-up) builds its context here, so a resource
+        bound later to the budget reaches all of them; `extra` is what one transport adds
+        (its request and response, audit of writes, live session, tetragraphs)."""
+        return cls(
+            principal=principal,
+            scope=scope,
+            policy=policy,
+            directory=directory.for_request(budget),
+            services=services,
+            analytics=services.analytics.limits.bound(budget),
+            budget=budget,
+            **extra,
+        )
