@@ -76,7 +76,6 @@ class QueryStats:
     # of them per error (the server's code, e.g. `...Transaction.DeadlockDetected`, or the
     # driver's exception class): a deadlock is a bug in lock order, a saturated memory pool
     # or a leader switch is not.
-    retries: int = 0
     retried: dict[str, int] = field(default_factory=dict)
     on_retry: Callable[[str], None] | None = None  # gets each retry's code (a metric)
     last: list[str] = field(default_factory=list)
@@ -86,6 +85,10 @@ class QueryStats:
     def total(self) -> int:
         return self.reads + self.writes
 
+    @property
+    def retries(self) -> int:
+        return sum(self.retried.values())
+
     def note_retry(
         self,
         error: neo4j.exceptions.Neo4jError | neo4j.exceptions.DriverError,
@@ -93,7 +96,6 @@ class QueryStats:
     ) -> None:
         """Counts a retried write by its code; logs it with the statement that failed."""
         code = getattr(error, "code", None) or type(error).__name__
-        self.retries += 1
         self.retried[code] = self.retried.get(code, 0) + 1
         if self.on_retry is not None:
             self.on_retry(code)

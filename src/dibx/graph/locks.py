@@ -1,13 +1,14 @@
 """Node write locks taken in one order, so concurrent writers queue instead of deadlocking.
 
-Neo4j locks a node when a transaction first writes it (a property, a relationship of a
-sparse node) and upgrades a shared lock (a relationship of a dense node) when it later sets
-a property. Two transactions reaching the same nodes in different orders (two import
-batches of PROVIDES rows, one listing capabilities ascending and one descending; or both
-holding a capability's shared lock and then clearing its tally flag) can each wait for
-the other: Neo4j detects the cycle, fails one, and the whole batch is retried. Taking
-every lock a statement will need first, exclusively, in element id order (the order the
-tally code uses as well, `dibx.graph.tallies`), leaves nothing to cross.
+A `SET` takes the node's exclusive lock at once and holds it to COMMIT; the locks a
+relationship's creation needs on its end nodes are taken at commit (probed on this Neo4j:
+a transaction's CREATE of a relationship made no other transaction's CREATE or SET on the
+same node wait). Two import batches reaching the same ends (PROVIDES rows of the same
+capabilities) thus took their locks partly while running and partly at commit, and one CI
+run retried two of them (their error then unrecorded). Taking every lock a statement will
+need first, exclusively, in element id order (the order the tally code uses as well,
+`dibx.graph.tallies`), makes the second batch wait at its start, so nothing it takes later
+can cross the first's.
 
 There is no lock clause in Cypher (APOC's `apoc.lock.nodes` is not part of Neo4j): a
 `SET` of a property then its `REMOVE` in the same statement takes the exclusive lock and
