@@ -434,8 +434,21 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _logs_to_stderr() -> None:
+    """Log lines of the one-shot commands go to stderr, as text: their stdout is a report or
+    the data itself (`dibx export` writes JSON Lines there), which a warning from a retried
+    transaction must not break. structlog's default printed them to stdout. `dibx serve`
+    replaces this with JSON lines (`dibx.logs`)."""
+    from dibx.logs import CurrentStderr
+
+    structlog.reset_defaults()
+    stream = CurrentStderr()  # write and flush are all PrintLogger uses of a TextIO
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(stream))  # type: ignore[arg-type]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    _logs_to_stderr()
     result: int = args.func(args)
     return result
 

@@ -9,6 +9,7 @@ DibxError                 message + code, safe to show
  │    ├── Busy            too much heavy work in flight: retry later (HTTP 429)
  │    └── TimedOut        a query ran past the transaction timeout and was stopped
  └── Unavailable          the database cannot be reached now (HTTP 503)
+      └── MemoryLimit      the database refused a transaction more memory (its pool is full)
 """
 
 from __future__ import annotations
@@ -80,3 +81,10 @@ class TimedOut(LimitExceeded):
 
 class Unavailable(DibxError):
     code = "SERVICE_UNAVAILABLE"
+
+
+class MemoryLimit(Unavailable):
+    """Neo4j refused a transaction the memory it asked for: the transactions running at once
+    passed its limit (`dbms.memory.transaction.total.max`; DIBX_NEO4J_TX_MEMORY for the
+    embedded server). Said as unavailable (the same later, or beside fewer others, may
+    fit); a bulk writer splits its batch instead (`dibx.exchange.writer`)."""

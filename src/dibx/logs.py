@@ -75,6 +75,17 @@ def formatter() -> structlog.stdlib.ProcessorFormatter:
     )
 
 
+class CurrentStderr:
+    """A text stream that is whatever `sys.stderr` is when a line is written: a logger bound
+    once (and kept by a module) never writes to a stream replaced since, e.g. a test's."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 class JsonHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to `stream`, or to whatever `sys.stderr` is when a line is written."""
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +132,20 @@ def test_token_prints_a_token_the_service_accepts(
     assert principal.scopes == {"supplier:read", "data:write"}
     assert principal.org == "gbr-mod"
     assert principal.subject == "cli-gbr"
+
+
+def test_one_shot_commands_log_to_stderr_not_into_their_output() -> None:
+    # `dibx import` printed a retried transaction's warning on stdout, where its report is
+    # (and `dibx export`'s data): a pipe reading either got a log line instead. In its own
+    # process: loggers bound while the command runs keep the stream they were given.
+    script = (
+        "import structlog; from dibx import cli; assert cli.main(['schema']) == 0; "
+        "structlog.get_logger('dibx.graph').warning('write transaction retried', code='X')"
+    )
+    done = subprocess.run(  # noqa: S603 - fixed argv
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "type Query" in done.stdout
+    assert "write transaction retried" not in done.stdout
+    assert "write transaction retried" in done.stderr

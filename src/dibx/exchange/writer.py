@@ -43,8 +43,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, LiteralString
 
+import structlog
+
 from dibx.auth.principal import Principal
 from dibx.auth.release import ReleaseScope
+from dibx.errors import MemoryLimit
 from dibx.exchange.format import Entity
 from dibx.exchange.validate import RETIRED, Item, Reject, column_of
 from dibx.graph import locks, outbox
@@ -66,6 +69,8 @@ from dibx.services.stewardship import (
     not_steward_message,
     release_of,
 )
+
+log = structlog.get_logger("dibx.import")
 
 CREATED: Final = "created"
 UPDATED: Final = "updated"
@@ -116,6 +121,14 @@ class BatchResult:
     unchanged: int = 0
     rejects: list[Reject] = field(default_factory=list)
     rejected_keys: dict[str, str] = field(default_factory=dict)  # stored key -> file:line
+
+    def merge(self, other: BatchResult) -> None:
+        """Adds the result of a part of this batch (written in its own transaction)."""
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.rejects += other.rejects
+        self.rejected_keys.update(other.rejected_keys)
 
 
 @dataclass
@@ -219,7 +232,13 @@ class BatchWriter:
     # -- the batch transaction ----------------------------------------------------------
 
     async def write(self, entity: Entity, items: list[Item]) -> BatchResult:
-        """Write one batch (all of one entity); rows the database refuses are reported."""
+        """Write one batch (all of one entity); rows the database refuses are reported.
+
+        A batch the database refuses the memory for (`MemoryLimit`: its transactions at once
+        passed the transaction memory limit) is written as two halves, each its own
+        transaction, down to one row; a single row refused is raised (the import stops).
+        How many rows fit depends on the rows, the limit and what else runs, so the limit
+        is found by trying rather than guessed from `batch_size`."""
         result = BatchResult()
         pending = list(items)
         one_by_one = False
@@ -234,6 +253,19 @@ class BatchWriter:
                 self._note_rejected(result, refused.item)
                 pending = [i for i in pending if i is not refused.item]
                 continue
+            except MemoryLimit as exc:
+                if len(pending) < 2:
+                    raise
+                log.warning(
+                    "import batch split",
+                    entity=entity.name,
+                    rows=len(pending),
+                    error=str(exc.__cause__ or exc),
+                )
+                half = len(pending) // 2
+                for part in (pending[:half], pending[half:]):
+                    result.merge(await self.write(entity, part))
+                return result
             break
         for item, reject in plan.rejects:
             result.rejects.append(reject)

@@ -29,7 +29,7 @@ import neo4j
 import structlog
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, AsyncTransaction
 
-from dibx.errors import TimedOut, Unavailable
+from dibx.errors import MemoryLimit, TimedOut, Unavailable
 
 Rows = list[dict[str, Any]]
 # Runs inside a write transaction after its statement, before COMMIT; raising rolls it back.
@@ -179,6 +179,15 @@ _UNAVAILABLE = (
 # a transaction waiting for a lock when Neo4j shuts down (or its timeout ends the wait).
 _TERMINATED = frozenset({"Neo.ClientError.Transaction.LockClientStopped"})
 
+# Transient errors that mean the transaction asked for more memory than Neo4j allows: the pool
+# of all transactions (`dbms.memory.transaction.total.max`) or one's (`db.memory.transaction.max`).
+_MEMORY = frozenset(
+    {
+        "Neo.TransientError.General.MemoryPoolOutOfMemoryError",
+        "Neo.TransientError.General.TransactionMemoryLimit",
+    }
+)
+
 
 def _timed_out(exc: neo4j.exceptions.Neo4jError) -> bool:
     # Neo.ClientError.Transaction.TransactionTimedOut[ClientConfiguration]: the server stopped
@@ -200,7 +209,8 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 @contextlib.contextmanager
 def unavailable_as_error() -> Iterator[None]:
     """Driver errors that mean "Neo4j cannot be reached" become `Unavailable` (HTTP 503); a
-    transaction stopped by its server-side timeout becomes `TimedOut`. The error's causes
+    transaction stopped by its server-side timeout becomes `TimedOut`; one refused memory
+    becomes `MemoryLimit` (an `Unavailable` that says so). The error's causes
     count too (a restart surfaces as ResultFailedError caused by DatabaseUnavailable)."""
     try:
         yield
@@ -208,6 +218,13 @@ def unavailable_as_error() -> Iterator[None]:
         for cause in _causes(exc):
             if isinstance(cause, neo4j.exceptions.Neo4jError) and _timed_out(cause):
                 raise TimedOut("the query ran past its time limit and was stopped") from exc
+            if getattr(cause, "code", None) in _MEMORY:
+                # Not Neo4j's message: how much memory a read held depends on what it
+                # touched, withheld records included. Logs may carry it (`__cause__`).
+                raise MemoryLimit(
+                    "the database refused the transaction more memory: all transactions "
+                    "at once passed its transaction memory limit"
+                ) from exc
             if isinstance(cause, _UNAVAILABLE) or getattr(cause, "code", None) in _TERMINATED:
                 raise Unavailable("the database is unavailable; try again shortly") from exc
         raise
