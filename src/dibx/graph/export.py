@@ -129,6 +129,13 @@ def _owned(model: Model, node: NodeType, rec: str, st: str, at: bool) -> str:
     return _map(entries) + " AS owned"
 
 
+def _listed(*columns: str) -> str:
+    """A page returned as one record holding its rows (`rows`), in their order: as records,
+    each row costs the async driver several socket reads and event-loop turns (the bulk
+    writer's reads measured so, `dibx.exchange.writer._collected`)."""
+    return "RETURN collect({" + ", ".join(f"{c}: {c}" for c in columns) + "}) AS rows"
+
+
 def node_query(
     model: Model, node: NodeType, label: str, names: Sequence[str], *, at: bool
 ) -> LiteralString:
@@ -141,9 +148,10 @@ def node_query(
     return compiled(
         f"MATCH (r:{label}) WHERE r.{key} > $after {state}"
         f"WITH r, n ORDER BY r.{key} LIMIT $limit "
-        f"RETURN r.{key} AS key, {marking_in_force('n', node.name)} AS marking, "
+        f"WITH r.{key} AS key, {marking_in_force('n', node.name)} AS marking, "
         f"{origin(model, node, 'r')} AS origin, {_fields('n', node.name, names)}, "
-        f"{_owned(model, node, 'r', 'n', at)}"
+        f"{_owned(model, node, 'r', 'n', at)} "
+        + _listed("key", "marking", "origin", "values", "markings", "owned")
     )
 
 
@@ -199,9 +207,10 @@ def edge_query(
         f"MATCH (a:{start_label}) WHERE {seek} WITH a {walk}"
         f"WITH {bound} WHERE {past} "
         f"WITH {bound} ORDER BY a.{start.key}, b.{end.key}, elementId(e) LIMIT $limit "
-        f"RETURN a.{start.key} AS start, b.{end.key} AS end, elementId(e) AS tie, "
+        f"WITH a.{start.key} AS start, b.{end.key} AS end, elementId(e) AS tie, "
         f"{marking_in_force('e', edge.rel)} AS marking, "
-        f"{origin(model, start, 'a')} AS origin, {_fields('e', edge.rel, names)}"
+        f"{origin(model, start, 'a')} AS origin, {_fields('e', edge.rel, names)} "
+        + _listed("start", "end", "tie", "marking", "origin", "values", "markings")
     )
     return compiled(query), params
 
@@ -252,13 +261,17 @@ class Reader:
             **extra,
         }
 
+    async def _page(self, query: LiteralString, params: dict[str, Any]) -> list[dict[str, Any]]:
+        out = await self.graph.read(query, params)
+        return list(out[0]["rows"]) if out else []
+
     async def nodes(self, node: NodeType, names: Sequence[str]) -> AsyncIterator[Exported]:
         at = self.at is not None
         for label in labels(node, at=at):
             query = node_query(self.model, node, label, names, at=at)
             after = ""  # every key is longer than the empty string
             while True:
-                rows = await self.graph.read(query, self._params(after=after))
+                rows = await self._page(query, self._params(after=after))
                 for row in rows:
                     yield _decoded(row, names)
                 if len(rows) < self.page:
@@ -272,7 +285,7 @@ class Reader:
             after: tuple[str, str, str] | None = None
             while True:
                 query, keyset = edge_query(self.model, edge, label, names, at=at, after=after)
-                rows = await self.graph.read(query, self._params(**keyset))
+                rows = await self._page(query, self._params(**keyset))
                 for row in rows:
                     yield _decoded(row, names)
                 if len(rows) < self.page:
