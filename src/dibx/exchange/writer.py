@@ -52,7 +52,7 @@ from dibx.exchange.format import Entity
 from dibx.exchange.validate import RETIRED, Item, Reject, column_of
 from dibx.graph import locks, outbox
 from dibx.graph import stewardship as store
-from dibx.graph.driver import Graph, Rows, TxRunner, compiled
+from dibx.graph.driver import Graph, Rows, TxRunner, compiled, listed
 from dibx.graph.model import EdgeType, Model, NodeType
 from dibx.graph.release import visible
 from dibx.graph.review import META as MARKING_META
@@ -177,7 +177,7 @@ def _props_map(var: str, names: Iterable[str]) -> str:
 def stored_edges_query(model: Model, edge: EdgeType) -> LiteralString:
     """The importing nation's own stored edges of `edge`'s type between each pair of
     `$pairs` (`{i, a, b}`), with what a row is compared with, newest version first, as one
-    list `rows` (see `_collected`).
+    list `rows` (`driver.listed`).
 
     Both ends are bound before the edge is matched (`CALL (a, b)`), so Neo4j checks for it
     from whichever end has fewer links (Expand(Into)). Left to choose, it planned from
@@ -351,7 +351,7 @@ class BatchWriter:
             "org: n.originOrg, version: coalesce(n.version, 1), "
             f"props: {_props_map('n', compared)}, owned: {{{owned_parts}}} }} END}}) AS rows"
         )
-        rows = await _collected(tx, q, {**self.params, "keys": [i.checked.key for i in items]})
+        rows = listed(await tx.run(q, {**self.params, "keys": [i.checked.key for i in items]}))
         for item, row in zip(items, rows, strict=True):
             c = item.checked
             cur = row["cur"]
@@ -507,7 +507,7 @@ class BatchWriter:
             f"RETURN collect({{key: k, origin: {store.origin_of(self.model, node, 'n')}, "
             "org: n.originOrg}) AS rows"
         )
-        rows = await _collected(tx, q, {**self.params, "keys": sorted(keys)})
+        rows = listed(await tx.run(q, {**self.params, "keys": sorted(keys)}))
         return {r["key"]: r for r in rows}
 
     async def _plan_edges(
@@ -566,7 +566,7 @@ class BatchWriter:
         q = stored_edges_query(self.model, edge)
         pairs = [{"i": n, "a": a, "b": b} for n, (_, a, b) in enumerate(resolved)]
         stored: dict[int, dict[str, Any]] = {}
-        for row in await _collected(tx, q, {**self.params, "pairs": pairs}):
+        for row in listed(await tx.run(q, {**self.params, "pairs": pairs})):
             stored.setdefault(row["i"], row)  # the newest of the nation's own edges
         for n, (item, a, b) in enumerate(resolved):
             c = item.checked
@@ -761,16 +761,6 @@ class BatchWriter:
             raise _RowRefused(item, _first(item, exc.errors)) from None
         audit: dict[str, Any] = done["audit"]
         return audit
-
-
-async def _collected(tx: TxRunner, query: LiteralString, params: dict[str, Any]) -> Rows:
-    """The rows of a read that returns them as one list (`RETURN collect({...}) AS rows`).
-
-    A batch's reads return a row per key; as records, each costs the async driver several
-    socket reads and event-loop turns (most of a re-import's client CPU, measured with
-    cProfile), while one record holding the list is decoded in one call."""
-    out = await tx.run(query, params)
-    return out[0]["rows"] if out else []
 
 
 def _first(item: Item, errors: list[UserError]) -> Reject:

@@ -230,6 +230,15 @@ def unavailable_as_error() -> Iterator[None]:
         raise
 
 
+def listed(rows: Rows) -> Rows:
+    """The rows of a statement that returns them as one list: `... RETURN collect({...}) AS
+    rows`. Bulk reads (an import batch's, an export page) are written so: as records, each
+    row cost the async driver several awaited socket reads and event-loop turns, most of a
+    re-import's client CPU (cProfile, bench/README "Collected reads"), while one record
+    holding the list is decoded in one call."""
+    return list(rows[0]["rows"]) if rows else []
+
+
 async def _rows(result: neo4j.AsyncResult) -> Rows:
     # Rows are maps and lists already: skip the deep copy `record.data()` would make.
     return [dict(zip(record.keys(), record, strict=True)) async for record in result]

@@ -35,7 +35,7 @@ from typing import Any, LiteralString
 from dibx.auth.release import ReleaseScope
 from dibx.graph import asof
 from dibx.graph.cursors import Key, beyond
-from dibx.graph.driver import Graph, compiled
+from dibx.graph.driver import Graph, compiled, listed
 from dibx.graph.model import EdgeType, Model, NodeType, Relation
 from dibx.graph.release import marking_in_force, released, visible
 
@@ -129,10 +129,8 @@ def _owned(model: Model, node: NodeType, rec: str, st: str, at: bool) -> str:
     return _map(entries) + " AS owned"
 
 
-def _listed(*columns: str) -> str:
-    """A page returned as one record holding its rows (`rows`), in their order: as records,
-    each row costs the async driver several socket reads and event-loop turns (the bulk
-    writer's reads measured so, `dibx.exchange.writer._collected`)."""
+def _as_rows(*columns: str) -> str:
+    """A page returned as one record holding its rows in their order (`driver.listed`)."""
     return "RETURN collect({" + ", ".join(f"{c}: {c}" for c in columns) + "}) AS rows"
 
 
@@ -151,7 +149,7 @@ def node_query(
         f"WITH r.{key} AS key, {marking_in_force('n', node.name)} AS marking, "
         f"{origin(model, node, 'r')} AS origin, {_fields('n', node.name, names)}, "
         f"{_owned(model, node, 'r', 'n', at)} "
-        + _listed("key", "marking", "origin", "values", "markings", "owned")
+        + _as_rows("key", "marking", "origin", "values", "markings", "owned")
     )
 
 
@@ -210,7 +208,7 @@ def edge_query(
         f"WITH a.{start.key} AS start, b.{end.key} AS end, elementId(e) AS tie, "
         f"{marking_in_force('e', edge.rel)} AS marking, "
         f"{origin(model, start, 'a')} AS origin, {_fields('e', edge.rel, names)} "
-        + _listed("start", "end", "tie", "marking", "origin", "values", "markings")
+        + _as_rows("start", "end", "tie", "marking", "origin", "values", "markings")
     )
     return compiled(query), params
 
@@ -261,17 +259,13 @@ class Reader:
             **extra,
         }
 
-    async def _page(self, query: LiteralString, params: dict[str, Any]) -> list[dict[str, Any]]:
-        out = await self.graph.read(query, params)
-        return list(out[0]["rows"]) if out else []
-
     async def nodes(self, node: NodeType, names: Sequence[str]) -> AsyncIterator[Exported]:
         at = self.at is not None
         for label in labels(node, at=at):
             query = node_query(self.model, node, label, names, at=at)
             after = ""  # every key is longer than the empty string
             while True:
-                rows = await self._page(query, self._params(after=after))
+                rows = listed(await self.graph.read(query, self._params(after=after)))
                 for row in rows:
                     yield _decoded(row, names)
                 if len(rows) < self.page:
@@ -285,7 +279,7 @@ class Reader:
             after: tuple[str, str, str] | None = None
             while True:
                 query, keyset = edge_query(self.model, edge, label, names, at=at, after=after)
-                rows = await self._page(query, self._params(**keyset))
+                rows = listed(await self.graph.read(query, self._params(**keyset)))
                 for row in rows:
                     yield _decoded(row, names)
                 if len(rows) < self.page:
