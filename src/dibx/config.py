@@ -257,6 +257,11 @@ class Settings(BaseSettings):
     analytics_time_limit_s: Annotated[int, _int(1, 600)] = _var("DIBX_ANALYTICS_TIME_LIMIT", 10)
     # Queries one gap or disruption analysis runs at once (each uses one Neo4j core).
     analytics_parallel_reads: Annotated[int, _int(1, 16)] = _var("DIBX_ANALYTICS_PARALLEL_READS", 2)
+    # Rows of the analyses' reads kept per process for identical reads (same statement, same
+    # release parameters) until the data generation moves or they reach this age
+    # (dibx.graph.read_cache). 0 MiB or 0 s: nothing is kept.
+    analytics_cache_mb: Annotated[int, _int(0, 65_536)] = _var("DIBX_ANALYTICS_CACHE_MB", 64)
+    analytics_cache_s: Annotated[int, _int(0, 86_400)] = _var("DIBX_ANALYTICS_CACHE_SECONDS", 300)
     nations_of_concern: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_codes)] = _var(
         "DIBX_NATIONS_OF_CONCERN", ("CHN", "IRN", "PRK", "RUS")
     )

@@ -47,6 +47,7 @@ from dibx.graph import migrations, outbox, tallies
 from dibx.graph.cursors import Sealer
 from dibx.graph.driver import Graph, Timeouts, connect
 from dibx.graph.model import MODEL, Model
+from dibx.graph.read_cache import ReadCache
 from dibx.schema import build_schema
 from dibx.schema.context import Context, Services
 from dibx.services.analytics import Analytics
@@ -131,7 +132,16 @@ def build_runtime(
         nations_of_concern=settings.nations_of_concern,
     )
     services = Services(
-        analytics=Analytics(graph, memberships, analytics),
+        analytics=Analytics(
+            graph,
+            memberships,
+            analytics,
+            cache=ReadCache(
+                graph,
+                max_bytes=settings.analytics_cache_mb * 2**20,
+                max_age_s=float(settings.analytics_cache_s),
+            ),
+        ),
         challenges=ChallengeService(
             graph,
             checked.policy,
@@ -279,6 +289,9 @@ def create_app(
     observed = Metrics(lambda: runtime.graph.stats, lambda: heavy.held)
     runtime.graph.stats.observe = lambda kind, s: observed.neo4j_duration.labels(kind).observe(s)
     runtime.graph.stats.on_retry = lambda code: observed.write_retries.labels(code).inc()
+    cache = runtime.services.analytics.cache
+    if cache is not None:
+        cache.observe = lambda outcome: observed.analytics_reads.labels(outcome).inc()
     # Every audit write, request records and graph writes alike, counts its failures.
     audit = CountedSink(runtime.audit, observed.audit_failures.inc)
     request_audit = RequestAudit(

@@ -33,6 +33,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from dibx.graph.driver import QueryStats
+from dibx.graph.read_cache import OUTCOMES
 
 MAX_OPERATIONS = 100
 ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/oauth/token", "/imports"})
@@ -157,6 +158,15 @@ class Metrics:
             ["code"],
             registry=registry,
         )
+        self.analytics_reads = Counter(
+            "dibx_analytics_reads",
+            "Reads of the analyses: served from the read cache (hit), read and kept (miss), "
+            "read without it (uncached: no data generation yet, or caching off)",
+            ["outcome"],
+            registry=registry,
+        )
+        for outcome in OUTCOMES:
+            self.analytics_reads.labels(outcome)
         self.rejections = Counter(
             "dibx_rejections", "Requests refused, by reason", ["reason"], registry=registry
         )

@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, LiteralString
+from typing import Any, LiteralString, Protocol, TypeVar
 
 import neo4j
 import structlog
@@ -32,6 +32,7 @@ from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, Asyn
 from dibx.errors import MemoryLimit, TimedOut, Unavailable
 
 Rows = list[dict[str, Any]]
+R = TypeVar("R")
 # Runs inside a write transaction after its statement, before COMMIT; raising rolls it back.
 BeforeCommit = Callable[[Rows], Awaitable[None]]
 # Attempts of a hooked write; only failures before the hook ran are retried (see Graph.write).
@@ -257,6 +258,34 @@ class TxRunner:
         return await _rows(await self._tx.run(query, dict(params or {})))
 
 
+class Reads(Protocol):
+    """What a service that only reads needs of the graph: `Graph` itself, or one request's
+    cached view of it (`dibx.graph.read_cache`)."""
+
+    async def read(
+        self,
+        query: LiteralString,
+        params: Mapping[str, Any] | None = None,
+        *,
+        tx_timeout: float | None = None,
+    ) -> Rows: ...
+
+    async def read_one(
+        self,
+        query: LiteralString,
+        params: Mapping[str, Any] | None = None,
+        *,
+        tx_timeout: float | None = None,
+    ) -> dict[str, Any] | None: ...
+
+    async def read_as(
+        self, query: LiteralString, params: Mapping[str, Any], parse: Callable[[Rows], R]
+    ) -> R:
+        """`parse(read(query, params))`; `parse` must return an immutable value (a cached
+        view keeps it for the next identical read)."""
+        ...
+
+
 class Graph:
     """Thin wrapper over an AsyncDriver bound to one database.
 
@@ -329,6 +358,11 @@ class Graph:
     ) -> dict[str, Any] | None:
         rows = await self.read(query, params, tx_timeout=tx_timeout)
         return rows[0] if rows else None
+
+    async def read_as(
+        self, query: LiteralString, params: Mapping[str, Any], parse: Callable[[Rows], R]
+    ) -> R:
+        return parse(await self.read(query, params))
 
     async def write(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-from dibx.graph import tokens
+from dibx.graph import generation, tokens
 from dibx.graph.driver import Graph, compiled
 from dibx.graph.model import MODEL, Model
 
@@ -49,5 +49,8 @@ async def apply(graph: Graph, model: Model = MODEL) -> list[str]:
             {"version": version, "name": name},
         )
         applied.append(name)
+    if applied:
+        # A migration may rewrite records: answers cached before it are not served after.
+        await graph.write(generation.BUMP)
     await tokens.ensure(graph, model)
     return applied

@@ -33,11 +33,11 @@ from datetime import datetime
 
 from dibx.graph import tallies
 from dibx.graph.driver import Graph, TxRunner, compiled
+from dibx.graph.generation import EPOCH, SEQUENCE
 from dibx.graph.model import MODEL
 
 PENDING = "PendingChange"
 CHANGE = "Change"
-SEQUENCE = "ChangeSequence"
 
 # Within one transaction, pending states are numbered in an order that depends only on what
 # was written (not on internal ids, which differ between databases holding the same data):
@@ -53,7 +53,7 @@ _APPEND = compiled(
     tallies.pending_invalidation(MODEL, PENDING) + f"MATCH (s:{PENDING}) WITH s ORDER BY {_ORDER} "
     "WITH collect(s) AS pending WHERE size(pending) > 0 "
     f"MERGE (c:{SEQUENCE} {{id: 1}}) "
-    "SET c.next = coalesce(c.next, 0) + size(pending) "
+    f"SET c.next = coalesce(c.next, 0) + size(pending), {EPOCH} "
     "WITH c.next - size(pending) AS base, pending "
     "UNWIND range(0, size(pending) - 1) AS i "
     "WITH pending[i] AS s, base + i + 1 AS seq "

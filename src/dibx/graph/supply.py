@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Generic, LiteralString, TypeVar
 
 from dibx.auth.release import ReleaseScope
-from dibx.graph.driver import Graph, compiled
+from dibx.graph.driver import Reads, compiled
 from dibx.graph.release import marking_in_force, released, visible
 
 T = TypeVar("T")
@@ -609,31 +609,36 @@ def _link(buyer: str, row: dict[str, Any], seller: str) -> SupplyLink:
 _PARTS_PER_SLOT = 2
 
 
+def capability_nodes(rows: list[dict[str, Any]]) -> tuple[CapabilityNode, ...]:
+    return tuple(_capability_node(row) for row in rows)
+
+
 async def read_parallel(
-    graph: Graph,
+    graph: Reads,
     query: LiteralString,
     params: dict[str, Any],
     keys_param: str,
     keys: Sequence[str],
     *,
     parallel: int,
-) -> list[dict[str, Any]]:
-    """`query` once per part of `keys` (bound to `keys_param`), up to `parallel` at once.
+) -> list[CapabilityNode]:
+    """`query` once per part of `keys` (bound to `keys_param`), up to `parallel` at once;
+    each part's rows are capabilities (`capability_nodes`).
 
     A query runs on one Neo4j thread: a read whose rows are independent per key (one row per
     capability) uses several cores when split. Keys are dealt round robin over the parts,
     which need no knowledge of their sizes (counting offers outside the release checks would
     tell the service about records the caller may not see). Each part is its own read
-    transaction, like each tier of a walk. Rows come back in no particular order.
+    transaction, like each tier of a walk. Capabilities come back in no particular order.
     """
     ordered = sorted(set(keys))
     count = max(1, min(len(ordered), parallel * _PARTS_PER_SLOT if parallel > 1 else 1))
     parts = [ordered[i::count] for i in range(count)]
     gate = asyncio.Semaphore(max(1, parallel))
 
-    async def one(part: list[str]) -> list[dict[str, Any]]:
+    async def one(part: list[str]) -> tuple[CapabilityNode, ...]:
         async with gate:
-            return await graph.read(query, {**params, keys_param: part})
+            return await graph.read_as(query, {**params, keys_param: part}, capability_nodes)
 
     tasks = [asyncio.ensure_future(one(part)) for part in parts if part]
     try:
@@ -643,11 +648,11 @@ async def read_parallel(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-    return [row for rows in results for row in rows]
+    return [node for nodes in results for node in nodes]
 
 
 async def capability_tree(
-    graph: Graph,
+    graph: Reads,
     scope: ReleaseScope,
     roots: Sequence[str],
     *,
@@ -680,7 +685,7 @@ async def capability_tree(
         )
         if tree.overflow or not tree.nodes:
             return tree
-        rows = await read_parallel(
+        summaries = await read_parallel(
             graph,
             _CAPABILITY_TIER[(direction, mode, control)],
             {**scope.cypher_params(), "offer_limit": max_nodes + 1},
@@ -688,8 +693,7 @@ async def capability_tree(
             list(tree.nodes),
             parallel=parallel,
         )
-        for row in rows:
-            node = _capability_node(row)
+        for node in summaries:
             tree.nodes[node.key] = replace(
                 tree.nodes[node.key], offers=node.offers, groups=node.groups
             )
@@ -721,7 +725,7 @@ async def capability_tree(
 
 
 async def suppliers_by_key(
-    graph: Graph, scope: ReleaseScope, keys: Sequence[str], *, control: bool = False
+    graph: Reads, scope: ReleaseScope, keys: Sequence[str], *, control: bool = False
 ) -> dict[str, SupplierNode]:
     """The suppliers among `keys` that the caller may see (hidden ones look missing)."""
     if not keys:
@@ -733,7 +737,7 @@ async def suppliers_by_key(
 
 
 async def supply_tree(
-    graph: Graph,
+    graph: Reads,
     scope: ReleaseScope,
     roots: Sequence[SupplierNode],
     *,
@@ -782,14 +786,14 @@ async def supply_tree(
     return tree
 
 
-async def capacity_by_nation(graph: Graph, scope: ReleaseScope, key: str) -> CapabilityNode | None:
+async def capacity_by_nation(graph: Reads, scope: ReleaseScope, key: str) -> CapabilityNode | None:
     """A capability with its released capacity summed per nation in Cypher (one query)."""
     row = await graph.read_one(_CAPACITY_BY_NATION, {**scope.cypher_params(), "key": key})
     return None if row is None else _capability_node(row)
 
 
 async def impacts(
-    graph: Graph,
+    graph: Reads,
     scope: ReleaseScope,
     keys: Sequence[str],
     *,
@@ -809,12 +813,12 @@ async def impacts(
         "allied": sorted(set(allied)),
         "first": first,
     }
-    rows = await read_parallel(graph, _IMPACT, params, "keys", keys, parallel=parallel)
-    return sorted((_capability_node(row) for row in rows), key=lambda c: c.key)
+    nodes = await read_parallel(graph, _IMPACT, params, "keys", keys, parallel=parallel)
+    return sorted(nodes, key=lambda c: c.key)
 
 
 async def candidates(
-    graph: Graph,
+    graph: Reads,
     scope: ReleaseScope,
     keys: Sequence[str],
     *,
@@ -836,7 +840,7 @@ async def candidates(
 
 
 async def control_attributes(
-    graph: Graph, scope: ReleaseScope, key: str
+    graph: Reads, scope: ReleaseScope, key: str
 ) -> ControlAttributes | None:
     row = await graph.read_one(_TRADE, {**scope.cypher_params(), "key": key})
     if row is None:
@@ -849,7 +853,7 @@ async def control_attributes(
 
 
 async def offered_by(
-    graph: Graph,
+    graph: Reads,
     scope: ReleaseScope,
     *,
     suppliers: Sequence[str],

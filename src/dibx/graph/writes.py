@@ -21,7 +21,7 @@ from itertools import islice
 from typing import Any, LiteralString
 
 from dibx.auth import markings
-from dibx.graph import outbox, tallies
+from dibx.graph import generation, outbox, tallies
 from dibx.graph.driver import NO_TIMEOUT, Graph, Rows, TxRunner, compiled
 from dibx.graph.model import MODEL, EdgeType, Field, Model, NodeType
 from dibx.graph.outbox import PENDING
@@ -293,15 +293,19 @@ async def _nothing(_: Rows) -> None:
     return None
 
 
-async def _count_with_events(
-    graph: Graph, query: LiteralString, tx_timeout: float, **params: Any
+async def _count_loaded(
+    graph: Graph, query: LiteralString, tx_timeout: float, *, events: bool, **params: Any
 ) -> int:
-    """`_count` for a batch that writes history states: the batch's events are numbered in
-    the same transaction, as its last statement (`dibx.graph.outbox`)."""
+    """`_count` for a batch of a load: it moves the data generation in the same transaction
+    (`dibx.graph.generation`: no cached read is served past it). With `events`, the batch
+    writes history states, numbered in the same transaction as its last statement
+    (`dibx.graph.outbox`)."""
 
     async def work(tx: TxRunner) -> Rows:
         rows = await tx.run(query, params)
-        await outbox.append_pending(tx)
+        await generation.bump(tx)
+        if events:
+            await outbox.append_pending(tx)
         return rows
 
     rows = await graph.transaction(work, before_commit=_nothing, tx_timeout=tx_timeout)
@@ -326,10 +330,9 @@ async def _write(
         batch = list(islice(rows, batch_size))
         if not batch:
             raise WriteError(f"{kind}: expected {total} rows, got {written}")
-        if events is None:
-            n = await _count(graph, query, tx_timeout, rows=batch)
-        else:
-            n = await _count_with_events(graph, query, tx_timeout, rows=batch, **events)
+        n = await _count_loaded(
+            graph, query, tx_timeout, events=events is not None, rows=batch, **(events or {})
+        )
         if n != len(batch):
             raise WriteError(f"{kind}: a batch of {len(batch)} rows wrote {n}")
         written += n

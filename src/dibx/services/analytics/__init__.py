@@ -16,7 +16,8 @@ from dibx.auth.markings import NATIONS
 from dibx.auth.release import ReleaseScope
 from dibx.errors import Invalid
 from dibx.graph import supply
-from dibx.graph.driver import Graph
+from dibx.graph.driver import Graph, Reads
+from dibx.graph.read_cache import ReadCache
 from dibx.services.analytics import (
     chain,
     concentration,
@@ -58,16 +59,30 @@ def check_first(first: int, field: str = "first") -> int:
 
 
 class Analytics:
+    """The analyses. Built once per process; `with_limits` gives one request's service, whose
+    reads go through the process's `ReadCache` when it has one (`dibx.graph.read_cache`:
+    identical reads for the same release parameters, until the data changes)."""
+
     def __init__(
-        self, graph: Graph, memberships: MembershipDirectory, limits: AnalyticsLimits
+        self,
+        graph: Graph,
+        memberships: MembershipDirectory,
+        limits: AnalyticsLimits,
+        *,
+        cache: ReadCache | None = None,
     ) -> None:
         self.graph = graph
         self.memberships = memberships
         self.limits = limits
+        self.cache = cache
+        self.reads: Reads = graph
 
     def with_limits(self, limits: AnalyticsLimits) -> Analytics:
         """This service (built once) under one request's limits (bound to its budget)."""
-        return Analytics(self.graph, self.memberships, limits)
+        request = Analytics(self.graph, self.memberships, limits, cache=self.cache)
+        if self.cache is not None:
+            request.reads = self.cache.reads()
+        return request
 
     # -- shared ----------------------------------------------------------------------------
 
@@ -93,7 +108,7 @@ class Analytics:
         control: bool = False,
     ) -> network.Network | None:
         return await network.fetch(
-            self.graph,
+            self.reads,
             scope,
             self.limits,
             root_type=root_type,
@@ -113,7 +128,7 @@ class Analytics:
         async def work() -> gap.GapReport | None:
             # Providers are counted per nation in Cypher: only capabilities count as nodes.
             tree = await supply.capability_tree(
-                self.graph,
+                self.reads,
                 scope,
                 [key],
                 depth=depth,
@@ -168,7 +183,7 @@ class Analytics:
         self, scope: ReleaseScope, key: str
     ) -> concentration.ConcentrationReport | None:
         async def work() -> concentration.ConcentrationReport | None:
-            node = await supply.capacity_by_nation(self.graph, scope, key)
+            node = await supply.capacity_by_nation(self.reads, scope, key)
             if node is None:
                 return None
             tetragraphs = await self._tetragraphs(scope)
@@ -202,7 +217,7 @@ class Analytics:
             owner_keys = {
                 c.owner for s in net.suppliers.values() for c in s.control if c.nation in concern
             }
-            owners = await supply.suppliers_by_key(self.graph, scope, sorted(owner_keys))
+            owners = await supply.suppliers_by_key(self.reads, scope, sorted(owner_keys))
             return exposure.report(
                 net,
                 concern,
@@ -231,9 +246,9 @@ class Analytics:
         limit = self.limits.max_nodes
 
         async def work() -> disruption.DisruptionReport:
-            visible = await supply.suppliers_by_key(self.graph, scope, list(suppliers))
+            visible = await supply.suppliers_by_key(self.reads, scope, list(suppliers))
             keys, overflow = await supply.offered_by(
-                self.graph,
+                self.reads,
                 scope,
                 suppliers=sorted(visible),
                 nations=sorted(removed_nations),
@@ -243,7 +258,7 @@ class Analytics:
                 raise too_many("affected capabilities", limit, "remove fewer nations or suppliers")
             tetragraphs = await self._tetragraphs(scope)
             affected = await supply.impacts(
-                self.graph,
+                self.reads,
                 scope,
                 keys,
                 nations=sorted(removed_nations),
@@ -256,7 +271,7 @@ class Analytics:
             required_by = supply.CapabilityTree()
             if lost and depth > 0:
                 required_by = await supply.capability_tree(
-                    self.graph,
+                    self.reads,
                     scope,
                     lost,
                     depth=depth,
@@ -288,20 +303,20 @@ class Analytics:
             if root_type == "Capability":
                 keys = [key]
             else:
-                found = await supply.suppliers_by_key(self.graph, scope, [key])
+                found = await supply.suppliers_by_key(self.reads, scope, [key])
                 if key not in found:
                     return None
                 exclude = (key,)
                 root_marking.append(found[key].marking)
                 keys, overflow = await supply.offered_by(
-                    self.graph, scope, suppliers=[key], nations=[], limit=self.limits.max_nodes
+                    self.reads, scope, suppliers=[key], nations=[], limit=self.limits.max_nodes
                 )
                 if overflow:
                     raise too_many("capabilities", self.limits.max_nodes)
             tetragraphs = await self._tetragraphs(scope)
             allied = self._allied(tetragraphs)
             caps = await supply.candidates(
-                self.graph, scope, keys, exclude=exclude, allied=sorted(allied), first=first
+                self.reads, scope, keys, exclude=exclude, allied=sorted(allied), first=first
             )
             if root_type == "Capability" and not caps:
                 return None
@@ -338,7 +353,7 @@ class Analytics:
         (dest,) = check_nations([destination], "destination")
 
         async def work() -> trade.TradePathway | None:
-            attrs = await supply.control_attributes(self.graph, scope, key)
+            attrs = await supply.control_attributes(self.reads, scope, key)
             if attrs is None:
                 return None
             return trade.assess(attrs, dest, await self._tetragraphs(scope), discloses)

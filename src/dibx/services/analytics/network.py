@@ -17,7 +17,7 @@ import networkx as nx
 
 from dibx.auth.release import ReleaseScope
 from dibx.graph import supply
-from dibx.graph.driver import Graph
+from dibx.graph.driver import Reads
 from dibx.graph.supply import CapabilityNode, SupplierNode, SupplyTree, Val
 from dibx.services.analytics.limits import AnalyticsLimits, too_many
 from dibx.services.analytics.provenance import Provenance
@@ -110,7 +110,7 @@ def build(
 
 
 async def fetch(
-    graph: Graph,
+    graph: Reads,
     scope: ReleaseScope,
     limits: AnalyticsLimits,
     *,

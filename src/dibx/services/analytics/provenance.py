@@ -35,8 +35,10 @@ class Provenance:
         self.add(*texts)
 
     def add(self, *texts: str | None) -> Provenance:
-        for text in texts:
-            self.texts.add(text if text is not None else _FAIL_CLOSED)
+        if None in texts:
+            self.texts.update(text if text is not None else _FAIL_CLOSED for text in texts)
+        else:
+            self.texts.update(texts)  # type: ignore[arg-type]  # no None among them
         return self
 
     def value(self, val: Val[Any] | None) -> Provenance:
@@ -67,4 +69,12 @@ class Provenance:
         return self
 
     def marking(self, tetragraphs: Mapping[str, frozenset[str]]) -> str:
-        return str(markings.combine([_parse(t) for t in sorted(self.texts)], tetragraphs))
+        return _combined(frozenset(self.texts), tuple(sorted(tetragraphs.items())))
+
+
+# A report rolls up thousands of figures from a few distinct sets of markings (a nation-wide
+# disruption: one per capability, offer and supplier): the roll-up is a function of the set
+# and the request's agreement table alone, so each distinct pair is combined once.
+@lru_cache(maxsize=65_536)
+def _combined(texts: frozenset[str], tetragraphs: tuple[tuple[str, frozenset[str]], ...]) -> str:
+    return str(markings.combine([_parse(t) for t in sorted(texts)], dict(tetragraphs)))
