@@ -200,3 +200,19 @@ async def test_a_bulk_load_moves_the_generation(apis: tuple[Api, Api]) -> None:
 
 async def generation_of(graph: Graph) -> generation.Generation | None:
     return generation.of(await graph.read_one(generation.READ))
+
+
+async def test_answers_from_the_cache_are_counted_in_metrics(apis: tuple[Api, Api]) -> None:
+    cached, _ = apis
+    await cached.load(world())
+    for _ in range(2):
+        assert await providers(cached, "GBR") == 1
+    text = (await cached.client.get("/metrics")).text
+    counted = {
+        line.split('"')[1]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("dibx_analytics_reads_total{")
+    }
+    assert counted[read_cache.HIT] >= 1
+    assert counted[read_cache.MISS] >= 1
+    assert read_cache.UNCACHED in counted  # present from the start, for rate() and alerts
