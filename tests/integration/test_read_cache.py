@@ -3,11 +3,13 @@ long, within how much memory, and what a request may do with what it gets."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from dibx.graph import generation, read_cache
 from dibx.graph.driver import Graph, compiled
-from dibx.graph.read_cache import HIT, MISS, UNCACHED, ReadCache, key_of
+from dibx.graph.read_cache import HIT, MISS, SHARED, UNCACHED, ReadCache, key_of
 from dibx.graph.writes import write_dataset
 from tests.support import builders as b
 
@@ -143,3 +145,44 @@ def test_keys_depend_on_values_not_on_the_order_of_maps() -> None:
     assert key_of(q, {"a": [["k", 1]]}) != key_of(q, {"a": [{"k": 1}]})
     assert key_of(q, {"a": 1}) != key_of("RETURN 2", {"a": 1})
     assert key_of(q, {"a": 1}) != key_of(q, {"a": 1}, "parse")
+
+
+SLOW = compiled(
+    "UNWIND range(1, $n) AS x WITH x WHERE x % 7 = $r RETURN count(*) AS n, $tag AS tag"
+)
+
+
+async def test_an_identical_read_running_already_is_waited_for(graph: Graph) -> None:
+    await loaded(graph)
+    cache, seen = cache_on(graph)
+    before = graph.stats.reads
+    params = {"n": 2_000_000, "r": 3, "tag": "x"}
+    first, second = await asyncio.gather(
+        cache.reads().read(SLOW, params), cache.reads().read(SLOW, params)
+    )
+    assert first == second == [{"n": 285_714, "tag": "x"}]
+    assert sorted(seen) == [MISS, SHARED]
+    assert graph.stats.reads - before == 3  # each request's generation, and one read
+    first[0]["n"] = 0  # each got its own copy
+    assert second == [{"n": 285_714, "tag": "x"}]
+
+
+async def test_a_waiter_reads_alone_when_the_read_it_waits_for_is_cancelled(
+    graph: Graph,
+) -> None:
+    await loaded(graph)
+    cache, seen = cache_on(graph)
+    params = {"n": 6_000_000, "r": 3, "tag": "y"}
+    leader = asyncio.ensure_future(cache.reads().read(SLOW, params))
+    for _ in range(500):  # until the leader's read is running
+        if cache._flying:
+            break
+        await asyncio.sleep(0.01)
+    assert cache._flying
+    waiter = asyncio.ensure_future(cache.reads().read(SLOW, params))
+    await asyncio.sleep(0.2)  # the waiter reads its generation, then waits for the leader
+    leader.cancel()
+    assert await waiter == [{"n": 857_143, "tag": "y"}]
+    assert leader.cancelled()
+    assert seen == [MISS]  # the waiter's own read; the cancelled one counts nothing
+    assert len(cache) == 1

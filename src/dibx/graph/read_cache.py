@@ -16,6 +16,9 @@ Why it cannot release anything the database would not:
   computed while a write committed is filed under the generation before that write, so the
   first request after the commit does not find it.
 * A graph without a generation (no counter yet) is read, never cached.
+* An identical read of the same generation that is already running is waited for rather
+  than sent again (a dashboard's refresh after a write asks the same thing many times at
+  once). If that read fails or its request gives up, each waiter reads for itself.
 * Every entry expires after `max_age_s`, which bounds what a write from outside dibx (an
   operator's Cypher moves no generation) can leave stale.
 * Rows are kept pickled, so no request can change another's copy; `read_as` keeps what its
@@ -42,10 +45,15 @@ from dibx.graph import generation
 from dibx.graph.driver import Graph, Rows
 from dibx.graph.generation import Generation
 
-# Outcomes `observe` is told of, one per read: served from the cache, read and kept, read
-# because the graph has no generation (or caching is off).
-HIT, MISS, UNCACHED = "hit", "miss", "uncached"
-OUTCOMES = (HIT, MISS, UNCACHED)
+# Outcomes `observe` is told of, one per read: served from the cache, read and kept, served
+# by an identical read that was running already, read because the graph has no generation
+# (or caching is off).
+HIT, MISS, SHARED, UNCACHED = "hit", "miss", "shared", "uncached"
+OUTCOMES = (HIT, MISS, SHARED, UNCACHED)
+
+
+class _Abandoned(Exception):
+    """What waiters of a running read get when it fails or is cancelled: they read alone."""
 
 
 T = TypeVar("T")
@@ -94,6 +102,8 @@ class ReadCache:
         self.observe: Callable[[str], None] | None = None
         self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
         self._bytes = 0
+        # Reads running now, by key: an identical read (same generation) waits for it.
+        self._flying: dict[bytes, tuple[Generation, asyncio.Future[Any]]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -220,9 +230,30 @@ class CachedReads:
         if entry is not None:
             cache._noted(HIT)
             return entry.value
-        rows = await cache.graph.read(query, params, tx_timeout=tx_timeout)
-        value = keep(rows)
-        size = len(value) if isinstance(value, bytes) else len(_pickled(rows))
-        cache._put(key, current, value, size)
+        flight = cache._flying.get(key)
+        if flight is not None and flight[0] == current:
+            try:
+                # Shielded: this request giving up (its time limit) leaves the read running.
+                value = await asyncio.shield(flight[1])
+            except _Abandoned:
+                pass  # the read waited for failed or was cancelled: read for this request
+            else:
+                cache._noted(SHARED)
+                return value
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        cache._flying[key] = (current, done)
+        try:
+            rows = await cache.graph.read(query, params, tx_timeout=tx_timeout)
+            value = keep(rows)
+            size = len(value) if isinstance(value, bytes) else len(_pickled(rows))
+            cache._put(key, current, value, size)
+            done.set_result(value)
+        except BaseException:
+            done.set_exception(_Abandoned())
+            done.exception()  # retrieved: nobody may be waiting
+            raise
+        finally:
+            if cache._flying.get(key, (None, None))[1] is done:
+                del cache._flying[key]
         cache._noted(MISS)
         return value
