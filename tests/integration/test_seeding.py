@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dibx import data as shipped
-from dibx.graph import generation
+from dibx.graph import generation, migrations
 from dibx.graph.driver import Graph
 from dibx.ingest import seeding
 
@@ -29,3 +29,13 @@ async def test_seeding_and_its_reset_are_counted_writes(graph: Graph) -> None:
     moved = generation.of(await graph.read_one(generation.READ))
     assert moved is not None
     assert moved[2] >= len(kinds)  # loads: one per batch at least
+
+
+async def test_a_database_migrated_anew_is_still_empty(graph: Graph) -> None:
+    """Migrations move the data generation of a written database but create nothing in an
+    empty one: `dibx serve` seeds the demo only into an empty database."""
+    assert await seeding.is_empty(graph)
+    await graph.write("MATCH (m:Migration) WHERE m.version >= 15 DELETE m")
+    assert await migrations.apply(graph)  # 0015 and later run again
+    assert await seeding.is_empty(graph)
+    assert generation.of(await graph.read_one(generation.READ)) is None

@@ -258,6 +258,18 @@ class TxRunner:
         return await _rows(await self._tx.run(query, dict(params or {})))
 
 
+async def first_row(
+    reads: Reads,
+    query: LiteralString,
+    params: Mapping[str, Any] | None = None,
+    *,
+    tx_timeout: float | None = None,
+) -> dict[str, Any] | None:
+    """`read_one` of every `Reads`: the first row of `read`, or None."""
+    rows = await reads.read(query, params, tx_timeout=tx_timeout)
+    return rows[0] if rows else None
+
+
 class Reads(Protocol):
     """What a service that only reads needs of the graph: `Graph` itself, or one request's
     cached view of it (`dibx.graph.read_cache`)."""
@@ -349,15 +361,7 @@ class Graph:
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))  # jitter, as the driver adds
             delay *= 2
 
-    async def read_one(
-        self,
-        query: LiteralString,
-        params: Mapping[str, Any] | None = None,
-        *,
-        tx_timeout: float | None = None,
-    ) -> dict[str, Any] | None:
-        rows = await self.read(query, params, tx_timeout=tx_timeout)
-        return rows[0] if rows else None
+    read_one = first_row
 
     async def read_as(
         self, query: LiteralString, params: Mapping[str, Any], parse: Callable[[Rows], R]

@@ -10,7 +10,8 @@ updates in its own transaction:
   membership: stewarded writes, imports, review and challenge decisions, membership clock
   and reloads all end with `outbox.append_pending`.
 * `loads` moves with every batch of a bulk load (`dibx.graph.writes.write_dataset`), which
-  MERGEs records without numbering events, and with every migration applied.
+  MERGEs records without numbering events, and with every migration applied to a database
+  that has the counter.
 * `epoch` tells databases apart: a database cleared and loaded again starts a new counter,
   whose numbers may repeat the old one's.
 
@@ -49,6 +50,13 @@ def of(row: dict[str, Any] | None) -> Generation | None:
     if row is None or row.get("epoch") is None:
         return None
     return (str(row["epoch"]), int(row["next"] or 0), int(row["loads"] or 0))
+
+
+# For a migration: moves an existing counter only (a database without one caches nothing yet,
+# and a migration must not make an empty database look written to: `dibx.ingest.seeding`).
+BUMP_EXISTING = compiled(
+    f"MATCH (c:{SEQUENCE} {{id: 1}}) SET {EPOCH}, c.loads = coalesce(c.loads, 0) + 1"
+)
 
 
 async def bump(tx: TxRunner) -> None:

@@ -51,6 +51,6 @@ async def apply(graph: Graph, model: Model = MODEL) -> list[str]:
         applied.append(name)
     if applied:
         # A migration may rewrite records: answers cached before it are not served after.
-        await graph.write(generation.BUMP)
+        await graph.write(generation.BUMP_EXISTING)
     await tokens.ensure(graph, model)
     return applied

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any, LiteralString, TypeVar
 
 from dibx.graph import generation
-from dibx.graph.driver import Graph, Rows
+from dibx.graph.driver import Graph, Rows, first_row
 from dibx.graph.generation import Generation
 
 # Outcomes `observe` is told of, one per read: served from the cache, read and kept, served
@@ -196,15 +196,7 @@ class CachedReads:
         rows: Rows = pickle.loads(data)  # noqa: S301
         return rows
 
-    async def read_one(
-        self,
-        query: LiteralString,
-        params: Mapping[str, Any] | None = None,
-        *,
-        tx_timeout: float | None = None,
-    ) -> dict[str, Any] | None:
-        rows = await self.read(query, params, tx_timeout=tx_timeout)
-        return rows[0] if rows else None
+    read_one = first_row
 
     async def read_as(
         self, query: LiteralString, params: Mapping[str, Any], parse: Callable[[Rows], T]
