@@ -5,7 +5,8 @@
 
 The real app (`build_runtime` + `create_app`): real token validation against the development
 issuer's key in DATA_DIR/dev-keys, the shipped releasability policy, a file audit sink
-(append, flush and fsync per request), one uvicorn worker, no access log. Exits when its
+(append, flush and fsync per request), one uvicorn worker (`--workers N`: N API processes on
+one socket, as `dibx serve --workers N` runs them), no access log. Exits when its
 stdin reaches EOF (bench/run.py holds it open), so it never outlives the benchmark.
 """
 
@@ -20,7 +21,7 @@ import threading
 import uvicorn
 
 from dibx import config
-from dibx.app import build_runtime, create_app
+from dibx.app import build_runtime, create_app, workers
 
 
 def settings_env(args: argparse.Namespace) -> dict[str, str]:
@@ -54,12 +55,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--audit-file", required=True)
     parser.add_argument("--max-depth", type=int, default=0)
     parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    parser.add_argument("--workers", type=int, default=1, help="as `dibx serve --workers N`")
     args = parser.parse_args(argv)
     settings = config.load({**os.environ, **settings_env(args)})
-    runtime = build_runtime(settings)
-    app = create_app(runtime)
     if args.exit_on_stdin_eof:
         _exit_on_stdin_eof()
+    if args.workers > 1:
+        # As `dibx serve --workers N`: one socket, N spawned API processes.
+        workers.check(settings, args.workers)
+        return workers.supervise(settings, args.workers)
+    runtime = build_runtime(settings)
+    app = create_app(runtime)
     uvicorn.run(
         app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False, workers=1
     )

@@ -103,8 +103,32 @@ def process_cpu_seconds(pid: int) -> float:
         return math.nan
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes `pid` started, and theirs (`dibx serve --workers N`'s workers), from
+    /proc; none if the kernel does not list children."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as fh:
+                children = [int(c) for c in fh.read().split()]
+        except (OSError, ValueError):
+            continue
+        for child in children:
+            found += [child, *descendants(child)]
+    return found
+
+
 def cpu_snapshot(pids: Mapping[str, int]) -> dict[str, float]:
-    return {name: process_cpu_seconds(pid) for name, pid in pids.items()}
+    """CPU seconds per named process, its descendants included: a worker's time counts
+    toward its supervisor's name while both run (a process gone meanwhile is not counted)."""
+    return {
+        name: sum(process_cpu_seconds(p) for p in (pid, *descendants(pid)))
+        for name, pid in pids.items()
+    }
 
 
 async def _drive(

@@ -97,7 +97,8 @@ def markdown(meta: dict[str, Any], result: dict[str, Any]) -> str:
         f"end {_loads(machine.get('load_at_end', (math.nan,) * 3))}",
         f"- concurrency {meta['concurrency']}, {meta['requests']} measured requests per cell "
         f"(after {meta['warmup']} warm-up requests), at most {meta['max_seconds']:.0f}s per cell; "
-        f"wall time {meta.get('wall_seconds', '?')}s",
+        f"wall time {meta.get('wall_seconds', '?')}s; dibx API processes: "
+        f"{meta.get('dibx_workers', 1)}",
         "",
     ]
     load = result.get("load", {})

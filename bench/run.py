@@ -541,6 +541,7 @@ async def run(
                 audit_file=tmp / "audit.jsonl",
                 log=tmp / "dibx.log",
                 max_depth=args.max_depth,
+                workers=args.dibx_workers,
             )
             children.append(dibx)
             log(f"dibx serving at {dibx.url}")
@@ -709,6 +710,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ways", default=",".join(ALL_WAYS))
     p.add_argument("--ops", default="list,tree,providers,count,page,chain")
     p.add_argument("--max-depth", type=int, default=12, help="DIBX_MAX_DEPTH for the app")
+    p.add_argument(
+        "--dibx-workers", type=int, default=1, help="API processes (`dibx serve --workers N`)"
+    )
     p.add_argument("--profile", type=int, default=100, help="profiled requests per op (0: off)")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--keep-tmp", action="store_true")
@@ -739,6 +743,7 @@ def main(argv: list[str] | None = None) -> int:
         "requests": args.requests,
         "warmup": args.warmup,
         "concurrency": args.concurrency,
+        "dibx_workers": args.dibx_workers,
         "max_seconds": args.max_seconds,
         "nations": args.nations,
         "machine": {

@@ -94,7 +94,14 @@ def _wait_ready(child: Child, probe: str, body: dict[str, object] | None, timeou
 
 
 def start_dibx(
-    *, neo4j_uri: str, port: int, data_dir: Path, audit_file: Path, log: Path, max_depth: int
+    *,
+    neo4j_uri: str,
+    port: int,
+    data_dir: Path,
+    audit_file: Path,
+    log: Path,
+    max_depth: int,
+    workers: int = 1,
 ) -> Child:
     argv = [
         sys.executable,
@@ -112,6 +119,8 @@ def start_dibx(
     ]
     if max_depth:
         argv += ["--max-depth", str(max_depth)]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
     # The bench measures the API, not its rate limits: every request comes from one token
     # and one address, so the limits are off (as in bench/soak.py).
     env = {
