@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.exit_on_stdin_eof:
         _exit_on_stdin_eof()
     if args.workers > 1:
-        # As `dibx serve --workers N`: one socket, N spawned API processes.
+        # As `dibx serve --workers N`: one socket, N spawned API processes, which read their
+        # settings from the environment.
+        os.environ.update(settings_env(args))
         workers.check(settings, args.workers)
         return workers.supervise(settings, args.workers)
     runtime = build_runtime(settings)

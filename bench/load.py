@@ -123,10 +123,13 @@ def descendants(pid: int) -> list[int]:
 
 
 def cpu_snapshot(pids: Mapping[str, int]) -> dict[str, float]:
-    """CPU seconds per named process, its descendants included: a worker's time counts
-    toward its supervisor's name while both run (a process gone meanwhile is not counted)."""
+    """CPU seconds per named process, a server's descendants included: a worker's time
+    counts toward its supervisor's name while both run. The load generator is counted
+    alone: the servers it started are its children."""
     return {
-        name: sum(process_cpu_seconds(p) for p in (pid, *descendants(pid)))
+        name: sum(
+            process_cpu_seconds(p) for p in (pid, *(descendants(pid) if pid != os.getpid() else ()))
+        )
         for name, pid in pids.items()
     }
 

@@ -83,12 +83,27 @@ def _worker(sock: socket.socket) -> None:
     server(settings).run(sockets=[sock])
 
 
-def supervise(settings: config.Settings, workers: int) -> int:
-    """Run `workers` processes on the configured address until they stop; 0 if all stopped
-    cleanly after a signal."""
+def listener(settings: config.Settings) -> socket.socket:
+    """The socket every worker serves on.
+
+    uvicorn's `bind_socket` leaves the socket's `proto` at 0. Accepted connections inherit
+    it, and asyncio sets TCP_NODELAY only where `proto` is IPPROTO_TCP: with Nagle's
+    algorithm on, every keep-alive response after the first waited about 40 ms for the
+    client's delayed ACK (uvicorn issue 3149; one process is not affected, as asyncio
+    builds its listener from getaddrinfo). The workers inherit the `proto` set here.
+    """
     # log_config=None: uvicorn's loggers keep the JSON handler of dibx.logs.
     bind = uvicorn.Config("dibx", host=settings.host, port=settings.port, log_config=None)
     sock = bind.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto != socket.IPPROTO_TCP:
+        sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+    return sock
+
+
+def supervise(settings: config.Settings, workers: int) -> int:
+    """Run `workers` processes on the configured address until they stop; 0 if all stopped
+    cleanly after a signal."""
+    sock = listener(settings)
     metrics_dir = tempfile.mkdtemp(prefix="dibx-metrics-")
     os.environ[METRICS_DIR] = metrics_dir  # read by prometheus_client when a worker imports it
     context = multiprocessing.get_context("spawn")
