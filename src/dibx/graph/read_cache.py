@@ -231,7 +231,8 @@ class CachedReads:
         flight = cache._flying.get(key)
         if flight is not None and flight[0] == current:
             try:
-                # Shielded: this request giving up (its time limit) leaves the read running.
+                # Shielded: a waiter giving up (its time limit) must not cancel the future
+                # the running read completes for the others.
                 value = await asyncio.shield(flight[1])
             except _Abandoned:
                 pass  # the read waited for failed or was cancelled: read for this request
