@@ -161,7 +161,8 @@ class Metrics:
         self.analytics_reads = Counter(
             "dibx_analytics_reads",
             "Reads of the analyses: served from the read cache (hit), read and kept (miss), "
-            "read without it (uncached: no data generation yet, or caching off)",
+            "answered by an identical read already running (shared), read without the cache "
+            "(uncached: no data generation yet, or caching off)",
             ["outcome"],
             registry=registry,
         )

@@ -39,10 +39,15 @@ READ = compiled(
     "RETURN c.epoch AS epoch, c.next AS next, c.loads AS loads"
 )
 
-BUMP = compiled(
-    f"MERGE (c:{SEQUENCE} {{id: 1}}) SET {EPOCH}, c.loads = coalesce(c.loads, 0) + 1 "
-    "RETURN c.loads AS loads"
-)
+# Moves `loads`, and sets the epoch if the counter has none yet.
+_MOVE = f"SET {EPOCH}, c.loads = coalesce(c.loads, 0) + 1"
+
+# For a bulk load's batch: creates the counter if need be.
+BUMP = compiled(f"MERGE (c:{SEQUENCE} {{id: 1}}) {_MOVE}")
+
+# For migrations: moves an existing counter only (a database without one caches nothing yet,
+# and a migration must not make an empty database look written to: `dibx.ingest.seeding`).
+BUMP_EXISTING = compiled(f"MATCH (c:{SEQUENCE} {{id: 1}}) {_MOVE}")
 
 
 def of(row: dict[str, Any] | None) -> Generation | None:
@@ -52,14 +57,7 @@ def of(row: dict[str, Any] | None) -> Generation | None:
     return (str(row["epoch"]), int(row["next"] or 0), int(row["loads"] or 0))
 
 
-# For a migration: moves an existing counter only (a database without one caches nothing yet,
-# and a migration must not make an empty database look written to: `dibx.ingest.seeding`).
-BUMP_EXISTING = compiled(
-    f"MATCH (c:{SEQUENCE} {{id: 1}}) SET {EPOCH}, c.loads = coalesce(c.loads, 0) + 1"
-)
-
-
 async def bump(tx: TxRunner) -> None:
-    """Move the generation inside a write that numbers no events (a bulk load's batch, a
-    migration). Takes the counter's write lock until COMMIT, as `append_pending` does."""
+    """Move the generation inside a bulk load's batch, which numbers no events. Takes the
+    counter's write lock until COMMIT, as `append_pending` does."""
     await tx.run(BUMP)

@@ -189,9 +189,11 @@ class CachedReads:
         *,
         tx_timeout: float | None = None,
     ) -> Rows:
-        data = await self._cached(query, params, tx_timeout, "", _pickled)
+        data, fresh = await self._cached(query, params, tx_timeout, "", _pickled)
         if data is _OFF:
             return await self.cache.graph.read(query, params, tx_timeout=tx_timeout)
+        if fresh is not None:  # read by this request: its own, the cache keeps a copy
+            return fresh
         # Bytes this process pickled from rows Neo4j returned: never from outside.
         rows: Rows = pickle.loads(data)  # noqa: S301
         return rows
@@ -202,9 +204,9 @@ class CachedReads:
         self, query: LiteralString, params: Mapping[str, Any], parse: Callable[[Rows], T]
     ) -> T:
         name = f"{parse.__module__}.{parse.__qualname__}"
-        value = await self._cached(query, params, None, name, parse)
+        value, _ = await self._cached(query, params, None, name, parse)
         if value is _OFF:
-            return parse(await self.cache.graph.read(query, params))
+            return await self.cache.graph.read_as(query, params, parse)
         kept: T = value
         return kept
 
@@ -215,19 +217,20 @@ class CachedReads:
         tx_timeout: float | None,
         name: str,
         keep: Callable[[Rows], Any],
-    ) -> Any:
-        """What `keep` made of the rows, from the cache or read and kept; `_OFF` when this
-        request reads without the cache (the caller then reads itself)."""
+    ) -> tuple[Any, Rows | None]:
+        """What `keep` made of the rows, from the cache or read and kept, and the rows when
+        this request read them itself; `_OFF` when it reads without the cache (the caller
+        then reads itself)."""
         cache = self.cache
         current = await self.generation() if cache.enabled else None
         if current is None:
             cache._noted(UNCACHED)
-            return _OFF
+            return _OFF, None
         key = key_of(query, params or {}, name)
         entry = cache._get(key, current)
         if entry is not None:
             cache._noted(HIT)
-            return entry.value
+            return entry.value, None
         flight = cache._flying.get(key)
         if flight is not None and flight[0] == current:
             try:
@@ -238,7 +241,7 @@ class CachedReads:
                 pass  # the read waited for failed or was cancelled: read for this request
             else:
                 cache._noted(SHARED)
-                return value
+                return value, None
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         cache._flying[key] = (current, done)
         try:
@@ -255,4 +258,4 @@ class CachedReads:
             if cache._flying.get(key, (None, None))[1] is done:
                 del cache._flying[key]
         cache._noted(MISS)
-        return value
+        return value, rows
